@@ -1,0 +1,190 @@
+/* The CPU backend: one device, the host, with host memory as buffers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "backends/cpu/cpu_backend.h"
+#include "distro_config.h"
+
+/* Every buffer is 64-byte aligned (a cache line, an AVX-512 vector). */
+#define CPU_ALIGN 64
+
+static dt_status cpu_probe(int *count, char *why, size_t why_len) {
+    (void)why;
+    (void)why_len;
+    *count = 1;
+    return DT_OK;
+}
+
+/* First value of a "key : value" line of /proc/cpuinfo, if there is one. */
+static int cpuinfo_field(const char *key, char *out, size_t len) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return 0;
+    char line[512];
+    int found = 0;
+    size_t klen = strlen(key);
+    while (!found && fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, klen) != 0) continue;
+        char *colon = strchr(line, ':');
+        if (!colon) continue;
+        char *v = colon + 1;
+        while (*v == ' ' || *v == '\t') v++;
+        v[strcspn(v, "\n")] = '\0';
+        dt_strlcpy(out, v, len);
+        found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+static cpu_gemm_path gemm_path_from_env(void) {
+    const char *e = getenv("DISTRO_CPU_GEMM");
+    if (e && strcmp(e, "own") == 0) return CPU_GEMM_OWN;
+    return DISTRO_HAVE_CBLAS ? CPU_GEMM_BLAS : CPU_GEMM_OWN;
+}
+
+static void fill_info(dt_device_info *info, cpu_gemm_path path) {
+    dt_device_info_init(info, "cpu", 0);
+    snprintf(info->spec, sizeof info->spec, "cpu");
+    if (!cpuinfo_field("model name", info->name, sizeof info->name))
+        dt_strlcpy(info->name, "host CPU", sizeof info->name);
+    char vendor[64] = "";
+    cpuinfo_field("vendor_id", vendor, sizeof vendor);
+    if (strcmp(vendor, "GenuineIntel") == 0)
+        dt_strlcpy(info->vendor, "Intel", sizeof info->vendor);
+    else if (strcmp(vendor, "AuthenticAMD") == 0)
+        dt_strlcpy(info->vendor, "AMD", sizeof info->vendor);
+    else
+        dt_strlcpy(info->vendor, vendor[0] ? vendor : "unknown", sizeof info->vendor);
+    info->type = DT_DEVICE_CPU;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    info->memory_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+    int threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    info->compute_units = threads;
+    info->subgroup_size = 0;
+    info->fp16 = false;
+    info->fp64 = true;
+    info->canonical_on_host = false;
+#ifdef _OPENMP
+    snprintf(info->driver, sizeof info->driver, "distro %s, OpenMP %d threads", DISTRO_VERSION,
+             threads);
+#else
+    snprintf(info->driver, sizeof info->driver, "distro %s, single thread", DISTRO_VERSION);
+#endif
+    snprintf(info->note, sizeof info->note, "GEMM via %s",
+             path == CPU_GEMM_BLAS ? DISTRO_BLAS_NAME : "the own blocked kernel");
+}
+
+static dt_status cpu_query(int index, dt_device_info *info) {
+    if (index != 0) return dt_error(DT_ERR_NOT_FOUND, "cpu:%d: the cpu backend has one device", index);
+    fill_info(info, gemm_path_from_env());
+    return DT_OK;
+}
+
+static void cpu_close(dt_device *dev) { free(dev); }
+
+static dt_status cpu_sync(dt_device *dev) {
+    (void)dev;
+    return DT_OK;
+}
+
+static dt_status cpu_buffer_alloc(dt_device *dev, size_t bytes, dt_buffer **out) {
+    cpu_buffer *b = calloc(1, sizeof *b);
+    size_t rounded = (bytes + CPU_ALIGN - 1) / CPU_ALIGN * CPU_ALIGN;
+    if (b) b->data = aligned_alloc(CPU_ALIGN, rounded);
+    if (!b || !b->data) {
+        free(b);
+        return dt_error(DT_ERR_OOM, "buffer_alloc: cannot allocate %zu bytes of host memory on %s",
+                        bytes, dev->info.spec);
+    }
+    *out = &b->base;
+    return DT_OK;
+}
+
+static void cpu_buffer_free(dt_buffer *buf) {
+    cpu_buffer *b = (cpu_buffer *)buf;
+    free(b->data);
+    free(b);
+}
+
+static dt_status cpu_upload(dt_buffer *dst, size_t offset, const void *src, size_t bytes) {
+    memcpy((char *)((cpu_buffer *)dst)->data + offset, src, bytes);
+    return DT_OK;
+}
+
+static dt_status cpu_download(const dt_buffer *src, size_t offset, void *dst, size_t bytes) {
+    memcpy(dst, (const char *)((const cpu_buffer *)src)->data + offset, bytes);
+    return DT_OK;
+}
+
+static dt_status cpu_copy(dt_buffer *dst, size_t dst_offset, const dt_buffer *src,
+                          size_t src_offset, size_t bytes) {
+    char *d = (char *)((cpu_buffer *)dst)->data + dst_offset;
+    const char *s = (const char *)((const cpu_buffer *)src)->data + src_offset;
+    /* Split across threads: one core cannot saturate memory bandwidth. */
+    const size_t chunk = (size_t)1 << 20;
+    int64_t pieces = (int64_t)((bytes + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static) if (pieces > 1)
+    for (int64_t i = 0; i < pieces; i++) {
+        size_t off = (size_t)i * chunk;
+        memcpy(d + off, s + off, bytes - off < chunk ? bytes - off : chunk);
+    }
+    return DT_OK;
+}
+
+static const dt_device_ops cpu_ops = {
+    .close = cpu_close,
+    .sync = cpu_sync,
+    .buffer_alloc = cpu_buffer_alloc,
+    .buffer_free = cpu_buffer_free,
+    .upload = cpu_upload,
+    .download = cpu_download,
+    .copy = cpu_copy,
+    .gemm = cpu_gemm,
+    .embedding_fwd = cpu_embedding_fwd,
+    .embedding_bwd = cpu_embedding_bwd,
+    .rmsnorm_fwd = cpu_rmsnorm_fwd,
+    .rmsnorm_bwd = cpu_rmsnorm_bwd,
+    .rope = cpu_rope,
+    .attention_fwd = cpu_attention_fwd,
+    .attention_bwd = cpu_attention_bwd,
+    .swiglu_fwd = cpu_swiglu_fwd,
+    .swiglu_bwd = cpu_swiglu_bwd,
+    .add = cpu_add,
+    .scale = cpu_scale,
+    .fill = cpu_fill,
+    .softmax_xent = cpu_softmax_xent,
+    .sum_squares = cpu_sum_squares,
+    .check_finite = cpu_check_finite,
+    .adamw = cpu_adamw,
+    .demo_momentum = cpu_demo_momentum,
+    .demo_encode = cpu_demo_encode,
+    .demo_topk = cpu_demo_topk,
+    .demo_decode_sub = cpu_demo_decode_sub,
+    .demo_apply = cpu_demo_apply,
+};
+
+static dt_status cpu_open(int index, dt_device **out) {
+    if (index != 0) return dt_error(DT_ERR_NOT_FOUND, "cpu:%d: the cpu backend has one device", index);
+    cpu_device *d = calloc(1, sizeof *d);
+    if (!d) return dt_error(DT_ERR_OOM, "cpu: cannot allocate a device");
+    d->base.ops = &cpu_ops;
+    d->gemm_path = gemm_path_from_env();
+    fill_info(&d->base.info, d->gemm_path);
+    *out = &d->base;
+    return DT_OK;
+}
+
+const dt_backend dt_backend_cpu = {
+    .name = "cpu",
+    .probe = cpu_probe,
+    .query = cpu_query,
+    .open = cpu_open,
+};

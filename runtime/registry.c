@@ -1,0 +1,188 @@
+/* The backend registry: the one place that lists the compiled backends, and
+ * device enumeration and opening built on it. The list is a constant array
+ * fixed at build time, so there is no mutable global state. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "distro_config.h"
+#include "runtime/backend.h"
+
+extern const dt_backend dt_backend_cpu;
+#if DISTRO_HAVE_OPENCL
+extern const dt_backend dt_backend_opencl;
+#endif
+#if DISTRO_HAVE_VULKAN
+extern const dt_backend dt_backend_vulkan;
+#endif
+#if DISTRO_HAVE_CUDA
+extern const dt_backend dt_backend_cuda;
+#endif
+
+static const dt_backend *const backends[] = {
+    &dt_backend_cpu,
+#if DISTRO_HAVE_OPENCL
+    &dt_backend_opencl,
+#endif
+#if DISTRO_HAVE_VULKAN
+    &dt_backend_vulkan,
+#endif
+#if DISTRO_HAVE_CUDA
+    &dt_backend_cuda,
+#endif
+};
+
+const dt_backend *const *dt_registry_backends(int *count) {
+    *count = (int)(sizeof backends / sizeof backends[0]);
+    return backends;
+}
+
+int dt_backend_count(void) { return (int)(sizeof backends / sizeof backends[0]); }
+
+const char *dt_backend_name(int i) {
+    if (i < 0 || i >= dt_backend_count()) return NULL;
+    return backends[i]->name;
+}
+
+dt_status dt_backend_devices(int i, int *count, char *why, size_t why_len) {
+    *count = 0;
+    if (why && why_len) why[0] = '\0';
+    if (i < 0 || i >= dt_backend_count())
+        return dt_error(DT_ERR_NOT_FOUND, "no backend number %d in this build", i);
+    char local[256];
+    if (!why || !why_len) {
+        why = local;
+        why_len = sizeof local;
+    }
+    return backends[i]->probe(count, why, why_len);
+}
+
+dt_status dt_backend_device_info(int i, int index, dt_device_info *info) {
+    int count;
+    char why[256];
+    dt_status st = dt_backend_devices(i, &count, why, sizeof why);
+    if (st != DT_OK) return st;
+    if (index < 0 || index >= count)
+        return dt_error(DT_ERR_NOT_FOUND, "%s:%d: no such device (%s has %d%s%s)",
+                        backends[i]->name, index, backends[i]->name, count,
+                        count ? "" : "; ", count ? "" : why);
+    return backends[i]->query(index, info);
+}
+
+void dt_device_info_init(dt_device_info *info, const char *backend, int index) {
+    memset(info, 0, sizeof *info);
+    dt_strlcpy(info->backend, backend, sizeof info->backend);
+    info->index = index;
+    snprintf(info->spec, sizeof info->spec, "%s:%d", backend, index);
+}
+
+void dt_strlcpy(char *dst, const char *src, size_t size) {
+    if (!size) return;
+    size_t n = src ? strlen(src) : 0;
+    if (n >= size) n = size - 1;
+    if (n) memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+const char *dt_device_type_name(dt_device_type t) {
+    switch (t) {
+    case DT_DEVICE_CPU: return "cpu";
+    case DT_DEVICE_GPU_INTEGRATED: return "integrated-gpu";
+    case DT_DEVICE_GPU_DISCRETE: return "discrete-gpu";
+    case DT_DEVICE_GPU_VIRTUAL: return "virtual-gpu";
+    case DT_DEVICE_OTHER: return "other";
+    }
+    return "unknown";
+}
+
+/* "auto" ranks devices by kind, then memory. A CPU reached through OpenCL or
+ * Vulkan (PoCL, lavapipe) never beats the native CPU backend. */
+static int auto_rank(const dt_device_info *info) {
+    if (strcmp(info->backend, "cpu") == 0) return 1;
+    switch (info->type) {
+    case DT_DEVICE_GPU_DISCRETE: return 4;
+    case DT_DEVICE_GPU_INTEGRATED: return 3;
+    case DT_DEVICE_GPU_VIRTUAL: return 2;
+    default: return 0;
+    }
+}
+
+static dt_status open_auto(dt_device **out) {
+    int best_backend = 0, best_index = 0, best_rank = -1;
+    uint64_t best_mem = 0;
+    for (int b = 0; b < dt_backend_count(); b++) {
+        int count = 0;
+        if (dt_backend_devices(b, &count, NULL, 0) != DT_OK) continue;
+        for (int d = 0; d < count; d++) {
+            dt_device_info info;
+            if (backends[b]->query(d, &info) != DT_OK) continue;
+            int rank = auto_rank(&info);
+            if (rank > best_rank || (rank == best_rank && info.memory_bytes > best_mem)) {
+                best_rank = rank;
+                best_mem = info.memory_bytes;
+                best_backend = b;
+                best_index = d;
+            }
+        }
+    }
+    dt_error_clear();
+    return backends[best_backend]->open(best_index, out);
+}
+
+dt_status dt_device_open(const char *spec, dt_device **out) {
+    *out = NULL;
+    if (!spec || !*spec) spec = "auto";
+    if (strcmp(spec, "auto") == 0) return open_auto(out);
+
+    char name[32];
+    const char *colon = strchr(spec, ':');
+    size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (len == 0 || len >= sizeof name)
+        return dt_error(DT_ERR_INVALID, "device spec '%s': expected cpu, opencl:N, vulkan:N, "
+                                        "cuda:N or auto", spec);
+    memcpy(name, spec, len);
+    name[len] = '\0';
+    long index = 0;
+    if (colon) {
+        char *end = NULL;
+        index = strtol(colon + 1, &end, 10);
+        if (!colon[1] || *end || index < 0 || index > INT_MAX)
+            return dt_error(DT_ERR_INVALID, "device spec '%s': '%s' is not a device number", spec,
+                            colon + 1);
+    }
+    for (int b = 0; b < dt_backend_count(); b++) {
+        if (strcmp(backends[b]->name, name) != 0) continue;
+        int count = 0;
+        char why[256] = "";
+        dt_status st = dt_backend_devices(b, &count, why, sizeof why);
+        if (st != DT_OK) return st;
+        if (count == 0)
+            return dt_error(DT_ERR_UNAVAILABLE, "device spec '%s': backend %s has no device: %s",
+                            spec, name, why);
+        if (index >= count)
+            return dt_error(DT_ERR_NOT_FOUND, "device spec '%s': backend %s has %d device%s "
+                                              "(%s:0 to %s:%d)",
+                            spec, name, count, count == 1 ? "" : "s", name, name, count - 1);
+        return backends[b]->open((int)index, out);
+    }
+    static const char *known[] = {"cpu", "opencl", "vulkan", "cuda"};
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+        if (strcmp(known[k], name) == 0)
+            return dt_error(DT_ERR_UNAVAILABLE,
+                            "device spec '%s': the %s backend is not compiled into this build "
+                            "(configure with -DDISTRO_%s=ON)",
+                            spec, name,
+                            k == 1 ? "OPENCL" : k == 2 ? "VULKAN" : k == 3 ? "CUDA" : "CPU");
+    return dt_error(DT_ERR_INVALID, "device spec '%s': unknown backend '%s' (expected cpu, "
+                                    "opencl:N, vulkan:N, cuda:N or auto)",
+                    spec, name);
+}
+
+void dt_device_close(dt_device *dev) {
+    if (dev) dev->ops->close(dev);
+}
+
+const dt_device_info *dt_device_get_info(const dt_device *dev) { return &dev->info; }
+
+dt_status dt_device_sync(dt_device *dev) { return dev->ops->sync(dev); }

@@ -60,8 +60,8 @@ struct dt_device_ops {
                                const dt_tensor *dtable);
 
     dt_status (*rmsnorm_fwd)(dt_device *dev, const dt_tensor *x, const dt_tensor *w,
-                             const dt_tensor *y, const dt_tensor *rstd, int64_t rows,
-                             int64_t cols, float eps);
+                             const dt_tensor *y, const dt_tensor *rstd, int64_t rows, int64_t cols,
+                             float eps);
     dt_status (*rmsnorm_bwd)(dt_device *dev, const dt_tensor *x, const dt_tensor *w,
                              const dt_tensor *rstd, const dt_tensor *dy, const dt_tensor *dx,
                              const dt_tensor *dw, int64_t rows, int64_t cols);
@@ -96,10 +96,8 @@ struct dt_device_ops {
                               const dt_tensor *losses, const dt_tensor *dlogits, int64_t n,
                               int64_t vocab, float grad_scale);
 
-    dt_status (*sum_squares)(dt_device *dev, const dt_tensor *x, const dt_tensor *out,
-                             int64_t n);
-    dt_status (*check_finite)(dt_device *dev, const dt_tensor *x, const dt_tensor *out,
-                              int64_t n);
+    dt_status (*sum_squares)(dt_device *dev, const dt_tensor *x, const dt_tensor *out, int64_t n);
+    dt_status (*check_finite)(dt_device *dev, const dt_tensor *x, const dt_tensor *out, int64_t n);
 
     dt_status (*adamw)(dt_device *dev, const dt_tensor *p, const dt_tensor *g, const dt_tensor *m,
                        const dt_tensor *v, int64_t n, const dt_adamw_params *params);
@@ -121,7 +119,9 @@ struct dt_device_ops {
 };
 
 /* Element offset of a view (its byte offset over the element size). */
-static inline size_t dt_elem_offset(const dt_tensor *t) { return t->offset / 4; }
+static inline size_t dt_elem_offset(const dt_tensor *t) {
+    return t->offset / 4;
+}
 
 /* The compiled backends, in registry order. Defined in runtime/registry.c. */
 const dt_backend *const *dt_registry_backends(int *count);

@@ -27,8 +27,12 @@ void dt_buffer_free(dt_buffer *buf) {
     if (buf) buf->dev->ops->buffer_free(buf);
 }
 
-size_t dt_buffer_size(const dt_buffer *buf) { return buf->size; }
-dt_device *dt_buffer_device(const dt_buffer *buf) { return buf->dev; }
+size_t dt_buffer_size(const dt_buffer *buf) {
+    return buf->size;
+}
+dt_device *dt_buffer_device(const dt_buffer *buf) {
+    return buf->dev;
+}
 
 dt_status dt_buffer_upload(dt_buffer *dst, size_t offset, const void *src, size_t bytes) {
     dt_status st = check_range("upload", dst, offset, bytes);
@@ -42,8 +46,8 @@ dt_status dt_buffer_download(const dt_buffer *src, size_t offset, void *dst, siz
     return src->dev->ops->download(src, offset, dst, bytes);
 }
 
-dt_status dt_buffer_copy(dt_buffer *dst, size_t dst_offset, const dt_buffer *src,
-                         size_t src_offset, size_t bytes) {
+dt_status dt_buffer_copy(dt_buffer *dst, size_t dst_offset, const dt_buffer *src, size_t src_offset,
+                         size_t bytes) {
     dt_status st = check_range("copy (destination)", dst, dst_offset, bytes);
     if (st == DT_OK) st = check_range("copy (source)", src, src_offset, bytes);
     if (st != DT_OK) return st;
@@ -62,7 +66,9 @@ size_t dt_dtype_size(dt_dtype t) {
     return 4; /* f32 and i32 */
 }
 
-const char *dt_dtype_name(dt_dtype t) { return t == DT_I32 ? "i32" : "f32"; }
+const char *dt_dtype_name(dt_dtype t) {
+    return t == DT_I32 ? "i32" : "f32";
+}
 
 dt_tensor dt_tensor_nd(dt_buffer *buf, size_t offset, dt_dtype t, int ndim, const int64_t *shape) {
     dt_tensor x;

@@ -15,7 +15,8 @@ dt_status dt_demo_tile_plan(int ndim, const int64_t *shape, int64_t chunk, dt_ti
     if (ndim < 1 || ndim > 8)
         return dt_error(DT_ERR_INVALID, "demo tile plan: %d dimensions (1 to 8 supported)", ndim);
     if (chunk < 1)
-        return dt_error(DT_ERR_INVALID, "demo tile plan: chunk %lld must be >= 1", (long long)chunk);
+        return dt_error(DT_ERR_INVALID, "demo tile plan: chunk %lld must be >= 1",
+                        (long long)chunk);
     int64_t rows = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 1)
@@ -42,7 +43,8 @@ void dt_dct_basis(int64_t n, float *out) {
     for (int64_t s = 0; s < n; s++) {
         for (int64_t j = 0; j < n; j++) {
             double c = j == 0 ? sqrt(1.0 / (double)n) : sqrt(2.0 / (double)n);
-            out[s * n + j] = (float)(c * cos(pi * (double)(2 * s + 1) * (double)j / (2.0 * (double)n)));
+            out[s * n + j] =
+                (float)(c * cos(pi * (double)(2 * s + 1) * (double)j / (2.0 * (double)n)));
         }
     }
 }

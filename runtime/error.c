@@ -12,23 +12,37 @@ static _Thread_local char last_message[DT_ERROR_MAX];
 
 const char *dt_status_name(dt_status s) {
     switch (s) {
-    case DT_OK: return "ok";
-    case DT_ERR_INVALID: return "invalid";
-    case DT_ERR_NOT_FOUND: return "not-found";
-    case DT_ERR_UNAVAILABLE: return "unavailable";
-    case DT_ERR_OOM: return "out-of-memory";
-    case DT_ERR_DEVICE: return "device";
-    case DT_ERR_BUILD: return "build";
-    case DT_ERR_IO: return "io";
-    case DT_ERR_FORMAT: return "format";
-    case DT_ERR_UNSUPPORTED: return "unsupported";
+    case DT_OK:
+        return "ok";
+    case DT_ERR_INVALID:
+        return "invalid";
+    case DT_ERR_NOT_FOUND:
+        return "not-found";
+    case DT_ERR_UNAVAILABLE:
+        return "unavailable";
+    case DT_ERR_OOM:
+        return "out-of-memory";
+    case DT_ERR_DEVICE:
+        return "device";
+    case DT_ERR_BUILD:
+        return "build";
+    case DT_ERR_IO:
+        return "io";
+    case DT_ERR_FORMAT:
+        return "format";
+    case DT_ERR_UNSUPPORTED:
+        return "unsupported";
     }
     return "unknown";
 }
 
-const char *dt_last_error(void) { return last_message; }
+const char *dt_last_error(void) {
+    return last_message;
+}
 
-void dt_error_clear(void) { last_message[0] = '\0'; }
+void dt_error_clear(void) {
+    last_message[0] = '\0';
+}
 
 dt_status dt_error_v(dt_status s, const char *fmt, va_list ap) {
     vsnprintf(last_message, sizeof last_message, fmt, ap);

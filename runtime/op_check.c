@@ -14,9 +14,13 @@ dt_status op_fail(const op_ctx *c, const char *fmt, ...) {
                     c->dev->info.name);
 }
 
-const char *op_shape(const dt_tensor *t, char *buf, size_t len) { return dt_tensor_str(t, buf, len); }
+const char *op_shape(const dt_tensor *t, char *buf, size_t len) {
+    return dt_tensor_str(t, buf, len);
+}
 
-int64_t op_cols(const dt_tensor *t) { return t->shape[t->ndim - 1]; }
+int64_t op_cols(const dt_tensor *t) {
+    return t->shape[t->ndim - 1];
+}
 
 int64_t op_rows(const dt_tensor *t) {
     int64_t r = 1;

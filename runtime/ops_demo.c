@@ -13,8 +13,9 @@ static dt_status check_plan(const op_ctx *c, const dt_tile_plan *p) {
         p->tiles_per_row != p->cols / p->tile_cols ||
         p->n_tiles != (p->rows / p->tile_rows) * p->tiles_per_row ||
         p->tile_size != p->tile_rows * p->tile_cols)
-        return op_fail(c, "inconsistent tile plan (%lld x %lld in %lld x %lld tiles); build it "
-                          "with dt_demo_tile_plan",
+        return op_fail(c,
+                       "inconsistent tile plan (%lld x %lld in %lld x %lld tiles); build it "
+                       "with dt_demo_tile_plan",
                        (long long)p->rows, (long long)p->cols, (long long)p->tile_rows,
                        (long long)p->tile_cols);
     return DT_OK;
@@ -71,8 +72,7 @@ dt_status dt_demo_encode(dt_device *dev, const dt_tile_plan *plan, dt_tensor x, 
     return dev->ops->demo_encode(dev, plan, &x, &f1, &f2, &coeffs);
 }
 
-dt_status dt_demo_topk(dt_device *dev, dt_tensor coeffs, int64_t k, dt_tensor idx,
-                       dt_tensor vals) {
+dt_status dt_demo_topk(dt_device *dev, dt_tensor coeffs, int64_t k, dt_tensor idx, dt_tensor vals) {
     op_ctx ctx = {"demo_topk", dev};
     OP_TRY(op_view(&ctx, "coeffs", &coeffs, DT_F32));
     int64_t n_tiles = op_rows(&coeffs), size = op_cols(&coeffs);
@@ -129,8 +129,8 @@ static dt_status apply_on_host(const dt_tile_plan *plan, const dt_tensor *idx,
 }
 
 dt_status dt_demo_apply(dt_device *dev, const dt_tile_plan *plan, dt_tensor idx, dt_tensor vals,
-                        int64_t n_contrib, dt_tensor recip, dt_tensor f1, dt_tensor f2,
-                        dt_tensor w, float lr, float decay) {
+                        int64_t n_contrib, dt_tensor recip, dt_tensor f1, dt_tensor f2, dt_tensor w,
+                        float lr, float decay) {
     op_ctx ctx = {"demo_apply", dev};
     OP_TRY(check_plan(&ctx, plan));
     if (n_contrib < 1) return op_fail(&ctx, "%lld contributions (need >= 1)", (long long)n_contrib);

@@ -22,8 +22,9 @@ static dt_status gemm_operand(const op_ctx *c, const char *name, const dt_tensor
     int64_t need = gemm_extent(batch, stride, rows, ld, width);
     if (dt_tensor_numel(t) < need) {
         char s[96];
-        return op_fail(c, "%s %s holds %lld elements; %lld x %lld (ld %lld, batch %lld, "
-                          "stride %lld) needs %lld",
+        return op_fail(c,
+                       "%s %s holds %lld elements; %lld x %lld (ld %lld, batch %lld, "
+                       "stride %lld) needs %lld",
                        name, op_shape(t, s, sizeof s), (long long)dt_tensor_numel(t),
                        (long long)rows, (long long)width, (long long)ld, (long long)batch,
                        (long long)stride, (long long)need);
@@ -64,8 +65,8 @@ dt_status dt_gemm(dt_device *dev, const dt_gemm_desc *desc, dt_tensor a, dt_tens
     return dev->ops->gemm(dev, &d, &a, &b, &c);
 }
 
-dt_status dt_matmul(dt_device *dev, int trans_a, int trans_b, float alpha, dt_tensor a,
-                    dt_tensor b, float beta, dt_tensor c) {
+dt_status dt_matmul(dt_device *dev, int trans_a, int trans_b, float alpha, dt_tensor a, dt_tensor b,
+                    float beta, dt_tensor c) {
     op_ctx ctx = {"matmul", dev};
     if (a.ndim != 2 || b.ndim != 2 || c.ndim != 2) {
         char sa[96], sb[96], sc[96];
@@ -158,13 +159,14 @@ static dt_status rope(const char *name, dt_device *dev, dt_tensor x, dt_tensor t
     if (head_dim < 2 || head_dim % 2)
         return op_fail(&ctx, "head_dim %lld must be even and >= 2", (long long)head_dim);
     if (rot_cols < head_dim || rot_cols % head_dim || rot_cols > width)
-        return op_fail(&ctx, "rot_cols %lld must be a multiple of head_dim %lld and at most the "
-                             "row width %lld",
+        return op_fail(&ctx,
+                       "rot_cols %lld must be a multiple of head_dim %lld and at most the "
+                       "row width %lld",
                        (long long)rot_cols, (long long)head_dim, (long long)width);
     if (table.ndim != 3 || table.shape[1] != head_dim / 2 || table.shape[2] != 2) {
         char s[96];
-        return op_fail(&ctx, "table %s must be [seq_len, %lld, 2]",
-                       op_shape(&table, s, sizeof s), (long long)(head_dim / 2));
+        return op_fail(&ctx, "table %s must be [seq_len, %lld, 2]", op_shape(&table, s, sizeof s),
+                       (long long)(head_dim / 2));
     }
     int64_t seq_len = table.shape[0];
     if (rows % seq_len)
@@ -205,8 +207,8 @@ static dt_status attention_common(const op_ctx *ctx, const dt_tensor *qkv, const
     d->heads = n_heads;
     d->head_dim = d->dim / n_heads;
     OP_TRY(op_finite(ctx, "scale", scale));
-    snprintf(e, sizeof e, "[B, T, D] = [%lld, %lld, %lld]", (long long)d->batch,
-             (long long)d->seq, (long long)d->dim);
+    snprintf(e, sizeof e, "[B, T, D] = [%lld, %lld, %lld]", (long long)d->batch, (long long)d->seq,
+             (long long)d->dim);
     OP_TRY(op_view_n(ctx, "out", out, DT_F32, d->batch * d->seq * d->dim, e));
     snprintf(e, sizeof e, "[B, H, T] = [%lld, %lld, %lld]", (long long)d->batch,
              (long long)d->heads, (long long)d->seq);

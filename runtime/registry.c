@@ -38,7 +38,9 @@ const dt_backend *const *dt_registry_backends(int *count) {
     return backends;
 }
 
-int dt_backend_count(void) { return (int)(sizeof backends / sizeof backends[0]); }
+int dt_backend_count(void) {
+    return (int)(sizeof backends / sizeof backends[0]);
+}
 
 const char *dt_backend_name(int i) {
     if (i < 0 || i >= dt_backend_count()) return NULL;
@@ -65,8 +67,8 @@ dt_status dt_backend_device_info(int i, int index, dt_device_info *info) {
     if (st != DT_OK) return st;
     if (index < 0 || index >= count)
         return dt_error(DT_ERR_NOT_FOUND, "%s:%d: no such device (%s has %d%s%s)",
-                        backends[i]->name, index, backends[i]->name, count,
-                        count ? "" : "; ", count ? "" : why);
+                        backends[i]->name, index, backends[i]->name, count, count ? "" : "; ",
+                        count ? "" : why);
     return backends[i]->query(index, info);
 }
 
@@ -87,11 +89,16 @@ void dt_strlcpy(char *dst, const char *src, size_t size) {
 
 const char *dt_device_type_name(dt_device_type t) {
     switch (t) {
-    case DT_DEVICE_CPU: return "cpu";
-    case DT_DEVICE_GPU_INTEGRATED: return "integrated-gpu";
-    case DT_DEVICE_GPU_DISCRETE: return "discrete-gpu";
-    case DT_DEVICE_GPU_VIRTUAL: return "virtual-gpu";
-    case DT_DEVICE_OTHER: return "other";
+    case DT_DEVICE_CPU:
+        return "cpu";
+    case DT_DEVICE_GPU_INTEGRATED:
+        return "integrated-gpu";
+    case DT_DEVICE_GPU_DISCRETE:
+        return "discrete-gpu";
+    case DT_DEVICE_GPU_VIRTUAL:
+        return "virtual-gpu";
+    case DT_DEVICE_OTHER:
+        return "other";
     }
     return "unknown";
 }
@@ -101,10 +108,14 @@ const char *dt_device_type_name(dt_device_type t) {
 static int auto_rank(const dt_device_info *info) {
     if (strcmp(info->backend, "cpu") == 0) return 1;
     switch (info->type) {
-    case DT_DEVICE_GPU_DISCRETE: return 4;
-    case DT_DEVICE_GPU_INTEGRATED: return 3;
-    case DT_DEVICE_GPU_VIRTUAL: return 2;
-    default: return 0;
+    case DT_DEVICE_GPU_DISCRETE:
+        return 4;
+    case DT_DEVICE_GPU_INTEGRATED:
+        return 3;
+    case DT_DEVICE_GPU_VIRTUAL:
+        return 2;
+    default:
+        return 0;
     }
 }
 
@@ -139,8 +150,10 @@ dt_status dt_device_open(const char *spec, dt_device **out) {
     const char *colon = strchr(spec, ':');
     size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
     if (len == 0 || len >= sizeof name)
-        return dt_error(DT_ERR_INVALID, "device spec '%s': expected cpu, opencl:N, vulkan:N, "
-                                        "cuda:N or auto", spec);
+        return dt_error(DT_ERR_INVALID,
+                        "device spec '%s': expected cpu, opencl:N, vulkan:N, "
+                        "cuda:N or auto",
+                        spec);
     memcpy(name, spec, len);
     name[len] = '\0';
     long index = 0;
@@ -161,8 +174,9 @@ dt_status dt_device_open(const char *spec, dt_device **out) {
             return dt_error(DT_ERR_UNAVAILABLE, "device spec '%s': backend %s has no device: %s",
                             spec, name, why);
         if (index >= count)
-            return dt_error(DT_ERR_NOT_FOUND, "device spec '%s': backend %s has %d device%s "
-                                              "(%s:0 to %s:%d)",
+            return dt_error(DT_ERR_NOT_FOUND,
+                            "device spec '%s': backend %s has %d device%s "
+                            "(%s:0 to %s:%d)",
                             spec, name, count, count == 1 ? "" : "s", name, name, count - 1);
         return backends[b]->open((int)index, out);
     }
@@ -173,9 +187,13 @@ dt_status dt_device_open(const char *spec, dt_device **out) {
                             "device spec '%s': the %s backend is not compiled into this build "
                             "(configure with -DDISTRO_%s=ON)",
                             spec, name,
-                            k == 1 ? "OPENCL" : k == 2 ? "VULKAN" : k == 3 ? "CUDA" : "CPU");
-    return dt_error(DT_ERR_INVALID, "device spec '%s': unknown backend '%s' (expected cpu, "
-                                    "opencl:N, vulkan:N, cuda:N or auto)",
+                            k == 1   ? "OPENCL"
+                            : k == 2 ? "VULKAN"
+                            : k == 3 ? "CUDA"
+                                     : "CPU");
+    return dt_error(DT_ERR_INVALID,
+                    "device spec '%s': unknown backend '%s' (expected cpu, "
+                    "opencl:N, vulkan:N, cuda:N or auto)",
                     spec, name);
 }
 
@@ -183,6 +201,10 @@ void dt_device_close(dt_device *dev) {
     if (dev) dev->ops->close(dev);
 }
 
-const dt_device_info *dt_device_get_info(const dt_device *dev) { return &dev->info; }
+const dt_device_info *dt_device_get_info(const dt_device *dev) {
+    return &dev->info;
+}
 
-dt_status dt_device_sync(dt_device *dev) { return dev->ops->sync(dev); }
+dt_status dt_device_sync(dt_device *dev) {
+    return dev->ops->sync(dev);
+}

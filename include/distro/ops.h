@@ -44,8 +44,8 @@ typedef struct dt_gemm_desc {
 dt_status dt_gemm(dt_device *dev, const dt_gemm_desc *desc, dt_tensor a, dt_tensor b, dt_tensor c);
 
 /* Shorthand: single packed GEMM. */
-dt_status dt_matmul(dt_device *dev, int trans_a, int trans_b, float alpha, dt_tensor a,
-                    dt_tensor b, float beta, dt_tensor c);
+dt_status dt_matmul(dt_device *dev, int trans_a, int trans_b, float alpha, dt_tensor a, dt_tensor b,
+                    float beta, dt_tensor c);
 
 /* ---- embedding -------------------------------------------------------------
  * tokens i32 [n], table [vocab, dim], out [n, dim] (overwrites):
@@ -100,7 +100,7 @@ dt_status dt_swiglu_fwd(dt_device *dev, dt_tensor h, dt_tensor out);
 dt_status dt_swiglu_bwd(dt_device *dev, dt_tensor h, dt_tensor dout, dt_tensor dh);
 
 /* ---- elementwise (same numel; y may alias any input) ------------------------ */
-dt_status dt_add(dt_device *dev, dt_tensor a, dt_tensor b, dt_tensor y); /* y = a + b */
+dt_status dt_add(dt_device *dev, dt_tensor a, dt_tensor b, dt_tensor y);   /* y = a + b */
 dt_status dt_scale(dt_device *dev, dt_tensor x, float alpha, dt_tensor y); /* y = alpha x */
 dt_status dt_copy(dt_device *dev, dt_tensor src, dt_tensor dst); /* any dtype, same size */
 dt_status dt_fill(dt_device *dev, dt_tensor y, float value);     /* f32 */
@@ -149,8 +149,7 @@ dt_status dt_demo_encode(dt_device *dev, const dt_tile_plan *plan, dt_tensor x, 
 /* Per tile, the k coefficients of largest |value|; among equal |value| the
  * lower index wins. idx i32 [n_tiles, k] and vals [n_tiles, k] overwritten,
  * ascending by index within each tile; vals are the signed coefficients. */
-dt_status dt_demo_topk(dt_device *dev, dt_tensor coeffs, int64_t k, dt_tensor idx,
-                       dt_tensor vals);
+dt_status dt_demo_topk(dt_device *dev, dt_tensor coeffs, int64_t k, dt_tensor idx, dt_tensor vals);
 
 /* Error feedback: D -= decode of the sparse tiles (idx, vals) [n_tiles, k]:
  * per tile, A is zero except A[idx] = vals, and x = F1 A F2^T is subtracted.
@@ -171,8 +170,8 @@ dt_status dt_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, dt_tensor
  * Indices within one contribution's tile are distinct (the wire layer
  * guarantees it). lr and decay arrive as float bits from the coordinator. */
 dt_status dt_demo_apply(dt_device *dev, const dt_tile_plan *plan, dt_tensor idx, dt_tensor vals,
-                        int64_t n_contrib, dt_tensor recip, dt_tensor f1, dt_tensor f2,
-                        dt_tensor w, float lr, float decay);
+                        int64_t n_contrib, dt_tensor recip, dt_tensor f1, dt_tensor f2, dt_tensor w,
+                        float lr, float decay);
 
 /* The same canonical update computed on host memory; what the CPU backend
  * runs and the fallback for devices that cannot be made exact. idx and vals

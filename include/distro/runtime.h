@@ -88,8 +88,8 @@ dt_device *dt_buffer_device(const dt_buffer *buf);
 dt_status dt_buffer_upload(dt_buffer *dst, size_t offset, const void *src, size_t bytes);
 dt_status dt_buffer_download(const dt_buffer *src, size_t offset, void *dst, size_t bytes);
 /* Device-to-device copy within one device. Ranges may not overlap. */
-dt_status dt_buffer_copy(dt_buffer *dst, size_t dst_offset, const dt_buffer *src,
-                         size_t src_offset, size_t bytes);
+dt_status dt_buffer_copy(dt_buffer *dst, size_t dst_offset, const dt_buffer *src, size_t src_offset,
+                         size_t bytes);
 
 /* ---- tensor views -------------------------------------------------------- */
 

@@ -1,0 +1,9 @@
+/* Subcommands of distro-cli; each takes the arguments after its name and
+ * returns the process exit status (0 ok, 1 failure, 2 usage error). */
+#ifndef DISTRO_CLI_COMMANDS_H
+#define DISTRO_CLI_COMMANDS_H
+
+int cmd_devices(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

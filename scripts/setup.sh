@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what a Debian 12 machine lacks to build distro with every backend
+# this machine can run (CPU, OpenCL through PoCL, Vulkan through lavapipe),
+# then configures and builds into ./build. Run as root (or with sudo) on a
+# fresh machine; later runs skip what is already there.
+#
+# Environment:
+#   DISTRO_BUILD_DIR    build directory (default: build)
+#   DISTRO_CMAKE_ARGS   extra arguments for cmake (CI passes -DDISTRO_WERROR=ON)
+#   DISTRO_NO_APT=1     never call apt-get (you installed the packages yourself)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # build
+  build-essential cmake pkg-config git
+  # required libraries: transport, JSON, CPU BLAS
+  libzmq3-dev libcjson-dev libopenblas-dev
+  # OpenCL backend: headers, ICD loader, CLBlast; PoCL runs it on the CPU
+  ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd
+  # Vulkan backend: loader headers, shader compiler; lavapipe runs it on the CPU
+  libvulkan-dev glslc mesa-vulkan-drivers
+  # tests: independent checkpoint reader, fuzzing with clang's libFuzzer
+  python3 python3-venv clang
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ] && [ "${DISTRO_NO_APT:-0}" != 1 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+build="${DISTRO_BUILD_DIR:-build}"
+# shellcheck disable=SC2086
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release ${DISTRO_CMAKE_ARGS:-}
+cmake --build "$build" -j"$(nproc)"

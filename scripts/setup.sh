@@ -40,3 +40,14 @@ build="${DISTRO_BUILD_DIR:-build}"
 # shellcheck disable=SC2086
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release ${DISTRO_CMAKE_ARGS:-}
 cmake --build "$build" -j"$(nproc)"
+
+# Test-only Python tools (an independent safetensors reader), from PyPI into
+# a virtual environment inside the build directory. Never a runtime
+# dependency: if PyPI is unreachable, the tests that need it report skipped.
+if [ ! -x "$build/pyenv/bin/python" ] || ! "$build/pyenv/bin/python" -c 'import safetensors, numpy' 2>/dev/null; then
+  if python3 -m venv "$build/pyenv" && "$build/pyenv/bin/pip" install -q safetensors numpy; then
+    echo "setup: test tools installed in $build/pyenv"
+  else
+    echo "setup: warning: could not install safetensors/numpy from PyPI; the tests that use them will be skipped" >&2
+  fi
+fi

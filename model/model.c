@@ -103,6 +103,9 @@ dt_status model_create(dt_device *dev, const model_config *cfg, int64_t batch, m
     if (st == DT_OK) st = dt_buffer_alloc(dev, pbytes, &m->grads);
     if (st == DT_OK) st = dt_buffer_alloc(dev, arena, &m->arena);
     if (st == DT_OK) st = dt_buffer_alloc(dev, (size_t)(cfg->seq_len * hd) * 4, &m->rope);
+    if (st == DT_OK) st = dt_buffer_alloc(dev, (size_t)m->layout.n_params * 4, &m->norm_slots);
+    if (st == DT_OK && !(m->host_slots = malloc((size_t)m->layout.n_params * 4)))
+        st = dt_error(DT_ERR_OOM, "model: cannot allocate norm slots");
     if (st == DT_OK) {
         dt_rope_table(cfg->seq_len, hd, cfg->rope_theta, rope);
         st = dt_buffer_upload(m->rope, 0, rope, (size_t)(cfg->seq_len * hd) * 4);
@@ -131,6 +134,8 @@ void model_destroy(model *m) {
     dt_buffer_free(m->grads);
     dt_buffer_free(m->arena);
     dt_buffer_free(m->rope);
+    dt_buffer_free(m->norm_slots);
+    free(m->host_slots);
     free(m->acts.x);
     free(m->acts.layer);
     free(m->host_losses);
@@ -172,6 +177,26 @@ dt_tensor model_grad(const model *m, int i) {
 dt_status model_zero_grads(model *m) {
     size_t bytes = dt_buffer_size(m->grads);
     return dt_fill(m->dev, dt_tensor_1d(m->grads, 0, DT_F32, (int64_t)(bytes / 4)), 0.0f);
+}
+
+dt_status model_grad_norm(model *m, double *norm) {
+    int n = m->layout.n_params;
+    for (int i = 0; i < n; i++) {
+        dt_status st = dt_sum_squares(m->dev, model_grad(m, i),
+                                      dt_tensor_1d(m->norm_slots, (size_t)i * 4, DT_F32, 1));
+        if (st != DT_OK) return st;
+    }
+    dt_status st = dt_buffer_download(m->norm_slots, 0, m->host_slots, (size_t)n * 4);
+    if (st != DT_OK) return st;
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(m->host_slots[i]))
+            return dt_error(DT_ERR_INVALID, "gradient of %s is not finite (sum of squares %g)",
+                            m->layout.params[i].name, (double)m->host_slots[i]);
+        sum += m->host_slots[i];
+    }
+    *norm = sqrt(sum);
+    return DT_OK;
 }
 
 /* ---- initialisation ------------------------------------------------------- */

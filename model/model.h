@@ -45,6 +45,11 @@ uint64_t model_hash_host(const model_layout *l, const float *dense);
 
 dt_status model_zero_grads(model *m);
 
+/* Global L2 norm of all gradients (per-tensor sums of squares on the
+ * device, combined in double on the host). Fails with DT_ERR_INVALID
+ * naming the first tensor whose gradient is not finite. */
+dt_status model_grad_norm(model *m, double *norm);
+
 /* One micro-batch: tokens/targets hold batch * seq_len host ints, each
  * < vocab_size (checked). Gradients accumulate, scaled by grad_scale (the
  * caller's 1 / (tokens per step) makes them gradients of the mean loss).

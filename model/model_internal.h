@@ -37,7 +37,9 @@ struct model {
     dt_buffer *weights, *grads, *arena, *rope;
     model_acts acts;
     float *host_losses;
-    float *host_dense; /* lazily allocated layout.total floats */
+    float *host_dense;     /* lazily allocated layout.total floats */
+    dt_buffer *norm_slots; /* one float per tensor: sum of squares */
+    float *host_slots;
 };
 
 /* Views into the arena for a pass over `batch` sequences of `seq` tokens. */

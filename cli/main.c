@@ -14,6 +14,8 @@ typedef struct command {
 static const command commands[] = {
     {"devices", cmd_devices, "list every device on every compiled backend"},
     {"bench", cmd_bench, "measure GEMM, memory bandwidth and DeMo throughput per device"},
+    {"train", cmd_train, "train a model on one device (AdamW or DeMo)"},
+    {"sample", cmd_sample, "generate text from a checkpoint"},
 };
 
 static void usage(FILE *f) {

@@ -3,7 +3,7 @@
 # Compiles <path> into <target> as `const unsigned char <c_symbol>[]` (with a
 # trailing NUL) and `const unsigned long <c_symbol>_size`, so an installed
 # binary needs no source tree. The generated source is rebuilt whenever the
-# file changes.
+# file changes. Works from any directory, not only the one defining <target>.
 
 if(NOT TARGET distro_embed_file)
   add_executable(distro_embed_file ${CMAKE_CURRENT_LIST_DIR}/embed_file.c)
@@ -23,5 +23,10 @@ function(distro_embed)
     DEPENDS "${in}" distro_embed_file
     COMMENT "Embedding ${E_FILE} as ${E_SYMBOL}"
     VERBATIM)
+  # The rule lives in the calling directory; a custom target there builds
+  # the file, so a target defined in another directory (the library is
+  # defined at the top) can compile it.
+  add_custom_target(distro_embed_${E_SYMBOL} DEPENDS "${out}")
+  add_dependencies(${E_TARGET} distro_embed_${E_SYMBOL})
   target_sources(${E_TARGET} PRIVATE "${out}")
 endfunction()

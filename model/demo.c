@@ -275,3 +275,20 @@ dt_status model_demo_confirm(model_demo *o) {
 void model_demo_discard(model_demo *o) {
     o->pending = 0;
 }
+
+dt_status model_demo_state_bytes(const model_layout *l, const model_demo_config *cfg,
+                                 int contributors, uint64_t *bytes) {
+    demo_geometry g;
+    TRY(demo_geometry_build(l, cfg->chunk, cfg->topk, cfg->values, &g));
+    uint64_t max_coeffs = 0, weights = 0;
+    for (int t = 0; t < g.n; t++) {
+        uint64_t c = (uint64_t)(g.t[t].plan.n_tiles * g.t[t].plan.tile_size);
+        if (c > max_coeffs) max_coeffs = c;
+    }
+    weights = (uint64_t)((l->total + 15) / 16 * 16) * 4;
+    uint64_t entries = (uint64_t)g.total_entries * 4;
+    int cap = contributors < 4 ? 4 : contributors;
+    *bytes = weights + max_coeffs * 4 + 2 * entries + 2 * (uint64_t)cap * entries;
+    demo_geometry_free(&g);
+    return DT_OK;
+}

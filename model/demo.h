@@ -54,6 +54,11 @@ void model_demo_discard(model_demo *o);
 /* The momentum buffer, laid out like the weights (for checkpoints). */
 dt_tensor model_demo_momentum(const model_demo *o, int i);
 
+/* Device bytes a DeMo optimizer allocates for this layout with room for
+ * `contributors` payloads per step (for --dry-run). */
+dt_status model_demo_state_bytes(const model_layout *l, const model_demo_config *cfg,
+                                 int contributors, uint64_t *bytes);
+
 /* decay = (float)(1 - lr * wd), computed in double once, by whoever sets
  * the step's learning rate. */
 float model_demo_decay(float lr, float weight_decay);

@@ -1,0 +1,238 @@
+/* distro-cli train: single-device training with AdamW or DeMo. */
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_args.h"
+#include "cli/commands.h"
+#include "cli/train_setup.h"
+#include "model/checkpoint.h"
+#include "model/trainer.h"
+
+static const cli_opt train_opts[] = {
+    TRAIN_MODEL_OPTS,
+    {"steps", "N", "optimizer steps in the run (default 1000)"},
+    {"batch", "B", "sequences per micro-batch (default 12)"},
+    {"accum", "N", "micro-batches per step (default 1)"},
+    {"device", "SPEC", "cpu, opencl:N, vulkan:N, cuda:N or auto (default auto)"},
+    {"save", "FILE", "write a checkpoint here at the end (and with --save-every)"},
+    {"save-every", "N", "also checkpoint every N steps (needs --save)"},
+    {"resume", "FILE", "continue bit-exactly from a checkpoint"},
+    {"eval-every", "N", "validation loss every N steps (default 100; 0: only at the end)"},
+    {"eval-batches", "N", "validation batches per evaluation (default 20)"},
+    {"json", NULL, "one JSON object per step on stdout"},
+    {"dry-run", NULL, "print parameters and memory per device, allocate nothing"},
+    {NULL, NULL, NULL},
+};
+
+static const cli_cmd train_cmd = {
+    "train",
+    "",
+    "Train a model on one device.",
+    "DeMo runs exactly the networked path with one contributor: compress this device's\n"
+    "momentum to a payload, apply it with the canonical update, confirm the error\n"
+    "feedback. The payload size is what a peer would send each step.\n"
+    "Ctrl-C stops after the current step and writes the --save checkpoint.",
+    train_opts,
+    0,
+    0,
+};
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+static void format_duration(double s, char *out, size_t len) {
+    if (!isfinite(s) || s < 0) s = 0;
+    long t = s > 1e7 ? 10000000L : (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(out, len, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else if (t >= 60)
+        snprintf(out, len, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(out, len, "%lds", t);
+}
+
+static void print_json_step(const model_step_report *r, double tps, float val_loss) {
+    printf("{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6g,\"tokens\":%lld,"
+           "\"tokens_per_s\":%.1f,\"payload_bytes\":%zu",
+           (long long)r->step, (double)r->loss, (double)r->lr, r->grad_norm, (long long)r->tokens,
+           tps, r->payload_bytes);
+    if (!isnan(val_loss)) printf(",\"val_loss\":%.6f", (double)val_loss);
+    printf("}\n");
+    fflush(stdout);
+}
+
+static int dry_run(const train_setup *s) {
+    model_memory mem;
+    uint64_t opt_bytes = 0;
+    if (model_memory_estimate(&s->config, s->batch, &mem) != DT_OK) {
+        fprintf(stderr, "distro-cli train: %s\n", dt_last_error());
+        return 1;
+    }
+    if (s->options.optimizer == MODEL_OPT_DEMO) {
+        model_layout l;
+        if (model_layout_build(&s->config, &l) != DT_OK ||
+            model_demo_state_bytes(&l, &s->options.demo, 1, &opt_bytes) != DT_OK) {
+            fprintf(stderr, "distro-cli train: %s\n", dt_last_error());
+            return 1;
+        }
+        model_layout_free(&l);
+    } else {
+        opt_bytes = 2 * mem.weights;
+    }
+    const double mib = 1024.0 * 1024.0;
+    printf("model %s: %lld parameters (%lld layers, dim %lld, %lld heads, ffn %lld, vocab %lld, "
+           "seq %lld, %s embeddings)\n",
+           s->model_name, (long long)model_config_param_count(&s->config),
+           (long long)s->config.n_layers, (long long)s->config.dim, (long long)s->config.n_heads,
+           (long long)s->config.ffn_dim, (long long)s->config.vocab_size,
+           (long long)s->config.seq_len, s->config.tie_embeddings ? "tied" : "untied");
+    printf("memory per device at batch %lld:\n", (long long)s->batch);
+    printf("  weights          %12.1f MiB\n", (double)mem.weights / mib);
+    printf("  gradients        %12.1f MiB\n", (double)mem.grads / mib);
+    printf("  optimizer (%s) %*s%12.1f MiB\n", model_optimizer_name(s->options.optimizer),
+           s->options.optimizer == MODEL_OPT_DEMO ? 3 : 2, "", (double)opt_bytes / mib);
+    printf("  activations      %12.1f MiB\n", (double)mem.activations / mib);
+    printf("  total            %12.1f MiB\n",
+           (double)(mem.weights + mem.grads + opt_bytes + mem.activations) / mib);
+    return 0;
+}
+
+static int fail(const char *what) {
+    fprintf(stderr, "distro-cli train: %s: %s\n", what, dt_last_error());
+    return 1;
+}
+
+int cmd_train(int argc, char **argv) {
+    cli_args args;
+    int rc = cli_parse(&train_cmd, argc, argv, &args);
+    if (rc) return rc == 1 ? 0 : rc;
+    train_setup s;
+    if (!train_setup_parse(&args, &s)) return 2;
+    int64_t save_every = 0, eval_every = 0, eval_batches = 0;
+    if (!cli_get_int(&args, "save-every", 0, INT64_MAX, 0, &save_every) ||
+        !cli_get_int(&args, "eval-every", 0, INT64_MAX, 100, &eval_every) ||
+        !cli_get_int(&args, "eval-batches", 1, 100000, 20, &eval_batches))
+        return 2;
+    const char *save = cli_get(&args, "save"), *resume = cli_get(&args, "resume");
+    if (save_every && !save) return cli_fail(&train_cmd, "--save-every needs --save FILE");
+    s.options.eval_batches = eval_batches;
+    if (cli_flag(&args, "dry-run")) return dry_run(&s);
+    bool json = cli_flag(&args, "json"), tty = cli_isatty_stderr();
+
+    dt_device *dev = NULL;
+    model *m = NULL;
+    model_dataset *ds = NULL;
+    model_trainer *tr = NULL;
+    int exit_code = 1;
+    if (dt_device_open(cli_get(&args, "device"), &dev) != DT_OK) {
+        exit_code = fail("device");
+        goto done;
+    }
+    if (model_dataset_open(s.data, s.config.vocab_size, &ds) != DT_OK) {
+        exit_code = fail("data");
+        goto done;
+    }
+    if (model_create(dev, &s.config, s.batch, &m) != DT_OK || model_init_weights(m) != DT_OK ||
+        model_trainer_create(m, ds, &s.options, &tr) != DT_OK) {
+        exit_code = fail("model");
+        goto done;
+    }
+    if (resume && model_trainer_resume(tr, resume) != DT_OK) {
+        exit_code = fail("resume");
+        goto done;
+    }
+    uint64_t hash = 0;
+    if (model_param_hash(m, &hash) != DT_OK) {
+        exit_code = fail("hash");
+        goto done;
+    }
+    const dt_device_info *info = dt_device_get_info(dev);
+    fprintf(json ? stderr : stdout,
+            "model %s: %lld parameters; data %s; device %s (%s); optimizer %s", s.model_name,
+            (long long)model_config_param_count(&s.config), model_dataset_name(ds), info->spec,
+            info->name, model_optimizer_name(s.options.optimizer));
+    if (s.options.optimizer == MODEL_OPT_DEMO)
+        fprintf(json ? stderr : stdout, " (top-k %lld, %s values, chunk %lld)",
+                (long long)s.options.demo.topk, demo_values_name(s.options.demo.values),
+                (long long)s.options.demo.chunk);
+    fprintf(json ? stderr : stdout, "; %s step %lld; param hash %016llx\n",
+            resume ? "resuming at" : "starting at", (long long)model_trainer_next_step(tr),
+            (unsigned long long)hash);
+
+    signal(SIGINT, on_sigint);
+    const int64_t total = s.options.schedule.total;
+    const int64_t plain_every = total / 20 > 0 ? total / 20 : 1;
+    double tokens = 0.0, seconds = 0.0;
+    float val_loss = NAN;
+    model_step_report r = {0};
+    while (model_trainer_next_step(tr) < total && !interrupted) {
+        if (model_trainer_step(tr, &r) != DT_OK) {
+            exit_code = fail("step");
+            goto done;
+        }
+        tokens += (double)r.tokens;
+        seconds += r.seconds;
+        double tps = seconds > 0 ? tokens / seconds : 0.0;
+        int64_t done_steps = r.step + 1;
+        float step_val = NAN;
+        if ((eval_every && done_steps % eval_every == 0) || done_steps == total) {
+            if (model_trainer_eval(tr, &step_val) != DT_OK) {
+                exit_code = fail("eval");
+                goto done;
+            }
+            val_loss = step_val;
+        }
+        if (json) {
+            print_json_step(&r, tps, step_val);
+        } else {
+            char eta[48];
+            format_duration((double)(total - done_steps) * (seconds / (double)done_steps), eta,
+                            sizeof eta);
+            if (tty)
+                fprintf(stderr,
+                        "\r\033[Kstep %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  "
+                        "payload %zu B  ETA %s",
+                        (long long)done_steps, (long long)total, (double)r.loss, (double)r.lr, tps,
+                        r.payload_bytes, eta);
+            if (!isnan(step_val) || (!tty && done_steps % plain_every == 0)) {
+                if (tty) fprintf(stderr, "\r\033[K");
+                printf("step %lld/%lld  loss %.4f", (long long)done_steps, (long long)total,
+                       (double)r.loss);
+                if (!isnan(step_val)) printf("  val loss %.4f", (double)step_val);
+                printf("  %.0f tok/s  payload %zu B\n", tps, r.payload_bytes);
+                fflush(stdout);
+            }
+        }
+        if (save && save_every && done_steps % save_every == 0 &&
+            model_trainer_save(tr, save) != DT_OK) {
+            exit_code = fail("checkpoint");
+            goto done;
+        }
+    }
+    if (tty && !json) fprintf(stderr, "\r\033[K");
+    if (save && model_trainer_save(tr, save) != DT_OK) {
+        exit_code = fail("checkpoint");
+        goto done;
+    }
+    if (model_param_hash(m, &hash) != DT_OK) {
+        exit_code = fail("hash");
+        goto done;
+    }
+    fprintf(json ? stderr : stdout,
+            "%s at step %lld: val loss %.4f, %.0f tokens/s, param hash %016llx%s%s\n",
+            interrupted ? "interrupted" : "finished", (long long)model_trainer_next_step(tr),
+            (double)val_loss, seconds > 0 ? tokens / seconds : 0.0, (unsigned long long)hash,
+            save ? ", saved " : "", save ? save : "");
+    exit_code = interrupted ? 130 : 0;
+done:
+    model_trainer_destroy(tr);
+    model_destroy(m);
+    model_dataset_close(ds);
+    dt_device_close(dev);
+    return exit_code;
+}

@@ -1,0 +1,26 @@
+/* Autoregressive sampling with temperature and top-k over a sliding window
+ * of the model's context length. Used by `sample` and by `run`'s summary. */
+#ifndef DISTRO_CLI_SAMPLER_H
+#define DISTRO_CLI_SAMPLER_H
+
+#include "model/model.h"
+
+typedef struct sampler {
+    model *m;
+    double temperature;
+    int64_t top_k;
+    uint64_t rng;
+    int32_t *context; /* the last seq_len tokens */
+    int64_t n_context;
+    float *logits;
+    int32_t *order; /* scratch for top-k */
+} sampler;
+
+dt_status sampler_init(sampler *s, model *m, double temperature, int64_t top_k, uint64_t seed);
+void sampler_free(sampler *s);
+/* Append tokens to the context (each checked against the vocabulary). */
+dt_status sampler_feed(sampler *s, const int32_t *tokens, int64_t n);
+/* Draw the next token and append it to the context. */
+dt_status sampler_next(sampler *s, int32_t *token);
+
+#endif

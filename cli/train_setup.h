@@ -1,0 +1,39 @@
+/* The model, data and optimizer options shared by commands that train
+ * (train, and the single-device baseline of run). */
+#ifndef DISTRO_CLI_TRAIN_SETUP_H
+#define DISTRO_CLI_TRAIN_SETUP_H
+
+#include "cli/cli_args.h"
+#include "model/trainer.h"
+
+#define TRAIN_MODEL_OPTS                                                                           \
+    {"preset", "NAME",                                                                             \
+     "model: tiny, shakespeare, small, gpt2-small-like, llama-1b (default shakespeare)"},          \
+        {"config", "FILE", "model config JSON instead of a preset"},                               \
+        {"data", "SPEC", "builtin:tinyshakespeare (default) or an llm.c shard FILE.bin"},          \
+        {"optimizer", "NAME", "demo (default) or adamw"},                                          \
+        {"lr", "LR", "peak learning rate (default 1e-3 adamw, 3e-4 demo)"},                        \
+        {"warmup", "N", "linear warmup steps (default min(100, steps/10))"},                       \
+        {"final-lr-frac", "F", "cosine decay ends at this fraction of the peak (default 0.1)"},    \
+        {"weight-decay", "WD", "decoupled weight decay on matrices (default 0.1)"},                \
+        {"clip", "C", "global gradient-norm clip, 0 for none (default 1.0)"},                      \
+        {"topk", "K", "DeMo: coefficients kept per tile (default 32)"},                            \
+        {"values", "ENC", "DeMo: value encoding 1bit, bf16 or fp32 (default fp32)"},               \
+        {"chunk", "N", "DeMo: tile target per dimension (default 64)"},                            \
+        {"beta", "B", "DeMo: momentum decay (default 0.999)"}, {                                   \
+        "seed", "S", "data seed; batches are a pure function of (seed, step) (default 1)"          \
+    }
+
+typedef struct train_setup {
+    model_config config;
+    char model_name[96]; /* preset name or config path */
+    const char *data;
+    int64_t batch;
+    model_train_options options;
+} train_setup;
+
+/* Reads the TRAIN_MODEL_OPTS plus "steps", "batch" and "accum"; prints the
+ * error and returns false on a bad value. */
+bool train_setup_parse(const cli_args *a, train_setup *s);
+
+#endif

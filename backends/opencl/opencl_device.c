@@ -1,0 +1,143 @@
+/* Opening an OpenCL device: context, in-order queue, every program built (or
+ * loaded from the disk cache), every kernel created once, and a check that
+ * the canonical DeMo update really is bit-exact here before it is trusted. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/opencl/opencl_backend.h"
+
+static void ocl_close(dt_device *dev) {
+    ocl_device *d = ocl_dev(dev);
+    if (d->queue) clFinish(d->queue);
+    if (d->reduce_partials) clReleaseMemObject(d->reduce_partials);
+    ocl_release_programs(d);
+    if (d->queue) clReleaseCommandQueue(d->queue);
+    if (d->context) clReleaseContext(d->context);
+    free(d);
+}
+
+static dt_status ocl_sync(dt_device *dev) {
+    ocl_device *d = ocl_dev(dev);
+    cl_int err = clFinish(d->queue);
+    return err == CL_SUCCESS ? DT_OK : ocl_fail(d, "sync", "clFinish", err);
+}
+
+static const dt_device_ops ocl_ops = {
+    .close = ocl_close,
+    .sync = ocl_sync,
+    .buffer_alloc = ocl_buffer_alloc,
+    .buffer_free = ocl_buffer_free,
+    .upload = ocl_upload,
+    .download = ocl_download,
+    .copy = ocl_copy,
+    .gemm = ocl_gemm,
+    .embedding_fwd = ocl_embedding_fwd,
+    .embedding_bwd = ocl_embedding_bwd,
+    .rmsnorm_fwd = ocl_rmsnorm_fwd,
+    .rmsnorm_bwd = ocl_rmsnorm_bwd,
+    .rope = ocl_rope,
+    .attention_fwd = ocl_attention_fwd,
+    .attention_bwd = ocl_attention_bwd,
+    .swiglu_fwd = ocl_swiglu_fwd,
+    .swiglu_bwd = ocl_swiglu_bwd,
+    .add = ocl_add,
+    .scale = ocl_scale,
+    .fill = ocl_fill,
+    .softmax_xent = ocl_softmax_xent,
+    .sum_squares = ocl_sum_squares,
+    .check_finite = ocl_check_finite,
+    .adamw = ocl_adamw,
+    .demo_momentum = ocl_demo_momentum,
+    .demo_encode = ocl_demo_encode,
+    .demo_topk = ocl_demo_topk,
+    .demo_decode_sub = ocl_demo_decode_sub,
+    .demo_apply = ocl_demo_apply,
+};
+
+/* What the device must offer beyond OpenCL 1.2 itself. */
+static dt_status check_capable(ocl_device *d) {
+    const char *spec = d->base.info.spec, *name = d->base.info.name;
+    char version[128];
+    int major = 0, minor = 0;
+    ocl_device_string(d->device, CL_DEVICE_VERSION, version, sizeof version);
+    if (sscanf(version, "OpenCL %d.%d", &major, &minor) == 2 &&
+        (major < 1 || (major == 1 && minor < 2)))
+        return dt_error(DT_ERR_UNSUPPORTED, "%s (%s): %s; distro needs OpenCL 1.2 or newer", spec,
+                        name, version);
+    cl_bool available = CL_FALSE, compiler = CL_FALSE;
+    clGetDeviceInfo(d->device, CL_DEVICE_AVAILABLE, sizeof available, &available, NULL);
+    clGetDeviceInfo(d->device, CL_DEVICE_COMPILER_AVAILABLE, sizeof compiler, &compiler, NULL);
+    if (!available)
+        return dt_error(DT_ERR_UNAVAILABLE, "%s (%s): the driver reports the device unavailable",
+                        spec, name);
+    if (!compiler)
+        return dt_error(DT_ERR_UNSUPPORTED, "%s (%s): the driver has no OpenCL C compiler", spec,
+                        name);
+    size_t max_wg = 0;
+    clGetDeviceInfo(d->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);
+    if (max_wg < OCL_WG_1D || max_wg < OCL_WG_TILE)
+        return dt_error(DT_ERR_UNSUPPORTED,
+                        "%s (%s): work-groups of at most %zu work-items; the kernels need %d", spec,
+                        name, max_wg, OCL_WG_TILE);
+    cl_ulong local = 0, alloc = 0;
+    clGetDeviceInfo(d->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof local, &local, NULL);
+    clGetDeviceInfo(d->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof alloc, &alloc, NULL);
+    d->local_mem_bytes = local;
+    d->max_alloc_bytes = alloc;
+    return DT_OK;
+}
+
+/* Context, queue and the small buffers every device keeps. */
+static dt_status create_context(ocl_device *d) {
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)d->platform, 0};
+    d->context = clCreateContext(props, 1, &d->device, NULL, NULL, &err);
+    if (!d->context) return ocl_fail(d, "open", "clCreateContext", err);
+    d->queue = clCreateCommandQueue(d->context, d->device, 0, &err);
+    if (!d->queue) return ocl_fail(d, "open", "clCreateCommandQueue", err);
+    d->reduce_partials = clCreateBuffer(d->context, CL_MEM_READ_WRITE,
+                                        OCL_REDUCE_GROUPS * sizeof(float), NULL, &err);
+    if (!d->reduce_partials) return ocl_fail(d, "open", "clCreateBuffer (reduction scratch)", err);
+    return DT_OK;
+}
+
+/* Trust the device's canonical update only once it has matched the host's
+ * bits; otherwise the runtime runs it on the host for this device. */
+static dt_status check_canonical(ocl_device *d) {
+    dt_device_info *info = &d->base.info;
+    if (info->canonical_on_host) return DT_OK; /* already ruled out (denormals) */
+    int exact = 0;
+    dt_status st = ocl_demo_apply_selftest(d, &exact);
+    if (st != DT_OK) return st;
+    if (!exact) {
+        info->canonical_on_host = true;
+        snprintf(info->note, sizeof info->note,
+                 "GEMM via CLBlast; canonical DeMo update on the host (device result differs "
+                 "from the reference bits)");
+    }
+    return DT_OK;
+}
+
+dt_status ocl_open(int index, dt_device **out) {
+    cl_platform_id platform;
+    cl_device_id device;
+    dt_status st = ocl_find_device(index, &platform, &device);
+    if (st != DT_OK) return st;
+    ocl_device *d = calloc(1, sizeof *d);
+    if (!d) return dt_error(DT_ERR_OOM, "opencl:%d: cannot allocate a device", index);
+    d->base.ops = &ocl_ops;
+    d->platform = platform;
+    d->device = device;
+    st = ocl_describe_device(index, platform, device, &d->base.info);
+    if (st == DT_OK) st = check_capable(d);
+    if (st == DT_OK) st = create_context(d);
+    if (st == DT_OK) st = ocl_build_all(d);
+    if (st == DT_OK) st = check_canonical(d);
+    if (st != DT_OK) {
+        ocl_close(&d->base);
+        return st;
+    }
+    *out = &d->base;
+    return DT_OK;
+}

@@ -1,0 +1,77 @@
+/* Fused causal attention (kernels/attention.cl): forward, and a backward in
+ * three kernels (delta, dQ over keys, dK/dV over queries) so that every
+ * gradient element has exactly one writer and no atomics are needed. */
+#include <limits.h>
+
+#include "backends/opencl/opencl_backend.h"
+
+static dt_status check_dims(const ocl_device *d, const char *op, int64_t batch, int64_t seq_len,
+                            int64_t n_heads, int64_t head_dim) {
+    if (head_dim > OCL_ATTN_HEAD_DIM_MAX)
+        return dt_error(DT_ERR_UNSUPPORTED,
+                        "%s: head_dim %lld on %s (%s): the OpenCL kernels support heads of up to "
+                        "%d",
+                        op, (long long)head_dim, d->base.info.spec, d->base.info.name,
+                        OCL_ATTN_HEAD_DIM_MAX);
+    if (seq_len > INT_MAX / 2 || batch * n_heads > INT_MAX || n_heads * head_dim > INT_MAX / 3)
+        return dt_error(DT_ERR_UNSUPPORTED, "%s: [B=%lld, T=%lld, H=%lld] too large on %s", op,
+                        (long long)batch, (long long)seq_len, (long long)n_heads,
+                        d->base.info.spec);
+    return DT_OK;
+}
+
+static dt_status run_grid(ocl_args *k, const char *op, int64_t batch, int64_t seq_len,
+                          int64_t n_heads) {
+    size_t global[2] = {(size_t)seq_len, (size_t)(batch * n_heads)}, local[2] = {OCL_WG_ATTN, 1};
+    return ocl_run(k, op, 2, global, local);
+}
+
+dt_status ocl_attention_fwd(dt_device *dev, const dt_tensor *qkv, const dt_tensor *out,
+                            const dt_tensor *lse, int64_t batch, int64_t seq_len, int64_t n_heads,
+                            int64_t head_dim, float scale) {
+    ocl_device *d = ocl_dev(dev);
+    OCL_TRY(check_dims(d, "attention_fwd", batch, seq_len, n_heads, head_dim));
+    ocl_args k = ocl_args_begin(d, OCL_K_ATTENTION_FWD);
+    ocl_arg_view(&k, qkv);
+    ocl_arg_view(&k, out);
+    ocl_arg_view(&k, lse);
+    ocl_arg_i32(&k, (cl_int)seq_len);
+    ocl_arg_i32(&k, (cl_int)n_heads);
+    ocl_arg_i32(&k, (cl_int)head_dim);
+    ocl_arg_f32(&k, scale);
+    return run_grid(&k, "attention_fwd", batch, seq_len, n_heads);
+}
+
+dt_status ocl_attention_bwd(dt_device *dev, const dt_tensor *qkv, const dt_tensor *out,
+                            const dt_tensor *dout, const dt_tensor *lse, const dt_tensor *dqkv,
+                            const dt_tensor *scratch, int64_t batch, int64_t seq_len,
+                            int64_t n_heads, int64_t head_dim, float scale) {
+    ocl_device *d = ocl_dev(dev);
+    const char *op = "attention_bwd";
+    OCL_TRY(check_dims(d, op, batch, seq_len, n_heads, head_dim));
+
+    ocl_args k = ocl_args_begin(d, OCL_K_ATTENTION_BWD_DELTA);
+    ocl_arg_view(&k, out);
+    ocl_arg_view(&k, dout);
+    ocl_arg_view(&k, scratch);
+    ocl_arg_i32(&k, (cl_int)seq_len);
+    ocl_arg_i32(&k, (cl_int)n_heads);
+    ocl_arg_i32(&k, (cl_int)head_dim);
+    OCL_TRY(run_grid(&k, op, batch, seq_len, n_heads));
+
+    const ocl_kernel_id grads[2] = {OCL_K_ATTENTION_BWD_DQ, OCL_K_ATTENTION_BWD_DKDV};
+    for (int i = 0; i < 2; i++) {
+        k = ocl_args_begin(d, grads[i]);
+        ocl_arg_view(&k, qkv);
+        ocl_arg_view(&k, dout);
+        ocl_arg_view(&k, lse);
+        ocl_arg_view(&k, scratch);
+        ocl_arg_view(&k, dqkv);
+        ocl_arg_i32(&k, (cl_int)seq_len);
+        ocl_arg_i32(&k, (cl_int)n_heads);
+        ocl_arg_i32(&k, (cl_int)head_dim);
+        ocl_arg_f32(&k, scale);
+        OCL_TRY(run_grid(&k, op, batch, seq_len, n_heads));
+    }
+    return DT_OK;
+}

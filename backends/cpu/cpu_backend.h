@@ -29,7 +29,10 @@ static inline int32_t *cpu_i32(const dt_tensor *t) {
     return (int32_t *)((char *)((const cpu_buffer *)t->buf)->data + t->offset);
 }
 
-/* cpu_gemm.c: dispatch between CBLAS and the own kernel. */
+/* cpu_gemm.c: dispatch between CBLAS and the own kernel. cpu_gemm_init runs
+ * once per device opened with the CBLAS path (it makes OpenBLAS single-
+ * threaded: the OpenMP team splits GEMMs instead, see cpu_gemm.c). */
+void cpu_gemm_init(void);
 dt_status cpu_gemm(dt_device *dev, const dt_gemm_desc *d, const dt_tensor *a, const dt_tensor *b,
                    const dt_tensor *c);
 /* cpu_gemm_blocked.c: the own cache-blocked kernel, one (batch item of a) GEMM
@@ -50,8 +53,7 @@ dt_status cpu_rmsnorm_bwd(dt_device *dev, const dt_tensor *x, const dt_tensor *w
                           const dt_tensor *rstd, const dt_tensor *dy, const dt_tensor *dx,
                           const dt_tensor *dw, int64_t rows, int64_t cols);
 dt_status cpu_rope(dt_device *dev, const dt_tensor *x, const dt_tensor *table, int64_t rows,
-                   int64_t width, int64_t seq_len, int64_t head_dim, int64_t rot_cols,
-                   int inverse);
+                   int64_t width, int64_t seq_len, int64_t head_dim, int64_t rot_cols, int inverse);
 dt_status cpu_swiglu_fwd(dt_device *dev, const dt_tensor *h, const dt_tensor *out, int64_t n,
                          int64_t f);
 dt_status cpu_swiglu_bwd(dt_device *dev, const dt_tensor *h, const dt_tensor *dout,
@@ -72,8 +74,7 @@ dt_status cpu_attention_bwd(dt_device *dev, const dt_tensor *qkv, const dt_tenso
 /* cpu_elementwise.c */
 dt_status cpu_add(dt_device *dev, const dt_tensor *a, const dt_tensor *b, const dt_tensor *y,
                   int64_t n);
-dt_status cpu_scale(dt_device *dev, const dt_tensor *x, float alpha, const dt_tensor *y,
-                    int64_t n);
+dt_status cpu_scale(dt_device *dev, const dt_tensor *x, float alpha, const dt_tensor *y, int64_t n);
 dt_status cpu_fill(dt_device *dev, const dt_tensor *y, float value, int64_t n);
 dt_status cpu_sum_squares(dt_device *dev, const dt_tensor *x, const dt_tensor *out, int64_t n);
 dt_status cpu_check_finite(dt_device *dev, const dt_tensor *x, const dt_tensor *out, int64_t n);
@@ -85,8 +86,8 @@ dt_status cpu_demo_momentum(dt_device *dev, const dt_tensor *d, const dt_tensor 
                             float beta, float lr);
 dt_status cpu_demo_encode(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *x,
                           const dt_tensor *f1, const dt_tensor *f2, const dt_tensor *coeffs);
-dt_status cpu_demo_topk(dt_device *dev, const dt_tensor *coeffs, int64_t n_tiles,
-                        int64_t tile_size, int64_t k, const dt_tensor *idx, const dt_tensor *vals);
+dt_status cpu_demo_topk(dt_device *dev, const dt_tensor *coeffs, int64_t n_tiles, int64_t tile_size,
+                        int64_t k, const dt_tensor *idx, const dt_tensor *vals);
 dt_status cpu_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
                               const dt_tensor *vals, int64_t k, const dt_tensor *f1,
                               const dt_tensor *f2, const dt_tensor *d);

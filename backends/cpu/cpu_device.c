@@ -83,12 +83,15 @@ static void fill_info(dt_device_info *info, cpu_gemm_path path) {
 }
 
 static dt_status cpu_query(int index, dt_device_info *info) {
-    if (index != 0) return dt_error(DT_ERR_NOT_FOUND, "cpu:%d: the cpu backend has one device", index);
+    if (index != 0)
+        return dt_error(DT_ERR_NOT_FOUND, "cpu:%d: the cpu backend has one device", index);
     fill_info(info, gemm_path_from_env());
     return DT_OK;
 }
 
-static void cpu_close(dt_device *dev) { free(dev); }
+static void cpu_close(dt_device *dev) {
+    free(dev);
+}
 
 static dt_status cpu_sync(dt_device *dev) {
     (void)dev;
@@ -172,11 +175,13 @@ static const dt_device_ops cpu_ops = {
 };
 
 static dt_status cpu_open(int index, dt_device **out) {
-    if (index != 0) return dt_error(DT_ERR_NOT_FOUND, "cpu:%d: the cpu backend has one device", index);
+    if (index != 0)
+        return dt_error(DT_ERR_NOT_FOUND, "cpu:%d: the cpu backend has one device", index);
     cpu_device *d = calloc(1, sizeof *d);
     if (!d) return dt_error(DT_ERR_OOM, "cpu: cannot allocate a device");
     d->base.ops = &cpu_ops;
     d->gemm_path = gemm_path_from_env();
+    if (d->gemm_path == CPU_GEMM_BLAS) cpu_gemm_init();
     fill_info(&d->base.info, d->gemm_path);
     *out = &d->base;
     return DT_OK;

@@ -1,0 +1,218 @@
+/* The own CPU GEMM: the fallback when no CBLAS is present, and a second
+ * opinion when one is (DISTRO_CPU_GEMM=own).
+ *
+ * Goto/BLIS-style blocking, written with vectors along n (row-major C):
+ *   for jc in n by GEMM_NC:            B block (kc x nc) lives in L2
+ *     for pc in k by GEMM_KC:          pack B block once, shared by all threads
+ *       parallel for ir in m by MR:    pack one A sliver (MR x kc): lives in L1
+ *         for jr in nc by NR:          micro-kernel: C[MR x NR] += A sliver * B sliver
+ * The micro-kernel keeps its MR x NR accumulators in registers; A values are
+ * broadcast, B rows are loaded as GEMM_NV vectors. Packing pads with zeros, so
+ * the kernel always runs full tiles; only the store to C knows the edges.
+ *
+ * Every C element is summed over k in the same order (kc blocks ascending,
+ * ascending p inside) whatever the number of threads, so results do not depend
+ * on the thread count. The file is compiled with -O3 -ffp-contract=fast: the
+ * kernel's `acc += a * b` must become fused multiply-adds. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/cpu/cpu_backend.h"
+
+/* Register blocking per vector ISA. AVX-512 has 32 vector registers: 12 x 2
+ * accumulators + 2 B vectors + 1 broadcast. AVX/AVX2 and 128-bit ISAs have 16:
+ * 6 x 2 accumulators + 2 + 1. */
+#if defined(__AVX512F__)
+#define GEMM_VW 16
+#define GEMM_MR 12
+#elif defined(__AVX__)
+#define GEMM_VW 8
+#define GEMM_MR 6
+#else
+#define GEMM_VW 4
+#define GEMM_MR 6
+#endif
+#define GEMM_NV 2
+#define GEMM_NR (GEMM_VW * GEMM_NV)
+
+/* Cache blocking: an A sliver of MR x KC floats (12 KiB with AVX-512) stays in
+ * L1 while the B block of KC x NC floats (512 KiB) streams from L2. */
+#define GEMM_KC 256
+#define GEMM_NC 512
+
+/* Below this many flops the calling thread works alone: waking the team costs
+ * more than it saves. */
+#define GEMM_PARALLEL_FLOPS (1 << 20)
+
+/* A GCC/Clang vector: the compiler lowers arithmetic on it to the widest
+ * registers the target has, and to scalar code where it has none. */
+typedef float gemm_vec __attribute__((vector_size(GEMM_VW * sizeof(float))));
+
+typedef struct gemm_operands {
+    int trans_a, trans_b;
+    int64_t m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    int64_t lda, ldb, ldc;
+} gemm_operands;
+
+static inline float elem_a(const gemm_operands *g, int64_t i, int64_t p) {
+    return g->trans_a ? g->a[p * g->lda + i] : g->a[i * g->lda + p];
+}
+
+/* A rows [i0, i0+MR) x k range [p0, p0+kc) into dst[p][MR], zero rows past m. */
+static void pack_a_sliver(const gemm_operands *g, int64_t i0, int64_t p0, int64_t kc,
+                          float *restrict dst) {
+    const int64_t rows = g->m - i0 < GEMM_MR ? g->m - i0 : GEMM_MR;
+    if (g->trans_a) {
+        /* Stored k x m: each p gives `rows` contiguous values. */
+        for (int64_t p = 0; p < kc; p++) {
+            const float *src = g->a + (p0 + p) * g->lda + i0;
+            float *d = dst + p * GEMM_MR;
+            int64_t i = 0;
+            for (; i < rows; i++) d[i] = src[i];
+            for (; i < GEMM_MR; i++) d[i] = 0.0f;
+        }
+        return;
+    }
+    for (int64_t i = 0; i < GEMM_MR; i++) {
+        if (i >= rows) {
+            for (int64_t p = 0; p < kc; p++) dst[p * GEMM_MR + i] = 0.0f;
+            continue;
+        }
+        const float *src = g->a + (i0 + i) * g->lda + p0;
+        for (int64_t p = 0; p < kc; p++) dst[p * GEMM_MR + i] = src[p];
+    }
+}
+
+/* B k range [p0, p0+kc) x columns [j0, j0+NR) into dst[p][NR], zero past n. */
+static void pack_b_sliver(const gemm_operands *g, int64_t p0, int64_t kc, int64_t j0,
+                          float *restrict dst) {
+    const int64_t cols = g->n - j0 < GEMM_NR ? g->n - j0 : GEMM_NR;
+    if (!g->trans_b) {
+        for (int64_t p = 0; p < kc; p++) {
+            const float *src = g->b + (p0 + p) * g->ldb + j0;
+            float *d = dst + p * GEMM_NR;
+            if (cols == GEMM_NR) {
+                memcpy(d, src, GEMM_NR * sizeof(float));
+            } else {
+                int64_t j = 0;
+                for (; j < cols; j++) d[j] = src[j];
+                for (; j < GEMM_NR; j++) d[j] = 0.0f;
+            }
+        }
+        return;
+    }
+    /* Stored n x k: column j of op(B) is row j of B, contiguous in p. */
+    for (int64_t j = 0; j < GEMM_NR; j++) {
+        if (j >= cols) {
+            for (int64_t p = 0; p < kc; p++) dst[p * GEMM_NR + j] = 0.0f;
+            continue;
+        }
+        const float *src = g->b + (j0 + j) * g->ldb + p0;
+        for (int64_t p = 0; p < kc; p++) dst[p * GEMM_NR + j] = src[p];
+    }
+}
+
+/* acc = sum over p < kc of ap[p][0..MR) (outer) bp[p][0..NR). Both panels are
+ * 64-byte aligned and NR floats are a whole number of vectors. */
+static inline void micro_kernel(int64_t kc, const float *restrict ap, const float *restrict bp,
+                                gemm_vec acc[GEMM_MR][GEMM_NV]) {
+    gemm_vec c[GEMM_MR][GEMM_NV];
+    for (int i = 0; i < GEMM_MR; i++)
+        for (int v = 0; v < GEMM_NV; v++) c[i][v] = (gemm_vec){0};
+    for (int64_t p = 0; p < kc; p++) {
+        gemm_vec b[GEMM_NV];
+        for (int v = 0; v < GEMM_NV; v++) b[v] = *(const gemm_vec *)(bp + v * GEMM_VW);
+#pragma GCC unroll 16
+        for (int i = 0; i < GEMM_MR; i++) {
+            const float a = ap[i];
+            for (int v = 0; v < GEMM_NV; v++) c[i][v] += b[v] * a;
+        }
+        ap += GEMM_MR;
+        bp += GEMM_NR;
+    }
+    for (int i = 0; i < GEMM_MR; i++)
+        for (int v = 0; v < GEMM_NV; v++) acc[i][v] = c[i][v];
+}
+
+/* C tile at (i0, j0) from the accumulators. The first k block applies beta
+ * (and never reads C when beta == 0); later blocks add. */
+static void store_tile(const gemm_operands *g, int64_t i0, int64_t j0, int first,
+                       gemm_vec acc[GEMM_MR][GEMM_NV]) {
+    const int64_t rows = g->m - i0 < GEMM_MR ? g->m - i0 : GEMM_MR;
+    const int64_t cols = g->n - j0 < GEMM_NR ? g->n - j0 : GEMM_NR;
+    const float alpha = g->alpha, beta = first ? g->beta : 1.0f;
+    for (int64_t i = 0; i < rows; i++) {
+        float *crow = g->c + (i0 + i) * g->ldc + j0;
+        const float *t = (const float *)acc[i];
+        if (beta == 0.0f) {
+            for (int64_t j = 0; j < cols; j++) crow[j] = alpha * t[j];
+        } else if (beta == 1.0f) {
+            for (int64_t j = 0; j < cols; j++) crow[j] += alpha * t[j];
+        } else {
+            for (int64_t j = 0; j < cols; j++) crow[j] = alpha * t[j] + beta * crow[j];
+        }
+    }
+}
+
+/* Without a workspace (allocation failed): the plain triple loop, correct and
+ * slow, with the same beta rule. */
+static void gemm_unblocked(const gemm_operands *g) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < g->m; i++) {
+        float *crow = g->c + i * g->ldc;
+        for (int64_t j = 0; j < g->n; j++) {
+            float sum = 0.0f;
+            for (int64_t p = 0; p < g->k; p++) {
+                float bv = g->trans_b ? g->b[j * g->ldb + p] : g->b[p * g->ldb + j];
+                sum += elem_a(g, i, p) * bv;
+            }
+            crow[j] = g->beta == 0.0f ? g->alpha * sum : g->alpha * sum + g->beta * crow[j];
+        }
+    }
+}
+
+void cpu_gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                      float *c, int64_t ldc) {
+    const gemm_operands g = {trans_a, trans_b, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc};
+    const int64_t kc_max = k < GEMM_KC ? k : GEMM_KC;
+    const int64_t nc_max = n < GEMM_NC ? (n + GEMM_NR - 1) / GEMM_NR * GEMM_NR : GEMM_NC;
+    size_t bytes = (size_t)(kc_max * nc_max) * sizeof(float);
+    bytes = (bytes + 63) / 64 * 64;
+    float *bpack = aligned_alloc(64, bytes);
+    if (!bpack) {
+        gemm_unblocked(&g);
+        return;
+    }
+    const int64_t m_slivers = (m + GEMM_MR - 1) / GEMM_MR;
+    const int parallel = 2.0 * (double)m * (double)n * (double)k >= GEMM_PARALLEL_FLOPS;
+#pragma omp parallel if (parallel)
+    {
+        _Alignas(64) float apack[GEMM_MR * GEMM_KC];
+        gemm_vec acc[GEMM_MR][GEMM_NV];
+        for (int64_t jc = 0; jc < n; jc += GEMM_NC) {
+            const int64_t nc = n - jc < GEMM_NC ? n - jc : GEMM_NC;
+            const int64_t n_slivers = (nc + GEMM_NR - 1) / GEMM_NR;
+            for (int64_t pc = 0; pc < k; pc += GEMM_KC) {
+                const int64_t kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
+                /* The implicit barriers of both loops keep the shared B block
+                 * intact while any thread still reads it. */
+#pragma omp for schedule(static)
+                for (int64_t s = 0; s < n_slivers; s++)
+                    pack_b_sliver(&g, pc, kc, jc + s * GEMM_NR, bpack + s * kc * GEMM_NR);
+#pragma omp for schedule(static)
+                for (int64_t r = 0; r < m_slivers; r++) {
+                    pack_a_sliver(&g, r * GEMM_MR, pc, kc, apack);
+                    for (int64_t s = 0; s < n_slivers; s++) {
+                        micro_kernel(kc, apack, bpack + s * kc * GEMM_NR, acc);
+                        store_tile(&g, r * GEMM_MR, jc + s * GEMM_NR, pc == 0, acc);
+                    }
+                }
+            }
+        }
+    }
+    free(bpack);
+}

@@ -1,0 +1,254 @@
+/* The row-wise transformer ops: embedding, RMSNorm, RoPE, SwiGLU and the
+ * fused softmax cross-entropy. Rows are independent, so each op is one
+ * parallel pass over rows; the two weight gradients that sum over rows
+ * (embedding dtable, RMSNorm dw) are split over columns instead, so every
+ * column is summed by one thread in row order: race-free and the same bits
+ * for any thread count. */
+#include <math.h>
+#include <string.h>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/cpu_vec_math.h"
+
+/* Below this many elements an op runs on the calling thread. */
+#define PARALLEL_MIN 32768
+/* Columns per task when a weight gradient is split over columns: a cache line. */
+#define COL_CHUNK 16
+/* RMSNorm backward works through rows in blocks this tall (see there). */
+#define RMS_ROW_BLOCK 32
+
+/* ---- embedding ----------------------------------------------------------- */
+
+dt_status cpu_embedding_fwd(dt_device *dev, const dt_tensor *tokens, const dt_tensor *table,
+                            const dt_tensor *out) {
+    (void)dev;
+    const int32_t *tok = cpu_i32(tokens);
+    const float *tab = cpu_f32(table);
+    float *o = cpu_f32(out);
+    const int64_t n = dt_tensor_numel(tokens), vocab = table->shape[0], dim = table->shape[1];
+#pragma omp parallel for schedule(static) if (n * dim >= PARALLEL_MIN)
+    for (int64_t t = 0; t < n; t++) {
+        const int32_t id = tok[t];
+        if (id >= 0 && id < vocab)
+            memcpy(o + t * dim, tab + (int64_t)id * dim, (size_t)dim * sizeof(float));
+        else
+            memset(o + t * dim, 0, (size_t)dim * sizeof(float));
+    }
+    return DT_OK;
+}
+
+dt_status cpu_embedding_bwd(dt_device *dev, const dt_tensor *tokens, const dt_tensor *dout,
+                            const dt_tensor *dtable) {
+    (void)dev;
+    const int32_t *tok = cpu_i32(tokens);
+    const float *d = cpu_f32(dout);
+    float *dt = cpu_f32(dtable);
+    const int64_t n = dt_tensor_numel(tokens), vocab = dtable->shape[0], dim = dtable->shape[1];
+    const int64_t chunks = (dim + COL_CHUNK - 1) / COL_CHUNK;
+    /* A token may repeat: splitting over tokens would race on its row. */
+#pragma omp parallel for schedule(static) if (n * dim >= PARALLEL_MIN && chunks > 1)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t c0 = c * COL_CHUNK, w = dim - c0 < COL_CHUNK ? dim - c0 : COL_CHUNK;
+        for (int64_t t = 0; t < n; t++) {
+            const int32_t id = tok[t];
+            if (id < 0 || id >= vocab) continue;
+            float *row = dt + (int64_t)id * dim + c0;
+            const float *src = d + t * dim + c0;
+            for (int64_t j = 0; j < w; j++) row[j] += src[j];
+        }
+    }
+    return DT_OK;
+}
+
+/* ---- RMSNorm ------------------------------------------------------------- */
+
+dt_status cpu_rmsnorm_fwd(dt_device *dev, const dt_tensor *x, const dt_tensor *w,
+                          const dt_tensor *y, const dt_tensor *rstd, int64_t rows, int64_t cols,
+                          float eps) {
+    (void)dev;
+    const float *px = cpu_f32(x), *pw = cpu_f32(w);
+    float *py = cpu_f32(y), *pr = cpu_f32(rstd);
+#pragma omp parallel for schedule(static) if (rows * cols >= PARALLEL_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = px + r * cols;
+        float *yr = py + r * cols; /* may alias xr: the sum is taken before any write */
+        const float rs = 1.0f / sqrtf(cpu_sum_sq(xr, cols) / (float)cols + eps);
+        pr[r] = rs;
+        for (int64_t c = 0; c < cols; c++) yr[c] = xr[c] * rs * pw[c];
+    }
+    return DT_OK;
+}
+
+/* With y = x r w and r = (mean(x^2) + eps)^(-1/2):
+ *   dx_c = r w_c dy_c - x_c r^3 / cols * sum_j dy_j w_j x_j
+ *   dw_c += sum_rows dy_c x_c r
+ * The two terms of dx cancel when x dominates eps (completely for cols = 1),
+ * so dx is formed in double: the op is memory-bound and the wider arithmetic
+ * costs nothing measurable.
+ * dx may alias dy, so dw must read a row of dy before dx overwrites it. Rows
+ * go in blocks: first the whole team adds the block into dw, split over
+ * columns; then, after the barrier, it writes dx for the block, split over
+ * rows. The block is still in cache for the second read. */
+dt_status cpu_rmsnorm_bwd(dt_device *dev, const dt_tensor *x, const dt_tensor *w,
+                          const dt_tensor *rstd, const dt_tensor *dy, const dt_tensor *dx,
+                          const dt_tensor *dw, int64_t rows, int64_t cols) {
+    (void)dev;
+    const float *px = cpu_f32(x), *pw = cpu_f32(w), *pr = cpu_f32(rstd), *pdy = cpu_f32(dy);
+    float *pdx = cpu_f32(dx), *pdw = cpu_f32(dw);
+    const int64_t chunks = (cols + COL_CHUNK - 1) / COL_CHUNK;
+    const double inv_cols = 1.0 / (double)cols;
+#pragma omp parallel if (rows * cols >= PARALLEL_MIN)
+    for (int64_t r0 = 0; r0 < rows; r0 += RMS_ROW_BLOCK) {
+        const int64_t r1 = rows - r0 < RMS_ROW_BLOCK ? rows : r0 + RMS_ROW_BLOCK;
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < chunks; c++) {
+            const int64_t c0 = c * COL_CHUNK, wd = cols - c0 < COL_CHUNK ? cols - c0 : COL_CHUNK;
+            float acc[COL_CHUNK];
+            for (int64_t j = 0; j < wd; j++) acc[j] = pdw[c0 + j];
+            for (int64_t r = r0; r < r1; r++) {
+                const float *dyr = pdy + r * cols + c0, *xr = px + r * cols + c0;
+                for (int64_t j = 0; j < wd; j++) acc[j] += dyr[j] * xr[j] * pr[r];
+            }
+            for (int64_t j = 0; j < wd; j++) pdw[c0 + j] = acc[j];
+        }
+        /* No barrier needed after this loop: the next block's dw pass reads
+         * other rows, and dw itself is done for this block. */
+#pragma omp for schedule(static) nowait
+        for (int64_t r = r0; r < r1; r++) {
+            const float *xr = px + r * cols, *dyr = pdy + r * cols;
+            float *dxr = pdx + r * cols;
+            double acc[8] = {0};
+            int64_t c = 0;
+            for (; c + 8 <= cols; c += 8)
+                for (int j = 0; j < 8; j++)
+                    acc[j] += (double)dyr[c + j] * (double)pw[c + j] * (double)xr[c + j];
+            for (int j = 0; c + j < cols; j++)
+                acc[j] += (double)dyr[c + j] * (double)pw[c + j] * (double)xr[c + j];
+            const double rs = pr[r];
+            const double sum =
+                ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+            const double k = sum * rs * rs * rs * inv_cols;
+            for (int64_t cc = 0; cc < cols; cc++)
+                dxr[cc] = (float)(rs * pw[cc] * dyr[cc] - xr[cc] * k);
+        }
+    }
+    return DT_OK;
+}
+
+/* ---- RoPE ---------------------------------------------------------------- */
+
+dt_status cpu_rope(dt_device *dev, const dt_tensor *x, const dt_tensor *table, int64_t rows,
+                   int64_t width, int64_t seq_len, int64_t head_dim, int64_t rot_cols,
+                   int inverse) {
+    (void)dev;
+    float *px = cpu_f32(x);
+    const float *tab = cpu_f32(table);
+    const int64_t half = head_dim / 2, heads = rot_cols / head_dim;
+    /* The inverse rotation is the forward one with the sine negated. */
+    const float sign = inverse ? -1.0f : 1.0f;
+#pragma omp parallel for schedule(static) if (rows * rot_cols >= PARALLEL_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *cs = tab + (r % seq_len) * half * 2;
+        for (int64_t h = 0; h < heads; h++) {
+            float *xh = px + r * width + h * head_dim;
+            for (int64_t i = 0; i < half; i++) {
+                const float c = cs[2 * i], s = sign * cs[2 * i + 1];
+                const float x0 = xh[2 * i], x1 = xh[2 * i + 1];
+                xh[2 * i] = x0 * c - x1 * s;
+                xh[2 * i + 1] = x0 * s + x1 * c;
+            }
+        }
+    }
+    return DT_OK;
+}
+
+/* ---- SwiGLU -------------------------------------------------------------- */
+
+dt_status cpu_swiglu_fwd(dt_device *dev, const dt_tensor *h, const dt_tensor *out, int64_t n,
+                         int64_t f) {
+    (void)dev;
+    const float *ph = cpu_f32(h);
+    float *po = cpu_f32(out);
+#pragma omp parallel for schedule(static) if (n * f >= PARALLEL_MIN)
+    for (int64_t r = 0; r < n; r++) {
+        const float *g = ph + r * 2 * f, *u = g + f;
+        float *o = po + r * f;
+        for (int64_t j = 0; j < f; j++) o[j] = g[j] * cpu_sigmoidf(g[j]) * u[j];
+    }
+    return DT_OK;
+}
+
+/* d silu(g)/dg = s (1 + g (1 - s)) with s = sigmoid(g). */
+dt_status cpu_swiglu_bwd(dt_device *dev, const dt_tensor *h, const dt_tensor *dout,
+                         const dt_tensor *dh, int64_t n, int64_t f) {
+    (void)dev;
+    const float *ph = cpu_f32(h), *pd = cpu_f32(dout);
+    float *pdh = cpu_f32(dh);
+#pragma omp parallel for schedule(static) if (n * f >= PARALLEL_MIN)
+    for (int64_t r = 0; r < n; r++) {
+        const float *g = ph + r * 2 * f, *u = g + f, *d = pd + r * f;
+        float *dg = pdh + r * 2 * f, *du = dg + f;
+        for (int64_t j = 0; j < f; j++) {
+            const float s = cpu_sigmoidf(g[j]);
+            du[j] = d[j] * g[j] * s;
+            dg[j] = d[j] * u[j] * s * (1.0f + g[j] * (1.0f - s));
+        }
+    }
+    return DT_OK;
+}
+
+/* ---- softmax cross-entropy ----------------------------------------------- */
+
+/* max and log-sum-exp of one row, in CPU_LANES lanes. NaN anywhere in the row
+ * reaches the sum, hence the loss. */
+static float row_logsumexp(const float *l, int64_t vocab, float *row_max) {
+    float mx[CPU_LANES];
+    for (int j = 0; j < CPU_LANES; j++) mx[j] = -INFINITY;
+    int64_t i = 0;
+    for (; i + CPU_LANES <= vocab; i += CPU_LANES)
+        for (int j = 0; j < CPU_LANES; j++) mx[j] = l[i + j] > mx[j] ? l[i + j] : mx[j];
+    for (int j = 0; i + j < vocab; j++) mx[j] = l[i + j] > mx[j] ? l[i + j] : mx[j];
+    float m = mx[0];
+    for (int j = 1; j < CPU_LANES; j++) m = mx[j] > m ? mx[j] : m;
+    /* A row of -inf has no finite maximum; shifting by 0 then gives the right
+     * answer, -inf, instead of -inf - -inf = NaN. */
+    const float shift = isinf(m) ? 0.0f : m;
+    float acc[CPU_LANES] = {0};
+    i = 0;
+    for (; i + CPU_LANES <= vocab; i += CPU_LANES)
+        for (int j = 0; j < CPU_LANES; j++) acc[j] += cpu_expf(l[i + j] - shift);
+    for (int j = 0; i + j < vocab; j++) acc[j] += cpu_expf(l[i + j] - shift);
+    *row_max = shift;
+    return shift + logf(cpu_lanes_sum(acc));
+}
+
+dt_status cpu_softmax_xent(dt_device *dev, const dt_tensor *logits, const dt_tensor *targets,
+                           const dt_tensor *losses, const dt_tensor *dlogits, int64_t n,
+                           int64_t vocab, float grad_scale) {
+    (void)dev;
+    const float *pl = cpu_f32(logits);
+    const int32_t *tg = cpu_i32(targets);
+    float *loss = cpu_f32(losses);
+    /* May alias logits: each element is read before it is written. */
+    float *pd = dlogits ? cpu_f32(dlogits) : NULL;
+#pragma omp parallel for schedule(static) if (n * vocab >= PARALLEL_MIN)
+    for (int64_t r = 0; r < n; r++) {
+        const float *l = pl + r * vocab;
+        const int32_t t = tg[r];
+        const int valid = t >= 0 && t < vocab;
+        float shift;
+        const float lse = row_logsumexp(l, vocab, &shift);
+        loss[r] = valid ? lse - l[t] : NAN;
+        if (!pd) continue;
+        float *d = pd + r * vocab;
+        if (!valid) {
+            memset(d, 0, (size_t)vocab * sizeof(float));
+            continue;
+        }
+        /* softmax = exp(l - lse); the target's one is subtracted afterwards
+         * so the loop stays branch-free. */
+        for (int64_t j = 0; j < vocab; j++) d[j] = cpu_expf(l[j] - lse) * grad_scale;
+        d[t] -= grad_scale;
+    }
+    return DT_OK;
+}

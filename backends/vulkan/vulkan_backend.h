@@ -1,0 +1,390 @@
+/* The Vulkan backend's private interface.
+ *
+ * The loader (libvulkan.so.1) is opened at run time, not linked, so a
+ * binary built with Vulkan still starts on a machine without it and says
+ * why there is no Vulkan device instead of failing to load.
+ *
+ * Work is recorded into command buffers ("batches") and submitted on sync,
+ * on a download that needs it, or when a batch is full; two batches
+ * alternate so the host records one while the device runs the other. Every
+ * buffer remembers the serial of the last batch that read or wrote it, which
+ * is all that uploads, downloads and frees need to wait for the right work.
+ * Between dispatches, barriers are emitted only where a dispatch touches a
+ * buffer that earlier unsynchronised work wrote (or writes one it read). */
+#ifndef DISTRO_VULKAN_BACKEND_H
+#define DISTRO_VULKAN_BACKEND_H
+
+#define VK_NO_PROTOTYPES
+#include <vulkan/vulkan.h>
+
+#include "runtime/backend.h"
+
+/* ---- function tables (vulkan_loader.c) ------------------------------------ */
+
+#define VK_GLOBAL_FUNCS(X)                                                                         \
+    X(CreateInstance)                                                                              \
+    X(EnumerateInstanceLayerProperties)                                                            \
+    X(EnumerateInstanceExtensionProperties)
+
+#define VK_INSTANCE_FUNCS(X)                                                                       \
+    X(DestroyInstance)                                                                             \
+    X(EnumeratePhysicalDevices)                                                                    \
+    X(GetPhysicalDeviceProperties)                                                                 \
+    X(GetPhysicalDeviceProperties2)                                                                \
+    X(GetPhysicalDeviceFeatures)                                                                   \
+    X(GetPhysicalDeviceFeatures2)                                                                  \
+    X(GetPhysicalDeviceMemoryProperties)                                                           \
+    X(GetPhysicalDeviceQueueFamilyProperties)                                                      \
+    X(EnumerateDeviceExtensionProperties)                                                          \
+    X(CreateDevice)                                                                                \
+    X(GetDeviceProcAddr)
+
+#define VK_DEVICE_FUNCS(X)                                                                         \
+    X(DestroyDevice)                                                                               \
+    X(GetDeviceQueue)                                                                              \
+    X(DeviceWaitIdle)                                                                              \
+    X(QueueSubmit)                                                                                 \
+    X(CreateBuffer)                                                                                \
+    X(DestroyBuffer)                                                                               \
+    X(GetBufferMemoryRequirements)                                                                 \
+    X(AllocateMemory)                                                                              \
+    X(FreeMemory)                                                                                  \
+    X(BindBufferMemory)                                                                            \
+    X(MapMemory)                                                                                   \
+    X(UnmapMemory)                                                                                 \
+    X(CreateCommandPool)                                                                           \
+    X(DestroyCommandPool)                                                                          \
+    X(AllocateCommandBuffers)                                                                      \
+    X(BeginCommandBuffer)                                                                          \
+    X(EndCommandBuffer)                                                                            \
+    X(ResetCommandBuffer)                                                                          \
+    X(CreateFence)                                                                                 \
+    X(DestroyFence)                                                                                \
+    X(ResetFences)                                                                                 \
+    X(WaitForFences)                                                                               \
+    X(GetFenceStatus)                                                                              \
+    X(CreateDescriptorSetLayout)                                                                   \
+    X(DestroyDescriptorSetLayout)                                                                  \
+    X(CreateDescriptorPool)                                                                        \
+    X(DestroyDescriptorPool)                                                                       \
+    X(ResetDescriptorPool)                                                                         \
+    X(AllocateDescriptorSets)                                                                      \
+    X(UpdateDescriptorSets)                                                                        \
+    X(CreatePipelineLayout)                                                                        \
+    X(DestroyPipelineLayout)                                                                       \
+    X(CreateShaderModule)                                                                          \
+    X(DestroyShaderModule)                                                                         \
+    X(CreateComputePipelines)                                                                      \
+    X(DestroyPipeline)                                                                             \
+    X(CmdBindPipeline)                                                                             \
+    X(CmdBindDescriptorSets)                                                                       \
+    X(CmdPushConstants)                                                                            \
+    X(CmdDispatch)                                                                                 \
+    X(CmdPipelineBarrier)                                                                          \
+    X(CmdCopyBuffer)                                                                               \
+    X(CmdFillBuffer)
+
+#define VK_FN_MEMBER(name) PFN_vk##name name;
+
+typedef struct vk_fns {
+    PFN_vkGetInstanceProcAddr GetInstanceProcAddr;
+    PFN_vkEnumerateInstanceVersion EnumerateInstanceVersion; /* NULL on a 1.0 loader */
+    VK_GLOBAL_FUNCS(VK_FN_MEMBER)
+    VK_INSTANCE_FUNCS(VK_FN_MEMBER)
+    PFN_vkCreateDebugUtilsMessengerEXT CreateDebugUtilsMessengerEXT;   /* validation only */
+    PFN_vkDestroyDebugUtilsMessengerEXT DestroyDebugUtilsMessengerEXT; /* validation only */
+    VK_DEVICE_FUNCS(VK_FN_MEMBER)
+} vk_fns;
+
+/* dlopen the loader and fill the global entry points; *lib gets the handle.
+ * On failure, a reason in `why` and DT_ERR_UNAVAILABLE. */
+dt_status vk_loader_open(void **lib, vk_fns *fn, char *why, size_t why_len);
+void vk_loader_close(void *lib);
+/* Entry points of an instance / a device. Fails naming the missing one. */
+dt_status vk_loader_instance_funcs(vk_fns *fn, VkInstance instance);
+dt_status vk_loader_device_funcs(vk_fns *fn, VkDevice device);
+
+/* ---- instances and device discovery (vulkan_instance.c) -------------------- */
+
+typedef struct vk_instance {
+    void *lib;
+    vk_fns fn;
+    VkInstance instance;
+    VkDebugUtilsMessengerEXT messenger;
+    bool validation; /* the Khronos validation layer is on */
+} vk_instance;
+
+/* Open the loader and create an instance; `validation` asks for the Khronos
+ * layer (DISTRO_VULKAN_VALIDATION=1). Without loader, driver or a usable
+ * device the reason goes to `why` and the status is DT_ERR_UNAVAILABLE. */
+dt_status vk_instance_create(vk_instance *vi, bool validation, char *why, size_t why_len);
+void vk_instance_destroy(vk_instance *vi);
+
+/* Physical devices this backend can use (Vulkan 1.1, a compute queue), in
+ * the loader's order; index N of this list is "vulkan:N". */
+#define VK_MAX_PHYSICAL 16
+dt_status vk_usable_devices(vk_instance *vi, VkPhysicalDevice *out, int *count, char *why,
+                            size_t why_len);
+/* Everything dt_device_info holds about one physical device. */
+void vk_describe_device(vk_instance *vi, VkPhysicalDevice pd, int index, dt_device_info *info);
+/* Whether DISTRO_VULKAN_VALIDATION asks for the validation layer. */
+bool vk_validation_requested(void);
+
+/* ---- buffers (vulkan_memory.c) ---------------------------------------------- */
+
+typedef struct vk_buffer {
+    dt_buffer base;
+    VkBuffer buffer;
+    VkDeviceMemory memory;
+    size_t alloc_size;   /* bytes allocated (size rounded up) */
+    void *mapped;        /* persistently mapped when host-visible */
+    uint64_t last_use;   /* serial of the last batch that read or wrote it */
+    uint64_t last_write; /* serial of the last batch that wrote it */
+} vk_buffer;
+
+/* ---- batches (vulkan_commands.c) ---------------------------------------------- */
+
+#define VK_BATCHES       2
+#define VK_BATCH_MAX_OPS 256 /* descriptor sets per batch */
+#define VK_MAX_BINDINGS  8
+#define VK_STAGING_BYTES ((size_t)8 << 20) /* upload room per batch */
+
+typedef struct vk_batch {
+    VkCommandBuffer cmd;
+    VkFence fence;
+    VkDescriptorPool pool;
+    vk_buffer *staging; /* host-visible upload room, written before submit */
+    size_t staging_used;
+    uint64_t serial;
+    int n_ops;
+    bool recording, submitted;
+    const char *last_op; /* for messages about asynchronous failures */
+} vk_batch;
+
+/* ---- pipelines (vulkan_pipeline.c) ------------------------------------------- */
+
+/* name, bindings: one line per shader in shaders/ (symbol vk_spv_<name>). */
+#define VK_SHADERS(X)                                                                              \
+    X(gemm, 3)                                                                                     \
+    X(embedding_fwd, 3)                                                                            \
+    X(embedding_bwd, 3)                                                                            \
+    X(rmsnorm_fwd, 4)                                                                              \
+    X(rmsnorm_bwd_dx, 5)                                                                           \
+    X(rmsnorm_bwd_dw, 4)                                                                           \
+    X(rope, 2)                                                                                     \
+    X(attention_fwd, 3)                                                                            \
+    X(attention_bwd_dq, 6)                                                                         \
+    X(attention_bwd_dkv, 5)                                                                        \
+    X(swiglu_fwd, 2)                                                                               \
+    X(swiglu_bwd, 3)                                                                               \
+    X(add, 3)                                                                                      \
+    X(scale, 2)                                                                                    \
+    X(softmax_xent, 4)                                                                             \
+    X(reduce_partial, 2)                                                                           \
+    X(reduce_final, 2)                                                                             \
+    X(adamw, 4)                                                                                    \
+    X(demo_momentum, 2)                                                                            \
+    X(demo_encode, 5)                                                                              \
+    X(demo_topk, 3)                                                                                \
+    X(demo_decode_sub, 6)                                                                          \
+    X(demo_apply, 7)
+
+#define VK_SHADER_ENUM(name, bindings) VK_SH_##name,
+typedef enum vk_shader_id { VK_SHADERS(VK_SHADER_ENUM) VK_SH_COUNT } vk_shader_id;
+#undef VK_SHADER_ENUM
+
+#define VK_MAX_SPEC      8
+#define VK_MAX_PIPELINES 96
+#define VK_PUSH_BYTES    128
+
+typedef struct vk_pipeline {
+    vk_shader_id shader;
+    int n_spec;
+    uint32_t spec[VK_MAX_SPEC];
+    VkPipeline pipeline;
+} vk_pipeline;
+
+/* ---- the device --------------------------------------------------------------- */
+
+typedef struct vk_device {
+    dt_device base;
+    vk_instance vi;
+    vk_fns *fn; /* &vi.fn */
+    VkPhysicalDevice physical;
+    VkDevice device;
+    VkQueue queue;
+    uint32_t queue_family;
+    VkPhysicalDeviceLimits limits;
+    VkPhysicalDeviceMemoryProperties mem_props;
+    /* Memory types: device buffers, and host-visible staging / readback. */
+    uint32_t type_device, type_upload, type_readback;
+    bool unified; /* device buffers are host-visible and mapped (lavapipe, iGPUs) */
+
+    VkCommandPool cmd_pool;
+    vk_batch batches[VK_BATCHES];
+    int current;          /* the batch that records next */
+    uint64_t next_serial; /* serial of the next batch to begin */
+    uint64_t completed;   /* every batch with serial <= this has finished */
+    vk_buffer *readback;  /* downloads from device-only memory pass here */
+
+    /* Hazard tracking since the last barrier (buffer granularity). */
+    VkBuffer hz_read[32], hz_write[32];
+    int n_hz_read, n_hz_write;
+
+    VkDescriptorSetLayout set_layouts[VK_MAX_BINDINGS + 1]; /* by binding count */
+    VkPipelineLayout pipe_layouts[VK_MAX_BINDINGS + 1];
+    vk_pipeline pipelines[VK_MAX_PIPELINES];
+    int n_pipelines;
+
+    vk_buffer *workspace; /* grown on demand; scratch of multi-pass ops */
+
+    bool lost; /* a fatal driver error happened; every op now fails */
+    char lost_reason[256];
+} vk_device;
+
+static inline vk_device *vk_dev(dt_device *d) {
+    return (vk_device *)d;
+}
+static inline vk_buffer *vk_buf(const dt_buffer *b) {
+    return (vk_buffer *)b;
+}
+
+/* dt_status for a VkResult (OOM kinds to DT_ERR_OOM, the rest DT_ERR_DEVICE)
+ * with a message naming the op, the call and the device. Device loss marks
+ * the device lost. */
+dt_status vk_fail(vk_device *d, const char *op, const char *call, VkResult r);
+const char *vk_result_name(VkResult r);
+
+/* vulkan_memory.c */
+/* A raw buffer; host_visible picks the staging or readback memory type,
+ * otherwise the device type (mapped when the device is unified). */
+typedef enum vk_memory_kind { VK_MEM_DEVICE, VK_MEM_UPLOAD, VK_MEM_READBACK } vk_memory_kind;
+dt_status vk_buffer_create(vk_device *d, size_t bytes, vk_memory_kind kind, const char *op,
+                           vk_buffer **out);
+void vk_buffer_destroy(vk_device *d, vk_buffer *b);
+dt_status vk_select_memory_types(vk_device *d);
+/* Device scratch of at least `bytes`, grown (after a sync) when too small. */
+dt_status vk_workspace(vk_device *d, size_t bytes, const char *op, vk_buffer **out);
+dt_status vk_op_buffer_alloc(dt_device *dev, size_t bytes, dt_buffer **out);
+void vk_op_buffer_free(dt_buffer *buf);
+dt_status vk_op_upload(dt_buffer *dst, size_t offset, const void *src, size_t bytes);
+dt_status vk_op_download(const dt_buffer *src, size_t offset, void *dst, size_t bytes);
+dt_status vk_op_copy(dt_buffer *dst, size_t dst_offset, const dt_buffer *src, size_t src_offset,
+                     size_t bytes);
+
+/* vulkan_commands.c */
+dt_status vk_batches_create(vk_device *d);
+void vk_batches_destroy(vk_device *d);
+/* The batch recording now, begun if needed (may wait for its previous use). */
+dt_status vk_record(vk_device *d, const char *op, vk_batch **out);
+/* Buffers a command reads and writes: emits a barrier when it depends on
+ * unsynchronised earlier work, then records the accesses. */
+typedef struct vk_access {
+    vk_buffer *buf;
+    bool write;
+} vk_access;
+void vk_hazard(vk_device *d, vk_batch *b, const vk_access *acc, int n);
+/* Count one op against the batch and submit it when full. */
+dt_status vk_op_done(vk_device *d, vk_batch *b, const char *op);
+/* Submit the recording batch (if it holds work). */
+dt_status vk_submit(vk_device *d, const char *op);
+/* Advance `completed` past batches that have finished, without waiting. */
+void vk_poll(vk_device *d);
+/* Wait until every batch up to `serial` has finished (submitting if needed). */
+dt_status vk_wait(vk_device *d, uint64_t serial, const char *op);
+dt_status vk_op_sync(dt_device *dev);
+/* Fail fast on a lost device. */
+dt_status vk_check_alive(vk_device *d, const char *op);
+
+/* vulkan_pipeline.c */
+dt_status vk_layouts_create(vk_device *d);
+void vk_pipelines_destroy(vk_device *d);
+/* One binding of a dispatch: bytes [offset, offset + bytes) of buf. The
+ * shader receives the element offset of `offset` inside its binding as the
+ * binding's uint in the push constants, so views need no descriptor offset
+ * alignment. */
+typedef struct vk_arg {
+    const vk_buffer *buf;
+    size_t offset, bytes;
+    bool write;
+} vk_arg;
+/* The push constants are [uint offset per binding][params]; params holds
+ * 4-byte fields. Groups beyond the device limit are the caller's concern. */
+dt_status vk_dispatch(vk_device *d, const char *op, vk_shader_id shader, const uint32_t *spec,
+                      int n_spec, const vk_arg *args, int n_args, const void *params,
+                      size_t params_bytes, uint32_t gx, uint32_t gy, uint32_t gz);
+/* A view as a dispatch argument. */
+static inline vk_arg vk_in(const dt_tensor *t) {
+    return (vk_arg){vk_buf(t->buf), t->offset, dt_tensor_bytes(t), false};
+}
+static inline vk_arg vk_out(const dt_tensor *t) {
+    return (vk_arg){vk_buf(t->buf), t->offset, dt_tensor_bytes(t), true};
+}
+/* Workgroups for n items of `per_group` each, capped for grid-stride loops. */
+uint32_t vk_groups(int64_t n, int64_t per_group);
+
+/* ---- ops ------------------------------------------------------------------------ */
+
+/* vulkan_ops_gemm.c */
+dt_status vk_op_gemm(dt_device *dev, const dt_gemm_desc *d, const dt_tensor *a, const dt_tensor *b,
+                     const dt_tensor *c);
+
+/* vulkan_ops_nn.c */
+dt_status vk_op_embedding_fwd(dt_device *dev, const dt_tensor *tokens, const dt_tensor *table,
+                              const dt_tensor *out);
+dt_status vk_op_embedding_bwd(dt_device *dev, const dt_tensor *tokens, const dt_tensor *dout,
+                              const dt_tensor *dtable);
+dt_status vk_op_rmsnorm_fwd(dt_device *dev, const dt_tensor *x, const dt_tensor *w,
+                            const dt_tensor *y, const dt_tensor *rstd, int64_t rows, int64_t cols,
+                            float eps);
+dt_status vk_op_rmsnorm_bwd(dt_device *dev, const dt_tensor *x, const dt_tensor *w,
+                            const dt_tensor *rstd, const dt_tensor *dy, const dt_tensor *dx,
+                            const dt_tensor *dw, int64_t rows, int64_t cols);
+dt_status vk_op_rope(dt_device *dev, const dt_tensor *x, const dt_tensor *table, int64_t rows,
+                     int64_t width, int64_t seq_len, int64_t head_dim, int64_t rot_cols,
+                     int inverse);
+dt_status vk_op_swiglu_fwd(dt_device *dev, const dt_tensor *h, const dt_tensor *out, int64_t n,
+                           int64_t f);
+dt_status vk_op_swiglu_bwd(dt_device *dev, const dt_tensor *h, const dt_tensor *dout,
+                           const dt_tensor *dh, int64_t n, int64_t f);
+dt_status vk_op_softmax_xent(dt_device *dev, const dt_tensor *logits, const dt_tensor *targets,
+                             const dt_tensor *losses, const dt_tensor *dlogits, int64_t n,
+                             int64_t vocab, float grad_scale);
+
+/* vulkan_ops_attention.c */
+dt_status vk_op_attention_fwd(dt_device *dev, const dt_tensor *qkv, const dt_tensor *out,
+                              const dt_tensor *lse, int64_t batch, int64_t seq_len, int64_t n_heads,
+                              int64_t head_dim, float scale);
+dt_status vk_op_attention_bwd(dt_device *dev, const dt_tensor *qkv, const dt_tensor *out,
+                              const dt_tensor *dout, const dt_tensor *lse, const dt_tensor *dqkv,
+                              const dt_tensor *scratch, int64_t batch, int64_t seq_len,
+                              int64_t n_heads, int64_t head_dim, float scale);
+
+/* vulkan_ops_elementwise.c */
+dt_status vk_op_add(dt_device *dev, const dt_tensor *a, const dt_tensor *b, const dt_tensor *y,
+                    int64_t n);
+dt_status vk_op_scale(dt_device *dev, const dt_tensor *x, float alpha, const dt_tensor *y,
+                      int64_t n);
+dt_status vk_op_fill(dt_device *dev, const dt_tensor *y, float value, int64_t n);
+dt_status vk_op_sum_squares(dt_device *dev, const dt_tensor *x, const dt_tensor *out, int64_t n);
+dt_status vk_op_check_finite(dt_device *dev, const dt_tensor *x, const dt_tensor *out, int64_t n);
+dt_status vk_op_adamw(dt_device *dev, const dt_tensor *p, const dt_tensor *g, const dt_tensor *m,
+                      const dt_tensor *v, int64_t n, const dt_adamw_params *params);
+dt_status vk_op_demo_momentum(dt_device *dev, const dt_tensor *d, const dt_tensor *g, int64_t n,
+                              float beta, float lr);
+
+/* vulkan_ops_demo.c */
+dt_status vk_op_demo_encode(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *x,
+                            const dt_tensor *f1, const dt_tensor *f2, const dt_tensor *coeffs);
+dt_status vk_op_demo_topk(dt_device *dev, const dt_tensor *coeffs, int64_t n_tiles,
+                          int64_t tile_size, int64_t k, const dt_tensor *idx,
+                          const dt_tensor *vals);
+dt_status vk_op_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
+                                const dt_tensor *vals, int64_t k, const dt_tensor *f1,
+                                const dt_tensor *f2, const dt_tensor *d);
+dt_status vk_op_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
+                           const dt_tensor *vals, int64_t k, int64_t n_contrib,
+                           const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
+                           const dt_tensor *w, float lr, float decay);
+
+#endif

@@ -1,0 +1,168 @@
+/* The Vulkan backend: enumeration, opening and closing a device, and its
+ * table of ops. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/vulkan/vulkan_backend.h"
+
+static dt_status vk_probe(int *count, char *why, size_t why_len) {
+    *count = 0;
+    vk_instance vi;
+    if (vk_instance_create(&vi, false, why, why_len) != DT_OK) return DT_OK;
+    VkPhysicalDevice pds[VK_MAX_PHYSICAL];
+    dt_status st = vk_usable_devices(&vi, pds, count, why, why_len);
+    vk_instance_destroy(&vi);
+    return st;
+}
+
+/* A short-lived instance and the physical device behind "vulkan:index". */
+static dt_status find_device(int index, vk_instance *vi, bool validation, VkPhysicalDevice *pd) {
+    char why[256] = "";
+    dt_status st = vk_instance_create(vi, validation, why, sizeof why);
+    if (st != DT_OK) return dt_error(st, "vulkan:%d: %s", index, why);
+    VkPhysicalDevice pds[VK_MAX_PHYSICAL];
+    int count = 0;
+    vk_usable_devices(vi, pds, &count, why, sizeof why);
+    if (index < 0 || index >= count) {
+        vk_instance_destroy(vi);
+        return dt_error(DT_ERR_NOT_FOUND, "vulkan:%d: no such device (%d usable%s%s)", index, count,
+                        count ? "" : ": ", count ? "" : why);
+    }
+    *pd = pds[index];
+    return DT_OK;
+}
+
+static dt_status vk_query(int index, dt_device_info *info) {
+    vk_instance vi;
+    VkPhysicalDevice pd = VK_NULL_HANDLE;
+    dt_status st = find_device(index, &vi, false, &pd);
+    if (st != DT_OK) return st;
+    vk_describe_device(&vi, pd, index, info);
+    vk_instance_destroy(&vi);
+    return DT_OK;
+}
+
+static void vk_close(dt_device *dev) {
+    vk_device *d = vk_dev(dev);
+    if (d->device && d->fn->DeviceWaitIdle) {
+        /* Whatever is still queued runs to completion before teardown; on a
+         * lost device this returns at once. */
+        vk_submit(d, "close");
+        d->fn->DeviceWaitIdle(d->device);
+        vk_buffer_destroy(d, d->workspace);
+        vk_buffer_destroy(d, d->readback);
+        vk_batches_destroy(d);
+        vk_pipelines_destroy(d);
+        d->fn->DestroyDevice(d->device, NULL);
+    }
+    vk_instance_destroy(&d->vi);
+    free(d);
+}
+
+static const dt_device_ops vk_ops = {
+    .close = vk_close,
+    .sync = vk_op_sync,
+    .buffer_alloc = vk_op_buffer_alloc,
+    .buffer_free = vk_op_buffer_free,
+    .upload = vk_op_upload,
+    .download = vk_op_download,
+    .copy = vk_op_copy,
+    .gemm = vk_op_gemm,
+    .embedding_fwd = vk_op_embedding_fwd,
+    .embedding_bwd = vk_op_embedding_bwd,
+    .rmsnorm_fwd = vk_op_rmsnorm_fwd,
+    .rmsnorm_bwd = vk_op_rmsnorm_bwd,
+    .rope = vk_op_rope,
+    .attention_fwd = vk_op_attention_fwd,
+    .attention_bwd = vk_op_attention_bwd,
+    .swiglu_fwd = vk_op_swiglu_fwd,
+    .swiglu_bwd = vk_op_swiglu_bwd,
+    .add = vk_op_add,
+    .scale = vk_op_scale,
+    .fill = vk_op_fill,
+    .softmax_xent = vk_op_softmax_xent,
+    .sum_squares = vk_op_sum_squares,
+    .check_finite = vk_op_check_finite,
+    .adamw = vk_op_adamw,
+    .demo_momentum = vk_op_demo_momentum,
+    .demo_encode = vk_op_demo_encode,
+    .demo_topk = vk_op_demo_topk,
+    .demo_decode_sub = vk_op_demo_decode_sub,
+    .demo_apply = vk_op_demo_apply,
+};
+
+static dt_status create_logical_device(vk_device *d) {
+    VkQueueFamilyProperties fam[16];
+    uint32_t n = 16;
+    d->fn->GetPhysicalDeviceQueueFamilyProperties(d->physical, &n, fam);
+    /* A compute-only family, where there is one, does not share its queue
+     * with a desktop's graphics work. */
+    int pick = -1;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!(fam[i].queueFlags & VK_QUEUE_COMPUTE_BIT)) continue;
+        if (pick < 0 || !(fam[i].queueFlags & VK_QUEUE_GRAPHICS_BIT)) pick = (int)i;
+        if (!(fam[i].queueFlags & VK_QUEUE_GRAPHICS_BIT)) break;
+    }
+    if (pick < 0)
+        return dt_error(DT_ERR_UNSUPPORTED, "open: %s has no compute queue", d->base.info.spec);
+    d->queue_family = (uint32_t)pick;
+    float priority = 1.0f;
+    VkDeviceQueueCreateInfo qi = {
+        .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+        .queueFamilyIndex = d->queue_family,
+        .queueCount = 1,
+        .pQueuePriorities = &priority,
+    };
+    VkDeviceCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+        .queueCreateInfoCount = 1,
+        .pQueueCreateInfos = &qi,
+    };
+    VkResult r = d->fn->CreateDevice(d->physical, &ci, NULL, &d->device);
+    if (r != VK_SUCCESS) return vk_fail(d, "open", "vkCreateDevice", r);
+    dt_status st = vk_loader_device_funcs(d->fn, d->device);
+    if (st != DT_OK) return st;
+    d->fn->GetDeviceQueue(d->device, d->queue_family, 0, &d->queue);
+    return DT_OK;
+}
+
+static dt_status vk_open(int index, dt_device **out) {
+    *out = NULL;
+    vk_device *d = calloc(1, sizeof *d);
+    if (!d) return dt_error(DT_ERR_OOM, "vulkan:%d: cannot allocate a device", index);
+    d->base.ops = &vk_ops;
+    d->fn = &d->vi.fn;
+    dt_status st = find_device(index, &d->vi, vk_validation_requested(), &d->physical);
+    if (st != DT_OK) {
+        free(d);
+        return st;
+    }
+    vk_describe_device(&d->vi, d->physical, index, &d->base.info);
+    VkPhysicalDeviceProperties props;
+    d->fn->GetPhysicalDeviceProperties(d->physical, &props);
+    d->limits = props.limits;
+    d->fn->GetPhysicalDeviceMemoryProperties(d->physical, &d->mem_props);
+
+    st = create_logical_device(d);
+    if (st == DT_OK) st = vk_select_memory_types(d);
+    if (st == DT_OK) st = vk_layouts_create(d);
+    if (st == DT_OK) st = vk_batches_create(d);
+    if (st != DT_OK) {
+        vk_close(&d->base);
+        return st;
+    }
+    snprintf(d->base.info.note, sizeof d->base.info.note,
+             "own tiled GEMM shader; canonical DeMo update on device; %s%s",
+             d->unified ? "mapped unified memory" : "device memory with staging",
+             d->vi.validation ? "; validation layer on" : "");
+    *out = &d->base;
+    return DT_OK;
+}
+
+const dt_backend dt_backend_vulkan = {
+    .name = "vulkan",
+    .probe = vk_probe,
+    .query = vk_query,
+    .open = vk_open,
+};

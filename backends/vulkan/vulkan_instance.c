@@ -1,0 +1,308 @@
+/* Instances, device discovery and device descriptions.
+ *
+ * Nothing here is cached between calls: the registry allows only constant
+ * global state, and creating an instance costs milliseconds. probe and query
+ * each create a short-lived instance; an opened device keeps its own. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/vulkan/vulkan_backend.h"
+
+#define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
+
+bool vk_validation_requested(void) {
+    const char *e = getenv("DISTRO_VULKAN_VALIDATION");
+    return e && *e && strcmp(e, "0") != 0;
+}
+
+static bool has_layer(vk_fns *fn, const char *name) {
+    VkLayerProperties layers[64];
+    uint32_t n = 64;
+    VkResult r = fn->EnumerateInstanceLayerProperties(&n, layers);
+    if (r != VK_SUCCESS && r != VK_INCOMPLETE) return false;
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(layers[i].layerName, name) == 0) return true;
+    return false;
+}
+
+static bool has_instance_extension(vk_fns *fn, const char *layer, const char *name) {
+    VkExtensionProperties ext[128];
+    uint32_t n = 128;
+    VkResult r = fn->EnumerateInstanceExtensionProperties(layer, &n, ext);
+    if (r != VK_SUCCESS && r != VK_INCOMPLETE) return false;
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(ext[i].extensionName, name) == 0) return true;
+    return false;
+}
+
+/* Validation messages go to stderr: this path exists for a developer
+ * debugging a shader or a barrier, who asked for it by environment. */
+static VKAPI_ATTR VkBool32 VKAPI_CALL validation_message(
+    VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT type,
+    const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
+    (void)type;
+    (void)user;
+    const char *level = severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT     ? "error"
+                        : severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT ? "warning"
+                                                                                      : "info";
+    fprintf(stderr, "distro vulkan validation %s: %s\n", level, data->pMessage);
+    return VK_FALSE;
+}
+
+dt_status vk_instance_create(vk_instance *vi, bool validation, char *why, size_t why_len) {
+    memset(vi, 0, sizeof *vi);
+    dt_status st = vk_loader_open(&vi->lib, &vi->fn, why, why_len);
+    if (st != DT_OK) return st;
+    vk_fns *fn = &vi->fn;
+
+    uint32_t loader_version = VK_API_VERSION_1_0;
+    if (fn->EnumerateInstanceVersion) fn->EnumerateInstanceVersion(&loader_version);
+    if (loader_version < VK_API_VERSION_1_1) {
+        snprintf(why, why_len, "the Vulkan loader is version %u.%u; Vulkan 1.1 is required",
+                 VK_API_VERSION_MAJOR(loader_version), VK_API_VERSION_MINOR(loader_version));
+        vk_loader_close(vi->lib);
+        vi->lib = NULL;
+        return DT_ERR_UNAVAILABLE;
+    }
+
+    const char *layers[1];
+    const char *exts[2];
+    uint32_t n_layers = 0, n_exts = 0;
+    VkInstanceCreateFlags flags = 0;
+    if (validation) {
+        if (has_layer(fn, VALIDATION_LAYER)) {
+            layers[n_layers++] = VALIDATION_LAYER;
+            if (has_instance_extension(fn, NULL, VK_EXT_DEBUG_UTILS_EXTENSION_NAME) ||
+                has_instance_extension(fn, VALIDATION_LAYER, VK_EXT_DEBUG_UTILS_EXTENSION_NAME))
+                exts[n_exts++] = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+        } else {
+            fprintf(stderr,
+                    "distro vulkan: DISTRO_VULKAN_VALIDATION is set but the layer %s is "
+                    "not installed (apt-get install vulkan-validationlayers)\n",
+                    VALIDATION_LAYER);
+        }
+    }
+    /* MoltenVK and other non-conformant drivers are only listed when asked. */
+    if (has_instance_extension(fn, NULL, "VK_KHR_portability_enumeration")) {
+        exts[n_exts++] = "VK_KHR_portability_enumeration";
+        flags |= 0x00000001; /* VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR */
+    }
+
+    VkApplicationInfo app = {
+        .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+        .pApplicationName = "distro",
+        .pEngineName = "distro",
+        .apiVersion = VK_API_VERSION_1_1,
+    };
+    VkInstanceCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+        .flags = flags,
+        .pApplicationInfo = &app,
+        .enabledLayerCount = n_layers,
+        .ppEnabledLayerNames = layers,
+        .enabledExtensionCount = n_exts,
+        .ppEnabledExtensionNames = exts,
+    };
+    VkResult r = fn->CreateInstance(&ci, NULL, &vi->instance);
+    if (r != VK_SUCCESS) {
+        if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
+            snprintf(why, why_len,
+                     "no Vulkan driver (ICD) is installed (install "
+                     "mesa-vulkan-drivers or the GPU vendor's driver)");
+        else
+            snprintf(why, why_len, "vkCreateInstance failed: %s", vk_result_name(r));
+        vk_loader_close(vi->lib);
+        vi->lib = NULL;
+        return DT_ERR_UNAVAILABLE;
+    }
+    st = vk_loader_instance_funcs(fn, vi->instance);
+    if (st != DT_OK) {
+        snprintf(why, why_len, "%s", dt_last_error());
+        vk_instance_destroy(vi);
+        return st;
+    }
+    vi->validation = n_layers > 0;
+    if (vi->validation && n_exts && fn->CreateDebugUtilsMessengerEXT) {
+        VkDebugUtilsMessengerCreateInfoEXT mi = {
+            .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+            .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                               VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+            .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                           VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                           VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+            .pfnUserCallback = validation_message,
+        };
+        fn->CreateDebugUtilsMessengerEXT(vi->instance, &mi, NULL, &vi->messenger);
+    }
+    return DT_OK;
+}
+
+void vk_instance_destroy(vk_instance *vi) {
+    if (vi->instance) {
+        if (vi->messenger && vi->fn.DestroyDebugUtilsMessengerEXT)
+            vi->fn.DestroyDebugUtilsMessengerEXT(vi->instance, vi->messenger, NULL);
+        vi->fn.DestroyInstance(vi->instance, NULL);
+    }
+    vk_loader_close(vi->lib);
+    memset(vi, 0, sizeof *vi);
+}
+
+static bool has_compute_queue(vk_fns *fn, VkPhysicalDevice pd) {
+    VkQueueFamilyProperties fam[16];
+    uint32_t n = 16;
+    fn->GetPhysicalDeviceQueueFamilyProperties(pd, &n, fam);
+    for (uint32_t i = 0; i < n; i++)
+        if (fam[i].queueFlags & VK_QUEUE_COMPUTE_BIT) return true;
+    return false;
+}
+
+dt_status vk_usable_devices(vk_instance *vi, VkPhysicalDevice *out, int *count, char *why,
+                            size_t why_len) {
+    *count = 0;
+    VkPhysicalDevice all[VK_MAX_PHYSICAL];
+    uint32_t n = VK_MAX_PHYSICAL;
+    VkResult r = vi->fn.EnumeratePhysicalDevices(vi->instance, &n, all);
+    if (r != VK_SUCCESS && r != VK_INCOMPLETE) {
+        snprintf(why, why_len, "vkEnumeratePhysicalDevices failed: %s", vk_result_name(r));
+        return DT_OK;
+    }
+    if (n == 0) {
+        snprintf(why, why_len,
+                 "the Vulkan loader found no device (no ICD matches this machine's "
+                 "hardware; mesa-vulkan-drivers provides lavapipe on any CPU)");
+        return DT_OK;
+    }
+    int skipped = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        VkPhysicalDeviceProperties p;
+        vi->fn.GetPhysicalDeviceProperties(all[i], &p);
+        if (p.apiVersion < VK_API_VERSION_1_1 || !has_compute_queue(&vi->fn, all[i])) {
+            skipped++;
+            continue;
+        }
+        out[(*count)++] = all[i];
+    }
+    if (*count == 0)
+        snprintf(why, why_len, "%d Vulkan device%s found, but none supports Vulkan 1.1 compute",
+                 skipped, skipped == 1 ? "" : "s");
+    return DT_OK;
+}
+
+static const char *vendor_name(uint32_t id) {
+    switch (id) {
+    case 0x10DE:
+        return "NVIDIA";
+    case 0x1002:
+        return "AMD";
+    case 0x1022:
+        return "AMD";
+    case 0x8086:
+        return "Intel";
+    case 0x13B5:
+        return "ARM";
+    case 0x5143:
+        return "Qualcomm";
+    case 0x106B:
+        return "Apple";
+    case 0x1010:
+        return "Imagination";
+    case 0x14E4:
+        return "Broadcom";
+    case 0x10005:
+        return "Mesa";
+    default:
+        return NULL;
+    }
+}
+
+static dt_device_type device_type(VkPhysicalDeviceType t) {
+    switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+        return DT_DEVICE_GPU_DISCRETE;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+        return DT_DEVICE_GPU_INTEGRATED;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+        return DT_DEVICE_GPU_VIRTUAL;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+        return DT_DEVICE_CPU;
+    default:
+        return DT_DEVICE_OTHER;
+    }
+}
+
+static bool has_device_extension(vk_fns *fn, VkPhysicalDevice pd, const char *name) {
+    uint32_t n = 0;
+    if (fn->EnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || n == 0)
+        return false;
+    VkExtensionProperties *ext = malloc(n * sizeof *ext);
+    if (!ext) return false;
+    bool found = false;
+    VkResult r = fn->EnumerateDeviceExtensionProperties(pd, NULL, &n, ext);
+    for (uint32_t i = 0; (r == VK_SUCCESS || r == VK_INCOMPLETE) && i < n && !found; i++)
+        found = strcmp(ext[i].extensionName, name) == 0;
+    free(ext);
+    return found;
+}
+
+void vk_describe_device(vk_instance *vi, VkPhysicalDevice pd, int index, dt_device_info *info) {
+    vk_fns *fn = &vi->fn;
+    dt_device_info_init(info, "vulkan", index);
+    VkPhysicalDeviceProperties p;
+    fn->GetPhysicalDeviceProperties(pd, &p);
+    dt_strlcpy(info->name, p.deviceName, sizeof info->name);
+    const char *vendor = vendor_name(p.vendorID);
+    if (vendor)
+        dt_strlcpy(info->vendor, vendor, sizeof info->vendor);
+    else
+        snprintf(info->vendor, sizeof info->vendor, "0x%04x", p.vendorID);
+    info->type = device_type(p.deviceType);
+
+    /* Driver name and version string (Vulkan 1.2 or VK_KHR_driver_properties);
+     * otherwise the packed driver version, whose layout is vendor-specific. */
+    VkPhysicalDeviceSubgroupProperties subgroup = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceDriverProperties driver = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+    bool have_driver = p.apiVersion >= VK_API_VERSION_1_2 ||
+                       has_device_extension(fn, pd, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
+    if (have_driver) subgroup.pNext = &driver;
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                      .pNext = &subgroup};
+    fn->GetPhysicalDeviceProperties2(pd, &p2);
+    info->subgroup_size = (int)subgroup.subgroupSize;
+    char text[VK_MAX_DRIVER_NAME_SIZE + VK_MAX_DRIVER_INFO_SIZE + 32];
+    if (have_driver && driver.driverName[0])
+        snprintf(text, sizeof text, "%s %s (Vulkan %u.%u)", driver.driverName, driver.driverInfo,
+                 VK_API_VERSION_MAJOR(p.apiVersion), VK_API_VERSION_MINOR(p.apiVersion));
+    else
+        snprintf(text, sizeof text, "driver 0x%08x (Vulkan %u.%u)", p.driverVersion,
+                 VK_API_VERSION_MAJOR(p.apiVersion), VK_API_VERSION_MINOR(p.apiVersion));
+    dt_strlcpy(info->driver, text, sizeof info->driver);
+
+    VkPhysicalDeviceFeatures feat;
+    fn->GetPhysicalDeviceFeatures(pd, &feat);
+    info->fp64 = feat.shaderFloat64;
+    if (p.apiVersion >= VK_API_VERSION_1_2 ||
+        has_device_extension(fn, pd, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME)) {
+        VkPhysicalDeviceShaderFloat16Int8Features f16 = {
+            .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+        VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+                                        .pNext = &f16};
+        fn->GetPhysicalDeviceFeatures2(pd, &f2);
+        info->fp16 = f16.shaderFloat16;
+    }
+
+    /* The largest device-local heap: what a model can live in. */
+    VkPhysicalDeviceMemoryProperties mem;
+    fn->GetPhysicalDeviceMemoryProperties(pd, &mem);
+    for (uint32_t h = 0; h < mem.memoryHeapCount; h++)
+        if ((mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
+            mem.memoryHeaps[h].size > info->memory_bytes)
+            info->memory_bytes = mem.memoryHeaps[h].size;
+    /* Core Vulkan does not report compute units. */
+    info->compute_units = 0;
+    info->canonical_on_host = false;
+    snprintf(info->note, sizeof info->note,
+             "own tiled GEMM shader; canonical DeMo update on device");
+}

@@ -1,0 +1,71 @@
+/* Fused causal attention: one forward dispatch, two backward dispatches (a
+ * query-side pass for dq and the per-row dot(dout, out), then a key-side
+ * pass for dk and dv), so no value is ever summed by two invocations at
+ * once and the results are the same on every run.
+ *
+ * The head dimension is a specialisation constant (it sizes the per-row
+ * arrays), so each head size gets its own pipeline, built on first use. */
+#include "backends/vulkan/vulkan_backend.h"
+
+typedef struct attn_shape {
+    uint32_t spec[3]; /* rows per workgroup, head_dim, rows per shared block */
+    uint32_t groups;  /* workgroups along the sequence */
+} attn_shape;
+
+static dt_status attention_shape(const vk_device *d, const char *op, int64_t seq_len,
+                                 int64_t head_dim, attn_shape *s) {
+    uint32_t rows = 16;
+    while (rows < 64 && rows < seq_len) rows *= 2;
+    /* Two [block, head_dim] tiles (plus two short vectors) in shared memory. */
+    int64_t floats = (int64_t)d->limits.maxComputeSharedMemorySize / 4;
+    int64_t block = (floats - 64) / (2 * head_dim);
+    if (block > 32) block = 32;
+    if (block < 1)
+        return dt_error(DT_ERR_UNSUPPORTED,
+                        "%s: head_dim %lld needs more shared memory than "
+                        "the %u bytes of %s",
+                        op, (long long)head_dim, d->limits.maxComputeSharedMemorySize,
+                        d->base.info.spec);
+    s->spec[0] = rows;
+    s->spec[1] = (uint32_t)head_dim;
+    s->spec[2] = (uint32_t)block;
+    s->groups = (uint32_t)((seq_len + rows - 1) / rows);
+    return DT_OK;
+}
+
+typedef struct attn_params {
+    uint32_t T, H, D;
+    float scale;
+} attn_params;
+
+dt_status vk_op_attention_fwd(dt_device *dev, const dt_tensor *qkv, const dt_tensor *out,
+                              const dt_tensor *lse, int64_t batch, int64_t seq_len, int64_t n_heads,
+                              int64_t head_dim, float scale) {
+    vk_device *d = vk_dev(dev);
+    attn_shape s;
+    dt_status st = attention_shape(d, "attention_fwd", seq_len, head_dim, &s);
+    if (st != DT_OK) return st;
+    attn_params p = {(uint32_t)seq_len, (uint32_t)n_heads, (uint32_t)(n_heads * head_dim), scale};
+    vk_arg args[3] = {vk_in(qkv), vk_out(out), vk_out(lse)};
+    return vk_dispatch(d, "attention_fwd", VK_SH_attention_fwd, s.spec, 3, args, 3, &p, sizeof p,
+                       s.groups, (uint32_t)n_heads, (uint32_t)batch);
+}
+
+dt_status vk_op_attention_bwd(dt_device *dev, const dt_tensor *qkv, const dt_tensor *out,
+                              const dt_tensor *dout, const dt_tensor *lse, const dt_tensor *dqkv,
+                              const dt_tensor *scratch, int64_t batch, int64_t seq_len,
+                              int64_t n_heads, int64_t head_dim, float scale) {
+    vk_device *d = vk_dev(dev);
+    attn_shape s;
+    dt_status st = attention_shape(d, "attention_bwd", seq_len, head_dim, &s);
+    if (st != DT_OK) return st;
+    attn_params p = {(uint32_t)seq_len, (uint32_t)n_heads, (uint32_t)(n_heads * head_dim), scale};
+    vk_arg q_args[6] = {vk_in(qkv), vk_in(out),   vk_in(dout),
+                        vk_in(lse), vk_out(dqkv), vk_out(scratch)};
+    st = vk_dispatch(d, "attention_bwd", VK_SH_attention_bwd_dq, s.spec, 3, q_args, 6, &p, sizeof p,
+                     s.groups, (uint32_t)n_heads, (uint32_t)batch);
+    if (st != DT_OK) return st;
+    vk_arg kv_args[5] = {vk_in(qkv), vk_in(dout), vk_in(lse), vk_in(scratch), vk_out(dqkv)};
+    return vk_dispatch(d, "attention_bwd", VK_SH_attention_bwd_dkv, s.spec, 3, kv_args, 5, &p,
+                       sizeof p, s.groups, (uint32_t)n_heads, (uint32_t)batch);
+}

@@ -84,24 +84,92 @@ __kernel void rmsnorm_bwd_dw(__global const float *x, ulong x_off, __global cons
     dw[dw_off + c] += s;
 }
 
-// dx = rstd * w * dy - x * rstd^3 * (sum_c dy w x) / cols; one group per row.
+// ---- float-float arithmetic for the RMSNorm backward ---------------------
+// dx = rstd w dy - x rstd^3 mean(dy w x): the two terms cancel when x
+// dominates eps (completely when cols = 1), so a float result would lose
+// every bit. The terms are formed in float-float (a pair hi + lo, about 44
+// bits) with error-free products from fma(), which OpenCL requires to be
+// correctly rounded on every device; no cl_khr_fp64 needed.
+typedef struct {
+    float hi, lo;
+} ff;
+
+static inline ff ff_from(float a) {
+    ff r = {a, 0.0f};
+    return r;
+}
+static inline ff ff_norm(float hi, float lo) { // |hi| >= |lo|
+    ff r;
+    r.hi = hi + lo;
+    r.lo = lo - (r.hi - hi);
+    return r;
+}
+static inline ff ff_prod(float a, float b) { // exact a * b
+    ff r;
+    r.hi = a * b;
+    r.lo = fma(a, b, -r.hi);
+    return r;
+}
+static inline ff ff_add(ff a, ff b) {
+    float s = a.hi + b.hi, v = s - a.hi;
+    float e = (a.hi - (s - v)) + (b.hi - v);
+    return ff_norm(s, e + a.lo + b.lo);
+}
+static inline ff ff_neg(ff a) {
+    ff r = {-a.hi, -a.lo};
+    return r;
+}
+static inline ff ff_mul_f(ff a, float b) {
+    ff p = ff_prod(a.hi, b);
+    return ff_norm(p.hi, p.lo + a.lo * b);
+}
+static inline ff ff_mul(ff a, ff b) {
+    ff p = ff_prod(a.hi, b.hi);
+    return ff_norm(p.hi, p.lo + (a.hi * b.lo + a.lo * b.hi));
+}
+static inline ff ff_div_f(ff a, float b) { // one correction step of a / b
+    float q = a.hi / b;
+    ff back = ff_prod(q, b);
+    float rest = ((a.hi - back.hi) - back.lo) + a.lo;
+    return ff_norm(q, rest / b);
+}
+
+// dx = rstd * w * dy - x * rstd^3 * (sum_c dy w x) / cols; one group per row,
+// the per-item partial sums folded with the fixed tree in float-float.
 __kernel __attribute__((reqd_work_group_size(WG_ROW, 1, 1))) void
 rmsnorm_bwd_dx(__global const float *x, ulong x_off, __global const float *w, ulong w_off,
                __global const float *rstd, ulong r_off, __global const float *dy, ulong dy_off,
                __global float *dx, ulong dx_off, long cols) {
-    __local float acc[WG_ROW];
+    __local float acc_hi[WG_ROW], acc_lo[WG_ROW];
     int lid = get_local_id(0);
     long row = get_group_id(0);
     __global const float *xr = x + x_off + row * cols;
     __global const float *dyr = dy + dy_off + row * cols;
-    float s = 0.0f;
-    for (long c = lid; c < cols; c += WG_ROW) s += dyr[c] * w[w_off + c] * xr[c];
-    acc[lid] = s;
-    TREE_FOLD(acc, lid, OP_ADD);
+    ff s = ff_from(0.0f);
+    for (long c = lid; c < cols; c += WG_ROW)
+        s = ff_add(s, ff_mul_f(ff_prod(dyr[c], w[w_off + c]), xr[c]));
+    acc_hi[lid] = s.hi;
+    acc_lo[lid] = s.lo;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int span = WG_ROW / 2; span > 0; span >>= 1) {
+        if (lid < span) {
+            ff a = {acc_hi[lid], acc_lo[lid]}, b = {acc_hi[lid + span], acc_lo[lid + span]};
+            a = ff_add(a, b);
+            acc_hi[lid] = a.hi;
+            acc_lo[lid] = a.lo;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
     float r = rstd[r_off + row];
-    float coef = r * r * r * acc[0] / (float)cols;
+    ff sum = {acc_hi[0], acc_lo[0]};
+    ff r3 = ff_mul_f(ff_prod(r, r), r);
+    ff coef = ff_div_f(ff_mul(sum, r3), (float)cols);
     __global float *dxr = dx + dx_off + row * cols;
-    for (long c = lid; c < cols; c += WG_ROW) dxr[c] = r * w[w_off + c] * dyr[c] - xr[c] * coef;
+    for (long c = lid; c < cols; c += WG_ROW) {
+        ff keep = ff_mul_f(ff_prod(r, w[w_off + c]), dyr[c]);
+        ff d = ff_add(keep, ff_neg(ff_mul_f(coef, xr[c])));
+        dxr[c] = d.hi + d.lo;
+    }
 }
 
 // ---- RoPE ---------------------------------------------------------------------

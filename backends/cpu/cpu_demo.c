@@ -17,7 +17,6 @@ dt_status cpu_demo_momentum(dt_device *dev, const dt_tensor *d, const dt_tensor 
     (void)dev;
     float *pd = cpu_f32(d);
     const float *pg = cpu_f32(g);
-    /* Two products, one sum, each rounded (no contraction in this file). */
 #pragma omp parallel for simd schedule(static) if (n >= PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) pd[i] = beta * pd[i] + lr * pg[i];
     return DT_OK;
@@ -39,10 +38,11 @@ static int thread_id(void) {
 #endif
 }
 
-/* Per-thread working space for a whole op: `per_thread` floats each, one
- * allocation per call (never per tile). */
-static float *team_scratch(int64_t per_thread, const char *op, const dt_device *dev) {
-    size_t bytes = (size_t)per_thread * (size_t)team_size() * sizeof(float);
+/* Working space for a whole op: `shared` floats, then `per_thread` floats for
+ * each thread; one allocation per call, never per tile. */
+static float *team_scratch(int64_t per_thread, int64_t shared, const char *op,
+                           const dt_device *dev) {
+    size_t bytes = ((size_t)per_thread * (size_t)team_size() + (size_t)shared) * sizeof(float);
     float *s = malloc(bytes);
     if (!s)
         dt_error(DT_ERR_OOM, "%s: cannot allocate %zu bytes of scratch on %s", op, bytes,
@@ -55,36 +55,69 @@ static inline int64_t tile_origin(const dt_tile_plan *p, int64_t t) {
     return (t / p->tiles_per_row) * p->tile_rows * p->cols + (t % p->tiles_per_row) * p->tile_cols;
 }
 
-/* X = F1^T x F2 in two passes over rows, both vectorised along n2:
+#define DEMO_VW 16
+
+/* DEMO_VW floats; GCC/Clang lower it to whatever vector registers exist. */
+typedef float demo_vec __attribute__((vector_size(DEMO_VW * sizeof(float))));
+
+static inline demo_vec load_vec(const float *p) {
+    demo_vec v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void store_vec(float *p, demo_vec v) {
+    memcpy(p, &v, sizeof v);
+}
+
+/* The small dense product inside a tile transform, for r < rows:
+ *   dst[r][0..width) (=, or -= when `subtract`)
+ *       sum_{j < inner} coef[r * crs + j * cjs] * src[j][0..width)
+ * (src rows lds apart, dst rows ldd apart). Four rows at a time keep their
+ * sums in registers and share each load of a src row; a short last group
+ * repeats its final row rather than branch in the inner loop. */
+static void tile_matmul(int64_t rows, int64_t inner, int64_t width, const float *coef, int64_t crs,
+                        int64_t cjs, const float *src, int64_t lds, float *dst, int64_t ldd,
+                        int subtract) {
+    for (int64_t r0 = 0; r0 < rows; r0 += 4) {
+        const int64_t nr = rows - r0 < 4 ? rows - r0 : 4;
+        const float *cr[4];
+        for (int r = 0; r < 4; r++) cr[r] = coef + (r0 + (r < nr ? r : nr - 1)) * crs;
+        int64_t w = 0;
+        for (; w + DEMO_VW <= width; w += DEMO_VW) {
+            demo_vec acc[4] = {{0}, {0}, {0}, {0}};
+            for (int64_t j = 0; j < inner; j++) {
+                const demo_vec x = load_vec(src + j * lds + w);
+                for (int r = 0; r < 4; r++) acc[r] += cr[r][j * cjs] * x;
+            }
+            for (int r = 0; r < nr; r++) {
+                float *o = dst + (r0 + r) * ldd + w;
+                store_vec(o, subtract ? load_vec(o) - acc[r] : acc[r]);
+            }
+        }
+        for (; w < width; w++)
+            for (int r = 0; r < nr; r++) {
+                float acc = 0.0f;
+                for (int64_t j = 0; j < inner; j++) acc += cr[r][j * cjs] * src[j * lds + w];
+                float *o = dst + (r0 + r) * ldd + w;
+                *o = subtract ? *o - acc : acc;
+            }
+    }
+}
+
+/* X = F1^T x F2 as two products along rows:
  *   Y[a][:] = sum_s F1[s][a] x[s][:]      X[a][:] = sum_m Y[a][m] F2[m][:] */
 static void encode_tile(const dt_tile_plan *p, const float *x, const float *f1, const float *f2,
                         float *y, float *out) {
     const int64_t n1 = p->tile_rows, n2 = p->tile_cols;
-    for (int64_t a = 0; a < n1; a++) {
-        float *ya = y + a * n2;
-        for (int64_t m = 0; m < n2; m++) ya[m] = 0.0f;
-        for (int64_t s = 0; s < n1; s++) {
-            const float f = f1[s * n1 + a];
-            const float *xs = x + s * p->cols;
-            for (int64_t m = 0; m < n2; m++) ya[m] += f * xs[m];
-        }
-    }
-    for (int64_t a = 0; a < n1; a++) {
-        const float *ya = y + a * n2;
-        float *xa = out + a * n2;
-        for (int64_t b = 0; b < n2; b++) xa[b] = 0.0f;
-        for (int64_t m = 0; m < n2; m++) {
-            const float v = ya[m];
-            const float *f2m = f2 + m * n2;
-            for (int64_t b = 0; b < n2; b++) xa[b] += v * f2m[b];
-        }
-    }
+    tile_matmul(n1, n1, n2, f1, 1, n1, x, p->cols, y, n2, 0);
+    tile_matmul(n1, n2, n2, y, n2, 1, f2, n2, out, n2, 0);
 }
 
 dt_status cpu_demo_encode(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *x,
                           const dt_tensor *f1, const dt_tensor *f2, const dt_tensor *coeffs) {
     const int64_t S = plan->tile_size;
-    float *scratch = team_scratch(S, "demo_encode", dev);
+    float *scratch = team_scratch(S, 0, "demo_encode", dev);
     if (!scratch) return DT_ERR_OOM;
     const float *px = cpu_f32(x), *pf1 = cpu_f32(f1), *pf2 = cpu_f32(f2);
     float *pc = cpu_f32(coeffs);
@@ -96,35 +129,69 @@ dt_status cpu_demo_encode(dt_device *dev, const dt_tile_plan *plan, const dt_ten
     return DT_OK;
 }
 
+/* |c| as an integer key: for non-negative floats the bit pattern orders like
+ * the value (NaN sorts above inf, deterministically). */
+static inline uint32_t abs_key(const float *c) {
+    uint32_t key;
+    memcpy(&key, c, sizeof key);
+    return key & 0x7fffffffu;
+}
+
+/* Picks the digit value holding the need-th largest key from a histogram and
+ * lowers `need` by the keys in the digits above it. */
+static uint32_t select_digit(const int64_t *hist, int64_t top, int64_t *need) {
+    int64_t bin = top;
+    while (hist[bin] < *need) *need -= hist[bin--];
+    return (uint32_t)bin;
+}
+
 /* The k largest |c| of one tile, ties to the lower index, written in index
- * order. Radix select on the bits of |c| (for non-negative floats the bit
- * pattern orders like the value; NaN sorts above inf): four byte-wise
- * histogram passes find the k-th largest key T and how many entries equal to
- * T are still needed; a last pass in index order then takes every key above
- * T and the first `ties` keys equal to T. O(S), no sorting, no scratch. */
-static void topk_tile(const float *c, int64_t S, int64_t k, int32_t *idx, float *vals) {
-    uint32_t prefix = 0, mask = 0;
-    int64_t need = k; /* how many of the keys matching `prefix` are still to be taken */
-    for (int shift = 24; shift >= 0; shift -= 8) {
-        int64_t hist[256] = {0};
-        for (int64_t i = 0; i < S; i++) {
-            uint32_t key;
-            memcpy(&key, c + i, sizeof key);
-            key &= 0x7fffffffu;
-            if ((key & mask) == prefix) hist[(key >> shift) & 0xffu]++;
-        }
-        int bin = 255;
-        while (hist[bin] < need) need -= hist[bin--];
-        prefix |= (uint32_t)bin << shift;
-        mask |= 0xffu << shift;
+ * order. Radix select on the 31-bit keys, one digit at a time from the top
+ * (bits 30..23, the exponent, then 22..15, 14..7, 6..0): a histogram names
+ * the digit of the k-th largest key T, and only keys with that digit stay
+ * candidates for the next one (`cand`, S entries of scratch). That leaves T
+ * and `need`, the number of keys equal to T to take; a last pass in index
+ * order takes every key above T and the first `need` keys equal to T.
+ * O(S) and no sorting. */
+static void topk_tile(const float *c, int64_t S, int64_t k, uint32_t *cand, int32_t *idx,
+                      float *vals) {
+    int64_t need = k;
+    /* Top digit over the whole tile. Most keys share a few exponents, so four
+     * interleaved histograms break the chains of increments to one bin. */
+    int64_t h4[4][256], hist[256];
+    memset(h4, 0, sizeof h4);
+    int64_t i = 0;
+    for (; i + 4 <= S; i += 4)
+        for (int q = 0; q < 4; q++) h4[q][abs_key(c + i + q) >> 23]++;
+    for (; i < S; i++) h4[0][abs_key(c + i) >> 23]++;
+    for (int b = 0; b < 256; b++) hist[b] = h4[0][b] + h4[1][b] + h4[2][b] + h4[3][b];
+    uint32_t digit = select_digit(hist, 255, &need);
+    uint32_t prefix = digit << 23;
+    int64_t nc = 0;
+    for (i = 0; i < S; i++) {
+        const uint32_t key = abs_key(c + i);
+        cand[nc] = key;
+        nc += (key >> 23) == digit;
     }
-    int64_t out = 0, ties = need;
-    for (int64_t i = 0; i < S && out < k; i++) {
-        uint32_t key;
-        memcpy(&key, c + i, sizeof key);
-        key &= 0x7fffffffu;
-        if (key > prefix || (key == prefix && ties > 0)) {
-            if (key == prefix) ties--;
+    static const int shift[3] = {15, 7, 0};
+    static const uint32_t width[3] = {0xff, 0xff, 0x7f};
+    for (int d = 0; d < 3; d++) {
+        memset(hist, 0, sizeof hist);
+        for (int64_t j = 0; j < nc; j++) hist[(cand[j] >> shift[d]) & width[d]]++;
+        digit = select_digit(hist, (int64_t)width[d], &need);
+        prefix |= digit << shift[d];
+        int64_t kept = 0;
+        for (int64_t j = 0; j < nc; j++) {
+            cand[kept] = cand[j];
+            kept += ((cand[j] >> shift[d]) & width[d]) == digit;
+        }
+        nc = kept;
+    }
+    int64_t out = 0;
+    for (i = 0; i < S && out < k; i++) {
+        const uint32_t key = abs_key(c + i);
+        if (key > prefix || (key == prefix && need > 0)) {
+            need -= key == prefix;
             idx[out] = (int32_t)i;
             vals[out] = c[i];
             out++;
@@ -134,66 +201,74 @@ static void topk_tile(const float *c, int64_t S, int64_t k, int32_t *idx, float 
 
 dt_status cpu_demo_topk(dt_device *dev, const dt_tensor *coeffs, int64_t n_tiles, int64_t tile_size,
                         int64_t k, const dt_tensor *idx, const dt_tensor *vals) {
-    (void)dev;
+    uint32_t *scratch = (uint32_t *)team_scratch(tile_size, 0, "demo_topk", dev);
+    if (!scratch) return DT_ERR_OOM;
     const float *pc = cpu_f32(coeffs);
     int32_t *pi = cpu_i32(idx);
     float *pv = cpu_f32(vals);
 #pragma omp parallel for schedule(static) if (n_tiles * tile_size >= PARALLEL_MIN)
     for (int64_t t = 0; t < n_tiles; t++)
-        topk_tile(pc + t * tile_size, tile_size, k, pi + t * k, pv + t * k);
+        topk_tile(pc + t * tile_size, tile_size, k, scratch + thread_id() * tile_size, pi + t * k,
+                  pv + t * k);
+    free(scratch);
     return DT_OK;
 }
 
-/* D_tile -= F1 A F2^T for the sparse A of one tile, in two steps that touch
- * only what is non-zero:
- *   Y[a][:] = sum_b A[a][b] F2[:][b]   (one row of F2^T per entry)
- *   D[h][:] -= sum_{a in used rows} F1[h][a] Y[a][:]
- * Scratch: Y (S floats), then a row of n2 floats, then n1 row flags. */
+/* Scratch of decode_sub_tile, in floats: compact Y (S), F1 restricted to the
+ * used rows (n1 x n1), and two int32 arrays of n1. */
+static int64_t decode_scratch_floats(const dt_tile_plan *p) {
+    return p->tile_size + p->tile_rows * p->tile_rows + 2 * p->tile_rows;
+}
+
+/* D_tile -= F1 A F2^T for the sparse A of one tile, touching only the rows of
+ * A that hold an entry ("used" rows, kept compact in order of first use):
+ *   Y[j][:] = sum over entries (a_j, b) of A[a_j][b] F2^T[b][:]
+ *   D -= F1[:, used] Y
+ * f2t is F2 transposed, so both steps run along contiguous rows. */
 static void decode_sub_tile(const dt_tile_plan *p, const int32_t *idx, const float *vals, int64_t k,
-                            const float *f1, const float *f2, float *d, float *scratch) {
+                            const float *f1, const float *f2t, float *d, float *scratch) {
     const int64_t n1 = p->tile_rows, n2 = p->tile_cols, S = p->tile_size;
-    float *y = scratch, *row = y + S;
-    unsigned char *used = (unsigned char *)(row + n2);
-    memset(used, 0, (size_t)n1);
+    float *y = scratch, *f1u = y + S;
+    int32_t *slot = (int32_t *)(f1u + n1 * n1), *row_of = slot + n1;
+    for (int64_t a = 0; a < n1; a++) slot[a] = -1;
+    int64_t used = 0;
     for (int64_t e = 0; e < k; e++) {
         const int32_t i = idx[e];
         if (i < 0 || i >= S) continue;
         const int64_t a = i / n2, b = i % n2;
-        float *ya = y + a * n2;
-        if (!used[a]) {
-            used[a] = 1;
-            for (int64_t w = 0; w < n2; w++) ya[w] = 0.0f;
+        if (slot[a] < 0) {
+            slot[a] = (int32_t)used;
+            row_of[used] = (int32_t)a;
+            memset(y + used * n2, 0, (size_t)n2 * sizeof(float));
+            used++;
         }
-        const float v = vals[e];
-        for (int64_t w = 0; w < n2; w++) ya[w] += v * f2[w * n2 + b];
+        float *ya = y + slot[a] * n2;
+        const float v = vals[e], *fb = f2t + b * n2;
+        for (int64_t w = 0; w < n2; w++) ya[w] += v * fb[w];
     }
-    for (int64_t h = 0; h < n1; h++) {
-        for (int64_t w = 0; w < n2; w++) row[w] = 0.0f;
-        for (int64_t a = 0; a < n1; a++) {
-            if (!used[a]) continue;
-            const float f = f1[h * n1 + a];
-            const float *ya = y + a * n2;
-            for (int64_t w = 0; w < n2; w++) row[w] += f * ya[w];
-        }
-        float *dh = d + h * p->cols;
-        for (int64_t w = 0; w < n2; w++) dh[w] -= row[w];
-    }
+    if (!used) return;
+    for (int64_t h = 0; h < n1; h++)
+        for (int64_t j = 0; j < used; j++) f1u[h * used + j] = f1[h * n1 + row_of[j]];
+    tile_matmul(n1, used, n2, f1u, used, 1, y, n2, d, p->cols, 1);
 }
 
 dt_status cpu_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
                               const dt_tensor *vals, int64_t k, const dt_tensor *f1,
                               const dt_tensor *f2, const dt_tensor *d) {
-    /* Y, one row, and n1 flag bytes (rounded up to whole floats). */
-    const int64_t per = plan->tile_size + plan->tile_cols + (plan->tile_rows + 3) / 4;
-    float *scratch = team_scratch(per, "demo_decode_sub", dev);
+    /* One shared F2^T, then each thread's scratch. */
+    const int64_t n2 = plan->tile_cols, shared = n2 * n2, per = decode_scratch_floats(plan);
+    float *scratch = team_scratch(per, shared, "demo_decode_sub", dev);
     if (!scratch) return DT_ERR_OOM;
+    const float *pf2 = cpu_f32(f2);
+    for (int64_t m = 0; m < n2; m++)
+        for (int64_t b = 0; b < n2; b++) scratch[b * n2 + m] = pf2[m * n2 + b];
     const int32_t *pi = cpu_i32(idx);
-    const float *pv = cpu_f32(vals), *pf1 = cpu_f32(f1), *pf2 = cpu_f32(f2);
+    const float *pv = cpu_f32(vals), *pf1 = cpu_f32(f1);
     float *pd = cpu_f32(d);
 #pragma omp parallel for schedule(static) if (plan->n_tiles > 1)
     for (int64_t t = 0; t < plan->n_tiles; t++)
-        decode_sub_tile(plan, pi + t * k, pv + t * k, k, pf1, pf2, pd + tile_origin(plan, t),
-                        scratch + thread_id() * per);
+        decode_sub_tile(plan, pi + t * k, pv + t * k, k, pf1, scratch, pd + tile_origin(plan, t),
+                        scratch + shared + thread_id() * per);
     free(scratch);
     return DT_OK;
 }

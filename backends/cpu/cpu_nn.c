@@ -6,16 +6,32 @@
  * for any thread count. */
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/cpu_vec_math.h"
 
 /* Below this many elements an op runs on the calling thread. */
 #define PARALLEL_MIN 32768
-/* Columns per task when a weight gradient is split over columns: a cache line. */
+/* Weight gradients split over columns do so in whole cache lines. */
 #define COL_CHUNK 16
-/* RMSNorm backward works through rows in blocks this tall (see there). */
-#define RMS_ROW_BLOCK 32
+/* RMSNorm backward works through rows in blocks of this many bytes of x and
+ * dy together (see there). */
+#define RMS_BLOCK_BYTES (512 * 1024)
+
+/* Columns [lo, hi) of `cols` that thread tid of nt owns when a weight gradient
+ * is split over columns: whole cache lines, so no false sharing. */
+static void column_stripe(int64_t cols, int64_t *lo, int64_t *hi) {
+    *lo = 0;
+    *hi = cols;
+#ifdef _OPENMP
+    const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
+    *lo = tid == 0 ? 0 : cols * tid / nt / COL_CHUNK * COL_CHUNK;
+    *hi = tid == nt - 1 ? cols : cols * (tid + 1) / nt / COL_CHUNK * COL_CHUNK;
+#endif
+}
 
 /* ---- embedding ----------------------------------------------------------- */
 
@@ -44,17 +60,18 @@ dt_status cpu_embedding_bwd(dt_device *dev, const dt_tensor *tokens, const dt_te
     const float *d = cpu_f32(dout);
     float *dt = cpu_f32(dtable);
     const int64_t n = dt_tensor_numel(tokens), vocab = dtable->shape[0], dim = dtable->shape[1];
-    const int64_t chunks = (dim + COL_CHUNK - 1) / COL_CHUNK;
-    /* A token may repeat: splitting over tokens would race on its row. */
-#pragma omp parallel for schedule(static) if (n * dim >= PARALLEL_MIN && chunks > 1)
-    for (int64_t c = 0; c < chunks; c++) {
-        const int64_t c0 = c * COL_CHUNK, w = dim - c0 < COL_CHUNK ? dim - c0 : COL_CHUNK;
+    /* A token may repeat: splitting over tokens would race on its row. Each
+     * thread owns a stripe of columns and goes through the tokens in order. */
+#pragma omp parallel if (n * dim >= PARALLEL_MIN)
+    {
+        int64_t c_lo, c_hi;
+        column_stripe(dim, &c_lo, &c_hi);
         for (int64_t t = 0; t < n; t++) {
             const int32_t id = tok[t];
             if (id < 0 || id >= vocab) continue;
-            float *row = dt + (int64_t)id * dim + c0;
-            const float *src = d + t * dim + c0;
-            for (int64_t j = 0; j < w; j++) row[j] += src[j];
+            float *row = dt + (int64_t)id * dim;
+            const float *src = d + t * dim;
+            for (int64_t j = c_lo; j < c_hi; j++) row[j] += src[j];
         }
     }
     return DT_OK;
@@ -86,50 +103,53 @@ dt_status cpu_rmsnorm_fwd(dt_device *dev, const dt_tensor *x, const dt_tensor *w
  * so dx is formed in double: the op is memory-bound and the wider arithmetic
  * costs nothing measurable.
  * dx may alias dy, so dw must read a row of dy before dx overwrites it. Rows
- * go in blocks: first the whole team adds the block into dw, split over
- * columns; then, after the barrier, it writes dx for the block, split over
- * rows. The block is still in cache for the second read. */
+ * go in blocks: first each thread adds the block's rows into its own stripe
+ * of dw columns (row-major reads, every column summed in row order whatever
+ * the thread count); then, after a barrier, the team writes dx for the
+ * block, split over rows. */
+/* dx of one row; dx may be dy. */
+static void rmsnorm_bwd_row(const float *xr, const float *pw, float rstd, const float *dyr,
+                            float *dxr, int64_t cols) {
+    double acc[8] = {0};
+    int64_t c = 0;
+    for (; c + 8 <= cols; c += 8)
+        for (int j = 0; j < 8; j++)
+            acc[j] += (double)dyr[c + j] * (double)pw[c + j] * (double)xr[c + j];
+    for (int j = 0; c + j < cols; j++)
+        acc[j] += (double)dyr[c + j] * (double)pw[c + j] * (double)xr[c + j];
+    const double rs = rstd;
+    const double sum =
+        ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    const double k = sum * rs * rs * rs / (double)cols;
+    for (int64_t cc = 0; cc < cols; cc++) dxr[cc] = (float)(rs * pw[cc] * dyr[cc] - xr[cc] * k);
+}
+
 dt_status cpu_rmsnorm_bwd(dt_device *dev, const dt_tensor *x, const dt_tensor *w,
                           const dt_tensor *rstd, const dt_tensor *dy, const dt_tensor *dx,
                           const dt_tensor *dw, int64_t rows, int64_t cols) {
     (void)dev;
     const float *px = cpu_f32(x), *pw = cpu_f32(w), *pr = cpu_f32(rstd), *pdy = cpu_f32(dy);
     float *pdx = cpu_f32(dx), *pdw = cpu_f32(dw);
-    const int64_t chunks = (cols + COL_CHUNK - 1) / COL_CHUNK;
-    const double inv_cols = 1.0 / (double)cols;
+    /* Blocks of about RMS_BLOCK_BYTES of x and dy: few barriers, and a block
+     * still in L2 when the dx pass reads it again. */
+    const int64_t block = cols * 8 >= RMS_BLOCK_BYTES ? 1 : RMS_BLOCK_BYTES / (cols * 8);
 #pragma omp parallel if (rows * cols >= PARALLEL_MIN)
-    for (int64_t r0 = 0; r0 < rows; r0 += RMS_ROW_BLOCK) {
-        const int64_t r1 = rows - r0 < RMS_ROW_BLOCK ? rows : r0 + RMS_ROW_BLOCK;
-#pragma omp for schedule(static)
-        for (int64_t c = 0; c < chunks; c++) {
-            const int64_t c0 = c * COL_CHUNK, wd = cols - c0 < COL_CHUNK ? cols - c0 : COL_CHUNK;
-            float acc[COL_CHUNK];
-            for (int64_t j = 0; j < wd; j++) acc[j] = pdw[c0 + j];
+    {
+        int64_t c_lo, c_hi;
+        column_stripe(cols, &c_lo, &c_hi);
+        for (int64_t r0 = 0; r0 < rows; r0 += block) {
+            const int64_t r1 = rows - r0 < block ? rows : r0 + block;
             for (int64_t r = r0; r < r1; r++) {
-                const float *dyr = pdy + r * cols + c0, *xr = px + r * cols + c0;
-                for (int64_t j = 0; j < wd; j++) acc[j] += dyr[j] * xr[j] * pr[r];
+                const float *dyr = pdy + r * cols, *xr = px + r * cols;
+                const float rs = pr[r];
+                for (int64_t c = c_lo; c < c_hi; c++) pdw[c] += dyr[c] * xr[c] * rs;
             }
-            for (int64_t j = 0; j < wd; j++) pdw[c0 + j] = acc[j];
-        }
-        /* No barrier needed after this loop: the next block's dw pass reads
-         * other rows, and dw itself is done for this block. */
+#pragma omp barrier
+            /* No barrier after this loop: the next block's dw pass reads other
+             * rows, and nothing here reads dw. */
 #pragma omp for schedule(static) nowait
-        for (int64_t r = r0; r < r1; r++) {
-            const float *xr = px + r * cols, *dyr = pdy + r * cols;
-            float *dxr = pdx + r * cols;
-            double acc[8] = {0};
-            int64_t c = 0;
-            for (; c + 8 <= cols; c += 8)
-                for (int j = 0; j < 8; j++)
-                    acc[j] += (double)dyr[c + j] * (double)pw[c + j] * (double)xr[c + j];
-            for (int j = 0; c + j < cols; j++)
-                acc[j] += (double)dyr[c + j] * (double)pw[c + j] * (double)xr[c + j];
-            const double rs = pr[r];
-            const double sum =
-                ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
-            const double k = sum * rs * rs * rs * inv_cols;
-            for (int64_t cc = 0; cc < cols; cc++)
-                dxr[cc] = (float)(rs * pw[cc] * dyr[cc] - xr[cc] * k);
+            for (int64_t r = r0; r < r1; r++)
+                rmsnorm_bwd_row(px + r * cols, pw, pr[r], pdy + r * cols, pdx + r * cols, cols);
         }
     }
     return DT_OK;

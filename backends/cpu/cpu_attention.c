@@ -20,11 +20,27 @@
 #include "backends/cpu/cpu_vec_math.h"
 
 #define ATT_QB 16 /* queries per block: the lanes of att_vec */
-#define ATT_KB 64 /* keys per block; a multiple of ATT_QB and of 4 */
+#define ATT_KB 64 /* keys per block; a multiple of ATT_QB */
+/* Rows updated together in the inner kernels, each with its own accumulator:
+ * enough independent FMA chains to cover the latency, within the register
+ * file (32 vector registers with AVX-512, 16 otherwise). Divides ATT_QB. */
+#if defined(__AVX512F__)
+#define ATT_RG 8
+#else
+#define ATT_RG 4
+#endif
 #define ATT_DC 64 /* head_dim columns per transposed chunk of a query block */
 
-/* ATT_QB floats; GCC/Clang lower it to whatever vector registers exist. */
+/* ATT_QB floats (and lane masks); GCC/Clang lower them to whatever vector
+ * registers exist. */
 typedef float att_vec __attribute__((vector_size(ATT_QB * sizeof(float))));
+typedef int32_t att_mask __attribute__((vector_size(ATT_QB * sizeof(int32_t))));
+_Static_assert(ATT_QB == 16, "att_lane_index lists 16 lanes");
+
+/* Lanes where m is set take a, the others b. */
+static inline att_vec select_vec(att_mask m, att_vec a, att_vec b) {
+    return (att_vec)((m & (att_mask)a) | (~m & (att_mask)b));
+}
 
 static inline att_vec load_vec(const float *p) {
     att_vec v;
@@ -45,7 +61,6 @@ static inline int64_t min64(int64_t a, int64_t b) {
 static void block_scores(const float *q, int64_t ldq, int64_t qn, const float *k, int64_t ldk,
                          int64_t un, int64_t hd, att_vec *st) {
     att_vec qt[ATT_DC];
-    for (int64_t u = 0; u < un; u++) st[u] = (att_vec){0};
     for (int64_t d0 = 0; d0 < hd; d0 += ATT_DC) {
         const int64_t dn = min64(ATT_DC, hd - d0);
         for (int64_t d = 0; d < dn; d++) qt[d] = (att_vec){0};
@@ -53,47 +68,42 @@ static void block_scores(const float *q, int64_t ldq, int64_t qn, const float *k
             const float *qr = q + i * ldq + d0;
             for (int64_t d = 0; d < dn; d++) qt[d][i] = qr[d];
         }
-        int64_t u = 0;
-        for (; u + 4 <= un; u += 4) {
-            const float *k0 = k + u * ldk + d0, *k1 = k0 + ldk, *k2 = k1 + ldk, *k3 = k2 + ldk;
-            att_vec a0 = st[u], a1 = st[u + 1], a2 = st[u + 2], a3 = st[u + 3];
+        /* ATT_RG keys at a time share each qt load; a short last group
+         * repeats its final key rather than branch in the inner loop. */
+        for (int64_t u0 = 0; u0 < un; u0 += ATT_RG) {
+            const int64_t nr = min64(ATT_RG, un - u0);
+            const float *kr[ATT_RG];
+            att_vec a[ATT_RG];
+            for (int r = 0; r < ATT_RG; r++) {
+                const int64_t u = u0 + (r < nr ? r : nr - 1);
+                kr[r] = k + u * ldk + d0;
+                a[r] = d0 == 0 ? (att_vec){0} : st[u];
+            }
             for (int64_t d = 0; d < dn; d++) {
                 const att_vec x = qt[d];
-                a0 += k0[d] * x;
-                a1 += k1[d] * x;
-                a2 += k2[d] * x;
-                a3 += k3[d] * x;
+                for (int r = 0; r < ATT_RG; r++) a[r] += kr[r][d] * x;
             }
-            st[u] = a0;
-            st[u + 1] = a1;
-            st[u + 2] = a2;
-            st[u + 3] = a3;
-        }
-        for (; u < un; u++) {
-            const float *k0 = k + u * ldk + d0;
-            att_vec a0 = st[u];
-            for (int64_t d = 0; d < dn; d++) a0 += k0[d] * qt[d];
-            st[u] = a0;
+            for (int r = 0; r < nr; r++) st[u0 + r] = a[r];
         }
     }
 }
 
 /* For query rows i < qn:
  *   dst[i][:] = dst[i][:] * pre[i] + sum_{u < un} c[u][i] * src[u][:]
- * (pre NULL: 1). Four output rows at a time share each load of src. */
+ * (pre NULL: 1). ATT_RG output rows at a time share each load of src. */
 static void rows_from_keys(const att_vec *c, int64_t un, int64_t qn, const float *src, int64_t lds,
                            float *dst, int64_t ldd, int64_t hd, const float *pre) {
-    for (int64_t i0 = 0; i0 < qn; i0 += 4) {
-        const int64_t ni = min64(4, qn - i0);
+    for (int64_t i0 = 0; i0 < qn; i0 += ATT_RG) {
+        const int64_t ni = min64(ATT_RG, qn - i0);
         int64_t d = 0;
         for (; d + ATT_QB <= hd; d += ATT_QB) {
-            att_vec a[4];
-            for (int r = 0; r < 4; r++)
+            att_vec a[ATT_RG];
+            for (int r = 0; r < ATT_RG; r++)
                 a[r] = r < ni ? load_vec(dst + (i0 + r) * ldd + d) * (pre ? pre[i0 + r] : 1.0f)
                               : (att_vec){0};
             for (int64_t u = 0; u < un; u++) {
                 const att_vec x = load_vec(src + u * lds + d);
-                for (int r = 0; r < 4; r++) a[r] += c[u][i0 + r] * x;
+                for (int r = 0; r < ATT_RG; r++) a[r] += c[u][i0 + r] * x;
             }
             for (int r = 0; r < ni; r++) store_vec(dst + (i0 + r) * ldd + d, a[r]);
         }
@@ -108,19 +118,20 @@ static void rows_from_keys(const att_vec *c, int64_t un, int64_t qn, const float
 }
 
 /* For key rows u < un:  dst[u][:] += sum_{i < qn} c[u][i] * src[i][:].
- * c must hold finite rows up to un rounded up to 4 (the caller zeroes them). */
+ * c must hold finite rows up to un rounded up to ATT_RG (the caller zeroes
+ * them). */
 static void rows_from_queries(const att_vec *c, int64_t un, int64_t qn, const float *src,
                               int64_t lds, float *dst, int64_t ldd, int64_t hd) {
-    for (int64_t u0 = 0; u0 < un; u0 += 4) {
-        const int64_t nu = min64(4, un - u0);
+    for (int64_t u0 = 0; u0 < un; u0 += ATT_RG) {
+        const int64_t nu = min64(ATT_RG, un - u0);
         int64_t d = 0;
         for (; d + ATT_QB <= hd; d += ATT_QB) {
-            att_vec a[4];
-            for (int r = 0; r < 4; r++)
+            att_vec a[ATT_RG];
+            for (int r = 0; r < ATT_RG; r++)
                 a[r] = r < nu ? load_vec(dst + (u0 + r) * ldd + d) : (att_vec){0};
             for (int64_t i = 0; i < qn; i++) {
                 const att_vec x = load_vec(src + i * lds + d);
-                for (int r = 0; r < 4; r++) a[r] += c[u0 + r][i] * x;
+                for (int r = 0; r < ATT_RG; r++) a[r] += c[u0 + r][i] * x;
             }
             for (int r = 0; r < nu; r++) store_vec(dst + (u0 + r) * ldd + d, a[r]);
         }
@@ -154,17 +165,21 @@ static void attention_fwd_head(const float *q, const float *k, const float *v, i
         for (int64_t u0 = 0; u0 < t0 + qn; u0 += ATT_KB) {
             const int64_t un = min64(ATT_KB, t0 + qn - u0);
             block_scores(q + t0 * ld, ld, qn, k + u0 * ld, ld, un, hd, st);
-            float bm[ATT_QB];
-            for (int i = 0; i < ATT_QB; i++) bm[i] = -INFINITY;
+            /* Scale, hide the keys after each query, and take the block max.
+             * Written on whole vectors: as a lane loop GCC unrolls it into
+             * scalar code. Key u0+u is visible to query t0+i when
+             * u0+u <= t0+i. */
+            const att_mask lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+            const att_vec hidden = (att_vec){0} - INFINITY;
+            att_vec bmv = hidden;
             for (int64_t u = 0; u < un; u++) {
-                /* Key u0+u is visible to query t0+i when u0+u <= t0+i. */
-                const int64_t first = u0 + u - t0;
-                for (int i = 0; i < ATT_QB; i++) {
-                    const float s = i >= first ? st[u][i] * scale : -INFINITY;
-                    st[u][i] = s;
-                    bm[i] = s > bm[i] ? s : bm[i];
-                }
+                const att_mask visible = lane >= (int32_t)(u0 + u - t0);
+                const att_vec s = select_vec(visible, st[u] * scale, hidden);
+                st[u] = s;
+                bmv = select_vec(s > bmv, s, bmv);
             }
+            float bm[ATT_QB];
+            memcpy(bm, &bmv, sizeof bm);
             float mnew[ATT_QB], sum[ATT_QB];
             for (int i = 0; i < ATT_QB; i++) {
                 mnew[i] = bm[i] > m[i] ? bm[i] : m[i];
@@ -247,7 +262,7 @@ static void attention_bwd_head(const float *q, const float *k, const float *v, i
                     ds[u][i] = pr * (ds[u][i] - delta_b[i]) * scale;
                 }
             }
-            for (int64_t u = unv; u < ATT_KB && u < ((unv + 3) & ~(int64_t)3); u++)
+            for (int64_t u = unv; u < (unv + ATT_RG - 1) / ATT_RG * ATT_RG; u++)
                 p[u] = ds[u] = (att_vec){0};
             rows_from_queries(p, unv, qn, dout + t0 * ldo, ldo, dv + u0 * ld, ld, hd);
             rows_from_queries(ds, unv, qn, q + t0 * ld, ld, dk + u0 * ld, ld, hd);

@@ -219,9 +219,9 @@ dt_status cpu_swiglu_bwd(dt_device *dev, const dt_tensor *h, const dt_tensor *do
 
 /* ---- softmax cross-entropy ----------------------------------------------- */
 
-/* max and log-sum-exp of one row, in CPU_LANES lanes. NaN anywhere in the row
+/* log-sum-exp of one row, max and sum in CPU_LANES lanes. NaN anywhere in the row
  * reaches the sum, hence the loss. */
-static float row_logsumexp(const float *l, int64_t vocab, float *row_max) {
+static float row_logsumexp(const float *l, int64_t vocab) {
     float mx[CPU_LANES];
     for (int j = 0; j < CPU_LANES; j++) mx[j] = -INFINITY;
     int64_t i = 0;
@@ -231,14 +231,14 @@ static float row_logsumexp(const float *l, int64_t vocab, float *row_max) {
     float m = mx[0];
     for (int j = 1; j < CPU_LANES; j++) m = mx[j] > m ? mx[j] : m;
     /* A row of -inf has no finite maximum; shifting by 0 then gives the right
-     * answer, -inf, instead of -inf - -inf = NaN. */
-    const float shift = isinf(m) ? 0.0f : m;
+     * answer, -inf, instead of -inf - -inf = NaN. (A +inf maximum stays: the
+     * sum becomes NaN, as the true value is undefined.) */
+    const float shift = m == -INFINITY ? 0.0f : m;
     float acc[CPU_LANES] = {0};
     i = 0;
     for (; i + CPU_LANES <= vocab; i += CPU_LANES)
         for (int j = 0; j < CPU_LANES; j++) acc[j] += cpu_expf(l[i + j] - shift);
     for (int j = 0; i + j < vocab; j++) acc[j] += cpu_expf(l[i + j] - shift);
-    *row_max = shift;
     return shift + logf(cpu_lanes_sum(acc));
 }
 
@@ -256,8 +256,7 @@ dt_status cpu_softmax_xent(dt_device *dev, const dt_tensor *logits, const dt_ten
         const float *l = pl + r * vocab;
         const int32_t t = tg[r];
         const int valid = t >= 0 && t < vocab;
-        float shift;
-        const float lse = row_logsumexp(l, vocab, &shift);
+        const float lse = row_logsumexp(l, vocab);
         loss[r] = valid ? lse - l[t] : NAN;
         if (!pd) continue;
         float *d = pd + r * vocab;

@@ -35,7 +35,7 @@
  * registers exist. */
 typedef float att_vec __attribute__((vector_size(ATT_QB * sizeof(float))));
 typedef int32_t att_mask __attribute__((vector_size(ATT_QB * sizeof(int32_t))));
-_Static_assert(ATT_QB == 16, "att_lane_index lists 16 lanes");
+_Static_assert(ATT_QB == 16, "the lane index vector in attention_fwd_head lists 16 lanes");
 
 /* Lanes where m is set take a, the others b. */
 static inline att_vec select_vec(att_mask m, att_vec a, att_vec b) {

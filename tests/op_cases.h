@@ -15,9 +15,10 @@
 void cases_gemm(tc *c); /* cases_gemm.c: gemm, matmul */
 void cases_nn(tc *c);   /* cases_nn.c: embedding, rmsnorm, rope, swiglu */
 void cases_elem(tc *c); /* cases_elem.c: add, scale, copy, fill, sum_squares, check_finite, adamw */
-void cases_attn_xent(tc *c); /* cases_attn.c: attention fwd/bwd, softmax_xent */
-void cases_demo(tc *c);      /* cases_demo.c: momentum, encode, topk, decode_sub */
-void cases_apply(tc *c);     /* cases_apply.c: the canonical dt_demo_apply */
+void cases_attn_xent(tc *c);  /* cases_attn.c: attention fwd/bwd, softmax_xent */
+void cases_demo(tc *c);       /* cases_demo.c: momentum, encode, topk, decode_sub */
+void cases_apply(tc *c);      /* cases_apply.c: the canonical dt_demo_apply */
+void cases_apply_edge(tc *c); /* cases_apply_edge.c: knife-edge data for it */
 
 static inline void cases_all(tc *c) {
     cases_gemm(c);
@@ -26,6 +27,7 @@ static inline void cases_all(tc *c) {
     cases_attn_xent(c);
     cases_demo(c);
     cases_apply(c);
+    cases_apply_edge(c);
 }
 
 /* Case-lifetime helpers (memory from tc_alloc). */

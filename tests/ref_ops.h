@@ -80,4 +80,19 @@ void ref_demo_apply_f(const dt_tile_plan *plan, const int32_t *idx, const float 
                       int64_t n_contrib, const float *recip, const float *f1, const float *f2,
                       float *w, float lr, float decay);
 
+/* Plausible but non-canonical ways to compute the same update; a backend
+ * doing any of these drifts from the other replicas at knife edges. */
+enum {
+    REF_APPLY_EXACT = 0,  /* the canonical op */
+    REF_APPLY_FMA,        /* both IDCT sums with fused multiply-add */
+    REF_APPLY_WIDE,       /* the slot sums and both IDCT sums accumulated in double */
+    REF_APPLY_DESCENDING, /* both IDCT sums in descending index order */
+    REF_APPLY_DIVIDE,     /* A = acc / cnt instead of acc * recip[cnt] */
+    REF_APPLY_REVERSED,   /* contributions in descending peer order */
+    REF_APPLY_VARIANTS
+};
+void ref_demo_apply_variant(const dt_tile_plan *plan, const int32_t *idx, const float *vals,
+                            int64_t k, int64_t n_contrib, const float *recip, const float *f1,
+                            const float *f2, float *w, float lr, float decay, int variant);
+
 #endif

@@ -87,6 +87,10 @@ uint64_t test_time_seed(void) {
 /* ---- comparisons ------------------------------------------------------------ */
 
 double nmse(const float *got, const double *want, size_t n) {
+    return nmse_floor(got, want, n, 0.0);
+}
+
+double nmse_floor(const float *got, const double *want, size_t n, double den_floor) {
     double num = 0.0, den = 0.0;
     for (size_t i = 0; i < n; i++) {
         double g = (double)got[i], w = want[i];
@@ -94,6 +98,7 @@ double nmse(const float *got, const double *want, size_t n) {
         num += (g - w) * (g - w);
         den += w * w;
     }
+    if (den < den_floor) den = den_floor;
     return den > 0.0 ? num / den : num;
 }
 
@@ -146,7 +151,7 @@ void tc_begin_op(tc *c, const char *op) {
 
 void tc_end_op(tc *c) {
     free_allocs(c);
-    const char *vs = c->ref ? dev_spec(c->ref) : "double reference";
+    const char *vs = c->versus ? c->versus : c->ref ? dev_spec(c->ref) : "double reference";
     if (c->op_failed) {
         c->ops_failed++;
         printf("FAIL %-8s %-18s %d of %d checks failed, worst nmse %.3g (vs %s, seed %llu)\n",
@@ -212,7 +217,12 @@ void tc_pass(tc *c, double value) {
 }
 
 int tc_nmse(tc *c, const char *what, const float *got, const double *want, size_t n, double tol) {
-    double e = nmse(got, want, n);
+    return tc_nmse_floor(c, what, got, want, n, tol, 0.0);
+}
+
+int tc_nmse_floor(tc *c, const char *what, const float *got, const double *want, size_t n,
+                  double tol, double den_floor) {
+    double e = nmse_floor(got, want, n, den_floor);
     if (e <= tol) {
         tc_pass(c, e);
         if (c->verbose) printf("    %s nmse %.3g\n", what, e);
@@ -232,7 +242,8 @@ int tc_nmse(tc *c, const char *what, const float *got, const double *want, size_
             shown++;
         }
     }
-    TC_FAIL(c, "%s: nmse %.3g > %.3g over %zu elements%s%s", what, e, tol, n,
+    TC_FAIL(c, "%s: nmse %.3g > %.3g over %zu elements%s%s%s", what, e, tol, n,
+            den_floor > 0.0 ? " (denominator floored at the whole tensor's scale)" : "",
             shown ? "; first bad: " : "", detail);
     return 0;
 }

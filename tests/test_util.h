@@ -40,6 +40,10 @@ uint64_t test_time_seed(void);
 /* sum((got - want)^2) / sum(want^2); the plain sum of squares when want is
  * all zero. INFINITY when anything is NaN or infinite: NaN never passes. */
 double nmse(const float *got, const double *want, size_t n);
+/* The same with the denominator at least den_floor: for a slice of a
+ * result that can be (mathematically) zero, e.g. dq of a one-token sequence,
+ * whose rounding noise must be judged at the scale of the whole result. */
+double nmse_floor(const float *got, const double *want, size_t n, double den_floor);
 double nmse_dd(const double *got, const double *want, size_t n);
 
 void f2d(const float *x, double *y, size_t n);
@@ -62,6 +66,7 @@ typedef struct tc {
     rng r;
     dt_device *dut; /* device under test */
     dt_device *ref; /* expected results from this device; NULL: the double reference */
+    const char *versus; /* what the expected values are, for the summary lines (optional) */
     double tol[TOL_COUNT];
     int verbose;
     /* the op family being checked, for the one summary line per (device, op) */
@@ -105,6 +110,8 @@ int tc_ok_at(tc *c, const char *file, int line, dt_status st, dt_device *dev, co
 
 /* NMSE check against `tol`; returns 1 on pass. Prints the worst elements on failure. */
 int tc_nmse(tc *c, const char *what, const float *got, const double *want, size_t n, double tol);
+int tc_nmse_floor(tc *c, const char *what, const float *got, const double *want, size_t n,
+                  double tol, double den_floor);
 /* Bitwise equality of n 32-bit words; returns 1 on pass. */
 int tc_bits(tc *c, const char *what, const void *got, const void *want, size_t n);
 /* Counts a check that passed without a number (exact comparisons). */

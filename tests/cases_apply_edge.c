@@ -1,0 +1,217 @@
+/* Knife-edge data for the canonical dt_demo_apply.
+ *
+ * The sign step hides almost every low-bit difference, so random data would
+ * let a backend that sums in another order, contracts to FMA, accumulates
+ * wider or divides by the count pass a bit-exact comparison -- and then
+ * drift from the other replicas once in a million steps. These tiles are
+ * built so that exactly such a deviation flips a sign:
+ *
+ * 4 x 4 tiles, where F[h][0] = 0.5 and F[h][2] = -0.5 exactly for h = 1, 2:
+ *  - ORDER_A / ORDER_B: a column (or row) with v, v at 0 and 2 and a tiny
+ *    t at 1 or 3, so 0.5v - 0.5v cancels exactly and t survives or is
+ *    absorbed depending on the order and width of the sum;
+ *  - FMA_A / FMA_B: x, y at 1 and 3 with round(F x) = -round(F' y) but
+ *    F x + F' y != 0, so the unfused sum is 0 and a fused one is not;
+ *  - RECIP: one slot averaged over three contributors, where acc * (1/3)
+ *    rounds differently from acc / 3, next to a slot holding acc / 3.
+ * 1 x 1 tiles: three contributions v, -v, t in every order, so the result
+ * depends on the order of the contributions.
+ *
+ * In the reference test each variant of ref_demo_apply_variant() must
+ * change the result: that proves the data can catch it. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tests/op_cases.h"
+
+enum { ORDER_A, ORDER_B, FMA_A, FMA_B, RECIP, N_FLAVOURS };
+
+static const char *variant_names[REF_APPLY_VARIANTS] = {
+    "canonical",       "fused multiply-add",    "double accumulation",
+    "descending sums", "division by the count", "contributions in reverse order"};
+
+/* x, y with round(p * x) == -round(q * y) and p x + q y != 0 exactly
+ * (float products are exact in double). */
+static void fma_pair(tc *c, float p, float q, float *x, float *y) {
+    for (;;) {
+        float xv = (float)((0.5 + 0.5 * rng_uniform(&c->r)) * (rng_u64(&c->r) & 1 ? -1 : 1));
+        float px = p * xv;
+        float y0 = (float)(-(double)px / (double)q);
+        for (int step = -3; step <= 3; step++) {
+            float yv = y0;
+            for (int s = 0; s < (step < 0 ? -step : step); s++)
+                yv = nextafterf(yv, step < 0 ? -INFINITY : INFINITY);
+            if (q * yv == -px && (double)p * xv + (double)q * yv != 0.0) {
+                *x = xv;
+                *y = yv;
+                return;
+            }
+        }
+    }
+}
+
+/* x with fl(fl(x + x) + x) * (float)(1/3) != fl(...) / 3. */
+static float recip_value(tc *c, float r3, float *div) {
+    for (;;) {
+        float x = (float)(1.0 + rng_uniform(&c->r));
+        float acc = x + x;
+        acc = acc + x;
+        if (acc * r3 != acc / 3.0f) {
+            *div = acc / 3.0f;
+            return x;
+        }
+    }
+}
+
+/* Entry e of contributor ci in tile t. */
+static void put(int32_t *idx, float *vals, int64_t T, int64_t k, int64_t ci, int64_t t, int64_t e,
+                int32_t slot, float v) {
+    idx[(ci * T + t) * k + e] = slot;
+    vals[(ci * T + t) * k + e] = v;
+}
+
+static int run_apply(tc *c, dt_device *dev, const int64_t *shape, const dt_tile_plan *p, int64_t k,
+                     int64_t n_contrib, const int32_t *idx, const float *vals, const float *recip,
+                     const float *f1, const float *f2, float *w, float lr, float decay) {
+    gt_set s;
+    gs_init(&s, c, dev);
+    int64_t sk[3] = {n_contrib, p->n_tiles, k}, nr = n_contrib + 1;
+    int ii = gs_add(&s, "idx", GT_IN, DT_I32, 3, sk, idx);
+    int iv = gs_add(&s, "vals", GT_IN, DT_F32, 3, sk, vals);
+    int ir = gs_add(&s, "recip", GT_IN, DT_F32, 1, &nr, recip);
+    int i1 = gs_add(&s, "f1", GT_IN, DT_F32, 2, (int64_t[]){p->tile_rows, p->tile_rows}, f1);
+    int i2 = gs_add(&s, "f2", GT_IN, DT_F32, 2, (int64_t[]){p->tile_cols, p->tile_cols}, f2);
+    int iw = gs_add(&s, "W", GT_INOUT, DT_F32, 2, shape, w);
+    if (s.ok)
+        gs_call(&s,
+                dt_demo_apply(dev, p, gs_t(&s, ii), gs_t(&s, iv), n_contrib, gs_t(&s, ir),
+                              gs_t(&s, i1), gs_t(&s, i2), gs_t(&s, iw), lr, decay),
+                "dt_demo_apply");
+    gs_read(&s, iw, w);
+    return gs_done(&s);
+}
+
+/* Runs one knife-edge round on the device, compares bits, and in the
+ * reference test proves that each listed variant changes the result. */
+static void edge_round(tc *c, const int64_t *shape, const dt_tile_plan *p, int64_t k,
+                       int64_t n_contrib, const int32_t *idx, const float *vals, const float *f,
+                       const int *must_differ) {
+    size_t nw = (size_t)(p->rows * p->cols);
+    float *recip = TC_NEW(c, float, n_contrib + 1);
+    dt_recip_table((int)n_contrib, recip);
+    float lr = 1e-3f, decay = (float)(1.0 - 1e-4);
+    float *w0 = rand_f(c, nw, 0.1f), *got = copy_f(c, w0, nw), *want = copy_f(c, w0, nw);
+    if (!c->ref) {
+        ref_demo_apply_f(p, idx, vals, k, n_contrib, recip, f, f, want, lr, decay);
+        for (int v = 1; v < REF_APPLY_VARIANTS; v++) {
+            if (!must_differ[v]) continue;
+            float *alt = copy_f(c, w0, nw);
+            ref_demo_apply_variant(p, idx, vals, k, n_contrib, recip, f, f, alt, lr, decay, v);
+            if (memcmp(alt, want, nw * sizeof(float)) == 0)
+                TC_FAIL(c, "test data is not knife-edge: %s gives the canonical bits",
+                        variant_names[v]);
+            else
+                tc_pass(c, 0.0);
+        }
+    }
+    if (!run_apply(c, c->dut, shape, p, k, n_contrib, idx, vals, recip, f, f, got, lr, decay))
+        return;
+    if (c->ref &&
+        !run_apply(c, c->ref, shape, p, k, n_contrib, idx, vals, recip, f, f, want, lr, decay))
+        return;
+    if (tc_bits(c, "W", got, want, nw)) return;
+    /* Name the likely cause: which deviation reproduces the device's bits. */
+    for (int v = 1; v < REF_APPLY_VARIANTS; v++) {
+        float *alt = copy_f(c, w0, nw);
+        ref_demo_apply_variant(p, idx, vals, k, n_contrib, recip, f, f, alt, lr, decay, v);
+        if (memcmp(alt, got, nw * sizeof(float)) == 0)
+            printf("    the device's bits match the %s variant\n", variant_names[v]);
+    }
+}
+
+static void edge_4x4(tc *c, int64_t rows, int64_t cols) {
+    int64_t shape[2] = {rows, cols};
+    dt_tile_plan p;
+    if (!TC_OK(c, dt_demo_tile_plan(2, shape, 4, &p), NULL, "dt_demo_tile_plan")) return;
+    tc_case(c, "[%lld, %lld] in 4x4 tiles: order, width, FMA and reciprocal knife edges",
+            (long long)rows, (long long)cols);
+    float *f = TC_NEW(c, float, 16);
+    dt_dct_basis(4, f);
+    if (f[0] != 0.5f || f[1 * 4 + 2] != -0.5f || f[2 * 4 + 2] != -0.5f || f[1 * 4 + 0] != 0.5f) {
+        TC_FAIL(c, "test assumption broken: the 4-point basis is not +-0.5 in columns 0 and 2");
+        return;
+    }
+    const int64_t T = p.n_tiles, k = 3, n_contrib = 4;
+    size_t ns = (size_t)(n_contrib * T * k);
+    int32_t *idx = TC_NEW(c, int32_t, ns);
+    float *vals = TC_NEW(c, float, ns);
+    for (size_t i = 0; i < ns; i++) idx[i] = -1; /* unused entries are skipped */
+    float r3 = (float)(1.0 / 3.0);
+    for (int64_t t = 0; t < T; t++) {
+        int flavour = (int)(t % N_FLAVOURS);
+        int32_t line = (int32_t)rng_int(&c->r, 0, 4); /* the column (A) or row (B) used */
+        int transposed = flavour == ORDER_B || flavour == FMA_B;
+        /* slot of position i along the summed dimension */
+#define SLOT(i) (transposed ? (int32_t)(0 * 4 + (i)) : (int32_t)((i)*4 + line))
+        float v = ldexpf(rng_u64(&c->r) & 1 ? 1.0f : -1.0f, (int)rng_int(&c->r, -3, 4));
+        float tiny = v * (float)ldexp(1.0 + 0.4 * rng_uniform(&c->r), -26);
+        if (rng_u64(&c->r) & 1) tiny = -tiny;
+        int64_t who[3] = {0, 1, 2};
+        if (flavour == ORDER_A || flavour == ORDER_B) {
+            int32_t tpos = rng_u64(&c->r) & 1 ? 1 : 3;
+            put(idx, vals, T, k, who[t % 3], t, 0, SLOT(0), v);
+            put(idx, vals, T, k, who[(t + 1) % 3], t, 1, SLOT(2), v);
+            put(idx, vals, T, k, 3, t, 2, SLOT(tpos), tiny);
+        } else if (flavour == FMA_A || flavour == FMA_B) {
+            /* The knife edge is on one output line: row h of Y (A), or
+             * column w of X (B, where Y = 0.5 A exactly). */
+            int64_t h = rng_int(&c->r, 0, 4);
+            float pf = f[h * 4 + 1], qf = f[h * 4 + 3], x, y;
+            if (transposed) pf *= 0.5f, qf *= 0.5f;
+            fma_pair(c, pf, qf, &x, &y);
+            put(idx, vals, T, k, 2, t, 0, SLOT(1), x);
+            put(idx, vals, T, k, 0, t, 1, SLOT(3), y);
+        } else {
+            float div, x = recip_value(c, r3, &div);
+            for (int64_t ci = 0; ci < 3; ci++) put(idx, vals, T, k, ci, t, ci, SLOT(0), x);
+            put(idx, vals, T, k, 3, t, 0, SLOT(2), div);
+        }
+#undef SLOT
+    }
+    int must[REF_APPLY_VARIANTS] = {0};
+    must[REF_APPLY_FMA] = must[REF_APPLY_WIDE] = must[REF_APPLY_DESCENDING] = 1;
+    must[REF_APPLY_DIVIDE] = 1;
+    edge_round(c, shape, &p, k, n_contrib, idx, vals, f, must);
+}
+
+static void edge_1x1(tc *c) {
+    int64_t shape[2] = {67, 71}; /* primes: 1 x 1 tiles */
+    dt_tile_plan p;
+    if (!TC_OK(c, dt_demo_tile_plan(2, shape, 64, &p), NULL, "dt_demo_tile_plan")) return;
+    tc_case(c, "[67, 71] in 1x1 tiles: contribution order knife edges");
+    float one = 1.0f;
+    const int64_t T = p.n_tiles, k = 1, n_contrib = 3;
+    size_t ns = (size_t)(n_contrib * T * k);
+    int32_t *idx = TC_NEW(c, int32_t, ns);
+    float *vals = TC_NEW(c, float, ns);
+    static const int perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                    {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    for (int64_t t = 0; t < T; t++) {
+        float v = ldexpf(rng_u64(&c->r) & 1 ? 1.0f : -1.0f, (int)rng_int(&c->r, -3, 4));
+        float three[3] = {v, -v, v * (float)ldexp(1.0 + 0.4 * rng_uniform(&c->r), -26)};
+        const int *perm = perms[t % 6];
+        for (int64_t ci = 0; ci < 3; ci++) put(idx, vals, T, k, ci, t, 0, 0, three[perm[ci]]);
+    }
+    int must[REF_APPLY_VARIANTS] = {0};
+    must[REF_APPLY_REVERSED] = must[REF_APPLY_WIDE] = 1;
+    edge_round(c, shape, &p, k, n_contrib, idx, vals, &one, must);
+}
+
+void cases_apply_edge(tc *c) {
+    tc_begin_op(c, "demo_apply_edge");
+    edge_4x4(c, 16, 20);
+    edge_4x4(c, 64, 64);
+    edge_1x1(c);
+    tc_end_op(c);
+}

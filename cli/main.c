@@ -16,6 +16,7 @@ static const command commands[] = {
     {"bench", cmd_bench, "measure GEMM, memory bandwidth and DeMo throughput per device"},
     {"train", cmd_train, "train a model on one device (AdamW or DeMo)"},
     {"sample", cmd_sample, "generate text from a checkpoint"},
+    {"keygen", cmd_keygen, "write a CURVE keypair for a coordinator or a peer"},
 };
 
 static void usage(FILE *f) {

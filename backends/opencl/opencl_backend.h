@@ -90,6 +90,8 @@ typedef struct ocl_device {
     cl_program programs[OCL_PROGRAM_COUNT];
     cl_kernel kernels[OCL_KERNEL_COUNT];
     cl_mem reduce_partials; /* OCL_REDUCE_GROUPS floats for two-pass reductions */
+    cl_mem gemm_scratch;    /* CLBlast's padded copies; grows to the largest GEMM seen */
+    size_t gemm_scratch_bytes;
     uint64_t local_mem_bytes;
     uint64_t max_alloc_bytes;
     int programs_from_cache; /* how many programs this open loaded from disk */
@@ -201,6 +203,11 @@ dt_status ocl_copy(dt_buffer *dst, size_t dst_offset, const dt_buffer *src, size
                    size_t bytes);
 
 /* ---- opencl_gemm.c --------------------------------------------------------- */
+/* How GEMM runs on a device, for info.note ("GEMM via CLBlast ..."). */
+const char *ocl_gemm_note(cl_platform_id platform, cl_device_id device);
+/* At open: CLBlast kernel parameters for devices its database does not
+ * know (PoCL's CPU device); a no-op elsewhere. */
+dt_status ocl_gemm_setup(ocl_device *d);
 dt_status ocl_gemm(dt_device *dev, const dt_gemm_desc *d, const dt_tensor *a, const dt_tensor *b,
                    const dt_tensor *c);
 

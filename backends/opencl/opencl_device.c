@@ -11,6 +11,7 @@ static void ocl_close(dt_device *dev) {
     ocl_device *d = ocl_dev(dev);
     if (d->queue) clFinish(d->queue);
     if (d->reduce_partials) clReleaseMemObject(d->reduce_partials);
+    if (d->gemm_scratch) clReleaseMemObject(d->gemm_scratch);
     ocl_release_programs(d);
     if (d->queue) clReleaseCommandQueue(d->queue);
     if (d->context) clReleaseContext(d->context);
@@ -113,8 +114,9 @@ static dt_status check_canonical(ocl_device *d) {
     if (!exact) {
         info->canonical_on_host = true;
         snprintf(info->note, sizeof info->note,
-                 "GEMM via CLBlast; canonical DeMo update on the host (device result differs "
-                 "from the reference bits)");
+                 "%s; canonical DeMo update on the host (device result differs from the "
+                 "reference bits)",
+                 ocl_gemm_note(d->platform, d->device));
     }
     return DT_OK;
 }
@@ -132,6 +134,7 @@ dt_status ocl_open(int index, dt_device **out) {
     st = ocl_describe_device(index, platform, device, &d->base.info);
     if (st == DT_OK) st = check_capable(d);
     if (st == DT_OK) st = create_context(d);
+    if (st == DT_OK) st = ocl_gemm_setup(d);
     if (st == DT_OK) st = ocl_build_all(d);
     if (st == DT_OK) st = check_canonical(d);
     if (st != DT_OK) {

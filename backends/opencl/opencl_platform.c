@@ -241,10 +241,10 @@ dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id d
         snprintf(info->note, sizeof info->note, "unusable: %s; distro needs OpenCL 1.2", version);
     else if (problem) {
         info->canonical_on_host = true;
-        snprintf(info->note, sizeof info->note,
-                 "GEMM via CLBlast; canonical DeMo update on the host (%s)", problem);
+        snprintf(info->note, sizeof info->note, "%s; canonical DeMo update on the host (%s)",
+                 ocl_gemm_note(platform, device), problem);
     } else {
-        snprintf(info->note, sizeof info->note, "GEMM via CLBlast");
+        snprintf(info->note, sizeof info->note, "%s", ocl_gemm_note(platform, device));
     }
     return DT_OK;
 }

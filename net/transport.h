@@ -33,6 +33,9 @@
  * that times out (or is interrupted by a signal, so Ctrl-C handlers run)
  * returns DT_OK with *arrived = false; errors are statuses.
  *
+ * A server or client is used from one thread at a time (ZeroMQ sockets are
+ * not thread-safe); the server's ZAP thread shares only its own lock.
+ *
  * Bytes are counted as message frames (header included; ZMTP, CURVE and TCP
  * overhead excluded): totals on both sides, and per routing id on the
  * server, for per-peer per-step accounting (take differences between

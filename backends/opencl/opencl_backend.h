@@ -17,7 +17,8 @@
 #include "runtime/backend.h"
 
 /* ---- programs and kernels ---------------------------------------------------
- * One program per .cl file under kernels/. The canonical DeMo update has a
+ * One program per .cl file under kernels/, each compiled with kernels/common.cl
+ * in front (shared vector helpers). The canonical DeMo update has a
  * program of its own because its floating-point rules differ (no FMA
  * contraction at all, see demo_apply.cl). */
 #define OCL_PROGRAMS(X)                                                                            \
@@ -154,10 +155,12 @@ typedef struct ocl_cache_key {
     char file[512];  /* full path of its cache file; empty when caching is off */
 } ocl_cache_key;
 
-/* Fills key->text and key->file. The cache is off (key->file empty) when
+/* Fills key->text and key->file for a program compiled from prelude +
+ * source with `options`. The cache is off (key->file empty) when
  * DISTRO_OPENCL_CACHE=0 or no cache directory can be determined. */
 void ocl_cache_key_make(ocl_cache_key *key, const ocl_device *d, const char *program,
-                        const char *options, const char *source, size_t source_len);
+                        const char *options, const char *prelude, size_t prelude_len,
+                        const char *source, size_t source_len);
 /* A verified binary for the key, malloc'ed into *bin, or 0 when there is
  * none or the file is corrupt, truncated or for another key. */
 int ocl_cache_load(const ocl_cache_key *key, unsigned char **bin, size_t *len);

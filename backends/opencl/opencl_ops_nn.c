@@ -22,9 +22,12 @@ dt_status ocl_embedding_fwd(dt_device *dev, const dt_tensor *tokens, const dt_te
 dt_status ocl_embedding_bwd(dt_device *dev, const dt_tensor *tokens, const dt_tensor *dout,
                             const dt_tensor *dtable) {
     int64_t n = dt_tensor_numel(tokens), vocab = dtable->shape[0], dim = dtable->shape[1];
-    /* Enough buckets for some thousands of work-items; each one scans every
-     * token, so more buckets than that only add scanning. */
-    int64_t buckets = 8192 / (dim < 1 ? 1 : dim);
+    /* Each bucket scans every token, so buckets only pay where idle lanes
+     * cost more than scanning: thousands of work-items on a GPU, a few per
+     * core on a CPU device. */
+    int64_t target =
+        dev->info.type == DT_DEVICE_CPU ? 16 * (int64_t)dev->info.compute_units : 16384;
+    int64_t buckets = target / (dim < 1 ? 1 : dim);
     if (buckets > 64) buckets = 64;
     if (buckets > vocab) buckets = vocab;
     if (buckets < 1) buckets = 1;

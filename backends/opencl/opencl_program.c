@@ -13,6 +13,7 @@
     extern const unsigned char sym[];                                                              \
     extern const unsigned long sym##_size;
 OCL_PROGRAMS(OCL_DECLARE_SOURCE)
+OCL_DECLARE_SOURCE(common, "common", ocl_src_common)
 #undef OCL_DECLARE_SOURCE
 
 typedef struct program_desc {
@@ -133,10 +134,11 @@ static void store_binary(ocl_device *d, ocl_program_id pid, const ocl_cache_key 
 static dt_status build_from_source(ocl_device *d, ocl_program_id pid, const char *options) {
     const program_desc *p = &programs[pid];
     const dt_device_info *info = &d->base.info;
-    const char *src = (const char *)p->source;
-    size_t len = (size_t)*p->size;
+    /* kernels/common.cl first: the helpers every file uses. */
+    const char *src[2] = {(const char *)ocl_src_common, (const char *)p->source};
+    size_t len[2] = {(size_t)ocl_src_common_size, (size_t)*p->size};
     cl_int err;
-    d->programs[pid] = clCreateProgramWithSource(d->context, 1, &src, &len, &err);
+    d->programs[pid] = clCreateProgramWithSource(d->context, 2, src, len, &err);
     if (!d->programs[pid]) return ocl_fail(d, "open", "clCreateProgramWithSource", err);
     err = clBuildProgram(d->programs[pid], 1, &d->device, options, NULL, NULL);
     if (err != CL_SUCCESS) {
@@ -161,7 +163,8 @@ dt_status ocl_build_all(ocl_device *d) {
     for (int pid = 0; pid < OCL_PROGRAM_COUNT; pid++) {
         const program_desc *p = &programs[pid];
         ocl_cache_key key;
-        ocl_cache_key_make(&key, d, p->name, options, (const char *)p->source, (size_t)*p->size);
+        ocl_cache_key_make(&key, d, p->name, options, (const char *)ocl_src_common,
+                           (size_t)ocl_src_common_size, (const char *)p->source, (size_t)*p->size);
         if (load_cached(d, (ocl_program_id)pid, &key, options)) {
             d->programs_from_cache++;
             continue;

@@ -99,7 +99,8 @@ static int cache_dir(char *out, size_t len) {
 }
 
 void ocl_cache_key_make(ocl_cache_key *key, const ocl_device *d, const char *program,
-                        const char *options, const char *source, size_t source_len) {
+                        const char *options, const char *prelude, size_t prelude_len,
+                        const char *source, size_t source_len) {
     char platform[128], platform_version[128], device[128], vendor[128], driver[128], version[128];
     ocl_platform_string(d->platform, CL_PLATFORM_NAME, platform, sizeof platform);
     ocl_platform_string(d->platform, CL_PLATFORM_VERSION, platform_version,
@@ -108,7 +109,7 @@ void ocl_cache_key_make(ocl_cache_key *key, const ocl_device *d, const char *pro
     ocl_device_string(d->device, CL_DEVICE_VENDOR, vendor, sizeof vendor);
     ocl_device_string(d->device, CL_DRIVER_VERSION, driver, sizeof driver);
     ocl_device_string(d->device, CL_DEVICE_VERSION, version, sizeof version);
-    uint64_t src = fnv1a(FNV_SEED, source, source_len);
+    uint64_t src = fnv1a(fnv1a(FNV_SEED, prelude, prelude_len), source, source_len);
     snprintf(key->text, sizeof key->text, "distro-opencl-cache/%u|%s|%s|%s|%s|%s|%s|%s|%s|%016llx",
              OCL_CACHE_FORMAT, program, platform, platform_version, device, vendor, driver, version,
              options, (unsigned long long)src);

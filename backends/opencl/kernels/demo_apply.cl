@@ -8,21 +8,24 @@
 // - no division and no cos: the reciprocal table and the DCT bases come from
 //   the host;
 // - every sum starts at 0.0f and adds one rounded product at a time in
-//   ascending index order, each by a single work-item.
+//   ascending index order. Units of VW outputs are computed as vectors
+//   (common.cl), but each lane is one output with its own sum in that order:
+//   lane-wise IEEE multiplies and adds give the same bits as scalar code.
 // The device is additionally checked against the host when it is opened
 // (opencl_demo_selftest.c); a mismatch sends this op to the host.
 #pragma OPENCL FP_CONTRACT OFF
 
-// One work-group per tile. acc and y are tile_size floats of local memory;
-// the counts live in y until y is needed for the first IDCT stage.
+// One work-group per tile. acc and yt are tile_size floats of local memory;
+// the counts live in yt until the first IDCT stage needs it.
 __kernel __attribute__((reqd_work_group_size(WG_TILE, 1, 1))) void
 demo_apply(__global const int *idx, ulong i_off, __global const float *vals, ulong v_off,
            __global const float *recip, ulong r_off, __global const float *f1, ulong f1_off,
            __global const float *f2, ulong f2_off, __global float *w, ulong w_off, long cols,
            int n1, int n2, long tiles_per_row, long n_tiles, int k, int n_contrib, float lr,
-           float decay, __local float *acc, __local float *y) {
-    __local int *cnt = (__local int *)y;
+           float decay, __local float *acc, __local float *yt) {
+    __local int *cnt = (__local int *)yt;
     int lid = get_local_id(0), S = n1 * n2;
+    int row_groups = (n2 + VW - 1) / VW, col_groups = (n1 + VW - 1) / VW;
     long t = get_group_id(0);
     f1 += f1_off;
     f2 += f2_off;
@@ -55,30 +58,36 @@ demo_apply(__global const int *idx, ulong i_off, __global const float *vals, ulo
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    // Y[h][b] = sum_a F1[h][a] * A[a][b]
-    for (int e = lid; e < S; e += WG_TILE) {
-        int h = e / n2, b = e % n2;
-        float sum = 0.0f;
+    // Y[h][b..] = sum_a F1[h][a] * A[a][b..], stored transposed (yt[b][h]).
+    for (int u = lid; u < n1 * row_groups; u += WG_TILE) {
+        int h = u / row_groups, b = (u % row_groups) * VW, avail = n2 - b;
+        floatv sum = (floatv)(0.0f);
         for (int a = 0; a < n1; a++) {
-            float prod = f1[h * n1 + a] * acc[a * n2 + b];
+            floatv prod = f1[h * n1 + a] * load_part_l(acc + a * n2 + b, avail);
             sum = sum + prod;
         }
-        y[e] = sum;
+        store_lanes_l(yt + b * n1 + h, n1, sum, avail);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    // X[h][x] = sum_b Y[h][b] * F2[x][b], then W = (W * decay) - (lr * sign(X)).
-    __global float *wt = w + w_off + (t / tiles_per_row) * n1 * cols + (t % tiles_per_row) * n2;
-    for (int e = lid; e < S; e += WG_TILE) {
-        int h = e / n2, x = e % n2;
-        float sum = 0.0f;
+    // X[h..][x] = sum_b Y[h..][b] * F2[x][b], then per element
+    // W = (W * decay) - (lr * sign(X)).
+    __global float *wt = w + w_off + TILE_ORIGIN(t, n1, n2, cols, tiles_per_row);
+    for (int u = lid; u < col_groups * n2; u += WG_TILE) {
+        int h = (u / n2) * VW, x = u % n2, avail = n1 - h;
+        floatv sum = (floatv)(0.0f);
         for (int b = 0; b < n2; b++) {
-            float prod = y[h * n2 + b] * f2[x * n2 + b];
+            floatv prod = load_part_l(yt + b * n1 + h, avail) * f2[x * n2 + b];
             sum = sum + prod;
         }
-        float s = sum > 0.0f ? 1.0f : (sum < 0.0f ? -1.0f : 0.0f);
-        float kept = wt[h * cols + x] * decay;
-        float step = lr * s;
-        wt[h * cols + x] = kept - step;
+        float lanes[VW];
+        vstore8(sum, 0, lanes);
+        for (int i = 0; i < min(avail, VW); i++) {
+            float s = lanes[i] > 0.0f ? 1.0f : (lanes[i] < 0.0f ? -1.0f : 0.0f);
+            __global float *wp = wt + (long)(h + i) * cols + x;
+            float kept = *wp * decay;
+            float step = lr * s;
+            *wp = kept - step;
+        }
     }
 }

@@ -33,6 +33,12 @@
  * that times out (or is interrupted by a signal, so Ctrl-C handlers run)
  * returns DT_OK with *arrived = false; errors are statuses.
  *
+ * Delivery: frames on one connection arrive in order, whole, once. Across a
+ * reconnect nothing is promised: frames queued on a connection that drops
+ * are lost (ZMQ_IMMEDIATE keeps new ones from queueing while it is down).
+ * A peer notices a new connection by net_client_status().connects growing
+ * and starts over with HELLO; the server sees a new routing id.
+ *
  * A server or client is used from one thread at a time (ZeroMQ sockets are
  * not thread-safe); the server's ZAP thread shares only its own lock.
  *

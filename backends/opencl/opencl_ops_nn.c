@@ -1,4 +1,6 @@
 /* Embedding, RMSNorm, RoPE, SwiGLU and softmax cross-entropy (kernels/nn.cl). */
+#include <limits.h>
+
 #include "backends/opencl/opencl_backend.h"
 
 /* Column kernels (one item per column, looping over rows) use small groups
@@ -83,38 +85,42 @@ dt_status ocl_rmsnorm_bwd(dt_device *dev, const dt_tensor *x, const dt_tensor *w
 dt_status ocl_rope(dt_device *dev, const dt_tensor *x, const dt_tensor *table, int64_t rows,
                    int64_t width, int64_t seq_len, int64_t head_dim, int64_t rot_cols,
                    int inverse) {
+    const char *op = inverse ? "rope_bwd" : "rope_fwd";
+    if (seq_len > INT_MAX / head_dim || rot_cols > INT_MAX)
+        return dt_error(DT_ERR_UNSUPPORTED, "%s: table of %lld x %lld too large on %s", op,
+                        (long long)seq_len, (long long)head_dim, dev->info.spec);
     ocl_args k = ocl_args_begin(ocl_dev(dev), OCL_K_ROPE);
     ocl_arg_view(&k, x);
     ocl_arg_view(&k, table);
-    ocl_arg_i64(&k, rows);
     ocl_arg_i64(&k, width);
-    ocl_arg_i64(&k, seq_len);
-    ocl_arg_i64(&k, head_dim);
-    ocl_arg_i64(&k, rot_cols);
+    ocl_arg_i32(&k, (cl_int)seq_len);
+    ocl_arg_i32(&k, (cl_int)head_dim);
+    ocl_arg_i32(&k, (cl_int)(rot_cols / 2));
     ocl_arg_i32(&k, inverse);
-    return ocl_run_1d(&k, inverse ? "rope_bwd" : "rope_fwd", (size_t)(rows * (rot_cols / 2)),
-                      OCL_WG_1D);
+    size_t global[2] = {(size_t)(rot_cols / 2), (size_t)rows}, local[2] = {OCL_WG_1D, 1};
+    return ocl_run(&k, op, 2, global, local);
+}
+
+/* SwiGLU runs on an (f, n) grid: no 64-bit division per element. */
+static dt_status swiglu(dt_device *dev, ocl_kernel_id id, const char *op, const dt_tensor *h,
+                        const dt_tensor *in2, const dt_tensor *out, int64_t n, int64_t f) {
+    ocl_args k = ocl_args_begin(ocl_dev(dev), id);
+    ocl_arg_view(&k, h);
+    if (in2) ocl_arg_view(&k, in2);
+    ocl_arg_view(&k, out);
+    ocl_arg_i64(&k, f);
+    size_t global[2] = {(size_t)f, (size_t)n}, local[2] = {OCL_WG_1D, 1};
+    return ocl_run(&k, op, 2, global, local);
 }
 
 dt_status ocl_swiglu_fwd(dt_device *dev, const dt_tensor *h, const dt_tensor *out, int64_t n,
                          int64_t f) {
-    ocl_args k = ocl_args_begin(ocl_dev(dev), OCL_K_SWIGLU_FWD);
-    ocl_arg_view(&k, h);
-    ocl_arg_view(&k, out);
-    ocl_arg_i64(&k, n);
-    ocl_arg_i64(&k, f);
-    return ocl_run_1d(&k, "swiglu_fwd", (size_t)(n * f), OCL_WG_1D);
+    return swiglu(dev, OCL_K_SWIGLU_FWD, "swiglu_fwd", h, NULL, out, n, f);
 }
 
 dt_status ocl_swiglu_bwd(dt_device *dev, const dt_tensor *h, const dt_tensor *dout,
                          const dt_tensor *dh, int64_t n, int64_t f) {
-    ocl_args k = ocl_args_begin(ocl_dev(dev), OCL_K_SWIGLU_BWD);
-    ocl_arg_view(&k, h);
-    ocl_arg_view(&k, dout);
-    ocl_arg_view(&k, dh);
-    ocl_arg_i64(&k, n);
-    ocl_arg_i64(&k, f);
-    return ocl_run_1d(&k, "swiglu_bwd", (size_t)(n * f), OCL_WG_1D);
+    return swiglu(dev, OCL_K_SWIGLU_BWD, "swiglu_bwd", h, dout, dh, n, f);
 }
 
 dt_status ocl_softmax_xent(dt_device *dev, const dt_tensor *logits, const dt_tensor *targets,

@@ -4,7 +4,7 @@
 // D, v plus 2D. out [B, T, D]; lse and the backward's scratch [B, H, T].
 // Every kernel runs on a (T, B*H) grid: one work-item per query (forward,
 // dQ) or per key (dK/dV), keeping its rows and accumulators in private
-// memory (head_dim <= HEAD_DIM_MAX, checked on the host). Each output is
+// memory as vectors (head_dim <= HEAD_DIM_MAX, checked on the host). Each output is
 // written by exactly one work-item, which sums its terms in a fixed order,
 // so the results are deterministic.
 //
@@ -16,6 +16,35 @@
 //   dv_u    = sum_{t >= u} p_tu dout_t
 
 #define QKV_ROW(b, t) (((long)(b) * T + (t)) * 3 * D)
+// A head's row as vectors of VW floats (common.cl); the last one is padded
+// with zeros, which add nothing to dot products.
+#define HD_VECS (HEAD_DIM_MAX / VW)
+
+static inline float hsum(floatv v) {
+    float4 a = v.s0123 + v.s4567;
+    float2 b = a.s01 + a.s23;
+    return b.s0 + b.s1;
+}
+
+// row[j] = the j-th vector of a head row of hd floats.
+static inline void load_row(floatv *row, __global const float *p, int hd) {
+    for (int j = 0; j * VW < hd; j++) row[j] = load_part_g(p + j * VW, hd - j * VW);
+}
+
+static inline float dot_row(const floatv *row, __global const float *p, int hd) {
+    floatv s = (floatv)(0.0f);
+    for (int j = 0; j * VW < hd; j++) s += row[j] * load_part_g(p + j * VW, hd - j * VW);
+    return hsum(s);
+}
+
+// row += scale * p
+static inline void add_row(floatv *row, float scale, __global const float *p, int hd) {
+    for (int j = 0; j * VW < hd; j++) row[j] += scale * load_part_g(p + j * VW, hd - j * VW);
+}
+
+static inline void store_row(__global float *p, const floatv *row, float scale, int hd) {
+    for (int j = 0; j * VW < hd; j++) store_part_g(p + j * VW, row[j] * scale, hd - j * VW);
+}
 
 __kernel __attribute__((reqd_work_group_size(WG_ATTN, 1, 1))) void
 attention_fwd(__global const float *qkv, ulong qkv_off, __global float *out, ulong out_off,
@@ -24,34 +53,26 @@ attention_fwd(__global const float *qkv, ulong qkv_off, __global float *out, ulo
     if (t >= T) return;
     int b = bh / H, h = bh % H, D = H * hd;
     __global const float *base = qkv + qkv_off;
-    __global const float *qt = base + QKV_ROW(b, t) + h * hd;
-    float q[HEAD_DIM_MAX], acc[HEAD_DIM_MAX];
-    for (int d = 0; d < hd; d++) {
-        q[d] = qt[d];
-        acc[d] = 0.0f;
-    }
+    floatv q[HD_VECS], acc[HD_VECS];
+    load_row(q, base + QKV_ROW(b, t) + h * hd, hd);
+    for (int j = 0; j * VW < hd; j++) acc[j] = (floatv)(0.0f);
     // Online softmax: m is the running maximum, l the running sum of
     // exp(s - m); acc is rescaled whenever m grows.
     float m = -INFINITY, l = 0.0f;
     for (int u = 0; u <= t; u++) {
         __global const float *ku = base + QKV_ROW(b, u) + D + h * hd;
-        __global const float *vu = ku + D;
-        float s = 0.0f;
-        for (int d = 0; d < hd; d++) s += q[d] * ku[d];
-        s *= scale;
+        float s = dot_row(q, ku, hd) * scale;
         if (s > m) {
             float corr = exp(m - s);
             l *= corr;
-            for (int d = 0; d < hd; d++) acc[d] *= corr;
+            for (int j = 0; j * VW < hd; j++) acc[j] *= corr;
             m = s;
         }
         float p = exp(s - m);
         l += p;
-        for (int d = 0; d < hd; d++) acc[d] += p * vu[d];
+        add_row(acc, p, ku + D, hd);
     }
-    __global float *ot = out + out_off + ((long)b * T + t) * D + h * hd;
-    float inv = 1.0f / l;
-    for (int d = 0; d < hd; d++) ot[d] = acc[d] * inv;
+    store_row(out + out_off + ((long)b * T + t) * D + h * hd, acc, 1.0f / l, hd);
     lse[lse_off + (long)bh * T + t] = m + log(l);
 }
 
@@ -63,9 +84,9 @@ attention_bwd_delta(__global const float *out, ulong out_off, __global const flo
     if (t >= T) return;
     int b = bh / H, h = bh % H, D = H * hd;
     long row = ((long)b * T + t) * D + h * hd;
-    float s = 0.0f;
-    for (int d = 0; d < hd; d++) s += dout[dout_off + row + d] * out[out_off + row + d];
-    delta[delta_off + (long)bh * T + t] = s;
+    floatv o[HD_VECS];
+    load_row(o, out + out_off + row, hd);
+    delta[delta_off + (long)bh * T + t] = dot_row(o, dout + dout_off + row, hd);
 }
 
 // dq_t: one work-item per query, keys in ascending order.
@@ -78,30 +99,19 @@ attention_bwd_dq(__global const float *qkv, ulong qkv_off, __global const float 
     if (t >= T) return;
     int b = bh / H, h = bh % H, D = H * hd;
     __global const float *base = qkv + qkv_off;
-    __global const float *qt = base + QKV_ROW(b, t) + h * hd;
-    __global const float *g_row = dout + dout_off + ((long)b * T + t) * D + h * hd;
-    float q[HEAD_DIM_MAX], g[HEAD_DIM_MAX], dq[HEAD_DIM_MAX];
-    for (int d = 0; d < hd; d++) {
-        q[d] = qt[d];
-        g[d] = g_row[d];
-        dq[d] = 0.0f;
-    }
+    floatv q[HD_VECS], g[HD_VECS], dq[HD_VECS];
+    load_row(q, base + QKV_ROW(b, t) + h * hd, hd);
+    load_row(g, dout + dout_off + ((long)b * T + t) * D + h * hd, hd);
+    for (int j = 0; j * VW < hd; j++) dq[j] = (floatv)(0.0f);
     float lse_t = lse[lse_off + (long)bh * T + t];
     float delta_t = delta[delta_off + (long)bh * T + t];
     for (int u = 0; u <= t; u++) {
         __global const float *ku = base + QKV_ROW(b, u) + D + h * hd;
-        __global const float *vu = ku + D;
-        float s = 0.0f, dp = 0.0f;
-        for (int d = 0; d < hd; d++) {
-            s += q[d] * ku[d];
-            dp += g[d] * vu[d];
-        }
-        float p = exp(s * scale - lse_t);
-        float ds = p * (dp - delta_t);
-        for (int d = 0; d < hd; d++) dq[d] += ds * ku[d];
+        float p = exp(dot_row(q, ku, hd) * scale - lse_t);
+        float ds = p * (dot_row(g, ku + D, hd) - delta_t);
+        add_row(dq, ds, ku, hd);
     }
-    __global float *out = dqkv + dqkv_off + QKV_ROW(b, t) + h * hd;
-    for (int d = 0; d < hd; d++) out[d] = dq[d] * scale;
+    store_row(dqkv + dqkv_off + QKV_ROW(b, t) + h * hd, dq, scale, hd);
 }
 
 // dk_u and dv_u: one work-item per key, queries in ascending order.
@@ -114,33 +124,19 @@ attention_bwd_dkdv(__global const float *qkv, ulong qkv_off, __global const floa
     if (u >= T) return;
     int b = bh / H, h = bh % H, D = H * hd;
     __global const float *base = qkv + qkv_off;
-    __global const float *ku = base + QKV_ROW(b, u) + D + h * hd;
-    __global const float *vu = ku + D;
-    float k[HEAD_DIM_MAX], v[HEAD_DIM_MAX], dk[HEAD_DIM_MAX], dv[HEAD_DIM_MAX];
-    for (int d = 0; d < hd; d++) {
-        k[d] = ku[d];
-        v[d] = vu[d];
-        dk[d] = 0.0f;
-        dv[d] = 0.0f;
-    }
+    floatv k[HD_VECS], v[HD_VECS], dk[HD_VECS], dv[HD_VECS];
+    load_row(k, base + QKV_ROW(b, u) + D + h * hd, hd);
+    load_row(v, base + QKV_ROW(b, u) + 2 * D + h * hd, hd);
+    for (int j = 0; j * VW < hd; j++) dk[j] = dv[j] = (floatv)(0.0f);
     for (int t = u; t < T; t++) {
         __global const float *qt = base + QKV_ROW(b, t) + h * hd;
         __global const float *gt = dout + dout_off + ((long)b * T + t) * D + h * hd;
-        float s = 0.0f, dp = 0.0f;
-        for (int d = 0; d < hd; d++) {
-            s += qt[d] * k[d];
-            dp += gt[d] * v[d];
-        }
-        float p = exp(s * scale - lse[lse_off + (long)bh * T + t]);
-        float ds = p * (dp - delta[delta_off + (long)bh * T + t]);
-        for (int d = 0; d < hd; d++) {
-            dv[d] += p * gt[d];
-            dk[d] += ds * qt[d];
-        }
+        float p = exp(dot_row(k, qt, hd) * scale - lse[lse_off + (long)bh * T + t]);
+        float ds = p * (dot_row(v, gt, hd) - delta[delta_off + (long)bh * T + t]);
+        add_row(dv, p, gt, hd);
+        add_row(dk, ds, qt, hd);
     }
     __global float *out = dqkv + dqkv_off + QKV_ROW(b, u) + D + h * hd;
-    for (int d = 0; d < hd; d++) {
-        out[d] = dk[d] * scale;
-        out[D + d] = dv[d];
-    }
+    store_row(out, dk, scale, hd);
+    store_row(out + D, dv, 1.0f, hd);
 }

@@ -174,18 +174,18 @@ rmsnorm_bwd_dx(__global const float *x, ulong x_off, __global const float *w, ul
 
 // ---- RoPE ---------------------------------------------------------------------
 
-// One item per rotated pair, in place. Pair i of a head sits at columns
-// (2i, 2i+1) of that head; the row's position is row % seq_len.
+// One item per rotated pair, in place; grid (rot_cols / 2, rows). Pair i of
+// a head sits at columns (2i, 2i+1) of that head; the row's position is
+// row % seq_len.
 __kernel void rope(__global float *x, ulong x_off, __global const float *table, ulong t_off,
-                   long rows, long width, long seq_len, long head_dim, long rot_cols,
-                   int inverse) {
-    long pairs = rot_cols / 2;
-    long gid = get_global_id(0);
-    if (gid >= rows * pairs) return;
-    long row = gid / pairs, col = (gid % pairs) * 2;
-    long i = (col % head_dim) / 2, pos = row % seq_len;
-    float c = table[t_off + (pos * (head_dim / 2) + i) * 2];
-    float s = table[t_off + (pos * (head_dim / 2) + i) * 2 + 1];
+                   long width, int seq_len, int head_dim, int pairs, int inverse) {
+    int pair = get_global_id(0);
+    long row = get_global_id(1);
+    if (pair >= pairs) return;
+    int col = pair * 2, half_dim = head_dim / 2;
+    int i = (col % head_dim) / 2, pos = (int)(row % seq_len);
+    float c = table[t_off + (pos * half_dim + i) * 2];
+    float s = table[t_off + (pos * half_dim + i) * 2 + 1];
     __global float *p = x + x_off + row * width + col;
     float x0 = p[0], x1 = p[1];
     if (inverse) {
@@ -199,28 +199,29 @@ __kernel void rope(__global float *x, ulong x_off, __global const float *table, 
 
 // ---- SwiGLU ---------------------------------------------------------------------
 
-// h = [gate | up] per row; out = silu(gate) * up.
+// h = [gate | up] per row; out = silu(gate) * up. Grid (f, n).
 __kernel void swiglu_fwd(__global const float *h, ulong h_off, __global float *out, ulong o_off,
-                         long n, long f) {
-    long gid = get_global_id(0);
-    if (gid >= n * f) return;
-    long r = gid / f, c = gid % f;
-    float g = h[h_off + r * 2 * f + c], u = h[h_off + r * 2 * f + f + c];
-    out[o_off + gid] = g / (1.0f + exp(-g)) * u;
+                         long f) {
+    long c = get_global_id(0), r = get_global_id(1);
+    if (c >= f) return;
+    __global const float *hr = h + h_off + r * 2 * f;
+    float g = hr[c], u = hr[f + c];
+    out[o_off + r * f + c] = g / (1.0f + exp(-g)) * u;
 }
 
 // d gate = dout * up * silu'(gate), d up = dout * silu(gate), with
-// silu'(g) = sig(g) (1 + g (1 - sig(g))).
+// silu'(g) = sig(g) (1 + g (1 - sig(g))). Grid (f, n).
 __kernel void swiglu_bwd(__global const float *h, ulong h_off, __global const float *dout,
-                         ulong d_off, __global float *dh, ulong dh_off, long n, long f) {
-    long gid = get_global_id(0);
-    if (gid >= n * f) return;
-    long r = gid / f, c = gid % f;
-    float g = h[h_off + r * 2 * f + c], u = h[h_off + r * 2 * f + f + c];
-    float dy = dout[d_off + gid];
+                         ulong d_off, __global float *dh, ulong dh_off, long f) {
+    long c = get_global_id(0), r = get_global_id(1);
+    if (c >= f) return;
+    __global const float *hr = h + h_off + r * 2 * f;
+    float g = hr[c], u = hr[f + c];
+    float dy = dout[d_off + r * f + c];
     float sig = 1.0f / (1.0f + exp(-g));
-    dh[dh_off + r * 2 * f + c] = dy * u * (sig * (1.0f + g * (1.0f - sig)));
-    dh[dh_off + r * 2 * f + f + c] = dy * (g * sig);
+    __global float *dr = dh + dh_off + r * 2 * f;
+    dr[c] = dy * u * (sig * (1.0f + g * (1.0f - sig)));
+    dr[f + c] = dy * (g * sig);
 }
 
 // ---- softmax cross-entropy ------------------------------------------------------

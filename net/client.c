@@ -25,7 +25,6 @@ struct net_client {
     net_link_shaper up, down;
     zmq_msg_t last; /* the frame handed out by the last recv */
     net_counters totals;
-    uint64_t dropped;
     link_phase phase;
     net_client_state state;
 };
@@ -244,7 +243,7 @@ static int take_one(net_client *c, zmq_msg_t *m) {
             if (zmq_msg_recv(m, c->dealer, ZMQ_DONTWAIT) < 0) break;
             more = zmq_msg_more(m);
         }
-        c->dropped++;
+        c->state.dropped++;
     }
 }
 

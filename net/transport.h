@@ -159,6 +159,7 @@ typedef struct net_client_state {
     uint64_t connects;           /* successful handshakes; it grows on every reconnect */
     uint64_t handshake_failures; /* attempts that ended before or in the handshake */
     char last_failure[160];      /* why the last one failed, for the user */
+    uint64_t dropped;            /* received messages of more than one frame, dropped */
 } net_client_state;
 
 /* Starts connecting (in the background; the first send waits for it). */

@@ -159,7 +159,10 @@ static void edge_4x4(tc *c, int64_t rows, int64_t cols) {
         if (rng_u64(&c->r) & 1) tiny = -tiny;
         int64_t who[3] = {0, 1, 2};
         if (flavour == ORDER_A || flavour == ORDER_B) {
-            int32_t tpos = rng_u64(&c->r) & 1 ? 1 : 3;
+            /* 1: absorbed when summed ascending in float (a wider sum keeps
+             * it); 3: survives ascending (a descending sum absorbs it).
+             * Alternate, so every plan has both. */
+            int32_t tpos = (t / N_FLAVOURS) % 2 ? 1 : 3;
             put(idx, vals, T, k, who[t % 3], t, 0, SLOT(0), v);
             put(idx, vals, T, k, who[(t + 1) % 3], t, 1, SLOT(2), v);
             put(idx, vals, T, k, 3, t, 2, SLOT(tpos), tiny);

@@ -166,10 +166,14 @@ typedef struct vk_batch {
 /* name, bindings: one line per shader in shaders/ (symbol vk_spv_<name>). */
 #define VK_SHADERS(X)                                                                              \
     X(gemm, 3)                                                                                     \
+    X(gemm_cpu, 3)                                                                                 \
+    X(gemm_precise, 3)                                                                             \
+    X(gemm_cpu_precise, 3)                                                                         \
     X(embedding_fwd, 3)                                                                            \
     X(embedding_bwd, 3)                                                                            \
     X(rmsnorm_fwd, 4)                                                                              \
     X(rmsnorm_bwd_dx, 5)                                                                           \
+    X(rmsnorm_bwd_dx_f64, 5)                                                                       \
     X(rmsnorm_bwd_dw, 4)                                                                           \
     X(rope, 2)                                                                                     \
     X(attention_fwd, 3)                                                                            \
@@ -184,10 +188,9 @@ typedef struct vk_batch {
     X(reduce_final, 2)                                                                             \
     X(adamw, 4)                                                                                    \
     X(demo_momentum, 2)                                                                            \
-    X(demo_encode, 5)                                                                              \
     X(demo_topk, 3)                                                                                \
-    X(demo_decode_sub, 6)                                                                          \
-    X(demo_apply, 7)
+    X(demo_tile_map, 3)                                                                            \
+    X(demo_tile_sparse, 3)
 
 #define VK_SHADER_ENUM(name, bindings) VK_SH_##name,
 typedef enum vk_shader_id { VK_SHADERS(VK_SHADER_ENUM) VK_SH_COUNT } vk_shader_id;
@@ -206,6 +209,13 @@ typedef struct vk_pipeline {
 
 /* ---- the device --------------------------------------------------------------- */
 
+#define VK_PROFILE_OPS 48
+typedef struct vk_profile_entry {
+    const char *op;
+    long calls;
+    double seconds;
+} vk_profile_entry;
+
 typedef struct vk_device {
     dt_device base;
     vk_instance vi;
@@ -219,6 +229,13 @@ typedef struct vk_device {
     /* Memory types: device buffers, and host-visible staging / readback. */
     uint32_t type_device, type_upload, type_readback;
     bool unified; /* device buffers are host-visible and mapped (lavapipe, iGPUs) */
+    uint32_t subgroup_size;
+    bool subgroup_shuffle; /* compute shaders may use subgroupShuffle */
+    /* Use the shader variants written for CPU devices (lavapipe): one
+     * subgroup per workgroup, registers and shuffles instead of shared
+     * memory. DISTRO_VULKAN_KERNELS=gpu turns them off, to test the GPU
+     * variants on lavapipe. */
+    bool cpu_kernels;
 
     VkCommandPool cmd_pool;
     vk_batch batches[VK_BATCHES];
@@ -237,6 +254,11 @@ typedef struct vk_device {
     int n_pipelines;
 
     vk_buffer *workspace; /* grown on demand; scratch of multi-pass ops */
+
+    bool profile; /* DISTRO_VULKAN_PROFILE: ops run one at a time, timed */
+    double profile_t0;
+    vk_profile_entry profile_ops[VK_PROFILE_OPS];
+    int n_profile;
 
     bool lost; /* a fatal driver error happened; every op now fails */
     char lost_reason[256];
@@ -265,6 +287,9 @@ void vk_buffer_destroy(vk_device *d, vk_buffer *b);
 dt_status vk_select_memory_types(vk_device *d);
 /* Device scratch of at least `bytes`, grown (after a sync) when too small. */
 dt_status vk_workspace(vk_device *d, size_t bytes, const char *op, vk_buffer **out);
+/* Record a fill of bytes [offset, offset + bytes) with a 32-bit pattern. */
+dt_status vk_fill(vk_device *d, const char *op, vk_buffer *buf, size_t offset, size_t bytes,
+                  uint32_t bits);
 dt_status vk_op_buffer_alloc(dt_device *dev, size_t bytes, dt_buffer **out);
 void vk_op_buffer_free(dt_buffer *buf);
 dt_status vk_op_upload(dt_buffer *dst, size_t offset, const void *src, size_t bytes);
@@ -296,6 +321,13 @@ dt_status vk_op_sync(dt_device *dev);
 /* Fail fast on a lost device. */
 dt_status vk_check_alive(vk_device *d, const char *op);
 
+/* vulkan_profile.c */
+bool vk_profile_requested(void);
+void vk_profile_begin(vk_device *d);
+/* With profiling on: wait for the op and add its time to the table. */
+dt_status vk_profile_end(vk_device *d, const char *op);
+void vk_profile_report(const vk_device *d);
+
 /* vulkan_pipeline.c */
 dt_status vk_layouts_create(vk_device *d);
 void vk_pipelines_destroy(vk_device *d);
@@ -326,6 +358,11 @@ uint32_t vk_groups(int64_t n, int64_t per_group);
 /* ---- ops ------------------------------------------------------------------------ */
 
 /* vulkan_ops_gemm.c */
+/* A GEMM on raw bindings (desc normalised; stride 0 shares an operand
+ * across the batch). `precise`: every output is summed from 0.0 in
+ * ascending k, one rounded product at a time (the canonical update). */
+dt_status vk_gemm(vk_device *d, const char *op, const dt_gemm_desc *g, vk_arg a, vk_arg b, vk_arg c,
+                  bool precise);
 dt_status vk_op_gemm(dt_device *dev, const dt_gemm_desc *d, const dt_tensor *a, const dt_tensor *b,
                      const dt_tensor *c);
 

@@ -45,6 +45,7 @@ static dt_status vk_query(int index, dt_device_info *info) {
 
 static void vk_close(dt_device *dev) {
     vk_device *d = vk_dev(dev);
+    vk_profile_report(d);
     if (d->device && d->fn->DeviceWaitIdle) {
         /* Whatever is still queued runs to completion before teardown; on a
          * lost device this returns at once. */
@@ -114,10 +115,15 @@ static dt_status create_logical_device(vk_device *d) {
         .queueCount = 1,
         .pQueuePriorities = &priority,
     };
+    /* Doubles only where a cancellation-prone op wants them (shaders with
+     * an _f64 variant); everything else is fp32. */
+    VkPhysicalDeviceFeatures features = {0};
+    features.shaderFloat64 = d->base.info.fp64 ? VK_TRUE : VK_FALSE;
     VkDeviceCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &qi,
+        .pEnabledFeatures = &features,
     };
     VkResult r = d->fn->CreateDevice(d->physical, &ci, NULL, &d->device);
     if (r != VK_SUCCESS) return vk_fail(d, "open", "vkCreateDevice", r);
@@ -133,6 +139,7 @@ static dt_status vk_open(int index, dt_device **out) {
     if (!d) return dt_error(DT_ERR_OOM, "vulkan:%d: cannot allocate a device", index);
     d->base.ops = &vk_ops;
     d->fn = &d->vi.fn;
+    d->profile = vk_profile_requested();
     dt_status st = find_device(index, &d->vi, vk_validation_requested(), &d->physical);
     if (st != DT_OK) {
         free(d);
@@ -143,6 +150,18 @@ static dt_status vk_open(int index, dt_device **out) {
     d->fn->GetPhysicalDeviceProperties(d->physical, &props);
     d->limits = props.limits;
     d->fn->GetPhysicalDeviceMemoryProperties(d->physical, &d->mem_props);
+    VkPhysicalDeviceSubgroupProperties subgroup = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                      .pNext = &subgroup};
+    d->fn->GetPhysicalDeviceProperties2(d->physical, &p2);
+    d->subgroup_size = subgroup.subgroupSize;
+    d->subgroup_shuffle = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                          (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+    const char *kernels = getenv("DISTRO_VULKAN_KERNELS");
+    d->cpu_kernels = d->base.info.type == DT_DEVICE_CPU && d->subgroup_shuffle &&
+                     d->subgroup_size >= 4 && d->subgroup_size <= 64 &&
+                     !(kernels && strcmp(kernels, "gpu") == 0);
 
     st = create_logical_device(d);
     if (st == DT_OK) st = vk_select_memory_types(d);

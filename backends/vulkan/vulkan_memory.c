@@ -252,6 +252,7 @@ dt_status vk_op_download(const dt_buffer *src, size_t offset, void *dst, size_t 
 dt_status vk_op_copy(dt_buffer *dst, size_t dst_offset, const dt_buffer *src, size_t src_offset,
                      size_t bytes) {
     vk_device *d = vk_dev(dst->dev);
+    vk_profile_begin(d);
     vk_batch *b;
     dt_status st = vk_record(d, "copy", &b);
     if (st != DT_OK) return st;
@@ -259,18 +260,25 @@ dt_status vk_op_copy(dt_buffer *dst, size_t dst_offset, const dt_buffer *src, si
     vk_hazard(d, b, acc, 2);
     VkBufferCopy region = {src_offset, dst_offset, bytes};
     d->fn->CmdCopyBuffer(b->cmd, vk_buf(src)->buffer, vk_buf(dst)->buffer, 1, &region);
-    return vk_op_done(d, b, "copy");
+    st = vk_op_done(d, b, "copy");
+    return st == DT_OK ? vk_profile_end(d, "copy") : st;
+}
+
+dt_status vk_fill(vk_device *d, const char *op, vk_buffer *buf, size_t offset, size_t bytes,
+                  uint32_t bits) {
+    vk_profile_begin(d);
+    vk_batch *b;
+    dt_status st = vk_record(d, op, &b);
+    if (st != DT_OK) return st;
+    vk_access acc = {buf, true};
+    vk_hazard(d, b, &acc, 1);
+    d->fn->CmdFillBuffer(b->cmd, buf->buffer, offset, bytes, bits);
+    st = vk_op_done(d, b, op);
+    return st == DT_OK ? vk_profile_end(d, "fill") : st;
 }
 
 dt_status vk_op_fill(dt_device *dev, const dt_tensor *y, float value, int64_t n) {
-    vk_device *d = vk_dev(dev);
-    vk_batch *b;
-    dt_status st = vk_record(d, "fill", &b);
-    if (st != DT_OK) return st;
-    vk_access acc = {vk_buf(y->buf), true};
-    vk_hazard(d, b, &acc, 1);
     uint32_t bits;
     memcpy(&bits, &value, 4);
-    d->fn->CmdFillBuffer(b->cmd, vk_buf(y->buf)->buffer, y->offset, (VkDeviceSize)n * 4, bits);
-    return vk_op_done(d, b, "fill");
+    return vk_fill(vk_dev(dev), "fill", vk_buf(y->buf), y->offset, (size_t)n * 4, bits);
 }

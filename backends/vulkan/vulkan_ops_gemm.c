@@ -1,10 +1,11 @@
-/* GEMM through the own tiled shader (shaders/gemm.comp).
+/* GEMM through the own shaders.
  *
- * Tile shapes are specialisation constants, so each device gets a shape
- * that suits it without a second shader: 64 x 64 tiles of 4 x 4 outputs per
- * invocation on GPUs; on a CPU device (lavapipe), where a workgroup's
- * invocations run as SIMD lanes of one thread and barriers are costly, tiles
- * that are wider along k and fewer barriers per flop. */
+ * GPUs get shaders/gemm.comp: shared-memory tiles, several outputs per
+ * invocation, tile shapes as specialisation constants. CPU devices
+ * (lavapipe) get shaders/gemm_cpu.comp, built for how a CPU runs shaders:
+ * there every buffer or shared-memory access is a scalar loop over the
+ * SIMD lanes, so it keeps a large block of C in registers and moves A
+ * between lanes with subgroup shuffles instead of through shared memory. */
 #include "backends/vulkan/vulkan_backend.h"
 
 typedef struct gemm_params {
@@ -16,46 +17,47 @@ typedef struct gemm_params {
     uint32_t batch_base;
 } gemm_params;
 
-/* WX, WY, TM, TN, BK: workgroup WX x WY, each invocation TM x TN outputs,
- * tiles BM = WY*TM by BN = WX*TN, BK deep. */
-static void gemm_shape(const vk_device *d, const dt_gemm_desc *g, uint32_t spec[5]) {
-    bool cpu = d->base.info.type == DT_DEVICE_CPU;
-    uint32_t wx = 16, wy = 16, tm = 4, tn = 4, bk = 16;
-    if (cpu) {
-        wx = 8;
-        wy = 8;
-        tm = 4;
-        tn = 4;
-        bk = 32;
+typedef struct gemm_plan {
+    vk_shader_id shader;
+    uint32_t spec[5];
+    int n_spec;
+    int64_t tile_m, tile_n; /* outputs per workgroup */
+} gemm_plan;
+
+static void plan_gemm(const vk_device *d, const dt_gemm_desc *g, bool precise, gemm_plan *pl) {
+    if (d->cpu_kernels && d->subgroup_size <= 16) {
+        /* 4 x 8 blocks of SG: measured best on lavapipe (256-bit lanes). */
+        const uint32_t sg = d->subgroup_size, rb = 4, tn = 8;
+        *pl = (gemm_plan){precise ? VK_SH_gemm_cpu_precise : VK_SH_gemm_cpu,
+                          {sg, rb, tn},
+                          3,
+                          (int64_t)rb * sg,
+                          (int64_t)tn * sg};
+        return;
     }
-    /* Small problems: smaller tiles keep more workgroups busy. */
-    if (!cpu && g->m * g->n * g->batch < 256 * 256) {
-        wx = 8;
-        wy = 8;
-    }
-    spec[0] = wx;
-    spec[1] = wy;
-    spec[2] = tm;
-    spec[3] = tn;
-    spec[4] = bk;
+    /* WX, WY, TM, TN, BK: a WX x WY workgroup of TM x TN outputs each over
+     * tiles of (WY*TM) x (WX*TN), BK deep; smaller tiles for small problems
+     * keep more workgroups busy. */
+    uint32_t w = g->m * g->n * g->batch < 256 * 256 ? 8 : 16;
+    *pl = (gemm_plan){precise ? VK_SH_gemm_precise : VK_SH_gemm,
+                      {w, w, 4, 4, 16},
+                      5,
+                      (int64_t)w * 4,
+                      (int64_t)w * 4};
 }
 
-dt_status vk_op_gemm(dt_device *dev, const dt_gemm_desc *g, const dt_tensor *a, const dt_tensor *b,
-                     const dt_tensor *c) {
-    vk_device *d = vk_dev(dev);
-    uint32_t spec[5];
-    gemm_shape(d, g, spec);
-    const int64_t bm = spec[1] * spec[2], bn = spec[0] * spec[3];
-    const int64_t gx = (g->n + bn - 1) / bn, gy = (g->m + bm - 1) / bm;
-    const int64_t max_x = d->limits.maxComputeWorkGroupCount[0];
-    const int64_t max_y = d->limits.maxComputeWorkGroupCount[1];
+dt_status vk_gemm(vk_device *d, const char *op, const dt_gemm_desc *g, vk_arg a, vk_arg b, vk_arg c,
+                  bool precise) {
+    gemm_plan pl;
+    plan_gemm(d, g, precise, &pl);
+    const int64_t gx = (g->n + pl.tile_n - 1) / pl.tile_n, gy = (g->m + pl.tile_m - 1) / pl.tile_m;
     const int64_t max_z = d->limits.maxComputeWorkGroupCount[2];
-    if (gx > max_x || gy > max_y)
+    if (gx > d->limits.maxComputeWorkGroupCount[0] || gy > d->limits.maxComputeWorkGroupCount[1])
         return dt_error(DT_ERR_UNSUPPORTED,
-                        "gemm: %lld x %lld outputs need more workgroups than "
+                        "%s: %lld x %lld outputs need more workgroups than "
                         "%s allows",
-                        (long long)g->m, (long long)g->n, dev->info.spec);
-    vk_arg args[3] = {vk_in(a), vk_in(b), vk_in(c)};
+                        op, (long long)g->m, (long long)g->n, d->base.info.spec);
+    vk_arg args[3] = {a, b, c};
     args[2].write = true;
     gemm_params p = {
         .m = (uint32_t)g->m,
@@ -76,9 +78,14 @@ dt_status vk_op_gemm(dt_device *dev, const dt_gemm_desc *g, const dt_tensor *a, 
     for (int64_t first = 0; first < g->batch; first += max_z) {
         int64_t count = g->batch - first < max_z ? g->batch - first : max_z;
         p.batch_base = (uint32_t)first;
-        dt_status st = vk_dispatch(d, "gemm", VK_SH_gemm, spec, 5, args, 3, &p, sizeof p,
+        dt_status st = vk_dispatch(d, op, pl.shader, pl.spec, pl.n_spec, args, 3, &p, sizeof p,
                                    (uint32_t)gx, (uint32_t)gy, (uint32_t)count);
         if (st != DT_OK) return st;
     }
     return DT_OK;
+}
+
+dt_status vk_op_gemm(dt_device *dev, const dt_gemm_desc *g, const dt_tensor *a, const dt_tensor *b,
+                     const dt_tensor *c) {
+    return vk_gemm(vk_dev(dev), "gemm", g, vk_in(a), vk_in(b), vk_out(c), false);
 }

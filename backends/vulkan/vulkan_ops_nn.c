@@ -65,7 +65,8 @@ dt_status vk_op_rmsnorm_bwd(dt_device *dev, const dt_tensor *x, const dt_tensor 
     if (st != DT_OK) return st;
     uint32_t wg = row_workgroup(cols);
     vk_arg dx_args[5] = {vk_in(x), vk_in(w), vk_in(rstd), vk_in(dy), vk_out(dx)};
-    return vk_dispatch(d, "rmsnorm_bwd", VK_SH_rmsnorm_bwd_dx, &wg, 1, dx_args, 5, &p, sizeof p,
+    vk_shader_id dx_shader = dev->info.fp64 ? VK_SH_rmsnorm_bwd_dx_f64 : VK_SH_rmsnorm_bwd_dx;
+    return vk_dispatch(d, "rmsnorm_bwd", dx_shader, &wg, 1, dx_args, 5, &p, sizeof p,
                        vk_groups(rows, 1), 1, 1);
 }
 

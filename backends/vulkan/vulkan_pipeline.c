@@ -162,6 +162,7 @@ dt_status vk_dispatch(vk_device *d, const char *op, vk_shader_id shader, const u
                         "%s: internal error: shader %s called with %d bindings, "
                         "%d constants and %zu bytes of parameters",
                         op, shaders[shader].name, n_args, n_spec, params_bytes);
+    vk_profile_begin(d);
     VkPipeline pipeline;
     dt_status st = get_pipeline(d, op, shader, spec, n_spec, &pipeline);
     if (st != DT_OK) return st;
@@ -226,5 +227,6 @@ dt_status vk_dispatch(vk_device *d, const char *op, vk_shader_id shader, const u
     d->fn->CmdPushConstants(b->cmd, layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                             (uint32_t)(n_args * 4 + params_bytes), push);
     d->fn->CmdDispatch(b->cmd, gx, gy, gz);
-    return vk_op_done(d, b, op);
+    st = vk_op_done(d, b, op);
+    return st == DT_OK ? vk_profile_end(d, shaders[shader].name) : st;
 }

@@ -57,10 +57,12 @@ void main() {
             const uint n = min(BKV, p.T - t0);
             for (uint j = 0; j < n; j++) {
                 if (t0 + j < u) continue;
-                float s = 0.0, dp = 0.0;
+                float s = 0.0;
+                precise float dp = 0.0; // formed exactly like Dt (see the dq pass)
                 for (uint d = 0; d < HD; d++) {
                     s += Qs[j * HD + d] * k[d];
-                    dp += Gs[j * HD + d] * v[d];
+                    precise float prod = Gs[j * HD + d] * v[d];
+                    dp = dp + prod;
                 }
                 float pj = exp(s * p.scale - Ls[j]);
                 float ds = pj * (dp - Ds[j]);

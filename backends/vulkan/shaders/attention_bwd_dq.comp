@@ -33,13 +33,17 @@ void main() {
     const uint orow = (bt * p.T + t) * p.D + h * HD;
 
     float q[HD], g[HD], dq[HD];
-    float dt = 0.0, lse_t = 0.0;
+    // Dt and dp_tu are formed the same way (no contraction, same order), so
+    // where out_t equals a single visible v_u their difference is exactly 0.
+    precise float dt = 0.0;
+    float lse_t = 0.0;
     if (valid) {
         for (uint d = 0; d < HD; d++) {
             q[d] = qkv[base + t * row + d];
             g[d] = dout[p.off_dout + orow + d];
             dq[d] = 0.0;
-            dt += g[d] * o[p.off_out + orow + d];
+            precise float prod = g[d] * o[p.off_out + orow + d];
+            dt = dt + prod;
         }
         lse_t = lse[p.off_lse + (bt * p.H + h) * p.T + t];
         scratch[p.off_scratch + (bt * p.H + h) * p.T + t] = dt;
@@ -56,10 +60,12 @@ void main() {
         if (valid && k0 <= t) {
             const uint n = min(BKV, t - k0 + 1);
             for (uint j = 0; j < n; j++) {
-                float s = 0.0, dp = 0.0;
+                float s = 0.0;
+                precise float dp = 0.0;
                 for (uint d = 0; d < HD; d++) {
                     s += q[d] * Ks[j * HD + d];
-                    dp += g[d] * Vs[j * HD + d];
+                    precise float prod = g[d] * Vs[j * HD + d];
+                    dp = dp + prod;
                 }
                 float pj = exp(s * p.scale - lse_t);
                 float ds = pj * (dp - dt);

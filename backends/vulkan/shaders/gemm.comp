@@ -4,6 +4,14 @@
 // pass through shared memory BK columns at a time; edges are zero-padded,
 // so any m, n, k works. Invocation (tx, ty) owns rows ty + i*WY and columns
 // tx + j*WX: neighbouring invocations read neighbouring shared words.
+// With DT_PRECISE every output is a plain sum from 0.0 of one rounded
+// product at a time in ascending k (no fused multiply-add), which the
+// canonical DeMo update builds its inverse DCT from.
+#if DT_PRECISE
+#define PRECISE precise
+#else
+#define PRECISE
+#endif
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(constant_id = 0) const uint WX = 16;
 layout(constant_id = 1) const uint WY = 16;
@@ -39,7 +47,7 @@ void main() {
     const uint ob = p.off_b + item * p.stride_b;
     const uint oc = p.off_c + item * p.stride_c;
 
-    float acc[TM * TN];
+    PRECISE float acc[TM * TN];
     for (uint i = 0; i < TM * TN; i++) acc[i] = 0.0;
 
     for (uint k0 = 0; k0 < p.k; k0 += BK) {
@@ -69,7 +77,7 @@ void main() {
             for (uint i = 0; i < TM; i++) ar[i] = As[kk * BM + ty + i * WY];
             for (uint j = 0; j < TN; j++) br[j] = Bs[kk * BN + tx + j * WX];
             for (uint i = 0; i < TM; i++)
-                for (uint j = 0; j < TN; j++) acc[i * TN + j] += ar[i] * br[j];
+                for (uint j = 0; j < TN; j++) acc[i * TN + j] = acc[i * TN + j] + ar[i] * br[j];
         }
         barrier();
     }

@@ -28,7 +28,7 @@
 #define NET_MAX_PEERS 256
 #define NET_NAME_MAX 64
 #define NET_TEXT_MAX 512     /* reasons, device descriptions */
-#define NET_CONFIG_MAX 65536 /* the run config JSON */
+#define NET_CONFIG_MAX 65535 /* the run config JSON (a u16 length on the wire) */
 
 typedef enum net_type {
     NET_HELLO = 1,     /* peer -> coordinator: who I am, what I run */

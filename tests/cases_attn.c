@@ -190,8 +190,10 @@ static void xent_check(tc *c, int64_t n, int64_t V, float amp, float offset, int
 
 void cases_attn_xent(tc *c) {
     tc_begin_op(c, "attention");
-    static const attn_shape shapes[] = {{1, 1, 1, 2},   {1, 5, 1, 4},   {2, 7, 3, 8},
-                                        {1, 33, 2, 16}, {2, 64, 4, 32}, {1, 17, 1, 64}};
+    /* Past one block of keys (T = 130), a wide head (128), an odd head (3). */
+    static const attn_shape shapes[] = {{1, 1, 1, 2},    {1, 5, 1, 4},    {2, 7, 3, 8},
+                                        {1, 33, 2, 16},  {2, 64, 4, 32},  {1, 17, 1, 64},
+                                        {1, 130, 2, 16}, {1, 20, 1, 128}, {1, 9, 2, 3}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         attention_check(c, shapes[i], 1.0f / sqrtf((float)shapes[i].hd), 1.0f);
     /* Sharp softmax: large scores need the max subtracted. */
@@ -204,6 +206,7 @@ void cases_attn_xent(tc *c) {
     xent_check(c, 16, 256, 3.0f, 0.0f, 1, 0);
     xent_check(c, 16, 256, 3.0f, 0.0f, 0, 0);
     xent_check(c, 5, 1000, 4.0f, 0.0f, 2, 0);
+    xent_check(c, 2, 50257, 4.0f, 0.0f, 1, 0); /* a GPT-2 vocabulary: long rows */
     xent_check(c, 9, 50, 2.0f, 0.0f, 1, 1);
     xent_check(c, 9, 50, 2.0f, 0.0f, 2, 1);
     /* Logits far from zero: a softmax without the max subtracted overflows. */

@@ -278,6 +278,7 @@ void cases_demo(tc *c) {
     topk_check(c, 8, 16, 1);
     topk_check(c, 5, 273, 17);
     topk_check(c, 4, 4096, 64);
+    topk_check(c, 2, 4096, 1024);
     topk_check(c, 4, 64, 64);
     topk_check(c, 8, 50, 49);
     topk_check(c, 12, 7, 3);

@@ -210,6 +210,7 @@ void cases_elem(tc *c) {
     tc_begin_op(c, "sum_squares");
     for (size_t i = 0; i < N_SIZES; i++) sum_squares_check(c, sizes[i]);
     sum_squares_check(c, 65537);
+    sum_squares_check(c, 1048579);
     tc_end_op(c);
 
     tc_begin_op(c, "check_finite");
@@ -220,6 +221,7 @@ void cases_elem(tc *c) {
     check_finite_check(c, 1000, 999, INFINITY);
     check_finite_check(c, 65537, 31337, NAN);
     check_finite_check(c, 65537, -1, 0.0f);
+    check_finite_check(c, 1048579, 1048578, -INFINITY);
     tc_end_op(c);
 
     tc_begin_op(c, "adamw");

@@ -71,6 +71,13 @@ static void put(int32_t *idx, float *vals, int64_t T, int64_t k, int64_t ci, int
     vals[(ci * T + t) * k + e] = v;
 }
 
+/* Slot of position i along the summed dimension of a 4 x 4 tile: down
+ * column `line` (the first IDCT sum), or along row 0 (the second, where
+ * Y = 0.5 A exactly). */
+static int32_t slot(int transposed, int32_t line, int32_t i) {
+    return transposed ? i : i * 4 + line;
+}
+
 static int run_apply(tc *c, dt_device *dev, const int64_t *shape, const dt_tile_plan *p, int64_t k,
                      int64_t n_contrib, const int32_t *idx, const float *vals, const float *recip,
                      const float *f1, const float *f2, float *w, float lr, float decay) {
@@ -152,20 +159,17 @@ static void edge_4x4(tc *c, int64_t rows, int64_t cols) {
         int flavour = (int)(t % N_FLAVOURS);
         int32_t line = (int32_t)rng_int(&c->r, 0, 4); /* the column (A) or row (B) used */
         int transposed = flavour == ORDER_B || flavour == FMA_B;
-        /* slot of position i along the summed dimension */
-#define SLOT(i) (transposed ? (int32_t)(0 * 4 + (i)) : (int32_t)((i)*4 + line))
         float v = ldexpf(rng_u64(&c->r) & 1 ? 1.0f : -1.0f, (int)rng_int(&c->r, -3, 4));
         float tiny = v * (float)ldexp(1.0 + 0.4 * rng_uniform(&c->r), -26);
         if (rng_u64(&c->r) & 1) tiny = -tiny;
-        int64_t who[3] = {0, 1, 2};
         if (flavour == ORDER_A || flavour == ORDER_B) {
             /* 1: absorbed when summed ascending in float (a wider sum keeps
              * it); 3: survives ascending (a descending sum absorbs it).
              * Alternate, so every plan has both. */
             int32_t tpos = (t / N_FLAVOURS) % 2 ? 1 : 3;
-            put(idx, vals, T, k, who[t % 3], t, 0, SLOT(0), v);
-            put(idx, vals, T, k, who[(t + 1) % 3], t, 1, SLOT(2), v);
-            put(idx, vals, T, k, 3, t, 2, SLOT(tpos), tiny);
+            put(idx, vals, T, k, t % 3, t, 0, slot(transposed, line, 0), v);
+            put(idx, vals, T, k, (t + 1) % 3, t, 1, slot(transposed, line, 2), v);
+            put(idx, vals, T, k, 3, t, 2, slot(transposed, line, tpos), tiny);
         } else if (flavour == FMA_A || flavour == FMA_B) {
             /* The knife edge is on one output line: row h of Y (A), or
              * column w of X (B, where Y = 0.5 A exactly). */
@@ -173,14 +177,13 @@ static void edge_4x4(tc *c, int64_t rows, int64_t cols) {
             float pf = f[h * 4 + 1], qf = f[h * 4 + 3], x, y;
             if (transposed) pf *= 0.5f, qf *= 0.5f;
             fma_pair(c, pf, qf, &x, &y);
-            put(idx, vals, T, k, 2, t, 0, SLOT(1), x);
-            put(idx, vals, T, k, 0, t, 1, SLOT(3), y);
+            put(idx, vals, T, k, 2, t, 0, slot(transposed, line, 1), x);
+            put(idx, vals, T, k, 0, t, 1, slot(transposed, line, 3), y);
         } else {
             float div, x = recip_value(c, r3, &div);
-            for (int64_t ci = 0; ci < 3; ci++) put(idx, vals, T, k, ci, t, ci, SLOT(0), x);
-            put(idx, vals, T, k, 3, t, 0, SLOT(2), div);
+            for (int64_t ci = 0; ci < 3; ci++) put(idx, vals, T, k, ci, t, ci, slot(0, line, 0), x);
+            put(idx, vals, T, k, 3, t, 0, slot(0, line, 2), div);
         }
-#undef SLOT
     }
     int must[REF_APPLY_VARIANTS] = {0};
     must[REF_APPLY_FMA] = must[REF_APPLY_WIDE] = must[REF_APPLY_DESCENDING] = 1;

@@ -64,8 +64,8 @@ typedef enum tol_class {
 typedef struct tc {
     uint64_t seed;
     rng r;
-    dt_device *dut; /* device under test */
-    dt_device *ref; /* expected results from this device; NULL: the double reference */
+    dt_device *dut;     /* device under test */
+    dt_device *ref;     /* expected results from this device; NULL: the double reference */
     const char *versus; /* what the expected values are, for the summary lines (optional) */
     double tol[TOL_COUNT];
     int verbose;

@@ -172,18 +172,25 @@ typedef struct vk_batch {
     X(embedding_fwd, 3)                                                                            \
     X(embedding_bwd, 3)                                                                            \
     X(rmsnorm_fwd, 4)                                                                              \
+    X(rmsnorm_fwd_sg, 4)                                                                           \
     X(rmsnorm_bwd_dx, 5)                                                                           \
     X(rmsnorm_bwd_dx_f64, 5)                                                                       \
+    X(rmsnorm_bwd_dx_sg, 5)                                                                        \
+    X(rmsnorm_bwd_dx_f64_sg, 5)                                                                    \
     X(rmsnorm_bwd_dw, 4)                                                                           \
     X(rope, 2)                                                                                     \
     X(attention_fwd, 3)                                                                            \
     X(attention_bwd_dq, 6)                                                                         \
     X(attention_bwd_dkv, 5)                                                                        \
+    X(attention_fwd_sg, 3)                                                                         \
+    X(attention_bwd_dq_sg, 6)                                                                      \
+    X(attention_bwd_dkv_sg, 5)                                                                     \
     X(swiglu_fwd, 2)                                                                               \
     X(swiglu_bwd, 3)                                                                               \
     X(add, 3)                                                                                      \
     X(scale, 2)                                                                                    \
     X(softmax_xent, 4)                                                                             \
+    X(softmax_xent_sg, 4)                                                                          \
     X(reduce_partial, 2)                                                                           \
     X(reduce_final, 2)                                                                             \
     X(adamw, 4)                                                                                    \

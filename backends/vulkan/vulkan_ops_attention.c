@@ -8,12 +8,20 @@
 #include "backends/vulkan/vulkan_backend.h"
 
 typedef struct attn_shape {
+    bool sg;          /* the _sg variants (CPU devices): spec = subgroup, head_dim */
     uint32_t spec[3]; /* rows per workgroup, head_dim, rows per shared block */
-    uint32_t groups;  /* workgroups along the sequence */
+    int n_spec;
+    uint32_t groups; /* workgroups along the sequence */
 } attn_shape;
 
 static dt_status attention_shape(const vk_device *d, const char *op, int64_t seq_len,
                                  int64_t head_dim, attn_shape *s) {
+    if (d->cpu_kernels && head_dim % d->subgroup_size == 0) {
+        uint32_t sg = d->subgroup_size;
+        *s =
+            (attn_shape){true, {sg, (uint32_t)head_dim, 0}, 2, (uint32_t)((seq_len + sg - 1) / sg)};
+        return DT_OK;
+    }
     uint32_t rows = 16;
     while (rows < 64 && rows < seq_len) rows *= 2;
     /* Two [block, head_dim] tiles (plus two short vectors) in shared memory. */
@@ -26,10 +34,10 @@ static dt_status attention_shape(const vk_device *d, const char *op, int64_t seq
                         "the %u bytes of %s",
                         op, (long long)head_dim, d->limits.maxComputeSharedMemorySize,
                         d->base.info.spec);
-    s->spec[0] = rows;
-    s->spec[1] = (uint32_t)head_dim;
-    s->spec[2] = (uint32_t)block;
-    s->groups = (uint32_t)((seq_len + rows - 1) / rows);
+    *s = (attn_shape){false,
+                      {rows, (uint32_t)head_dim, (uint32_t)block},
+                      3,
+                      (uint32_t)((seq_len + rows - 1) / rows)};
     return DT_OK;
 }
 
@@ -47,8 +55,9 @@ dt_status vk_op_attention_fwd(dt_device *dev, const dt_tensor *qkv, const dt_ten
     if (st != DT_OK) return st;
     attn_params p = {(uint32_t)seq_len, (uint32_t)n_heads, (uint32_t)(n_heads * head_dim), scale};
     vk_arg args[3] = {vk_in(qkv), vk_out(out), vk_out(lse)};
-    return vk_dispatch(d, "attention_fwd", VK_SH_attention_fwd, s.spec, 3, args, 3, &p, sizeof p,
-                       s.groups, (uint32_t)n_heads, (uint32_t)batch);
+    return vk_dispatch(d, "attention_fwd", s.sg ? VK_SH_attention_fwd_sg : VK_SH_attention_fwd,
+                       s.spec, s.n_spec, args, 3, &p, sizeof p, s.groups, (uint32_t)n_heads,
+                       (uint32_t)batch);
 }
 
 dt_status vk_op_attention_bwd(dt_device *dev, const dt_tensor *qkv, const dt_tensor *out,
@@ -62,10 +71,12 @@ dt_status vk_op_attention_bwd(dt_device *dev, const dt_tensor *qkv, const dt_ten
     attn_params p = {(uint32_t)seq_len, (uint32_t)n_heads, (uint32_t)(n_heads * head_dim), scale};
     vk_arg q_args[6] = {vk_in(qkv), vk_in(out),   vk_in(dout),
                         vk_in(lse), vk_out(dqkv), vk_out(scratch)};
-    st = vk_dispatch(d, "attention_bwd", VK_SH_attention_bwd_dq, s.spec, 3, q_args, 6, &p, sizeof p,
-                     s.groups, (uint32_t)n_heads, (uint32_t)batch);
+    st = vk_dispatch(d, "attention_bwd", s.sg ? VK_SH_attention_bwd_dq_sg : VK_SH_attention_bwd_dq,
+                     s.spec, s.n_spec, q_args, 6, &p, sizeof p, s.groups, (uint32_t)n_heads,
+                     (uint32_t)batch);
     if (st != DT_OK) return st;
     vk_arg kv_args[5] = {vk_in(qkv), vk_in(dout), vk_in(lse), vk_in(scratch), vk_out(dqkv)};
-    return vk_dispatch(d, "attention_bwd", VK_SH_attention_bwd_dkv, s.spec, 3, kv_args, 5, &p,
-                       sizeof p, s.groups, (uint32_t)n_heads, (uint32_t)batch);
+    return vk_dispatch(
+        d, "attention_bwd", s.sg ? VK_SH_attention_bwd_dkv_sg : VK_SH_attention_bwd_dkv, s.spec,
+        s.n_spec, kv_args, 5, &p, sizeof p, s.groups, (uint32_t)n_heads, (uint32_t)batch);
 }

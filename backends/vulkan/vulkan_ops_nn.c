@@ -3,12 +3,20 @@
  * the shaders say how they stay deterministic. */
 #include "backends/vulkan/vulkan_backend.h"
 
-/* Workgroup size for a per-row reduction over `cols`: a power of two, no
- * wider than the row needs. */
-static uint32_t row_workgroup(int64_t cols) {
+/* A per-row reduction over `cols`: the shader variant and its workgroup
+ * size. CPU devices take one subgroup per row (the _sg variants); GPUs a
+ * power of two no wider than the row needs. */
+typedef struct row_shape {
+    vk_shader_id shader;
+    uint32_t wg;
+} row_shape;
+
+static row_shape row_reduction(const vk_device *d, vk_shader_id gpu, vk_shader_id cpu,
+                               int64_t cols) {
+    if (d->cpu_kernels) return (row_shape){cpu, d->subgroup_size};
     uint32_t wg = 32;
     while (wg < 256 && wg < cols) wg *= 2;
-    return wg;
+    return (row_shape){gpu, wg};
 }
 
 dt_status vk_op_embedding_fwd(dt_device *dev, const dt_tensor *tokens, const dt_tensor *table,
@@ -41,13 +49,14 @@ dt_status vk_op_embedding_bwd(dt_device *dev, const dt_tensor *tokens, const dt_
 dt_status vk_op_rmsnorm_fwd(dt_device *dev, const dt_tensor *x, const dt_tensor *w,
                             const dt_tensor *y, const dt_tensor *rstd, int64_t rows, int64_t cols,
                             float eps) {
-    uint32_t wg = row_workgroup(cols);
+    vk_device *d = vk_dev(dev);
+    row_shape rs = row_reduction(d, VK_SH_rmsnorm_fwd, VK_SH_rmsnorm_fwd_sg, cols);
     struct {
         uint32_t rows, cols;
         float eps;
     } p = {(uint32_t)rows, (uint32_t)cols, eps};
     vk_arg args[4] = {vk_in(x), vk_in(w), vk_out(y), vk_out(rstd)};
-    return vk_dispatch(vk_dev(dev), "rmsnorm_fwd", VK_SH_rmsnorm_fwd, &wg, 1, args, 4, &p, sizeof p,
+    return vk_dispatch(d, "rmsnorm_fwd", rs.shader, &rs.wg, 1, args, 4, &p, sizeof p,
                        vk_groups(rows, 1), 1, 1);
 }
 
@@ -63,10 +72,12 @@ dt_status vk_op_rmsnorm_bwd(dt_device *dev, const dt_tensor *x, const dt_tensor 
     dt_status st = vk_dispatch(d, "rmsnorm_bwd", VK_SH_rmsnorm_bwd_dw, NULL, 0, dw_args, 4, &p,
                                sizeof p, vk_groups(cols, 64), 1, 1);
     if (st != DT_OK) return st;
-    uint32_t wg = row_workgroup(cols);
+    /* Doubles where the device has them: the two terms of dx cancel. */
+    bool f64 = dev->info.fp64;
+    row_shape rs = row_reduction(d, f64 ? VK_SH_rmsnorm_bwd_dx_f64 : VK_SH_rmsnorm_bwd_dx,
+                                 f64 ? VK_SH_rmsnorm_bwd_dx_f64_sg : VK_SH_rmsnorm_bwd_dx_sg, cols);
     vk_arg dx_args[5] = {vk_in(x), vk_in(w), vk_in(rstd), vk_in(dy), vk_out(dx)};
-    vk_shader_id dx_shader = dev->info.fp64 ? VK_SH_rmsnorm_bwd_dx_f64 : VK_SH_rmsnorm_bwd_dx;
-    return vk_dispatch(d, "rmsnorm_bwd", dx_shader, &wg, 1, dx_args, 5, &p, sizeof p,
+    return vk_dispatch(d, "rmsnorm_bwd", rs.shader, &rs.wg, 1, dx_args, 5, &p, sizeof p,
                        vk_groups(rows, 1), 1, 1);
 }
 
@@ -105,7 +116,8 @@ dt_status vk_op_swiglu_bwd(dt_device *dev, const dt_tensor *h, const dt_tensor *
 dt_status vk_op_softmax_xent(dt_device *dev, const dt_tensor *logits, const dt_tensor *targets,
                              const dt_tensor *losses, const dt_tensor *dlogits, int64_t n,
                              int64_t vocab, float grad_scale) {
-    uint32_t wg = row_workgroup(vocab);
+    vk_device *d = vk_dev(dev);
+    row_shape rs = row_reduction(d, VK_SH_softmax_xent, VK_SH_softmax_xent_sg, vocab);
     struct {
         uint32_t n, vocab, has_grad;
         float grad_scale;
@@ -114,6 +126,6 @@ dt_status vk_op_softmax_xent(dt_device *dev, const dt_tensor *logits, const dt_t
      * do there, bound read-only so it creates no false dependency. */
     vk_arg args[4] = {vk_in(logits), vk_in(targets), vk_out(losses),
                       dlogits ? vk_out(dlogits) : vk_in(logits)};
-    return vk_dispatch(vk_dev(dev), "softmax_xent", VK_SH_softmax_xent, &wg, 1, args, 4, &p,
-                       sizeof p, vk_groups(n, 1), 1, 1);
+    return vk_dispatch(d, "softmax_xent", rs.shader, &rs.wg, 1, args, 4, &p, sizeof p,
+                       vk_groups(n, 1), 1, 1);
 }

@@ -3,8 +3,13 @@
 // workgroup per row. The two terms cancel when x dominates eps (completely
 // for cols = 1), so where the device has doubles (DT_F64) the row sum and
 // the combination are formed in double, as the CPU backend does.
-// dx may alias dy: the row's reduction finishes (barrier) before any
-// element is written, and each invocation rewrites only what it read.
+// dx may alias dy: the row's reduction completes in every invocation
+// before any element is written, and each invocation rewrites only what it
+// read.
+#extension GL_GOOGLE_include_directive : require
+#if DT_SUBGROUP
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
 #if DT_F64
@@ -12,6 +17,7 @@ layout(constant_id = 0) const uint WG = 256;
 #else
 #define real float
 #endif
+#include "reduce.glsl"
 layout(set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(set = 0, binding = 1) readonly buffer W { float w[]; };
 layout(set = 0, binding = 2) readonly buffer Rstd { float rstd[]; };
@@ -22,8 +28,6 @@ layout(push_constant) uniform Params {
     uint rows, cols;
 } p;
 
-shared real red[WG];
-
 void main() {
     const uint lid = gl_LocalInvocationID.x;
     for (uint r = gl_WorkGroupID.x; r < p.rows; r += gl_NumWorkGroups.x) {
@@ -32,14 +36,8 @@ void main() {
         real s = 0.0;
         for (uint c = lid; c < p.cols; c += WG)
             s += real(dy[dyr + c]) * real(w[p.off_w + c]) * real(x[xr + c]);
-        red[lid] = s;
-        barrier();
-        for (uint h = WG / 2; h > 0; h >>= 1) {
-            if (lid < h) red[lid] += red[lid + h];
-            barrier();
-        }
         const real rs = real(rstd[p.off_rstd + r]);
-        const real k = red[0] * rs * rs * rs / real(p.cols);
+        const real k = wg_sum(s) * rs * rs * rs / real(p.cols);
         memoryBarrierBuffer();
         barrier();
         for (uint c = lid; c < p.cols; c += WG)

@@ -1,9 +1,14 @@
 #version 450
 // One workgroup per row: rstd = 1 / sqrt(mean(x^2) + eps), y = x * rstd * w.
-// The sum of squares is a fixed tree, so it is the same on every run. y may
-// alias x: each invocation reads its elements before writing them.
+// y may alias x: each invocation reads its elements before writing them.
+#extension GL_GOOGLE_include_directive : require
+#if DT_SUBGROUP
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256; // a power of two
+#define real float
+#include "reduce.glsl"
 layout(set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(set = 0, binding = 1) readonly buffer W { float w[]; };
 layout(set = 0, binding = 2) buffer Y { float y[]; };
@@ -14,8 +19,6 @@ layout(push_constant) uniform Params {
     float eps;
 } p;
 
-shared float red[WG];
-
 void main() {
     const uint lid = gl_LocalInvocationID.x;
     for (uint r = gl_WorkGroupID.x; r < p.rows; r += gl_NumWorkGroups.x) {
@@ -25,14 +28,7 @@ void main() {
             float v = x[xr + c];
             s += v * v;
         }
-        red[lid] = s;
-        barrier();
-        for (uint h = WG / 2; h > 0; h >>= 1) {
-            if (lid < h) red[lid] += red[lid + h];
-            barrier();
-        }
-        float rs = 1.0 / sqrt(red[0] / float(p.cols) + p.eps);
-        barrier(); // red is reused by the next row
+        const float rs = 1.0 / sqrt(wg_sum(s) / float(p.cols) + p.eps);
         if (lid == 0) rstd[p.off_rstd + r] = rs;
         for (uint c = lid; c < p.cols; c += WG) y[yr + c] = x[xr + c] * rs * w[p.off_w + c];
     }

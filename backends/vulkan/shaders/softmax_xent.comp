@@ -3,8 +3,14 @@
 // has_grad, dlogits = (softmax - onehot) * grad_scale. dlogits may alias
 // logits: every read of the row that others need (the maximum, the sum, the
 // target logit) completes before the barrier that precedes the writes.
+#extension GL_GOOGLE_include_directive : require
+#if DT_SUBGROUP
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256; // a power of two
+#define real float
+#include "reduce.glsl"
 layout(set = 0, binding = 0) readonly buffer Logits { float logits[]; };
 layout(set = 0, binding = 1) readonly buffer Targets { int targets[]; };
 layout(set = 0, binding = 2) writeonly buffer Losses { float losses[]; };
@@ -15,31 +21,16 @@ layout(push_constant) uniform Params {
     float grad_scale;
 } p;
 
-shared float red[WG];
-
 void main() {
     const uint lid = gl_LocalInvocationID.x;
     for (uint r = gl_WorkGroupID.x; r < p.n; r += gl_NumWorkGroups.x) {
         const uint lr = p.off_logits + r * p.vocab;
         float mx = -3.4e38;
         for (uint c = lid; c < p.vocab; c += WG) mx = max(mx, logits[lr + c]);
-        red[lid] = mx;
-        barrier();
-        for (uint h = WG / 2; h > 0; h >>= 1) {
-            if (lid < h) red[lid] = max(red[lid], red[lid + h]);
-            barrier();
-        }
-        mx = red[0];
-        barrier();
+        mx = wg_max(mx);
         float s = 0.0;
         for (uint c = lid; c < p.vocab; c += WG) s += exp(logits[lr + c] - mx);
-        red[lid] = s;
-        barrier();
-        for (uint h = WG / 2; h > 0; h >>= 1) {
-            if (lid < h) red[lid] += red[lid + h];
-            barrier();
-        }
-        s = red[0];
+        s = wg_sum(s);
         const int tgt = targets[p.off_targets + r];
         const bool ok = tgt >= 0 && uint(tgt) < p.vocab;
         if (lid == 0)

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# cli_test.sh CASE CLI [args]: one end-to-end check of distro-cli per case.
+set -u
+case_name=$1
+cli=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+case "$case_name" in
+help)
+  for sub in devices bench train sample keygen; do
+    "$cli" "$sub" --help >"$tmp/out" 2>&1 || fail "$sub --help exited $?"
+    grep -q "usage: distro-cli $sub" "$tmp/out" || fail "$sub --help prints no usage"
+  done
+  "$cli" --help | grep -q "commands:" || fail "top-level --help"
+  ;;
+errors)
+  "$cli" bench --bogus >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] || fail "unknown option exited $rc, expected 2"
+  grep -q "unknown option '--bogus'" "$tmp/out" || fail "unknown option not named"
+  grep -q "usage: distro-cli bench" "$tmp/out" || fail "no usage after an unknown option"
+  "$cli" train --steps zero >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q -- "--steps 'zero'" "$tmp/out" || fail "bad --steps value: rc $rc"
+  "$cli" train --optimizer sgd >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q "sgd" "$tmp/out" || fail "bad --optimizer: rc $rc"
+  "$cli" train --preset huge --dry-run >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q "unknown preset 'huge'" "$tmp/out" || fail "bad --preset: rc $rc"
+  "$cli" train --device nosuch:0 --steps 1 >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 1 ] && grep -q "nosuch" "$tmp/out" || fail "bad --device: rc $rc"
+  "$cli" frobnicate >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q "unknown command 'frobnicate'" "$tmp/out" || fail "unknown command"
+  ;;
+devices)
+  "$cli" devices >"$tmp/out" 2>&1 || fail "devices exited $?"
+  grep -q "^cpu " "$tmp/out" || fail "no cpu row"
+  "$cli" devices --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert any(x["spec"]=="cpu" for x in d["devices"])' \
+    || fail "devices --json"
+  ;;
+bench_quick)
+  "$cli" bench --device cpu --quick --json >"$tmp/out" || fail "bench exited $?"
+  python3 - "$tmp/out" <<'PY' || fail "bench JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))["devices"][0]
+assert d["spec"] == "cpu" and "error" not in d, d
+assert all(g["gflops"] > 0 for g in d["gemm"]), d["gemm"]
+assert any(g["m"] == 1024 for g in d["gemm"])
+for k in ("copy_gb_per_s", "demo_encode_params_per_s", "demo_apply_params_per_s"):
+    assert d[k] > 0, k
+PY
+  ;;
+dry_run)
+  # llama-1b by hand: vocab 32000, dim 2048, 16 layers, ffn 8192, untied.
+  #   per layer: attn_norm 2048 + wqkv 3*2048*2048 + wo 2048*2048
+  #              + mlp_norm 2048 + w13 2*8192*2048 + w2 2048*8192
+  #   plus token embedding 32000*2048, LM head 32000*2048, final norm 2048
+  per_layer=$((2048 + 3*2048*2048 + 2048*2048 + 2048 + 2*8192*2048 + 2048*8192))
+  total=$((16*per_layer + 2*32000*2048 + 2048))
+  "$cli" train --preset llama-1b --dry-run --batch 1 >"$tmp/out" 2>&1 || fail "dry-run exited $?"
+  cat "$tmp/out"
+  grep -q "^model llama-1b: $total parameters" "$tmp/out" || fail "expected $total parameters"
+  grep -q "weights .* $(python3 -c "print(f'{$total*4/2**20:.1f}')") MiB" "$tmp/out" || fail "weights MiB"
+  ;;
+train_sample)
+  "$cli" train --preset tiny --steps 5 --batch 2 --device cpu --save "$tmp/ck.safetensors" \
+    >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "train exited $?"; }
+  grep -q "finished at step 5" "$tmp/out" || fail "train summary"
+  "$cli" sample --checkpoint "$tmp/ck.safetensors" --prompt "ROMEO:" --tokens 40 --device cpu \
+    >"$tmp/sample" 2>&1 || fail "sample exited $?"
+  head -c 6 "$tmp/sample" | grep -q "ROMEO:" || fail "sample does not echo the prompt"
+  [ "$(wc -c <"$tmp/sample")" -ge 46 ] || fail "sample too short"
+  "$cli" sample --checkpoint "$tmp/missing" >"$tmp/out" 2>&1 && fail "missing checkpoint accepted"
+  grep -q "missing" "$tmp/out" || fail "missing checkpoint not named"
+  ;;
+checkpoint_python)
+  py=$3
+  if [ ! -x "$py" ] || ! "$py" -c 'import safetensors, numpy' 2>/dev/null; then
+    echo "SKIP: $py with safetensors and numpy not found (scripts/setup.sh installs them from PyPI)"
+    exit 77
+  fi
+  for opt in adamw demo; do
+    "$cli" train --preset tiny --steps 3 --batch 2 --device cpu --optimizer $opt \
+      --save "$tmp/$opt.safetensors" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "train $opt"; }
+    "$py" "$4" "$tmp/$opt.safetensors" $opt || fail "independent reader rejected the $opt checkpoint"
+  done
+  ;;
+*)
+  fail "unknown case $case_name"
+  ;;
+esac
+echo "PASS: $case_name"

@@ -15,8 +15,8 @@ extern "C" {
 
 typedef enum dt_status {
     DT_OK = 0,
-    DT_ERR_INVALID,     /* bad argument, shape or dtype */
-    DT_ERR_NOT_FOUND,   /* no such backend, device, file or name */
+    DT_ERR_INVALID,     /* bad argument, shape, dtype or spec syntax */
+    DT_ERR_NOT_FOUND,   /* no such device, file or name */
     DT_ERR_UNAVAILABLE, /* compiled in, but no driver, platform or device here */
     DT_ERR_OOM,         /* host or device memory exhausted */
     DT_ERR_DEVICE,      /* driver call failed, device lost */

@@ -9,6 +9,8 @@
  * - "Overwrites" outputs are fully written; "accumulates" outputs get `+=`
  *   (weight gradients accumulate so micro-batches add up for free).
  * - An output may alias an input only where stated.
+ * - Shapes written below are checked by element count: a view of any shape
+ *   with the stated number of elements is accepted.
  * - Token and index inputs are validated on the host before upload; a
  *   backend still skips out-of-range values instead of touching memory
  *   outside a tensor, exactly as stated per op. */
@@ -28,9 +30,9 @@ extern "C" {
  * trans_a (lda >= m). op(B) is k x n: B stored k x n (ldb >= n), or n x k when
  * trans_b (ldb >= k). C is m x n (ldc >= n). A_b starts stride_a elements
  * after A_{b-1}, and likewise for B and C. ld* = 0 means packed; stride* = 0
- * with batch > 1 means packed too (for A and B a stride may be given as 0 only
- * when batch <= 1; use the packed size explicitly to share an operand). When
- * beta == 0, C is not read (NaN or garbage in C does not propagate).
+ * means packed too (rows * ld), so a zero stride never shares an operand
+ * across batch items. When beta == 0, C is not read (NaN or garbage in C does
+ * not propagate).
  * Each operand view must hold every element the GEMM touches. */
 typedef struct dt_gemm_desc {
     int trans_a, trans_b;
@@ -147,13 +149,15 @@ dt_status dt_demo_encode(dt_device *dev, const dt_tile_plan *plan, dt_tensor x, 
                          dt_tensor f2, dt_tensor coeffs);
 
 /* Per tile, the k coefficients of largest |value|; among equal |value| the
- * lower index wins. idx i32 [n_tiles, k] and vals [n_tiles, k] overwritten,
+ * lower index wins. Coefficients must be finite (the optimizer checks the
+ * gradient norm first); with NaN the selection is unspecified. idx i32 [n_tiles, k] and vals [n_tiles, k] overwritten,
  * ascending by index within each tile; vals are the signed coefficients. */
 dt_status dt_demo_topk(dt_device *dev, dt_tensor coeffs, int64_t k, dt_tensor idx, dt_tensor vals);
 
 /* Error feedback: D -= decode of the sparse tiles (idx, vals) [n_tiles, k]:
  * per tile, A is zero except A[idx] = vals, and x = F1 A F2^T is subtracted.
- * Entries with an index outside [0, S) are skipped. */
+ * Indices within a tile are distinct (as top-k produces them); entries with
+ * an index outside [0, S) are skipped. */
 dt_status dt_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, dt_tensor idx,
                              dt_tensor vals, dt_tensor f1, dt_tensor f2, dt_tensor d);
 

@@ -35,9 +35,11 @@
 #define GEMM_NV 2
 #define GEMM_NR (GEMM_VW * GEMM_NV)
 
-/* Cache blocking: an A sliver of MR x KC floats (12 KiB with AVX-512) stays in
- * L1 while the B block of KC x NC floats (512 KiB) streams from L2. */
-#define GEMM_KC 256
+/* Cache blocking: an A sliver of MR x KC floats (18 KiB with AVX-512) stays in
+ * L1 while the B block of KC x NC floats (768 KiB) streams from L2. Chosen by
+ * measurement on a Zen 4 core (32 KiB L1d, 1 MiB L2): within a few percent
+ * of the best of KC 128..384 and NC 256..1024. */
+#define GEMM_KC 384
 #define GEMM_NC 512
 
 /* Below this many flops the calling thread works alone: waking the team costs
@@ -122,6 +124,7 @@ static inline void micro_kernel(int64_t kc, const float *restrict ap, const floa
     gemm_vec c[GEMM_MR][GEMM_NV];
     for (int i = 0; i < GEMM_MR; i++)
         for (int v = 0; v < GEMM_NV; v++) c[i][v] = (gemm_vec){0};
+#pragma GCC unroll 4
     for (int64_t p = 0; p < kc; p++) {
         gemm_vec b[GEMM_NV];
         for (int v = 0; v < GEMM_NV; v++) b[v] = *(const gemm_vec *)(bp + v * GEMM_VW);
@@ -179,7 +182,8 @@ void cpu_gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                       float *c, int64_t ldc) {
     const gemm_operands g = {trans_a, trans_b, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc};
     const int64_t kc_max = k < GEMM_KC ? k : GEMM_KC;
-    const int64_t nc_max = n < GEMM_NC ? (n + GEMM_NR - 1) / GEMM_NR * GEMM_NR : GEMM_NC;
+    /* A block's columns, rounded up to whole slivers (padding included). */
+    const int64_t nc_max = ((n < GEMM_NC ? n : GEMM_NC) + GEMM_NR - 1) / GEMM_NR * GEMM_NR;
     size_t bytes = (size_t)(kc_max * nc_max) * sizeof(float);
     bytes = (bytes + 63) / 64 * 64;
     float *bpack = aligned_alloc(64, bytes);

@@ -131,6 +131,11 @@ dt_status ocl_find_device(int index, cl_platform_id *platform, cl_device_id *dev
 /* Everything dt_device_info says about a device, without opening it. */
 dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id device,
                               dt_device_info *info);
+/* Marks the canonical DeMo update as running on the host, with the reason
+ * in info->note. */
+void ocl_note_canonical_on_host(dt_device_info *info, cl_platform_id platform, cl_device_id device,
+                                const char *reason);
+#define OCL_INEXACT_REASON "its result differed from the reference bits"
 /* Name of an OpenCL error code ("CL_OUT_OF_RESOURCES"). */
 const char *ocl_error_name(cl_int err);
 /* A string property of a device or platform, always NUL-terminated. */
@@ -158,12 +163,15 @@ typedef struct ocl_cache_key {
 /* Fills key->text and key->file for a program compiled from prelude +
  * source with `options`. The cache is off (key->file empty) when
  * DISTRO_OPENCL_CACHE=0 or no cache directory can be determined. */
-void ocl_cache_key_make(ocl_cache_key *key, const ocl_device *d, const char *program,
-                        const char *options, const char *prelude, size_t prelude_len,
-                        const char *source, size_t source_len);
+void ocl_cache_key_make(ocl_cache_key *key, cl_platform_id platform, cl_device_id device,
+                        const char *program, const char *options, const char *prelude,
+                        size_t prelude_len, const char *source, size_t source_len);
 /* A verified binary for the key, malloc'ed into *bin, or 0 when there is
  * none or the file is corrupt, truncated or for another key. */
 int ocl_cache_load(const ocl_cache_key *key, unsigned char **bin, size_t *len);
+/* Where the outcome of the canonical update's self-test is remembered: the
+ * key of the demo_apply program under another name. */
+void ocl_canonical_check_key(ocl_cache_key *key, cl_platform_id platform, cl_device_id device);
 /* Writes the binary atomically (temp file, fsync, rename). Failure to write
  * a cache is not an error for the caller: the next start compiles again. */
 void ocl_cache_store(const ocl_cache_key *key, const unsigned char *bin, size_t len);

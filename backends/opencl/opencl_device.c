@@ -104,20 +104,24 @@ static dt_status create_context(ocl_device *d) {
 }
 
 /* Trust the device's canonical update only once it has matched the host's
- * bits; otherwise the runtime runs it on the host for this device. */
+ * bits; otherwise the runtime runs it on the host for this device. The
+ * outcome is remembered next to the program cache so that listing devices
+ * (which does not open them) reports it too. */
 static dt_status check_canonical(ocl_device *d) {
     dt_device_info *info = &d->base.info;
     if (info->canonical_on_host) return DT_OK; /* already ruled out (denormals) */
     int exact = 0;
     dt_status st = ocl_demo_apply_selftest(d, &exact);
     if (st != DT_OK) return st;
-    if (!exact) {
-        info->canonical_on_host = true;
-        snprintf(info->note, sizeof info->note,
-                 "%s; canonical DeMo update on the host (device result differs from the "
-                 "reference bits)",
-                 ocl_gemm_note(d->platform, d->device));
-    }
+    if (!exact) ocl_note_canonical_on_host(info, d->platform, d->device, OCL_INEXACT_REASON);
+
+    ocl_cache_key key;
+    ocl_canonical_check_key(&key, d->platform, d->device);
+    unsigned char *old = NULL, now = exact ? 'E' : 'I';
+    size_t len = 0;
+    if (!ocl_cache_load(&key, &old, &len) || len != 1 || old[0] != now)
+        ocl_cache_store(&key, &now, 1);
+    free(old);
     return DT_OK;
 }
 

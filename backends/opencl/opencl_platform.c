@@ -5,6 +5,7 @@
  * Nothing is cached: the ICD loader already keeps the platform list, and
  * the runtime has no place for mutable state outside its registry. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backends/opencl/opencl_backend.h"
@@ -179,6 +180,25 @@ static int cl_version(const char *s, int *major, int *minor) {
     return sscanf(s, "OpenCL %d.%d", major, minor) == 2;
 }
 
+void ocl_note_canonical_on_host(dt_device_info *info, cl_platform_id platform, cl_device_id device,
+                                const char *reason) {
+    info->canonical_on_host = true;
+    snprintf(info->note, sizeof info->note, "%s; canonical DeMo update on the host (%s)",
+             ocl_gemm_note(platform, device), reason);
+}
+
+/* Whether an earlier open found the canonical update inexact here (the
+ * check itself needs the device opened; see opencl_device.c). */
+static int canonical_check_failed(cl_platform_id platform, cl_device_id device) {
+    ocl_cache_key key;
+    ocl_canonical_check_key(&key, platform, device);
+    unsigned char *flag = NULL;
+    size_t len = 0;
+    int failed = ocl_cache_load(&key, &flag, &len) && len == 1 && flag[0] == 'I';
+    free(flag);
+    return failed;
+}
+
 dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id device,
                               dt_device_info *info) {
     dt_device_info_init(info, "opencl", index);
@@ -237,15 +257,13 @@ dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id d
         problem = "no fp32 denormals";
     else if (!(fp32 & CL_FP_ROUND_TO_NEAREST))
         problem = "no round-to-nearest";
+    snprintf(info->note, sizeof info->note, "%s", ocl_gemm_note(platform, device));
     if (major && (major < 1 || (major == 1 && minor < 2)))
         snprintf(info->note, sizeof info->note, "unusable: %s; distro needs OpenCL 1.2", version);
-    else if (problem) {
-        info->canonical_on_host = true;
-        snprintf(info->note, sizeof info->note, "%s; canonical DeMo update on the host (%s)",
-                 ocl_gemm_note(platform, device), problem);
-    } else {
-        snprintf(info->note, sizeof info->note, "%s", ocl_gemm_note(platform, device));
-    }
+    else if (problem)
+        ocl_note_canonical_on_host(info, platform, device, problem);
+    else if (canonical_check_failed(platform, device))
+        ocl_note_canonical_on_host(info, platform, device, OCL_INEXACT_REASON);
     return DT_OK;
 }
 

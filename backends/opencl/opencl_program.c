@@ -163,8 +163,9 @@ dt_status ocl_build_all(ocl_device *d) {
     for (int pid = 0; pid < OCL_PROGRAM_COUNT; pid++) {
         const program_desc *p = &programs[pid];
         ocl_cache_key key;
-        ocl_cache_key_make(&key, d, p->name, options, (const char *)ocl_src_common,
-                           (size_t)ocl_src_common_size, (const char *)p->source, (size_t)*p->size);
+        ocl_cache_key_make(&key, d->platform, d->device, p->name, options,
+                           (const char *)ocl_src_common, (size_t)ocl_src_common_size,
+                           (const char *)p->source, (size_t)*p->size);
         if (load_cached(d, (ocl_program_id)pid, &key, options)) {
             d->programs_from_cache++;
             continue;
@@ -174,6 +175,15 @@ dt_status ocl_build_all(ocl_device *d) {
         store_binary(d, (ocl_program_id)pid, &key);
     }
     return DT_OK;
+}
+
+void ocl_canonical_check_key(ocl_cache_key *key, cl_platform_id platform, cl_device_id device) {
+    char options[256];
+    build_options(options, sizeof options);
+    const program_desc *p = &programs[OCL_PROG_DEMO_APPLY];
+    ocl_cache_key_make(key, platform, device, "demo_apply-check", options,
+                       (const char *)ocl_src_common, (size_t)ocl_src_common_size,
+                       (const char *)p->source, (size_t)*p->size);
 }
 
 void ocl_release_programs(ocl_device *d) {

@@ -21,7 +21,12 @@
  * byte for byte; anything else (truncated, corrupt, another driver version
  * that happened to hash to the same name) is rebuilt and overwritten. A
  * binary that passes the checks but that the driver then rejects is
- * rebuilt too (opencl_program.c). */
+ * rebuilt too (opencl_program.c).
+ *
+ * The same files also remember whether a device passed the bit-exactness
+ * check of the canonical DeMo update (a one-byte payload under the program
+ * name "demo_apply-check"), so that listing devices can say so without
+ * opening them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -98,17 +103,17 @@ static int cache_dir(char *out, size_t len) {
     return n > 0 && (size_t)n < len;
 }
 
-void ocl_cache_key_make(ocl_cache_key *key, const ocl_device *d, const char *program,
-                        const char *options, const char *prelude, size_t prelude_len,
-                        const char *source, size_t source_len) {
+void ocl_cache_key_make(ocl_cache_key *key, cl_platform_id platform_id, cl_device_id device_id,
+                        const char *program, const char *options, const char *prelude,
+                        size_t prelude_len, const char *source, size_t source_len) {
     char platform[128], platform_version[128], device[128], vendor[128], driver[128], version[128];
-    ocl_platform_string(d->platform, CL_PLATFORM_NAME, platform, sizeof platform);
-    ocl_platform_string(d->platform, CL_PLATFORM_VERSION, platform_version,
+    ocl_platform_string(platform_id, CL_PLATFORM_NAME, platform, sizeof platform);
+    ocl_platform_string(platform_id, CL_PLATFORM_VERSION, platform_version,
                         sizeof platform_version);
-    ocl_device_string(d->device, CL_DEVICE_NAME, device, sizeof device);
-    ocl_device_string(d->device, CL_DEVICE_VENDOR, vendor, sizeof vendor);
-    ocl_device_string(d->device, CL_DRIVER_VERSION, driver, sizeof driver);
-    ocl_device_string(d->device, CL_DEVICE_VERSION, version, sizeof version);
+    ocl_device_string(device_id, CL_DEVICE_NAME, device, sizeof device);
+    ocl_device_string(device_id, CL_DEVICE_VENDOR, vendor, sizeof vendor);
+    ocl_device_string(device_id, CL_DRIVER_VERSION, driver, sizeof driver);
+    ocl_device_string(device_id, CL_DEVICE_VERSION, version, sizeof version);
     uint64_t src = fnv1a(fnv1a(FNV_SEED, prelude, prelude_len), source, source_len);
     snprintf(key->text, sizeof key->text, "distro-opencl-cache/%u|%s|%s|%s|%s|%s|%s|%s|%s|%016llx",
              OCL_CACHE_FORMAT, program, platform, platform_version, device, vendor, driver, version,

@@ -17,7 +17,7 @@ dt_status cpu_demo_momentum(dt_device *dev, const dt_tensor *d, const dt_tensor 
     (void)dev;
     float *pd = cpu_f32(d);
     const float *pg = cpu_f32(g);
-#pragma omp parallel for simd schedule(static) if (n >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) pd[i] = beta * pd[i] + lr * pg[i];
     return DT_OK;
 }

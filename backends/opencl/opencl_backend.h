@@ -95,7 +95,6 @@ typedef struct ocl_device {
     size_t gemm_scratch_bytes;
     uint64_t local_mem_bytes;
     uint64_t max_alloc_bytes;
-    int programs_from_cache; /* how many programs this open loaded from disk */
 } ocl_device;
 
 typedef struct ocl_buffer {
@@ -125,8 +124,8 @@ static inline cl_ulong ocl_off(const dt_tensor *t) {
 /* ---- opencl_platform.c: enumeration ---------------------------------------- */
 
 /* The index-th device across all platforms (platform order, then device
- * order); fills `why` and returns DT_ERR_NOT_FOUND / DT_ERR_UNAVAILABLE when
- * there is none. */
+ * order); DT_ERR_UNAVAILABLE (no ICD, platform or device, with the reason)
+ * or DT_ERR_NOT_FOUND (index too large) when there is none. */
 dt_status ocl_find_device(int index, cl_platform_id *platform, cl_device_id *device);
 /* Everything dt_device_info says about a device, without opening it. */
 dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id device,
@@ -156,7 +155,7 @@ void ocl_release_programs(ocl_device *d);
 
 /* Identity of one compiled program: everything a binary depends on. */
 typedef struct ocl_cache_key {
-    char text[1024]; /* "distro-opencl-cache/1|program|platform|device|driver|options|hash" */
+    char text[1024]; /* "distro-opencl-cache/1|program|platform|...|driver|options|hash" */
     char file[512];  /* full path of its cache file; empty when caching is off */
 } ocl_cache_key;
 
@@ -169,12 +168,14 @@ void ocl_cache_key_make(ocl_cache_key *key, cl_platform_id platform, cl_device_i
 /* A verified binary for the key, malloc'ed into *bin, or 0 when there is
  * none or the file is corrupt, truncated or for another key. */
 int ocl_cache_load(const ocl_cache_key *key, unsigned char **bin, size_t *len);
-/* Where the outcome of the canonical update's self-test is remembered: the
- * key of the demo_apply program under another name. */
-void ocl_canonical_check_key(ocl_cache_key *key, cl_platform_id platform, cl_device_id device);
 /* Writes the binary atomically (temp file, fsync, rename). Failure to write
  * a cache is not an error for the caller: the next start compiles again. */
 void ocl_cache_store(const ocl_cache_key *key, const unsigned char *bin, size_t len);
+
+/* opencl_program.c: where the outcome of the canonical update's self-test is
+ * remembered (the demo_apply program's key under the name
+ * "demo_apply-check"). */
+void ocl_canonical_check_key(ocl_cache_key *key, cl_platform_id platform, cl_device_id device);
 
 /* ---- opencl_launch.c: arguments and enqueue ------------------------------- */
 
@@ -276,7 +277,8 @@ dt_status ocl_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_tens
                          const dt_tensor *vals, int64_t k, int64_t n_contrib,
                          const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
                          const dt_tensor *w, float lr, float decay);
-/* Runs the device's canonical update on a fixed small problem and compares
+/* opencl_demo_selftest.c: runs the device's canonical update on small
+ * problems built to expose FMA contraction and ordering mistakes and compares
  * the bits with dt_demo_apply_host; *exact = 0 when they differ. */
 dt_status ocl_demo_apply_selftest(ocl_device *d, int *exact);
 

@@ -150,7 +150,8 @@ dt_status ocl_find_device(int index, cl_platform_id *platform, cl_device_id *dev
     return dt_error(DT_ERR_NOT_FOUND, "opencl:%d: no such device (OpenCL has %d)", index, seen);
 }
 
-/* Short vendor names, as the other backends report them. */
+/* Short vendor names, as the other backends report them (PoCL reports the
+ * CPU's "AuthenticAMD" or "GenuineIntel"). */
 static void vendor_short(const char *raw, char *out, size_t len) {
     static const struct {
         const char *needle, *name;
@@ -205,10 +206,7 @@ dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id d
     char raw[256], version[128], extensions[8192];
     ocl_device_string(device, CL_DEVICE_NAME, info->name, sizeof info->name);
     ocl_device_string(device, CL_DEVICE_VENDOR, raw, sizeof raw);
-    if (strcmp(raw, "AuthenticAMD") == 0)
-        dt_strlcpy(info->vendor, "AMD", sizeof info->vendor);
-    else
-        vendor_short(raw, info->vendor, sizeof info->vendor);
+    vendor_short(raw, info->vendor, sizeof info->vendor);
     ocl_device_string(device, CL_DEVICE_VERSION, version, sizeof version);
     ocl_device_string(device, CL_DRIVER_VERSION, raw, sizeof raw);
     int major = 0, minor = 0;

@@ -159,17 +159,13 @@ static dt_status build_from_source(ocl_device *d, ocl_program_id pid, const char
 dt_status ocl_build_all(ocl_device *d) {
     char options[256];
     build_options(options, sizeof options);
-    d->programs_from_cache = 0;
     for (int pid = 0; pid < OCL_PROGRAM_COUNT; pid++) {
         const program_desc *p = &programs[pid];
         ocl_cache_key key;
         ocl_cache_key_make(&key, d->platform, d->device, p->name, options,
                            (const char *)ocl_src_common, (size_t)ocl_src_common_size,
                            (const char *)p->source, (size_t)*p->size);
-        if (load_cached(d, (ocl_program_id)pid, &key, options)) {
-            d->programs_from_cache++;
-            continue;
-        }
+        if (load_cached(d, (ocl_program_id)pid, &key, options)) continue;
         dt_status st = build_from_source(d, (ocl_program_id)pid, options);
         if (st != DT_OK) return st;
         store_binary(d, (ocl_program_id)pid, &key);

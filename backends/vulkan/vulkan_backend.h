@@ -235,7 +235,8 @@ typedef struct vk_device {
     VkPhysicalDeviceMemoryProperties mem_props;
     /* Memory types: device buffers, and host-visible staging / readback. */
     uint32_t type_device, type_upload, type_readback;
-    bool unified; /* device buffers are host-visible and mapped (lavapipe, iGPUs) */
+    bool unified;            /* device buffers are host-visible and mapped (lavapipe, iGPUs) */
+    uint64_t max_allocation; /* largest single VkDeviceMemory */
     uint32_t subgroup_size;
     bool subgroup_shuffle; /* compute shaders may use subgroupShuffle */
     /* Use the shader variants written for CPU devices (lavapipe): one

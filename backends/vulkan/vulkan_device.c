@@ -150,12 +150,15 @@ static dt_status vk_open(int index, dt_device **out) {
     d->fn->GetPhysicalDeviceProperties(d->physical, &props);
     d->limits = props.limits;
     d->fn->GetPhysicalDeviceMemoryProperties(d->physical, &d->mem_props);
+    VkPhysicalDeviceMaintenance3Properties maint3 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
     VkPhysicalDeviceSubgroupProperties subgroup = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES, .pNext = &maint3};
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
                                       .pNext = &subgroup};
     d->fn->GetPhysicalDeviceProperties2(d->physical, &p2);
     d->subgroup_size = subgroup.subgroupSize;
+    d->max_allocation = maint3.maxMemoryAllocationSize;
     d->subgroup_shuffle = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                           (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
     const char *kernels = getenv("DISTRO_VULKAN_KERNELS");

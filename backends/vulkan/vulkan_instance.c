@@ -164,7 +164,12 @@ dt_status vk_usable_devices(vk_instance *vi, VkPhysicalDevice *out, int *count, 
     uint32_t n = VK_MAX_PHYSICAL;
     VkResult r = vi->fn.EnumeratePhysicalDevices(vi->instance, &n, all);
     if (r != VK_SUCCESS && r != VK_INCOMPLETE) {
-        snprintf(why, why_len, "vkEnumeratePhysicalDevices failed: %s", vk_result_name(r));
+        /* Typically every installed driver is for hardware this machine
+         * does not have. */
+        snprintf(why, why_len,
+                 "no Vulkan driver found a usable device (vkEnumeratePhysicalDevices: "
+                 "%s); mesa-vulkan-drivers provides lavapipe on any CPU",
+                 vk_result_name(r));
         return DT_OK;
     }
     if (n == 0) {

@@ -18,15 +18,16 @@ static const char *const loader_names[] = {"libvulkan.so.1", "libvulkan.so"};
 dt_status vk_loader_open(void **lib, vk_fns *fn, char *why, size_t why_len) {
     memset(fn, 0, sizeof *fn);
     *lib = NULL;
-    const char *err = "";
+    /* The first failure is the informative one (about the SONAME). */
+    char err[160] = "";
     for (size_t i = 0; i < sizeof loader_names / sizeof loader_names[0] && !*lib; i++) {
         *lib = dlopen(loader_names[i], RTLD_NOW | RTLD_LOCAL);
-        if (!*lib) err = dlerror();
+        const char *e = *lib ? NULL : dlerror();
+        if (e && !err[0]) snprintf(err, sizeof err, "%s", e);
     }
     if (!*lib) {
-        snprintf(why, why_len,
-                 "no Vulkan loader (libvulkan.so.1 not found: %s; install libvulkan1)",
-                 err ? err : "");
+        snprintf(why, why_len, "no Vulkan loader (%s; install libvulkan1)",
+                 err[0] ? err : "libvulkan.so.1 not found");
         return DT_ERR_UNAVAILABLE;
     }
     /* POSIX dlsym returns void *; converting it to a function pointer is

@@ -58,6 +58,12 @@ dt_status vk_select_memory_types(vk_device *d) {
 dt_status vk_buffer_create(vk_device *d, size_t bytes, vk_memory_kind kind, const char *op,
                            vk_buffer **out) {
     *out = NULL;
+    if (d->max_allocation && bytes > d->max_allocation)
+        return dt_error(DT_ERR_OOM,
+                        "%s: %zu bytes exceed the largest single allocation of %s "
+                        "(%s), %llu bytes",
+                        op, bytes, d->base.info.spec, d->base.info.name,
+                        (unsigned long long)d->max_allocation);
     vk_buffer *b = calloc(1, sizeof *b);
     if (!b) return dt_error(DT_ERR_OOM, "%s: no host memory for a buffer record", op);
     /* Round up so fills and whole-word shader accesses never fall off. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backends/vulkan/vulkan_backend.h"
 
@@ -250,6 +251,33 @@ static bool has_device_extension(vk_fns *fn, VkPhysicalDevice pd, const char *na
     return found;
 }
 
+/* Core Vulkan does not report compute units; two vendor extensions do, and
+ * a CPU device (lavapipe) runs one thread per core. 0 when unknown. */
+static int compute_units(vk_fns *fn, VkPhysicalDevice pd, dt_device_type type) {
+    if (type == DT_DEVICE_CPU) {
+        const char *e = getenv("LP_NUM_THREADS"); /* lavapipe's own knob */
+        long n = e && *e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? (int)n : 0;
+    }
+    VkPhysicalDeviceShaderSMBuiltinsPropertiesNV nv = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
+    VkPhysicalDeviceShaderCorePropertiesAMD amd = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    if (has_device_extension(fn, pd, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME)) {
+        p2.pNext = &nv;
+        fn->GetPhysicalDeviceProperties2(pd, &p2);
+        return (int)nv.shaderSMCount;
+    }
+    if (has_device_extension(fn, pd, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME)) {
+        p2.pNext = &amd;
+        fn->GetPhysicalDeviceProperties2(pd, &p2);
+        return (int)(amd.shaderEngineCount * amd.shaderArraysPerEngineCount *
+                     amd.computeUnitsPerShaderArray);
+    }
+    return 0;
+}
+
 void vk_describe_device(vk_instance *vi, VkPhysicalDevice pd, int index, dt_device_info *info) {
     vk_fns *fn = &vi->fn;
     dt_device_info_init(info, "vulkan", index);
@@ -305,8 +333,7 @@ void vk_describe_device(vk_instance *vi, VkPhysicalDevice pd, int index, dt_devi
         if ((mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
             mem.memoryHeaps[h].size > info->memory_bytes)
             info->memory_bytes = mem.memoryHeaps[h].size;
-    /* Core Vulkan does not report compute units. */
-    info->compute_units = 0;
+    info->compute_units = compute_units(fn, pd, info->type);
     info->canonical_on_host = false;
     snprintf(info->note, sizeof info->note,
              "own tiled GEMM shader; canonical DeMo update on device");

@@ -27,7 +27,7 @@ dt_status vk_op_embedding_fwd(dt_device *dev, const dt_tensor *tokens, const dt_
     } p = {(uint32_t)n, (uint32_t)dim, (uint32_t)table->shape[0]};
     vk_arg args[3] = {vk_in(tokens), vk_in(table), vk_out(out)};
     return vk_dispatch(vk_dev(dev), "embedding_fwd", VK_SH_embedding_fwd, NULL, 0, args, 3, &p,
-                       sizeof p, vk_groups(n * dim, 256), 1, 1);
+                       sizeof p, vk_groups(dim, 64), vk_groups(n, 1), 1);
 }
 
 dt_status vk_op_embedding_bwd(dt_device *dev, const dt_tensor *tokens, const dt_tensor *dout,
@@ -90,7 +90,7 @@ dt_status vk_op_rope(dt_device *dev, const dt_tensor *x, const dt_tensor *table,
            (uint32_t)head_dim, (uint32_t)rot_cols, (uint32_t)(inverse != 0)};
     vk_arg args[2] = {vk_out(x), vk_in(table)};
     return vk_dispatch(vk_dev(dev), inverse ? "rope_bwd" : "rope_fwd", VK_SH_rope, NULL, 0, args, 2,
-                       &p, sizeof p, vk_groups(rows * rot_cols / 2, 256), 1, 1);
+                       &p, sizeof p, vk_groups(head_dim / 2, 32), vk_groups(rows, 1), 1);
 }
 
 dt_status vk_op_swiglu_fwd(dt_device *dev, const dt_tensor *h, const dt_tensor *out, int64_t n,
@@ -100,7 +100,7 @@ dt_status vk_op_swiglu_fwd(dt_device *dev, const dt_tensor *h, const dt_tensor *
     } p = {(uint32_t)n, (uint32_t)f};
     vk_arg args[2] = {vk_in(h), vk_out(out)};
     return vk_dispatch(vk_dev(dev), "swiglu_fwd", VK_SH_swiglu_fwd, NULL, 0, args, 2, &p, sizeof p,
-                       vk_groups(n * f, 256), 1, 1);
+                       vk_groups(f, 64), vk_groups(n, 1), 1);
 }
 
 dt_status vk_op_swiglu_bwd(dt_device *dev, const dt_tensor *h, const dt_tensor *dout,
@@ -110,7 +110,7 @@ dt_status vk_op_swiglu_bwd(dt_device *dev, const dt_tensor *h, const dt_tensor *
     } p = {(uint32_t)n, (uint32_t)f};
     vk_arg args[3] = {vk_in(h), vk_in(dout), vk_out(dh)};
     return vk_dispatch(vk_dev(dev), "swiglu_bwd", VK_SH_swiglu_bwd, NULL, 0, args, 3, &p, sizeof p,
-                       vk_groups(n * f, 256), 1, 1);
+                       vk_groups(f, 64), vk_groups(n, 1), 1);
 }
 
 dt_status vk_op_softmax_xent(dt_device *dev, const dt_tensor *logits, const dt_tensor *targets,

@@ -1,6 +1,7 @@
 #version 450
 // out[t, d] = table[tokens[t], d]; a token outside [0, vocab) gives zeros.
-layout(local_size_x = 256) in;
+// x runs over d, y over t (both grid-stride): no per-element division.
+layout(local_size_x = 64) in;
 layout(set = 0, binding = 0) readonly buffer Tokens { int tokens[]; };
 layout(set = 0, binding = 1) readonly buffer Table { float table[]; };
 layout(set = 0, binding = 2) writeonly buffer Out { float o[]; };
@@ -10,12 +11,11 @@ layout(push_constant) uniform Params {
 } p;
 
 void main() {
-    const uint total = p.n * p.dim, step = gl_NumWorkGroups.x * 256;
-    for (uint i = gl_GlobalInvocationID.x; i < total; i += step) {
-        uint t = i / p.dim, d = i % p.dim;
-        int tok = tokens[p.off_tokens + t];
-        float v = 0.0;
-        if (tok >= 0 && uint(tok) < p.vocab) v = table[p.off_table + uint(tok) * p.dim + d];
-        o[p.off_out + i] = v;
+    for (uint t = gl_WorkGroupID.y; t < p.n; t += gl_NumWorkGroups.y) {
+        const int tok = tokens[p.off_tokens + t];
+        const bool ok = tok >= 0 && uint(tok) < p.vocab;
+        const uint src = p.off_table + (ok ? uint(tok) : 0) * p.dim, dst = p.off_out + t * p.dim;
+        for (uint d = gl_GlobalInvocationID.x; d < p.dim; d += gl_NumWorkGroups.x * 64)
+            o[dst + d] = ok ? table[src + d] : 0.0;
     }
 }

@@ -1,6 +1,7 @@
 #version 450
 // dgate = dout * up * sig * (1 + g * (1 - sig)), dup = dout * silu(g).
-layout(local_size_x = 256) in;
+// x runs over j, y over r (both grid-stride): no per-element division.
+layout(local_size_x = 64) in;
 layout(set = 0, binding = 0) readonly buffer H { float h[]; };
 layout(set = 0, binding = 1) readonly buffer Dout { float dout[]; };
 layout(set = 0, binding = 2) writeonly buffer Dh { float dh[]; };
@@ -10,14 +11,15 @@ layout(push_constant) uniform Params {
 } p;
 
 void main() {
-    const uint total = p.n * p.f, step = gl_NumWorkGroups.x * 256;
-    for (uint i = gl_GlobalInvocationID.x; i < total; i += step) {
-        uint r = i / p.f, j = i % p.f;
-        uint at = r * 2 * p.f + j;
-        float g = h[p.off_h + at], u = h[p.off_h + at + p.f];
-        float dy = dout[p.off_dout + i];
-        float sig = 1.0 / (1.0 + exp(-g));
-        dh[p.off_dh + at] = dy * u * sig * (1.0 + g * (1.0 - sig));
-        dh[p.off_dh + at + p.f] = dy * g * sig;
+    for (uint r = gl_WorkGroupID.y; r < p.n; r += gl_NumWorkGroups.y) {
+        const uint hr = p.off_h + r * 2 * p.f, dr = p.off_dh + r * 2 * p.f;
+        const uint gr = p.off_dout + r * p.f;
+        for (uint j = gl_GlobalInvocationID.x; j < p.f; j += gl_NumWorkGroups.x * 64) {
+            float g = h[hr + j], u = h[hr + p.f + j];
+            float dy = dout[gr + j];
+            float sig = 1.0 / (1.0 + exp(-g));
+            dh[dr + j] = dy * u * sig * (1.0 + g * (1.0 - sig));
+            dh[dr + p.f + j] = dy * g * sig;
+        }
     }
 }

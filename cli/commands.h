@@ -7,6 +7,8 @@ int cmd_devices(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
+int cmd_coordinator(int argc, char **argv);
+int cmd_join(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 
 #endif

@@ -16,6 +16,8 @@ static const command commands[] = {
     {"bench", cmd_bench, "measure GEMM, memory bandwidth and DeMo throughput per device"},
     {"train", cmd_train, "train a model on one device (AdamW or DeMo)"},
     {"sample", cmd_sample, "generate text from a checkpoint"},
+    {"coordinator", cmd_coordinator, "coordinate a networked DeMo run"},
+    {"join", cmd_join, "take part in a run as a peer"},
     {"keygen", cmd_keygen, "write a CURVE keypair for a coordinator or a peer"},
 };
 

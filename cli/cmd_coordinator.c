@@ -1,0 +1,123 @@
+/* distro-cli coordinator: runs a networked DeMo training run. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_args.h"
+#include "cli/commands.h"
+#include "net/coordinator.h"
+
+static const cli_opt coordinator_opts[] = {
+    {"config", "FILE", "the run config (JSON; see --help below)"},
+    {"validate", "FILE", "check a run config, print the effective config, and exit"},
+    {"listen", "ENDPOINT", "where peers connect (default tcp://*:7070; port 0 picks one)"},
+    {"keys", "FILE", "own keypair and admitted peers (distro-cli keygen); enables CURVE"},
+    {"open", NULL, "run without authentication (anyone reaching the port may join)"},
+    {"device", "SPEC", "device of the coordinator's replica (default cpu)"},
+    {"checkpoint-dir", "DIR",
+     "write checkpoints here (every checkpoint_every steps and at the end)"},
+    {"resume", NULL, "continue from the checkpoint in --checkpoint-dir"},
+    {"summary", "FILE", "write a JSON summary of the run at the end"},
+    {"ready-file", "FILE", "write the bound endpoint and public key here once listening"},
+    {"record", "FILE", "append every applied round (for replaying the run elsewhere)"},
+    {"json", NULL, "log one JSON object per line"},
+    {NULL, NULL, NULL},
+};
+
+static const cli_cmd coordinator_cmd = {
+    "coordinator",
+    "",
+    "Coordinate a networked DeMo training run.",
+    "The run config is JSON; only \"model\" is required (a preset name or a model config\n"
+    "object). Fields and defaults: data \"builtin:tinyshakespeare\", steps 500, micro_batch\n"
+    "12, tokens_per_round 3072, seed 1, optimizer {lr 3e-3, warmup 50, final_lr_frac 0.1,\n"
+    "weight_decay 0.1, clip 1.0, beta 0.999, chunk 64, topk 32, values \"fp32\"},\n"
+    "round_deadline_s 60, min_peers 1, max_misses 3, hash_check_every 1,\n"
+    "checkpoint_every 100, eval_batches 20. Unknown fields are errors.\n"
+    "Ctrl-C writes a checkpoint (with --checkpoint-dir) and stops; --resume continues and\n"
+    "peers reconnect by themselves.",
+    coordinator_opts,
+    0,
+    0,
+};
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+int cmd_coordinator(int argc, char **argv) {
+    cli_args args;
+    int rc = cli_parse(&coordinator_cmd, argc, argv, &args);
+    if (rc) return rc == 1 ? 0 : rc;
+    net_run_config cfg;
+    const char *validate = cli_get(&args, "validate");
+    if (validate) {
+        if (net_run_config_load(validate, &cfg) != DT_OK) {
+            fprintf(stderr, "distro-cli coordinator: %s\n", dt_last_error());
+            return 1;
+        }
+        char *text = net_run_config_to_json(&cfg, 1);
+        printf("%s\n", text ? text : "");
+        printf("%s: valid; %lld micro-batches of %lld x %lld tokens per round, %lld parameters\n",
+               validate, (long long)net_run_micro_batches(&cfg), (long long)cfg.micro_batch,
+               (long long)cfg.model.seq_len, (long long)model_config_param_count(&cfg.model));
+        free(text);
+        return 0;
+    }
+    const char *config = cli_get(&args, "config"), *keys_file = cli_get(&args, "keys");
+    if (!config) return cli_fail(&coordinator_cmd, "--config FILE is required");
+    if (!keys_file && !cli_flag(&args, "open"))
+        return cli_fail(&coordinator_cmd, "give --keys FILE (CURVE, admitted peers only) or an "
+                                          "explicit --open (no authentication)");
+    if (keys_file && cli_flag(&args, "open"))
+        return cli_fail(&coordinator_cmd, "--keys and --open are alternatives");
+    if (cli_flag(&args, "resume") && !cli_get(&args, "checkpoint-dir"))
+        return cli_fail(&coordinator_cmd, "--resume needs --checkpoint-dir DIR");
+    if (net_run_config_load(config, &cfg) != DT_OK) {
+        fprintf(stderr, "distro-cli coordinator: %s\n", dt_last_error());
+        return 1;
+    }
+    net_keys keys;
+    memset(&keys, 0, sizeof keys);
+    if (keys_file) {
+        if (net_keys_load(keys_file, &keys) != DT_OK) {
+            fprintf(stderr, "distro-cli coordinator: %s\n", dt_last_error());
+            return 1;
+        }
+        if (!keys.has_keypair) {
+            net_keys_free(&keys);
+            return cli_fail(&coordinator_cmd,
+                            "%s has no keypair (public/secret lines); create "
+                            "one with distro-cli keygen",
+                            keys_file);
+        }
+    }
+    const char *device = cli_get(&args, "device");
+    const char *listen = cli_get(&args, "listen");
+    net_coordinator_options o = {
+        .config = &cfg,
+        .listen = listen ? listen : "tcp://*:7070",
+        .keys = keys_file ? &keys : NULL,
+        .open = cli_flag(&args, "open"),
+        .device = device ? device : "cpu",
+        .checkpoint_dir = cli_get(&args, "checkpoint-dir"),
+        .resume = cli_flag(&args, "resume"),
+        .ready_file = cli_get(&args, "ready-file"),
+        .summary_file = cli_get(&args, "summary"),
+        .record_file = cli_get(&args, "record"),
+        .json = cli_flag(&args, "json"),
+        .stop = &stop_requested,
+    };
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    dt_status st = net_coordinator_run(&o);
+    net_keys_free(&keys);
+    if (st != DT_OK) {
+        fprintf(stderr, "distro-cli coordinator: %s\n", dt_last_error());
+        return 1;
+    }
+    return stop_requested ? 130 : 0;
+}

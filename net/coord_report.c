@@ -1,0 +1,238 @@
+/* What the coordinator tells the world: log lines, checkpoints, the record
+ * of applied rounds, and the JSON summary of a finished run. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/checkpoint.h"
+#include "net/coordinator_internal.h"
+
+void coord_log(coord *c, const char *fmt, ...) {
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    double t = coord_now() - c->started_at;
+    if (c->o->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "t", t);
+        cJSON_AddStringToObject(o, "event", "log");
+        cJSON_AddStringToObject(o, "text", text);
+        char *s = cJSON_PrintUnformatted(o);
+        if (s) printf("%s\n", s);
+        free(s);
+        cJSON_Delete(o);
+    } else {
+        printf("[coordinator %7.1fs] %s\n", t, text);
+    }
+    fflush(stdout);
+}
+
+/* Dense fp32 ring all-reduce: each of n peers sends (and receives)
+ * 2 (n - 1) / n * 4 bytes per parameter. */
+static double allreduce_bytes(int64_t params, int n) {
+    return n > 1 ? 2.0 * (double)(n - 1) / (double)n * 4.0 * (double)params : 0.0;
+}
+
+void coord_log_step(coord *c, const coord_step_record *rec) {
+    int64_t params = model_config_param_count(&c->cfg->model);
+    int k = rec->peers_in_round ? rec->peers_in_round : 1;
+    double up = (double)rec->bytes_up / k, down = (double)rec->bytes_down / k;
+    double ar = allreduce_bytes(params, rec->n_applied);
+    if (c->o->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "t", coord_now() - c->started_at);
+        cJSON_AddStringToObject(o, "event", "step");
+        cJSON_AddNumberToObject(o, "step", (double)rec->step);
+        cJSON_AddNumberToObject(o, "peers", rec->n_applied);
+        cJSON_AddNumberToObject(o, "loss", (double)rec->loss);
+        cJSON_AddNumberToObject(o, "lr", (double)c->round_lr);
+        cJSON_AddNumberToObject(o, "seconds", rec->seconds);
+        cJSON_AddNumberToObject(o, "tokens", (double)rec->tokens);
+        cJSON_AddNumberToObject(o, "bytes_up_per_peer", up);
+        cJSON_AddNumberToObject(o, "bytes_down_per_peer", down);
+        cJSON_AddNumberToObject(o, "payload_up_per_peer", (double)rec->payload_up / k);
+        cJSON_AddNumberToObject(o, "allreduce_bytes_per_peer", ar);
+        char hash[24];
+        snprintf(hash, sizeof hash, "%016llx", (unsigned long long)rec->hash);
+        cJSON_AddStringToObject(o, "hash", rec->hash ? hash : "");
+        char *s = cJSON_PrintUnformatted(o);
+        if (s) printf("%s\n", s);
+        free(s);
+        cJSON_Delete(o);
+        fflush(stdout);
+        return;
+    }
+    coord_log(c,
+              "step %lld/%lld: %d peer%s applied, loss %.4f, lr %.2e, per peer %.1f KB up "
+              "(%.1f KB payload) / %.1f KB down, all-reduce would move %.1f KB, %.2f s",
+              (long long)rec->step + 1, (long long)c->cfg->steps, rec->n_applied,
+              rec->n_applied == 1 ? "" : "s", (double)rec->loss, (double)c->round_lr, up / 1e3,
+              (double)rec->payload_up / k / 1e3, down / 1e3, ar / 1e3, rec->seconds);
+}
+
+static char *checkpoint_path(const coord *c) {
+    size_t n = strlen(c->o->checkpoint_dir) + sizeof(NET_COORDINATOR_CHECKPOINT) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", c->o->checkpoint_dir, NET_COORDINATOR_CHECKPOINT);
+    return p;
+}
+
+dt_status coord_checkpoint(coord *c) {
+    char *path = checkpoint_path(c);
+    char *config = net_run_config_to_json(c->cfg, 0);
+    uint64_t hash = 0;
+    dt_status st = path && config ? model_param_hash(c->m, &hash)
+                                  : dt_error(DT_ERR_OOM, "coordinator: checkpoint path");
+    if (st == DT_OK) {
+        char run_id[24], hash_text[24];
+        snprintf(run_id, sizeof run_id, "%016llx", (unsigned long long)c->run_id);
+        snprintf(hash_text, sizeof hash_text, "%016llx", (unsigned long long)hash);
+        st_metadata extra[] = {
+            {"run_config", config}, {"run_id", run_id}, {"param_hash", hash_text}};
+        st = model_checkpoint_save(path, c->m, "demo", c->version, NULL, 0, extra, 3);
+        if (st == DT_OK)
+            coord_log(c, "checkpoint of step %lld written to %s", (long long)c->version, path);
+    }
+    free(path);
+    free(config);
+    return st;
+}
+
+dt_status coord_resume(coord *c) {
+    char *path = checkpoint_path(c);
+    if (!path) return dt_error(DT_ERR_OOM, "coordinator: checkpoint path");
+    model_checkpoint ck;
+    dt_status st = model_checkpoint_open(path, &ck);
+    if (st != DT_OK) {
+        free(path);
+        return dt_error_wrap(st, "--resume: ");
+    }
+    const char *run_id = st_metadata_get(ck.file, "run_id");
+    const char *config = st_metadata_get(ck.file, "run_config");
+    net_run_config saved;
+    if (!run_id || !config || net_run_config_parse(config, &saved) != DT_OK)
+        st = dt_error(DT_ERR_FORMAT, "--resume: %s is not a coordinator checkpoint", path);
+    char *want = st == DT_OK ? model_config_to_json(&c->cfg->model) : NULL;
+    char *have = st == DT_OK ? model_config_to_json(&saved.model) : NULL;
+    if (st == DT_OK && (!want || !have || strcmp(want, have) != 0))
+        st = dt_error(DT_ERR_INVALID,
+                      "--resume: the checkpoint's model %s differs from the "
+                      "config's %s",
+                      have ? have : "?", want ? want : "?");
+    free(want);
+    free(have);
+    if (st == DT_OK) st = model_checkpoint_load(&ck, c->m, NULL, model_weights_buffer(c->m));
+    if (st == DT_OK) {
+        c->run_id = strtoull(run_id, NULL, 16);
+        c->version = ck.step;
+        /* Peers that were waiting before the restart come back together. */
+        c->started = false;
+        printf("[coordinator] resuming run %016llx at step %lld from %s\n",
+               (unsigned long long)c->run_id, (long long)c->version, path);
+    }
+    model_checkpoint_close(&ck);
+    free(path);
+    return st;
+}
+
+/* Record file: per applied round, little-endian
+ *   u64 step | u32 lr bits | u32 decay bits | u64 hash after (0: none) |
+ *   u32 n | n x u32 peer ids | u64 payload bytes | n payloads
+ * so a test can replay the run in a fresh process. */
+void coord_record_round(coord *c, const coord_result *r) {
+    if (!c->record) return;
+    uint64_t step = (uint64_t)r->step, bytes = c->payload_bytes;
+    fwrite(&step, 8, 1, c->record);
+    fwrite(&r->lr_bits, 4, 1, c->record);
+    fwrite(&r->decay_bits, 4, 1, c->record);
+    fwrite(&r->hash_after, 8, 1, c->record);
+    fwrite(&r->n_applied, 4, 1, c->record);
+    fwrite(r->applied, 4, r->n_applied, c->record);
+    fwrite(&bytes, 8, 1, c->record);
+    fwrite(r->payloads, 1, (size_t)r->n_applied * c->payload_bytes, c->record);
+    fflush(c->record);
+}
+
+static cJSON *peer_json(const coord *c, const coord_peer *p) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", p->id);
+    cJSON_AddStringToObject(o, "name", p->name);
+    cJSON_AddStringToObject(o, "device", p->device);
+    cJSON_AddStringToObject(o, "backend", p->backend);
+    cJSON_AddNumberToObject(o, "steps_applied", (double)p->steps_applied);
+    cJSON_AddNumberToObject(o, "tokens", (double)p->tokens);
+    cJSON_AddNumberToObject(o, "tokens_per_s",
+                            p->compute_total > 0 ? (double)p->tokens / p->compute_total : 0.0);
+    cJSON_AddNumberToObject(o, "bytes_up", (double)p->bytes_up);
+    cJSON_AddNumberToObject(o, "bytes_down", (double)p->bytes_down);
+    cJSON_AddNumberToObject(o, "payload_up", (double)p->payload_up_total);
+    cJSON_AddNumberToObject(o, "refusals", (double)p->refusals);
+    cJSON_AddNumberToObject(o, "resyncs", (double)p->resyncs);
+    cJSON_AddStringToObject(o, "left", p->state == PEER_GONE ? p->gone : "");
+    (void)c;
+    return o;
+}
+
+dt_status coord_write_summary(coord *c, float val_loss) {
+    cJSON *root = cJSON_CreateObject();
+    char id[24];
+    snprintf(id, sizeof id, "%016llx", (unsigned long long)c->run_id);
+    int64_t params = model_config_param_count(&c->cfg->model);
+    cJSON_AddStringToObject(root, "run_id", id);
+    cJSON_AddStringToObject(root, "model", c->cfg->model_name);
+    cJSON_AddNumberToObject(root, "params", (double)params);
+    cJSON_AddNumberToObject(root, "steps", (double)c->version);
+    cJSON_AddNumberToObject(root, "payload_bytes", (double)c->payload_bytes);
+    cJSON_AddNumberToObject(root, "val_loss", (double)val_loss);
+    cJSON_AddNumberToObject(root, "seconds", coord_now() - c->started_at);
+    cJSON *steps = cJSON_AddArrayToObject(root, "step_records");
+    int64_t checked = 0, agreeing = 0, tokens = 0;
+    for (int64_t s = 0; s < c->version && s < c->cfg->steps; s++) {
+        const coord_step_record *r = &c->records[s];
+        if (r->n_applied == 0) continue; /* before a resume */
+        cJSON *o = cJSON_CreateObject();
+        char hash[24];
+        snprintf(hash, sizeof hash, "%016llx", (unsigned long long)r->hash);
+        cJSON_AddNumberToObject(o, "step", (double)r->step);
+        cJSON_AddNumberToObject(o, "applied", r->n_applied);
+        cJSON_AddNumberToObject(o, "loss", (double)r->loss);
+        cJSON_AddStringToObject(o, "hash", r->hash ? hash : "");
+        cJSON_AddNumberToObject(o, "hashes_reported", r->hashes_reported);
+        cJSON_AddNumberToObject(o, "hashes_agreeing", r->hashes_agreeing);
+        cJSON_AddNumberToObject(o, "peers_in_round", r->peers_in_round);
+        cJSON_AddNumberToObject(o, "bytes_up", (double)r->bytes_up);
+        cJSON_AddNumberToObject(o, "bytes_down", (double)r->bytes_down);
+        cJSON_AddNumberToObject(o, "payload_up", (double)r->payload_up);
+        cJSON_AddNumberToObject(o, "allreduce_bytes_per_peer",
+                                allreduce_bytes(params, r->n_applied));
+        cJSON_AddNumberToObject(o, "tokens", (double)r->tokens);
+        cJSON_AddNumberToObject(o, "seconds", r->seconds);
+        cJSON_AddItemToArray(steps, o);
+        if (r->hash) {
+            checked++;
+            agreeing += r->hashes_reported > 0 && r->hashes_agreeing == r->hashes_reported;
+        }
+        tokens += r->tokens;
+    }
+    cJSON_AddNumberToObject(root, "tokens", (double)tokens);
+    cJSON_AddNumberToObject(root, "steps_hash_checked", (double)checked);
+    cJSON_AddNumberToObject(root, "steps_hash_agreeing", (double)agreeing);
+    cJSON *peers = cJSON_AddArrayToObject(root, "peers");
+    for (int i = 0; i < NET_MAX_PEERS; i++)
+        if (c->peers[i].state != PEER_FREE) cJSON_AddItemToArray(peers, peer_json(c, &c->peers[i]));
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return dt_error(DT_ERR_OOM, "coordinator: summary");
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", c->o->summary_file);
+    FILE *f = fopen(tmp, "w");
+    dt_status st = DT_OK;
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, c->o->summary_file) != 0)
+        st = dt_error(DT_ERR_IO, "summary %s: cannot write", c->o->summary_file);
+    free(text);
+    return st;
+}

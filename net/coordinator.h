@@ -1,0 +1,42 @@
+/* The coordinator of a networked DeMo run (DESIGN.md section 5).
+ *
+ * It binds one ROUTER, admits peers, runs rounds, keeps its own replica
+ * (applying every round with the canonical op), serves weights to joiners,
+ * compares the hashes peers report, writes checkpoints, and finally a JSON
+ * summary. One thread, one event loop.
+ *
+ * Versions: a replica's version is the number of updates applied to it.
+ * ROUND(step s) asks peers holding version s for gradients; RESULT(step s)
+ * carries the payloads applied in step s; applying it yields version s + 1,
+ * which a peer acknowledges with HASH(step s + 1). */
+#ifndef DISTRO_NET_COORDINATOR_H
+#define DISTRO_NET_COORDINATOR_H
+
+#include <signal.h>
+
+#include "net/keys.h"
+#include "net/run_config.h"
+
+typedef struct net_coordinator_options {
+    const net_run_config *config;
+    const char *listen;          /* "tcp://HOST:PORT"; port 0 picks a free one */
+    const net_keys *keys;        /* own keypair + admitted peers; NULL with open */
+    int open;                    /* no authentication (explicit --open) */
+    const char *device;          /* device spec of the coordinator's replica */
+    const char *checkpoint_dir;  /* NULL: no checkpoints */
+    int resume;                  /* continue from checkpoint_dir's checkpoint */
+    const char *ready_file;      /* written once bound: endpoint and public key */
+    const char *summary_file;    /* JSON summary at the end; NULL: none */
+    const char *record_file;     /* every applied round, for replay tests; NULL: none */
+    int json;                    /* log lines as JSON objects */
+    volatile sig_atomic_t *stop; /* set by a signal handler: checkpoint and leave */
+} net_coordinator_options;
+
+/* Runs until the configured steps are done (DT_OK) or *stop is set (DT_OK
+ * after a checkpoint), or a fatal error. */
+dt_status net_coordinator_run(const net_coordinator_options *o);
+
+/* Name of the checkpoint file inside a checkpoint directory. */
+#define NET_COORDINATOR_CHECKPOINT "coordinator.safetensors"
+
+#endif

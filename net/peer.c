@@ -1,0 +1,287 @@
+/* The peer's event loop: one message at a time, in arrival order, so a
+ * RESULT is always applied before the next ROUND is trained. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/peer_internal.h"
+
+double peer_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+dt_status peer_send(peer *p, const net_msg *m) {
+    size_t len = 0;
+    dt_status st = net_encode(m, p->frame, NET_MAX_FRAME, &len);
+    if (st == DT_OK) st = net_client_send(p->client, p->frame, len, 5000);
+    return st;
+}
+
+void peer_log(peer *p, const char *fmt, ...) {
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (p->tty) fprintf(stderr, "\r\033[K");
+    if (p->o->json)
+        printf("{\"t\":%.3f,\"event\":\"log\",\"peer\":%u,\"text\":\"%s\"}\n",
+               peer_now() - p->started_at, p->id, text);
+    else
+        printf("[peer %s %7.1fs] %s\n", p->o->name ? p->o->name : "", peer_now() - p->started_at,
+               text);
+    fflush(stdout);
+}
+
+static float bits_float(uint32_t u) {
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+/* What the peer holds, for HELLO: a resumed coordinator can then let it keep
+ * its weights. */
+static dt_status send_hello(peer *p) {
+    net_msg *m = calloc(1, sizeof *m);
+    if (!m) return dt_error(DT_ERR_OOM, "peer: cannot allocate HELLO");
+    m->h = (net_header){NET_HELLO, 0, p->version};
+    net_hello *h = &m->u.hello;
+    const dt_device_info *info = dt_device_get_info(p->dev);
+    snprintf(h->name, sizeof h->name, "%s", p->o->name ? p->o->name : "");
+    snprintf(h->device, sizeof h->device, "%s %s", info->spec, info->name);
+    snprintf(h->backend, sizeof h->backend, "%s", info->backend);
+    h->tokens_per_s = p->tiny_tokens_per_s;
+    if (p->m && p->version >= 0) {
+        h->have_run_id = p->run_id;
+        h->have_step = p->version;
+        dt_status st = model_param_hash(p->m, &h->have_hash);
+        if (st != DT_OK) {
+            free(m);
+            return st;
+        }
+    } else {
+        h->have_step = -1;
+    }
+    dt_status st = peer_send(p, m);
+    free(m);
+    p->phase = PHASE_HELLO;
+    p->hello_sent_at = peer_now();
+    return st;
+}
+
+/* A round: gradients of the assigned micro-batches, then the payload. */
+static dt_status on_round(peer *p, const net_msg *m) {
+    const net_round *r = &m->u.round;
+    int64_t step = m->h.step;
+    if (p->phase != PHASE_SYNCED || step != p->version) {
+        peer_log(p, "ignored ROUND %lld (holding step %lld)", (long long)step,
+                 (long long)p->version);
+        return DT_OK;
+    }
+    if (p->pending) model_demo_discard(p->demo); /* a repeated round: start over */
+    p->pending = false;
+    double t0 = peer_now();
+    const int64_t b = p->cfg.micro_batch, seq = p->cfg.model.seq_len;
+    const float scale = (float)(1.0 / ((double)r->n_micro * (double)(b * seq)));
+    dt_status st = model_zero_grads(p->m);
+    double loss_sum = 0.0;
+    for (uint32_t micro = 0; st == DT_OK && micro < r->n_micro; micro++) {
+        if (p->o->stop && *p->o->stop) return DT_OK;
+        float loss = 0.0f;
+        st = model_dataset_train_batch(p->ds, p->cfg.seed, step, p->id, micro, b, seq, p->tokens,
+                                       p->targets);
+        if (st == DT_OK) st = model_forward_backward(p->m, p->tokens, p->targets, scale, &loss);
+        loss_sum += loss;
+    }
+    float lr = bits_float(r->lr_bits);
+    if (st == DT_OK) st = model_demo_compress(p->demo, p->run_id, step, lr, p->payload, NULL);
+    if (st == DT_OK) st = dt_device_sync(p->dev);
+    if (st != DT_OK) return st;
+    double compute = peer_now() - t0;
+    p->pending = true;
+    p->pending_step = step;
+    p->round_loss = (float)(loss_sum / r->n_micro);
+    p->round_tokens = (int64_t)r->n_micro * b * seq;
+    p->round_compute = compute;
+    p->round_peers = r->n_peers;
+    net_msg s;
+    memset(&s, 0, sizeof s.h + sizeof s.u.submit);
+    s.h = (net_header){NET_SUBMIT, p->run_id, step};
+    s.u.submit.loss = p->round_loss;
+    s.u.submit.n_micro = r->n_micro;
+    s.u.submit.compute_s = compute;
+    size_t total = model_demo_payload_bytes(p->demo);
+    for (size_t off = 0; st == DT_OK && off < total; off += NET_MAX_CHUNK) {
+        size_t len = total - off < NET_MAX_CHUNK ? total - off : NET_MAX_CHUNK;
+        s.u.submit.chunk = (net_chunk){off, total, (uint32_t)len, p->payload + off};
+        st = peer_send(p, &s);
+    }
+    return st;
+}
+
+static dt_status apply_result(peer *p, int64_t step) {
+    const net_result *r = &p->result_meta;
+    size_t pb = model_demo_payload_bytes(p->demo);
+    const uint8_t *ptrs[NET_MAX_PEERS];
+    size_t lens[NET_MAX_PEERS];
+    bool mine = false;
+    for (uint32_t i = 0; i < r->n_applied; i++) {
+        ptrs[i] = p->result + (size_t)i * pb;
+        lens[i] = pb;
+        mine |= r->applied[i] == p->id;
+    }
+    dt_status st = model_demo_apply(p->demo, p->run_id, step, ptrs, lens, (int)r->n_applied,
+                                    bits_float(r->lr_bits), bits_float(r->decay_bits));
+    if (st != DT_OK) return st;
+    bool was_pending = p->pending && p->pending_step == step;
+    if (was_pending && mine)
+        st = model_demo_confirm(p->demo);
+    else if (was_pending)
+        model_demo_discard(p->demo);
+    p->pending = false;
+    if (st != DT_OK) return st;
+    p->version = step + 1;
+    uint64_t hash = 0;
+    int64_t every = p->cfg.hash_check_every;
+    if ((every > 0 && p->version % every == 0) || p->version == p->cfg.steps)
+        st = model_param_hash(p->m, &hash);
+    if (st != DT_OK) return st;
+    net_msg h;
+    memset(&h, 0, sizeof h.h + sizeof h.u.hash);
+    h.h = (net_header){NET_HASH, p->run_id, p->version};
+    h.u.hash.hash = hash;
+    st = peer_send(p, &h);
+    peer_report_step(p, step, was_pending, mine, (int)r->n_applied, hash);
+    return st;
+}
+
+static dt_status on_result(peer *p, const net_msg *m) {
+    const net_result *r = &m->u.result;
+    int64_t step = m->h.step;
+    if (p->phase != PHASE_SYNCED || step != p->version) return DT_OK;
+    size_t pb = model_demo_payload_bytes(p->demo);
+    if (r->chunk.total != (uint64_t)r->n_applied * pb || r->n_applied == 0)
+        return dt_error(DT_ERR_FORMAT,
+                        "RESULT of step %lld carries %llu bytes for %u payloads of "
+                        "%zu",
+                        (long long)step, (unsigned long long)r->chunk.total, r->n_applied, pb);
+    if (r->chunk.offset == 0) {
+        p->result_meta = *r;
+        p->result_step = step;
+        p->result_got = 0;
+        size_t need = (size_t)r->chunk.total;
+        if (need > p->result_cap) {
+            free(p->result);
+            p->result = malloc(need);
+            p->result_cap = p->result ? need : 0;
+            if (!p->result) return dt_error(DT_ERR_OOM, "peer: cannot buffer a result");
+        }
+    }
+    if (p->result_step != step || r->chunk.offset != p->result_got) return DT_OK;
+    memcpy(p->result + p->result_got, r->chunk.data, r->chunk.length);
+    p->result_got += r->chunk.length;
+    if (p->result_got < r->chunk.total) return DT_OK;
+    p->result_step = -1;
+    return apply_result(p, step);
+}
+
+static dt_status dispatch(peer *p, const net_frame *f) {
+    net_msg *m = p->msg;
+    if (net_decode(f->data, f->len, m) != DT_OK) {
+        peer_log(p, "ignored a malformed frame from the coordinator: %s", dt_last_error());
+        return DT_OK;
+    }
+    if (m->h.type != NET_WELCOME && m->h.type != NET_REJECT && m->h.run_id != p->run_id)
+        return DT_OK;
+    switch (m->h.type) {
+    case NET_WELCOME:
+        return peer_on_welcome(p, m);
+    case NET_STATE:
+        return peer_on_state(p, m);
+    case NET_RESYNC:
+        return peer_on_resync(p, m);
+    case NET_ROUND:
+        return on_round(p, m);
+    case NET_RESULT:
+        return on_result(p, m);
+    case NET_REFUSED:
+        peer_log(p, "the coordinator refused my payload for step %lld: %s", (long long)m->h.step,
+                 m->u.refused.text);
+        return DT_OK;
+    case NET_REJECT:
+        if (strstr(m->u.reject.text, "finished")) {
+            p->finished = true;
+            return DT_OK;
+        }
+        return dt_error(DT_ERR_UNAVAILABLE, "the coordinator rejected this peer: %s",
+                        m->u.reject.text);
+    case NET_LEAVE:
+        p->finished = true;
+        peer_log(p, "the run finished at step %lld", (long long)m->h.step);
+        return DT_OK;
+    default:
+        return DT_OK;
+    }
+}
+
+dt_status net_peer_run(const net_peer_options *o) {
+    peer *p = calloc(1, sizeof *p);
+    if (!p) return dt_error(DT_ERR_OOM, "peer: cannot allocate");
+    p->o = o;
+    p->version = -1;
+    p->result_step = -1;
+    p->started_at = peer_now();
+    p->tty = isatty(STDERR_FILENO) && !o->json;
+    dt_status st = peer_setup(p);
+    if (st == DT_OK) st = send_hello(p);
+    uint64_t connects = 0;
+    double last_contact = peer_now();
+    while (st == DT_OK && !p->finished && !(o->stop && *o->stop)) {
+        net_frame f;
+        bool arrived = false;
+        st = net_client_recv(p->client, 200, &f, &arrived);
+        if (st != DT_OK) break;
+        net_client_state cs = net_client_status(p->client);
+        if (cs.connects > connects) {
+            /* A new connection: the coordinator restarted (or the link
+             * dropped). Frames of the old one are lost; start over. */
+            if (connects > 0) {
+                peer_log(p, "reconnected to the coordinator; saying HELLO again");
+                if (p->pending) model_demo_discard(p->demo);
+                p->pending = false;
+                p->result_step = -1;
+                st = send_hello(p);
+            }
+            connects = cs.connects;
+        }
+        if (arrived) {
+            last_contact = peer_now();
+            st = dispatch(p, &f);
+        } else if (st == DT_OK && p->phase == PHASE_HELLO && peer_now() - p->hello_sent_at > 10.0) {
+            st = send_hello(p); /* the first HELLO may have gone to a dying connection */
+        }
+        if (st == DT_OK && o->connect_timeout_s > 0 && !cs.connected &&
+            peer_now() - last_contact > o->connect_timeout_s)
+            st = dt_error(DT_ERR_UNAVAILABLE, "no coordinator at %s for %.0f s%s%s", o->address,
+                          o->connect_timeout_s, cs.last_failure[0] ? ": " : "", cs.last_failure);
+    }
+    if (st == DT_OK && !p->finished && p->client) {
+        net_msg m;
+        memset(&m.h, 0, sizeof m.h);
+        m.h = (net_header){NET_LEAVE, p->run_id, p->version};
+        peer_send(p, &m);
+        net_client_flush(p->client, 1000);
+        peer_log(p, "left the run at step %lld", (long long)p->version);
+    }
+    dt_status keep = st;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", dt_last_error());
+    peer_teardown(p);
+    free(p);
+    if (keep != DT_OK) dt_error(keep, "%s", msg);
+    return keep;
+}

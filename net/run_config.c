@@ -1,0 +1,245 @@
+/* Parsing, validation and printing of the run config. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/run_config.h"
+
+void net_run_config_default(net_run_config *c) {
+    memset(c, 0, sizeof *c);
+    model_config_preset("shakespeare", &c->model);
+    snprintf(c->model_name, sizeof c->model_name, "shakespeare");
+    snprintf(c->data, sizeof c->data, "builtin:tinyshakespeare");
+    c->steps = 500;
+    c->micro_batch = 12;
+    c->tokens_per_round = 4 * 12 * 64;
+    c->seed = 1;
+    c->schedule = (model_schedule){3e-3f, 50, 500, 0.1f};
+    model_demo_config_default(&c->demo);
+    c->demo.weight_decay = 0.1f;
+    c->demo.clip = 1.0f;
+    c->round_deadline_s = 60.0;
+    c->min_peers = 1;
+    c->max_misses = 3;
+    c->hash_check_every = 1;
+    c->checkpoint_every = 100;
+    c->eval_batches = 20;
+}
+
+int64_t net_run_micro_batches(const net_run_config *c) {
+    int64_t per = c->micro_batch * c->model.seq_len;
+    return (c->tokens_per_round + per - 1) / per;
+}
+
+/* A number field within [lo, hi]; integral when `integer`. Absent: keep. */
+static dt_status num_field(const cJSON *obj, const char *prefix, const char *name, double lo,
+                           double hi, int integer, double *inout) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!it) return DT_OK;
+    double v = it->valuedouble;
+    if (!cJSON_IsNumber(it) || !isfinite(v) || (integer && v != floor(v)) || v < lo || v > hi)
+        return dt_error(DT_ERR_FORMAT, "run config: field '%s%s' must be %s in [%g, %g]", prefix,
+                        name, integer ? "an integer" : "a number", lo, hi);
+    *inout = v;
+    return DT_OK;
+}
+
+static dt_status check_known(const cJSON *obj, const char *prefix, const char *const *known) {
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        int ok = 0;
+        for (int i = 0; known[i]; i++) ok |= strcmp(it->string, known[i]) == 0;
+        if (!ok)
+            return dt_error(DT_ERR_FORMAT, "run config: unknown field '%s%s'", prefix, it->string);
+    }
+    return DT_OK;
+}
+
+static dt_status parse_optimizer(const cJSON *o, net_run_config *c) {
+    static const char *const known[] = {"lr",   "warmup", "final_lr_frac", "weight_decay", "clip",
+                                        "beta", "chunk",  "topk",          "values",       NULL};
+    if (!cJSON_IsObject(o))
+        return dt_error(DT_ERR_FORMAT, "run config: field 'optimizer' must be an object");
+    dt_status st = check_known(o, "optimizer.", known);
+    double lr = c->schedule.lr, warmup = (double)c->schedule.warmup;
+    double frac = c->schedule.final_frac, wd = c->demo.weight_decay, clip = c->demo.clip;
+    double beta = c->demo.beta, chunk = (double)c->demo.chunk, topk = (double)c->demo.topk;
+    if (st == DT_OK) st = num_field(o, "optimizer.", "lr", 0.0, 10.0, 0, &lr);
+    if (st == DT_OK) st = num_field(o, "optimizer.", "warmup", 0, 1e9, 1, &warmup);
+    if (st == DT_OK) st = num_field(o, "optimizer.", "final_lr_frac", 0.0, 1.0, 0, &frac);
+    if (st == DT_OK) st = num_field(o, "optimizer.", "weight_decay", 0.0, 10.0, 0, &wd);
+    if (st == DT_OK) st = num_field(o, "optimizer.", "clip", 0.0, 1e9, 0, &clip);
+    if (st == DT_OK) st = num_field(o, "optimizer.", "beta", 0.0, 0.999999, 0, &beta);
+    if (st == DT_OK) st = num_field(o, "optimizer.", "chunk", 1, 256, 1, &chunk);
+    if (st == DT_OK) st = num_field(o, "optimizer.", "topk", 1, 65536, 1, &topk);
+    const cJSON *values = cJSON_GetObjectItemCaseSensitive(o, "values");
+    if (st == DT_OK && values) {
+        if (!cJSON_IsString(values) ||
+            demo_values_parse(values->valuestring, &c->demo.values) != DT_OK)
+            st = dt_error(DT_ERR_FORMAT, "run config: field 'optimizer.values' must be \"1bit\", "
+                                         "\"bf16\" or \"fp32\"");
+    }
+    c->schedule.lr = (float)lr;
+    c->schedule.warmup = (int64_t)warmup;
+    c->schedule.final_frac = (float)frac;
+    c->demo.weight_decay = (float)wd;
+    c->demo.clip = (float)clip;
+    c->demo.beta = (float)beta;
+    c->demo.chunk = (int64_t)chunk;
+    c->demo.topk = (int64_t)topk;
+    return st;
+}
+
+static dt_status parse_model(const cJSON *m, net_run_config *c) {
+    if (cJSON_IsString(m)) {
+        snprintf(c->model_name, sizeof c->model_name, "%s", m->valuestring);
+        dt_status st = model_config_preset(m->valuestring, &c->model);
+        return st == DT_OK ? st : dt_error_wrap(DT_ERR_FORMAT, "run config: field 'model': ");
+    }
+    if (!cJSON_IsObject(m))
+        return dt_error(DT_ERR_FORMAT, "run config: field 'model' must be a preset name or a "
+                                       "model config object");
+    char *text = cJSON_PrintUnformatted(m);
+    if (!text) return dt_error(DT_ERR_OOM, "run config: cannot print the model object");
+    dt_status st = model_config_from_json(text, &c->model);
+    free(text);
+    snprintf(c->model_name, sizeof c->model_name, "custom");
+    return st == DT_OK ? st : dt_error_wrap(st, "run config: field 'model': ");
+}
+
+dt_status net_run_config_parse(const char *text, net_run_config *out) {
+    static const char *const known[] = {"model",
+                                        "data",
+                                        "steps",
+                                        "micro_batch",
+                                        "tokens_per_round",
+                                        "seed",
+                                        "optimizer",
+                                        "round_deadline_s",
+                                        "min_peers",
+                                        "max_misses",
+                                        "hash_check_every",
+                                        "checkpoint_every",
+                                        "eval_batches",
+                                        NULL};
+    net_run_config c;
+    net_run_config_default(&c);
+    cJSON *root = cJSON_Parse(text);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        return dt_error(DT_ERR_FORMAT, "run config: invalid JSON near '%.24s'", at ? at : "");
+    }
+    dt_status st = cJSON_IsObject(root) ? check_known(root, "", known)
+                                        : dt_error(DT_ERR_FORMAT, "run config: not a JSON object");
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    if (st == DT_OK && !model) st = dt_error(DT_ERR_FORMAT, "run config: missing field 'model'");
+    if (st == DT_OK) st = parse_model(model, &c);
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
+    if (st == DT_OK && data) {
+        if (!cJSON_IsString(data) || strlen(data->valuestring) >= sizeof c.data)
+            st = dt_error(DT_ERR_FORMAT,
+                          "run config: field 'data' must be a string (a builtin: "
+                          "name or a path, under %zu bytes)",
+                          sizeof c.data);
+        else
+            snprintf(c.data, sizeof c.data, "%s", data->valuestring);
+    }
+    double steps = (double)c.steps, mb = (double)c.micro_batch, tpr = (double)c.tokens_per_round;
+    double seed = (double)c.seed, deadline = c.round_deadline_s, minp = (double)c.min_peers;
+    double misses = (double)c.max_misses, hce = (double)c.hash_check_every;
+    double cke = (double)c.checkpoint_every, evb = (double)c.eval_batches;
+    if (st == DT_OK) st = num_field(root, "", "steps", 1, 1e9, 1, &steps);
+    if (st == DT_OK) st = num_field(root, "", "micro_batch", 1, 65536, 1, &mb);
+    if (st == DT_OK) st = num_field(root, "", "tokens_per_round", 1, 1e12, 1, &tpr);
+    if (st == DT_OK) st = num_field(root, "", "seed", 0, 9e15, 1, &seed);
+    if (st == DT_OK) st = num_field(root, "", "round_deadline_s", 0.1, 86400, 0, &deadline);
+    if (st == DT_OK) st = num_field(root, "", "min_peers", 1, 256, 1, &minp);
+    if (st == DT_OK) st = num_field(root, "", "max_misses", 1, 1e6, 1, &misses);
+    if (st == DT_OK) st = num_field(root, "", "hash_check_every", 0, 1e9, 1, &hce);
+    if (st == DT_OK) st = num_field(root, "", "checkpoint_every", 0, 1e9, 1, &cke);
+    if (st == DT_OK) st = num_field(root, "", "eval_batches", 1, 1e6, 1, &evb);
+    const cJSON *opt = cJSON_GetObjectItemCaseSensitive(root, "optimizer");
+    if (st == DT_OK && opt) st = parse_optimizer(opt, &c);
+    /* Without an explicit warmup, a short run warms up over a tenth of it. */
+    bool warmup_given = opt && cJSON_IsObject(opt) && cJSON_GetObjectItemCaseSensitive(opt, "warmup");
+    cJSON_Delete(root);
+    if (st != DT_OK) return st;
+    c.steps = (int64_t)steps;
+    c.micro_batch = (int64_t)mb;
+    c.tokens_per_round = (int64_t)tpr;
+    c.seed = (uint64_t)seed;
+    c.round_deadline_s = deadline;
+    c.min_peers = (int64_t)minp;
+    c.max_misses = (int64_t)misses;
+    c.hash_check_every = (int64_t)hce;
+    c.checkpoint_every = (int64_t)cke;
+    c.eval_batches = (int64_t)evb;
+    c.schedule.total = c.steps;
+    if (!warmup_given) c.schedule.warmup = c.steps / 10 < 50 ? c.steps / 10 : 50;
+    if (c.schedule.warmup > c.steps)
+        return dt_error(DT_ERR_FORMAT,
+                        "run config: field 'optimizer.warmup' (%lld) exceeds "
+                        "'steps' (%lld)",
+                        (long long)c.schedule.warmup, (long long)c.steps);
+    if (net_run_micro_batches(&c) > 1000000)
+        return dt_error(DT_ERR_FORMAT, "run config: field 'tokens_per_round' makes over a million "
+                                       "micro-batches per round");
+    *out = c;
+    return DT_OK;
+}
+
+dt_status net_run_config_load(const char *path, net_run_config *out) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return dt_error(DT_ERR_IO, "run config %s: cannot open", path);
+    char *text = malloc(1 << 20);
+    size_t n = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
+    int too_big = text && n == (1 << 20) - 1 && fgetc(f) != EOF;
+    fclose(f);
+    if (!text) return dt_error(DT_ERR_OOM, "run config %s: cannot allocate", path);
+    if (too_big) {
+        free(text);
+        return dt_error(DT_ERR_FORMAT, "run config %s: larger than 1 MiB", path);
+    }
+    text[n] = '\0';
+    dt_status st = net_run_config_parse(text, out);
+    free(text);
+    return st == DT_OK ? st : dt_error_wrap(st, "%s: ", path);
+}
+
+char *net_run_config_to_json(const net_run_config *c, int pretty) {
+    cJSON *root = cJSON_CreateObject();
+    char *model_text = model_config_to_json(&c->model);
+    cJSON *model = model_text ? cJSON_Parse(model_text) : NULL;
+    free(model_text);
+    if (!root || !model) {
+        cJSON_Delete(root);
+        cJSON_Delete(model);
+        return NULL;
+    }
+    cJSON_AddItemToObject(root, "model", model);
+    cJSON_AddStringToObject(root, "data", c->data);
+    cJSON_AddNumberToObject(root, "steps", (double)c->steps);
+    cJSON_AddNumberToObject(root, "micro_batch", (double)c->micro_batch);
+    cJSON_AddNumberToObject(root, "tokens_per_round", (double)c->tokens_per_round);
+    cJSON_AddNumberToObject(root, "seed", (double)c->seed);
+    cJSON *o = cJSON_AddObjectToObject(root, "optimizer");
+    cJSON_AddNumberToObject(o, "lr", (double)c->schedule.lr);
+    cJSON_AddNumberToObject(o, "warmup", (double)c->schedule.warmup);
+    cJSON_AddNumberToObject(o, "final_lr_frac", (double)c->schedule.final_frac);
+    cJSON_AddNumberToObject(o, "weight_decay", (double)c->demo.weight_decay);
+    cJSON_AddNumberToObject(o, "clip", (double)c->demo.clip);
+    cJSON_AddNumberToObject(o, "beta", (double)c->demo.beta);
+    cJSON_AddNumberToObject(o, "chunk", (double)c->demo.chunk);
+    cJSON_AddNumberToObject(o, "topk", (double)c->demo.topk);
+    cJSON_AddStringToObject(o, "values", demo_values_name(c->demo.values));
+    cJSON_AddNumberToObject(root, "round_deadline_s", c->round_deadline_s);
+    cJSON_AddNumberToObject(root, "min_peers", (double)c->min_peers);
+    cJSON_AddNumberToObject(root, "max_misses", (double)c->max_misses);
+    cJSON_AddNumberToObject(root, "hash_check_every", (double)c->hash_check_every);
+    cJSON_AddNumberToObject(root, "checkpoint_every", (double)c->checkpoint_every);
+    cJSON_AddNumberToObject(root, "eval_batches", (double)c->eval_batches);
+    char *text = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}

@@ -1,0 +1,53 @@
+/* The run config of a networked DeMo run: what the coordinator reads from
+ * run.json and sends to every peer in WELCOME, so all replicas derive the
+ * same model, tile plan, payload geometry, schedule and batches.
+ *
+ *   {
+ *     "model": "shakespeare" | { model config fields },
+ *     "data": "builtin:tinyshakespeare",
+ *     "steps": 500,
+ *     "micro_batch": 12,          sequences per micro-batch
+ *     "tokens_per_round": 3072,   split over the peers by throughput
+ *     "seed": 1,                  batches: (seed, step, peer id, micro)
+ *     "optimizer": { "lr", "warmup", "final_lr_frac", "weight_decay", "clip",
+ *                    "beta", "chunk", "topk", "values" },
+ *     "round_deadline_s": 60, "min_peers": 1, "max_misses": 3,
+ *     "hash_check_every": 1, "checkpoint_every": 100, "eval_batches": 20
+ *   }
+ * Every field is optional except "model" (warmup defaults to min(50, steps/10));
+ * unknown fields are errors; each error names its field. */
+#ifndef DISTRO_NET_RUN_CONFIG_H
+#define DISTRO_NET_RUN_CONFIG_H
+
+#include "model/trainer.h"
+
+typedef struct net_run_config {
+    model_config model;
+    char model_name[64]; /* the preset, or "custom" */
+    char data[512];
+    int64_t steps;
+    int64_t micro_batch;
+    int64_t tokens_per_round;
+    uint64_t seed;
+    model_schedule schedule; /* schedule.total = steps */
+    model_demo_config demo;
+    double round_deadline_s;
+    int64_t min_peers;
+    int64_t max_misses;
+    int64_t hash_check_every;
+    int64_t checkpoint_every;
+    int64_t eval_batches;
+} net_run_config;
+
+void net_run_config_default(net_run_config *c);
+/* Parse JSON text over the defaults. DT_ERR_FORMAT names the field. */
+dt_status net_run_config_parse(const char *text, net_run_config *out);
+dt_status net_run_config_load(const char *path, net_run_config *out);
+/* The complete effective config as JSON (every field, defaults filled);
+ * malloc'd. Parsing it gives the same config back. */
+char *net_run_config_to_json(const net_run_config *c, int pretty);
+
+/* Micro-batches in a round: ceil(tokens_per_round / (micro_batch * seq_len)). */
+int64_t net_run_micro_batches(const net_run_config *c);
+
+#endif

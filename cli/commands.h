@@ -9,6 +9,7 @@ int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_coordinator(int argc, char **argv);
 int cmd_join(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 
 #endif

@@ -18,6 +18,8 @@ static const command commands[] = {
     {"sample", cmd_sample, "generate text from a checkpoint"},
     {"coordinator", cmd_coordinator, "coordinate a networked DeMo run"},
     {"join", cmd_join, "take part in a run as a peer"},
+    {"run", cmd_run,
+     "play a networked run on this machine (the embedded default without arguments)"},
     {"keygen", cmd_keygen, "write a CURVE keypair for a coordinator or a peer"},
 };
 

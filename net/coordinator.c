@@ -209,6 +209,19 @@ dt_status net_coordinator_run(const net_coordinator_options *o) {
         if (st == DT_OK) st = coord_maybe_start_round(c);
         log_refusals(c, &refusals_seen);
     }
+    /* The last round's acknowledgements are still on their way: give the
+     * peers a moment so the summary covers the final hash too. */
+    for (double until = coord_now() + 5.0; st == DT_OK && c->finished && coord_now() < until;) {
+        bool waiting = false;
+        for (int i = 0; i < NET_MAX_PEERS; i++)
+            waiting |= c->peers[i].state == PEER_SYNCED && c->peers[i].sent == c->version &&
+                       c->peers[i].version < c->version;
+        if (!waiting || (o->stop && *o->stop)) break;
+        net_frame f;
+        bool arrived = false;
+        st = net_server_recv(c->server, 100, &f, &arrived);
+        if (st == DT_OK && arrived) st = dispatch(c, &f);
+    }
     if (st == DT_OK && c->finished)
         st = finish(c);
     else if (st == DT_OK && o->checkpoint_dir && c->version > 0) {

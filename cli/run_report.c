@@ -1,0 +1,300 @@
+/* Progress and the final summary of `distro-cli run`. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/run_report.h"
+#include "cli/sampler.h"
+#include "model/checkpoint.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void clear_line(const run_ctx *r) {
+    if (r->tty) fprintf(stderr, "\r\033[K");
+}
+
+void run_note(run_ctx *r, const char *fmt, ...) {
+    char text[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    clear_line(r);
+    printf("[run %6.1fs] %s\n", now_s() - r->started, text);
+    fflush(stdout);
+    if (r->tty) run_progress(r);
+}
+
+void run_banner(run_ctx *r) {
+    const net_run_config *c = &r->s.run;
+    printf("distro run: %s model (%lld parameters), %lld steps of %lld tokens, %s\n", c->model_name,
+           (long long)model_config_param_count(&c->model), (long long)c->steps,
+           (long long)(net_run_micro_batches(c) * c->micro_batch * c->model.seq_len),
+           r->s.open ? "open (no authentication)" : "CURVE-authenticated");
+    for (int i = 0; i < r->s.n_peers; i++) {
+        const scenario_peer *p = &r->s.peers[i];
+        if (r->skipped[i]) {
+            printf("  peer %-10s %-10s skipped: no such device in this build or machine\n", p->name,
+                   p->device);
+            continue;
+        }
+        printf("  peer %-10s %-10s", p->name, p->device);
+        if (p->join_step) printf(" joins at step %lld", (long long)p->join_step);
+        if (p->kill_step >= 0) printf(" killed at step %lld", (long long)p->kill_step);
+        if (p->up_mbit > 0) printf(" up %g Mbit/s", p->up_mbit);
+        if (p->down_mbit > 0) printf(" down %g Mbit/s", p->down_mbit);
+        if (p->latency_ms > 0) printf(" latency %g ms", p->latency_ms);
+        printf("\n");
+    }
+    if (r->s.restart_coordinator_at >= 0)
+        printf("  the coordinator is killed at step %lld and resumed from its checkpoint\n",
+               (long long)r->s.restart_coordinator_at);
+    fflush(stdout);
+}
+
+void run_progress(run_ctx *r) {
+    int64_t total = r->s.run.steps;
+    double elapsed = now_s() - r->started;
+    if (r->tty) {
+        double eta = r->step > 0 ? elapsed / (double)r->step * (double)(total - r->step) : 0;
+        fprintf(stderr, "\r\033[Kstep %lld/%lld  loss %.4f  %d peer%s  %.0fs elapsed  ETA %.0fs",
+                (long long)r->step, (long long)total, r->loss, r->peers_in_step,
+                r->peers_in_step == 1 ? "" : "s", elapsed, eta);
+        fflush(stderr);
+        return;
+    }
+    int64_t every = total / 10 > 0 ? total / 10 : 1;
+    if (r->step % every == 0 || r->step == total)
+        printf("[run %6.1fs] step %lld/%lld  loss %.4f  %d peers\n", elapsed, (long long)r->step,
+               (long long)total, r->loss, r->peers_in_step);
+    fflush(stdout);
+}
+
+void run_progress_done(run_ctx *r) {
+    clear_line(r);
+}
+
+void run_remove_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char path[PATH_MAX + 256];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (remove(path) != 0) run_remove_dir(path);
+    }
+    closedir(d);
+    remove(dir);
+}
+
+static cJSON *load_json(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = n > 0 ? malloc((size_t)n + 1) : NULL;
+    cJSON *j = NULL;
+    if (text && fread(text, 1, (size_t)n, f) == (size_t)n) {
+        text[n] = '\0';
+        j = cJSON_Parse(text);
+    }
+    free(text);
+    fclose(f);
+    return j;
+}
+
+static double num(const cJSON *o, const char *k) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(it) ? it->valuedouble : NAN;
+}
+
+static const char *str(const cJSON *o, const char *k) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(it) ? it->valuestring : "";
+}
+
+/* AdamW on one CPU device over the same tokens per step and steps. */
+static dt_status baseline(run_ctx *r, float *val, int64_t *tokens, double *seconds) {
+    const net_run_config *c = &r->s.run;
+    dt_device *dev = NULL;
+    model *m = NULL;
+    model_dataset *ds = NULL;
+    model_trainer *t = NULL;
+    model_train_options o;
+    model_train_options_default(&o, MODEL_OPT_ADAMW);
+    o.schedule = (model_schedule){2e-3f, c->schedule.warmup, c->steps, c->schedule.final_frac};
+    o.accum = net_run_micro_batches(c);
+    o.data_seed = c->seed;
+    o.eval_batches = c->eval_batches;
+    o.adamw.weight_decay = c->demo.weight_decay;
+    double t0 = now_s();
+    dt_status st = dt_device_open("cpu", &dev);
+    if (st == DT_OK) st = model_create(dev, &c->model, c->micro_batch, &m);
+    if (st == DT_OK) st = model_init_weights(m);
+    if (st == DT_OK) st = model_dataset_open(c->data, c->model.vocab_size, &ds);
+    if (st == DT_OK) st = model_trainer_create(m, ds, &o, &t);
+    model_step_report rep;
+    *tokens = 0;
+    for (int64_t s = 0; st == DT_OK && s < c->steps; s++) {
+        st = model_trainer_step(t, &rep);
+        *tokens += rep.tokens;
+        if (r->tty && (s % 5 == 0 || s + 1 == c->steps)) {
+            fprintf(stderr, "\r\033[Kbaseline: AdamW on cpu, step %lld/%lld  loss %.4f",
+                    (long long)s + 1, (long long)c->steps, (double)rep.loss);
+            fflush(stderr);
+        }
+    }
+    if (st == DT_OK) st = model_trainer_eval(t, val);
+    clear_line(r);
+    *seconds = now_s() - t0;
+    model_trainer_destroy(t);
+    model_dataset_close(ds);
+    model_destroy(m);
+    dt_device_close(dev);
+    return st;
+}
+
+/* A sample from the coordinator's final checkpoint. */
+static dt_status sample(run_ctx *r, char *out, size_t cap) {
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/checkpoint/coordinator.safetensors", r->dir);
+    model_checkpoint ck;
+    dt_status st = model_checkpoint_open(path, &ck);
+    if (st != DT_OK) return st;
+    dt_device *dev = NULL;
+    model *m = NULL;
+    sampler s = {0};
+    const char *prompt = "ROMEO:";
+    size_t n = 0;
+    st = dt_device_open("cpu", &dev);
+    if (st == DT_OK) st = model_create(dev, &ck.config, 1, &m);
+    if (st == DT_OK) st = model_checkpoint_load(&ck, m, NULL, model_weights_buffer(m));
+    if (st == DT_OK) st = sampler_init(&s, m, 0.8, 40, 1);
+    int32_t tok[8];
+    int64_t np = model_tokenize_bytes(prompt, tok, 8);
+    if (st == DT_OK) st = sampler_feed(&s, tok, np);
+    n = (size_t)snprintf(out, cap, "%s", prompt);
+    for (int64_t i = 0; st == DT_OK && i < r->s.sample_tokens && n + 1 < cap; i++) {
+        int32_t t;
+        st = sampler_next(&s, &t);
+        if (st == DT_OK && ck.config.vocab_size == 256) out[n++] = (char)t;
+    }
+    out[n] = '\0';
+    sampler_free(&s);
+    model_destroy(m);
+    dt_device_close(dev);
+    model_checkpoint_close(&ck);
+    return st;
+}
+
+static void fmt_bytes(double b, char *out, size_t cap) {
+    if (b >= 1e6)
+        snprintf(out, cap, "%.2f MB", b / 1e6);
+    else
+        snprintf(out, cap, "%.1f KB", b / 1e3);
+}
+
+int run_report(run_ctx *r, const char *summary_path) {
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/summary.json", r->dir);
+    cJSON *sum = load_json(path);
+    if (!sum) {
+        fprintf(stderr, "distro-cli run: the coordinator wrote no summary (%s)\n", path);
+        return 1;
+    }
+    const net_run_config *c = &r->s.run;
+    double params = num(sum, "params"), val = num(sum, "val_loss");
+    double steps = num(sum, "steps"), tokens = num(sum, "tokens");
+    double checked = num(sum, "steps_hash_checked"), agreeing = num(sum, "steps_hash_agreeing");
+    double seconds = now_s() - r->started;
+    /* per step: bytes per peer, and the all-reduce equivalent */
+    double up = 0, down = 0, payload = 0, ar = 0, n_rec = 0, contributors = 0;
+    const cJSON *rec;
+    cJSON_ArrayForEach(rec, cJSON_GetObjectItemCaseSensitive(sum, "step_records")) {
+        double k = num(rec, "peers_in_round");
+        if (!(k > 0)) continue;
+        up += num(rec, "bytes_up") / k;
+        down += num(rec, "bytes_down") / k;
+        payload += num(rec, "payload_up") / k;
+        ar += num(rec, "allreduce_bytes_per_peer");
+        contributors += num(rec, "applied");
+        n_rec++;
+    }
+    if (n_rec > 0) up /= n_rec, down /= n_rec, payload /= n_rec, ar /= n_rec, contributors /= n_rec;
+
+    float base_val = NAN;
+    int64_t base_tokens = 0;
+    double base_s = 0;
+    if (r->s.baseline && baseline(r, &base_val, &base_tokens, &base_s) != DT_OK)
+        fprintf(stderr, "distro-cli run: baseline failed: %s\n", dt_last_error());
+    char text[8192] = "";
+    if (r->s.sample_tokens > 0 && sample(r, text, sizeof text) != DT_OK)
+        snprintf(text, sizeof text, "(no sample: %s)", dt_last_error());
+
+    printf("\n== distro run summary (%lld steps, %.0f s) ==\n", (long long)steps, seconds);
+    printf("%-34s %10s %12s\n", "", "val loss", "tokens");
+    printf("%-34s %10.4f %12.0f\n", "DeMo, networked replicas", val, tokens);
+    if (r->s.baseline)
+        printf("%-34s %10.4f %12lld   (%.0f s)\n", "AdamW, one device (baseline)", (double)base_val,
+               (long long)base_tokens, base_s);
+    printf("\n%-10s %-40s %6s %10s %10s %10s %10s\n", "peer", "device", "steps", "tokens",
+           "tokens/s", "up/step", "down/step");
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(sum, "peers")) {
+        double applied = num(p, "steps_applied");
+        char u[32], d[32];
+        fmt_bytes(applied > 0 ? num(p, "bytes_up") / applied : 0, u, sizeof u);
+        fmt_bytes(applied > 0 ? num(p, "bytes_down") / applied : 0, d, sizeof d);
+        printf("%-10.10s %-40.40s %6.0f %10.0f %10.0f %10s %10s%s%s\n", str(p, "name"),
+               str(p, "device"), applied, num(p, "tokens"), num(p, "tokens_per_s"), u, d,
+               str(p, "left")[0] ? "  left: " : "", str(p, "left"));
+    }
+    char bu[32], bd[32], bp[32], bar[32];
+    fmt_bytes(up, bu, sizeof bu);
+    fmt_bytes(down, bd, sizeof bd);
+    fmt_bytes(payload, bp, sizeof bp);
+    fmt_bytes(ar, bar, sizeof bar);
+    printf("\nbytes per peer per step:   %s up (%s DeMo payload), %s down\n", bu, bp, bd);
+    printf("dense fp32 ring all-reduce: %s per peer per step (2(N-1)/N x 4 B x %.0f params, "
+           "N = %.1f)\n",
+           bar, params, contributors);
+    if (ar > 0 && up > 0)
+        printf("reduction against it:       %.0fx on the upload, %.0fx on the download\n", ar / up,
+               ar / (down > 0 ? down : 1));
+    else
+        printf("reduction against it:       n/a (a single contributor moves nothing in an "
+               "all-reduce)\n");
+    bool hashes_ok = checked > 0 && agreeing == checked;
+    printf("replica hashes:             %s: %.0f of %.0f checked steps agreed across every "
+           "reporting peer and the coordinator\n",
+           hashes_ok ? "OK" : "MISMATCH", agreeing, checked);
+    if (text[0]) printf("\nsample from the final model:\n%s\n", text);
+
+    if (summary_path) {
+        cJSON_AddNumberToObject(sum, "baseline_val_loss", (double)base_val);
+        cJSON_AddNumberToObject(sum, "baseline_tokens", (double)base_tokens);
+        cJSON_AddNumberToObject(sum, "bytes_up_per_peer_per_step", up);
+        cJSON_AddNumberToObject(sum, "bytes_down_per_peer_per_step", down);
+        cJSON_AddNumberToObject(sum, "allreduce_bytes_per_peer_per_step", ar);
+        cJSON_AddStringToObject(sum, "sample", text);
+        char *j = cJSON_Print(sum);
+        FILE *f = j ? fopen(summary_path, "w") : NULL;
+        if (!f || fputs(j, f) < 0 || fclose(f) != 0)
+            fprintf(stderr, "distro-cli run: cannot write %s\n", summary_path);
+        free(j);
+    }
+    cJSON_Delete(sum);
+    return steps == (double)c->steps && hashes_ok ? 0 : 1;
+}

@@ -1,0 +1,51 @@
+/* Scenarios for `distro-cli run`: a run config plus the peers to start, when
+ * they join, when they are killed, and whether the coordinator is killed and
+ * resumed, so a whole heterogeneous run can be replayed on one machine.
+ *
+ *   {
+ *     "run": { the run config (see distro-cli coordinator --help) },
+ *     "peers": [ {"name", "device", "optional": false, "join_step": 0,
+ *                 "kill_step": -1, "threads": 0, "up_mbit": 0,
+ *                 "down_mbit": 0, "latency_ms": 0} ],
+ *     "auth": "curve" | "open",            (default curve)
+ *     "restart_coordinator_at": -1,        kill and --resume it at this step
+ *     "coordinator_device": "cpu",
+ *     "baseline": true,                    AdamW on one device, same tokens
+ *     "sample_tokens": 200, "description": "..."
+ *   }
+ * An optional peer whose device does not exist here is left out. */
+#ifndef DISTRO_CLI_SCENARIO_H
+#define DISTRO_CLI_SCENARIO_H
+
+#include "net/run_config.h"
+
+#define SCENARIO_MAX_PEERS 32
+
+typedef struct scenario_peer {
+    char name[64];
+    char device[32];
+    int optional;
+    int64_t join_step; /* start once the run reaches this step (0: at the start) */
+    int64_t kill_step; /* SIGKILL once the run reaches this step (-1: never) */
+    int threads;       /* OMP/BLAS threads (0: share the cores) */
+    double up_mbit, down_mbit, latency_ms;
+} scenario_peer;
+
+typedef struct scenario {
+    char description[512];
+    net_run_config run;
+    char *run_json; /* the "run" object as given, for the coordinator */
+    scenario_peer peers[SCENARIO_MAX_PEERS];
+    int n_peers;
+    int open; /* no CURVE */
+    int64_t restart_coordinator_at;
+    char coordinator_device[32];
+    int baseline;
+    int64_t sample_tokens;
+} scenario;
+
+/* path NULL: the embedded default. Errors name the field. */
+dt_status scenario_load(const char *path, scenario *out);
+void scenario_free(scenario *s);
+
+#endif

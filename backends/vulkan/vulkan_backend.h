@@ -204,7 +204,7 @@ typedef enum vk_shader_id { VK_SHADERS(VK_SHADER_ENUM) VK_SH_COUNT } vk_shader_i
 #undef VK_SHADER_ENUM
 
 #define VK_MAX_SPEC      8
-#define VK_MAX_PIPELINES 96
+#define VK_MAX_PIPELINES 192
 #define VK_PUSH_BYTES    128
 
 typedef struct vk_pipeline {

@@ -26,8 +26,10 @@ typedef struct gemm_plan {
 
 static void plan_gemm(const vk_device *d, const dt_gemm_desc *g, bool precise, gemm_plan *pl) {
     if (d->cpu_kernels && d->subgroup_size <= 16) {
-        /* 4 x 8 blocks of SG: measured best on lavapipe (256-bit lanes). */
-        const uint32_t sg = d->subgroup_size, rb = 4, tn = 8;
+        /* 32 x 64 outputs per workgroup (4 x 8 blocks of 8 lanes measured
+         * best on lavapipe with 256-bit vectors), at most 256 accumulators. */
+        const uint32_t sg = d->subgroup_size, rb = sg >= 8 ? 32 / sg : 8,
+                       tn = sg >= 8 ? 64 / sg : 8;
         *pl = (gemm_plan){precise ? VK_SH_gemm_cpu_precise : VK_SH_gemm_cpu,
                           {sg, rb, tn},
                           3,

@@ -129,10 +129,13 @@ dt_status coord_resume(coord *c) {
     if (st == DT_OK) {
         c->run_id = strtoull(run_id, NULL, 16);
         c->version = ck.step;
-        /* Peers that were waiting before the restart come back together. */
+        /* Peers reconnect over a few seconds: give them a moment to come
+         * back together before the first round, then go on with whoever
+         * is there (a peer that died with the old coordinator never will). */
         c->started = false;
-        printf("[coordinator] resuming run %016llx at step %lld from %s\n",
-               (unsigned long long)c->run_id, (long long)c->version, path);
+        c->resume_grace_until = coord_now() + 10.0;
+        coord_log(c, "resuming run %016llx at step %lld from %s", (unsigned long long)c->run_id,
+                  (long long)c->version, path);
     }
     model_checkpoint_close(&ck);
     free(path);

@@ -50,7 +50,8 @@ dt_status coord_maybe_start_round(coord *c) {
         coord_peer *p = &c->peers[i];
         if (p->state == PEER_SYNCED && p->sent == c->version) active[n++] = p;
     }
-    if (n == 0 || (!c->started && n < c->cfg->min_peers)) return DT_OK;
+    bool grace_over = c->resume_grace_until > 0 && coord_now() >= c->resume_grace_until;
+    if (n == 0 || (!c->started && n < c->cfg->min_peers && !grace_over)) return DT_OK;
     if (!c->started) {
         c->started = true;
         coord_log(c, "%d peer%s ready: starting at step %lld", n, n == 1 ? "" : "s",

@@ -89,8 +89,9 @@ typedef struct coord {
     model_dataset *ds; /* for the final validation loss */
     size_t payload_bytes;
     uint64_t run_id;
-    int64_t version; /* of the replica: updates applied */
-    bool started;    /* min_peers reached once */
+    int64_t version;           /* of the replica: updates applied */
+    bool started;              /* min_peers reached once */
+    double resume_grace_until; /* after a resume: start without min_peers past this */
     bool finished;
 
     coord_peer peers[NET_MAX_PEERS];

@@ -162,7 +162,8 @@ dt_status net_run_config_parse(const char *text, net_run_config *out) {
     const cJSON *opt = cJSON_GetObjectItemCaseSensitive(root, "optimizer");
     if (st == DT_OK && opt) st = parse_optimizer(opt, &c);
     /* Without an explicit warmup, a short run warms up over a tenth of it. */
-    bool warmup_given = opt && cJSON_IsObject(opt) && cJSON_GetObjectItemCaseSensitive(opt, "warmup");
+    bool warmup_given =
+        opt && cJSON_IsObject(opt) && cJSON_GetObjectItemCaseSensitive(opt, "warmup");
     cJSON_Delete(root);
     if (st != DT_OK) return st;
     c.steps = (int64_t)steps;

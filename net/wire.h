@@ -20,15 +20,15 @@
 
 #include "distro/error.h"
 
-#define NET_MAGIC 0x52545344u /* "DSTR" little-endian */
-#define NET_VERSION 1
+#define NET_MAGIC        0x52545344u /* "DSTR" little-endian */
+#define NET_VERSION      1
 #define NET_HEADER_BYTES 24
-#define NET_MAX_CHUNK (4u << 20)      /* data bytes per chunk */
-#define NET_MAX_FRAME (NET_MAX_CHUNK + 64u * 1024u) /* ZMQ_MAXMSGSIZE */
-#define NET_MAX_PEERS 256
-#define NET_NAME_MAX 64
-#define NET_TEXT_MAX 512     /* reasons, device descriptions */
-#define NET_CONFIG_MAX 65535 /* the run config JSON (a u16 length on the wire) */
+#define NET_MAX_CHUNK    (4u << 20)                    /* data bytes per chunk */
+#define NET_MAX_FRAME    (NET_MAX_CHUNK + 64u * 1024u) /* ZMQ_MAXMSGSIZE */
+#define NET_MAX_PEERS    256
+#define NET_NAME_MAX     64
+#define NET_TEXT_MAX     512   /* reasons, device descriptions */
+#define NET_CONFIG_MAX   65535 /* the run config JSON (a u16 length on the wire) */
 
 typedef enum net_type {
     NET_HELLO = 1,     /* peer -> coordinator: who I am, what I run */
@@ -67,9 +67,9 @@ typedef struct net_hello {
 
 typedef struct net_welcome {
     uint32_t peer_id;
-    int64_t state_step;   /* the step the state snapshot is taken after */
-    uint64_t state_bytes; /* size of the weights snapshot to pull (0: keep yours) */
-    uint64_t state_hash;  /* parameter hash of that snapshot */
+    int64_t state_step;              /* the step the state snapshot is taken after */
+    uint64_t state_bytes;            /* size of the weights snapshot to pull (0: keep yours) */
+    uint64_t state_hash;             /* parameter hash of that snapshot */
     char config[NET_CONFIG_MAX + 1]; /* the run config, JSON */
 } net_welcome;
 
@@ -95,25 +95,25 @@ typedef struct net_state {
 } net_state;
 
 typedef struct net_round {
-    uint32_t lr_bits;    /* float bits of this step's learning rate */
-    uint32_t decay_bits; /* float bits of (float)(1 - lr * wd) */
-    uint32_t n_micro;    /* micro-batches to train: (seed, step, peer id, 0..n_micro-1) */
+    uint32_t lr_bits;     /* float bits of this step's learning rate */
+    uint32_t decay_bits;  /* float bits of (float)(1 - lr * wd) */
+    uint32_t n_micro;     /* micro-batches to train: (seed, step, peer id, 0..n_micro-1) */
     uint32_t deadline_ms; /* submit within this long after receipt */
-    uint32_t n_peers;    /* peers in the round, for display */
+    uint32_t n_peers;     /* peers in the round, for display */
 } net_round;
 
 typedef struct net_submit {
-    float loss;          /* mean training loss over the micro-batches */
-    uint32_t n_micro;    /* micro-batches actually trained */
-    double compute_s;    /* seconds spent computing */
-    net_chunk chunk;     /* of the DeMo payload */
+    float loss;       /* mean training loss over the micro-batches */
+    uint32_t n_micro; /* micro-batches actually trained */
+    double compute_s; /* seconds spent computing */
+    net_chunk chunk;  /* of the DeMo payload */
 } net_submit;
 
 typedef struct net_result {
     uint32_t lr_bits, decay_bits;
-    uint32_t n_applied;               /* contributors, ascending peer id */
+    uint32_t n_applied; /* contributors, ascending peer id */
     uint32_t applied[NET_MAX_PEERS];
-    net_chunk chunk;                  /* of their payloads, concatenated in that order */
+    net_chunk chunk; /* of their payloads, concatenated in that order */
 } net_result;
 
 typedef struct net_hash {

@@ -34,11 +34,15 @@ static int64_t chunk_tiles(const vk_device *d, const dt_tile_plan *plan, int reg
     return n < 1 ? 1 : n;
 }
 
+/* A chunk is a run of tiles t0 .. t0 + tiles - 1 that is also a rectangle:
+ * whole tile rows, or part of one tile row. */
 typedef struct tile_chunk {
     const dt_tile_plan *plan;
     vk_buffer *work;
-    int64_t t0, tiles; /* the chunk's first tile and its tile count */
-    size_t region;     /* bytes of one workspace region */
+    int64_t per;                    /* tiles a workspace region holds */
+    int64_t t0, tiles;              /* the chunk's first tile and its tile count */
+    int64_t row0, col0, rows, cols; /* the rectangle, in tiles */
+    size_t region;                  /* bytes of one workspace region */
 } tile_chunk;
 
 static vk_arg region(const tile_chunk *c, int i, bool write) {
@@ -51,22 +55,22 @@ static vk_arg region(const tile_chunk *c, int i, bool write) {
 static dt_status tile_map(vk_device *d, const char *op, uint32_t mode, const tile_chunk *c,
                           vk_arg tensor, vk_arg aux, float lr, float decay) {
     const dt_tile_plan *pl = c->plan;
-    int64_t count = c->tiles * pl->tile_size;
     struct {
-        uint32_t cols, n1, n2, tiles_per_row, t0, count, cnt;
+        uint32_t cols, n1, n2, row0, col0, chunk_rows, chunk_cols, cnt;
         float lr, decay;
     } p = {(uint32_t)pl->cols,
            (uint32_t)pl->tile_rows,
            (uint32_t)pl->tile_cols,
-           (uint32_t)pl->tiles_per_row,
-           (uint32_t)c->t0,
-           (uint32_t)count,
+           (uint32_t)c->row0,
+           (uint32_t)c->col0,
+           (uint32_t)c->rows,
+           (uint32_t)c->cols,
            (uint32_t)(c->region / 4),
            lr,
            decay};
     vk_arg args[3] = {tensor, region(c, 0, mode == MAP_GATHER || mode == MAP_MEAN), aux};
     return vk_dispatch(d, op, VK_SH_demo_tile_map, &mode, 1, args, 3, &p, sizeof p,
-                       vk_groups(count, 256), 1, 1);
+                       vk_groups(pl->tile_cols, 64), vk_groups(c->cols, 1), vk_groups(c->rows, 1));
 }
 
 static dt_status tile_sparse(vk_device *d, const char *op, uint32_t mode, const tile_chunk *c,
@@ -103,9 +107,11 @@ static dt_status cols_transform(vk_device *d, const char *op, const tile_chunk *
 
 static dt_status begin_chunks(vk_device *d, const char *op, const dt_tile_plan *plan, int regions,
                               tile_chunk *c) {
-    int64_t per = chunk_tiles(d, plan, regions);
     c->plan = plan;
-    c->region = (size_t)(per * plan->tile_size * 4);
+    c->per = chunk_tiles(d, plan, regions);
+    /* Whole tile rows whenever a region holds one. */
+    if (c->per >= plan->tiles_per_row) c->per = c->per / plan->tiles_per_row * plan->tiles_per_row;
+    c->region = (size_t)(c->per * plan->tile_size * 4);
     c->t0 = 0;
     c->tiles = 0;
     return vk_workspace(d, c->region * (size_t)regions, op, &c->work);
@@ -113,10 +119,21 @@ static dt_status begin_chunks(vk_device *d, const char *op, const dt_tile_plan *
 
 /* Advance to the next chunk; false when done. */
 static bool next_chunk(tile_chunk *c) {
+    const int64_t tpr = c->plan->tiles_per_row;
     c->t0 += c->tiles;
-    int64_t per = (int64_t)c->region / (c->plan->tile_size * 4);
-    c->tiles = c->plan->n_tiles - c->t0 < per ? c->plan->n_tiles - c->t0 : per;
-    return c->tiles > 0;
+    if (c->t0 >= c->plan->n_tiles) return false;
+    c->row0 = c->t0 / tpr;
+    c->col0 = c->t0 % tpr;
+    if (c->col0 == 0 && c->per >= tpr) {
+        int64_t left = c->plan->n_tiles / tpr - c->row0;
+        c->rows = c->per / tpr < left ? c->per / tpr : left;
+        c->cols = tpr;
+    } else {
+        c->rows = 1;
+        c->cols = c->per < tpr - c->col0 ? c->per : tpr - c->col0;
+    }
+    c->tiles = c->rows * c->cols;
+    return true;
 }
 
 #define TRY(expr)                                                                                  \

@@ -127,6 +127,7 @@ dt_status vk_usable_devices(vk_instance *vi, VkPhysicalDevice *out, int *count, 
                             size_t why_len);
 /* Everything dt_device_info holds about one physical device. */
 void vk_describe_device(vk_instance *vi, VkPhysicalDevice pd, int index, dt_device_info *info);
+bool vk_has_device_extension(vk_fns *fn, VkPhysicalDevice pd, const char *name);
 /* Whether DISTRO_VULKAN_VALIDATION asks for the validation layer. */
 bool vk_validation_requested(void);
 
@@ -169,6 +170,8 @@ typedef struct vk_batch {
     X(gemm_cpu, 3)                                                                                 \
     X(gemm_precise, 3)                                                                             \
     X(gemm_cpu_precise, 3)                                                                         \
+    X(gemm_precise_dp, 3)                                                                          \
+    X(gemm_cpu_precise_dp, 3)                                                                      \
     X(embedding_fwd, 3)                                                                            \
     X(embedding_bwd, 3)                                                                            \
     X(rmsnorm_fwd, 4)                                                                              \
@@ -197,7 +200,9 @@ typedef struct vk_batch {
     X(demo_momentum, 2)                                                                            \
     X(demo_topk, 3)                                                                                \
     X(demo_tile_map, 3)                                                                            \
-    X(demo_tile_sparse, 3)
+    X(demo_tile_sparse, 3)                                                                         \
+    X(demo_tile_map_dp, 3)                                                                         \
+    X(demo_tile_sparse_dp, 3)
 
 #define VK_SHADER_ENUM(name, bindings) VK_SH_##name,
 typedef enum vk_shader_id { VK_SHADERS(VK_SHADER_ENUM) VK_SH_COUNT } vk_shader_id;
@@ -244,6 +249,10 @@ typedef struct vk_device {
      * memory. DISTRO_VULKAN_KERNELS=gpu turns them off, to test the GPU
      * variants on lavapipe. */
     bool cpu_kernels;
+    /* Shaders may promise to keep subnormals (shaderDenormPreserveFloat32):
+     * the canonical update then uses its _dp variants. */
+    bool denorm_preserve;
+    bool float_controls_ext; /* VK_KHR_shader_float_controls must be enabled */
 
     VkCommandPool cmd_pool;
     vk_batch batches[VK_BATCHES];
@@ -328,6 +337,11 @@ dt_status vk_wait(vk_device *d, uint64_t serial, const char *op);
 dt_status vk_op_sync(dt_device *dev);
 /* Fail fast on a lost device. */
 dt_status vk_check_alive(vk_device *d, const char *op);
+
+/* vulkan_exactness.c: run the canonical update on data whose result
+ * depends on subnormals and compare with the host; a device that differs
+ * gets info.canonical_on_host. */
+dt_status vk_check_canonical(vk_device *d);
 
 /* vulkan_profile.c */
 bool vk_profile_requested(void);

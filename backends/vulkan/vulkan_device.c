@@ -119,10 +119,13 @@ static dt_status create_logical_device(vk_device *d) {
      * an _f64 variant); everything else is fp32. */
     VkPhysicalDeviceFeatures features = {0};
     features.shaderFloat64 = d->base.info.fp64 ? VK_TRUE : VK_FALSE;
+    const char *ext = VK_KHR_SHADER_FLOAT_CONTROLS_EXTENSION_NAME;
     VkDeviceCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &qi,
+        .enabledExtensionCount = d->float_controls_ext ? 1 : 0,
+        .ppEnabledExtensionNames = d->float_controls_ext ? &ext : NULL,
         .pEnabledFeatures = &features,
     };
     VkResult r = d->fn->CreateDevice(d->physical, &ci, NULL, &d->device);
@@ -150,8 +153,15 @@ static dt_status vk_open(int index, dt_device **out) {
     d->fn->GetPhysicalDeviceProperties(d->physical, &props);
     d->limits = props.limits;
     d->fn->GetPhysicalDeviceMemoryProperties(d->physical, &d->mem_props);
+    /* Float controls: core in 1.2, an extension before. */
+    bool has_fc_ext =
+        vk_has_device_extension(d->fn, d->physical, VK_KHR_SHADER_FLOAT_CONTROLS_EXTENSION_NAME);
+    bool has_fc = props.apiVersion >= VK_API_VERSION_1_2 || has_fc_ext;
+    VkPhysicalDeviceFloatControlsProperties fc = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FLOAT_CONTROLS_PROPERTIES};
     VkPhysicalDeviceMaintenance3Properties maint3 = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES,
+        .pNext = has_fc ? &fc : NULL};
     VkPhysicalDeviceSubgroupProperties subgroup = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES, .pNext = &maint3};
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
@@ -159,6 +169,8 @@ static dt_status vk_open(int index, dt_device **out) {
     d->fn->GetPhysicalDeviceProperties2(d->physical, &p2);
     d->subgroup_size = subgroup.subgroupSize;
     d->max_allocation = maint3.maxMemoryAllocationSize;
+    d->denorm_preserve = has_fc && fc.shaderDenormPreserveFloat32;
+    d->float_controls_ext = d->denorm_preserve && props.apiVersion < VK_API_VERSION_1_2;
     d->subgroup_shuffle = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                           (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
     const char *kernels = getenv("DISTRO_VULKAN_KERNELS");
@@ -170,12 +182,15 @@ static dt_status vk_open(int index, dt_device **out) {
     if (st == DT_OK) st = vk_select_memory_types(d);
     if (st == DT_OK) st = vk_layouts_create(d);
     if (st == DT_OK) st = vk_batches_create(d);
+    if (st == DT_OK) st = vk_check_canonical(d);
     if (st != DT_OK) {
         vk_close(&d->base);
         return st;
     }
-    snprintf(d->base.info.note, sizeof d->base.info.note,
-             "own tiled GEMM shader; canonical DeMo update on device; %s%s",
+    snprintf(d->base.info.note, sizeof d->base.info.note, "own tiled GEMM shader; %s; %s%s",
+             d->base.info.canonical_on_host
+                 ? "canonical DeMo update on the host (this device flushes subnormals)"
+                 : "canonical DeMo update on device",
              d->unified ? "mapped unified memory" : "device memory with staging",
              d->vi.validation ? "; validation layer on" : "");
     *out = &d->base;

@@ -237,7 +237,7 @@ static dt_device_type device_type(VkPhysicalDeviceType t) {
     }
 }
 
-static bool has_device_extension(vk_fns *fn, VkPhysicalDevice pd, const char *name) {
+bool vk_has_device_extension(vk_fns *fn, VkPhysicalDevice pd, const char *name) {
     uint32_t n = 0;
     if (fn->EnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || n == 0)
         return false;
@@ -264,12 +264,12 @@ static int compute_units(vk_fns *fn, VkPhysicalDevice pd, dt_device_type type) {
     VkPhysicalDeviceShaderCorePropertiesAMD amd = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD};
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
-    if (has_device_extension(fn, pd, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME)) {
+    if (vk_has_device_extension(fn, pd, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME)) {
         p2.pNext = &nv;
         fn->GetPhysicalDeviceProperties2(pd, &p2);
         return (int)nv.shaderSMCount;
     }
-    if (has_device_extension(fn, pd, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME)) {
+    if (vk_has_device_extension(fn, pd, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME)) {
         p2.pNext = &amd;
         fn->GetPhysicalDeviceProperties2(pd, &p2);
         return (int)(amd.shaderEngineCount * amd.shaderArraysPerEngineCount *
@@ -298,7 +298,7 @@ void vk_describe_device(vk_instance *vi, VkPhysicalDevice pd, int index, dt_devi
     VkPhysicalDeviceDriverProperties driver = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
     bool have_driver = p.apiVersion >= VK_API_VERSION_1_2 ||
-                       has_device_extension(fn, pd, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
+                       vk_has_device_extension(fn, pd, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
     if (have_driver) subgroup.pNext = &driver;
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
                                       .pNext = &subgroup};
@@ -317,7 +317,7 @@ void vk_describe_device(vk_instance *vi, VkPhysicalDevice pd, int index, dt_devi
     fn->GetPhysicalDeviceFeatures(pd, &feat);
     info->fp64 = feat.shaderFloat64;
     if (p.apiVersion >= VK_API_VERSION_1_2 ||
-        has_device_extension(fn, pd, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME)) {
+        vk_has_device_extension(fn, pd, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME)) {
         VkPhysicalDeviceShaderFloat16Int8Features f16 = {
             .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
         VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,

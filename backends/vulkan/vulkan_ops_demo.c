@@ -69,8 +69,9 @@ static dt_status tile_map(vk_device *d, const char *op, uint32_t mode, const til
            lr,
            decay};
     vk_arg args[3] = {tensor, region(c, 0, mode == MAP_GATHER || mode == MAP_MEAN), aux};
-    return vk_dispatch(d, op, VK_SH_demo_tile_map, &mode, 1, args, 3, &p, sizeof p,
-                       vk_groups(pl->tile_cols, 64), vk_groups(c->cols, 1), vk_groups(c->rows, 1));
+    return vk_dispatch(d, op, d->denorm_preserve ? VK_SH_demo_tile_map_dp : VK_SH_demo_tile_map,
+                       &mode, 1, args, 3, &p, sizeof p, vk_groups(pl->tile_cols, 64),
+                       vk_groups(c->cols, 1), vk_groups(c->rows, 1));
 }
 
 static dt_status tile_sparse(vk_device *d, const char *op, uint32_t mode, const tile_chunk *c,
@@ -82,8 +83,9 @@ static dt_status tile_sparse(vk_device *d, const char *op, uint32_t mode, const 
     } p = {(uint32_t)pl->n_tiles, (uint32_t)c->t0,         (uint32_t)c->tiles,       (uint32_t)k,
            (uint32_t)n_contrib,   (uint32_t)pl->tile_size, (uint32_t)(c->region / 4)};
     vk_arg args[3] = {vk_in(idx), vk_in(vals), {c->work, 0, 2 * c->region, true}};
-    return vk_dispatch(d, op, VK_SH_demo_tile_sparse, &mode, 1, args, 3, &p, sizeof p,
-                       vk_groups(c->tiles, 64), 1, 1);
+    return vk_dispatch(d, op,
+                       d->denorm_preserve ? VK_SH_demo_tile_sparse_dp : VK_SH_demo_tile_sparse,
+                       &mode, 1, args, 3, &p, sizeof p, vk_groups(c->tiles, 64), 1, 1);
 }
 
 /* out_t = F1 in_t (rows) over the chunk's tiles: a batched GEMM with the

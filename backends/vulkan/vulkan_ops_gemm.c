@@ -30,22 +30,19 @@ static void plan_gemm(const vk_device *d, const dt_gemm_desc *g, bool precise, g
          * best on lavapipe with 256-bit vectors), at most 256 accumulators. */
         const uint32_t sg = d->subgroup_size, rb = sg >= 8 ? 32 / sg : 8,
                        tn = sg >= 8 ? 64 / sg : 8;
-        *pl = (gemm_plan){precise ? VK_SH_gemm_cpu_precise : VK_SH_gemm_cpu,
-                          {sg, rb, tn},
-                          3,
-                          (int64_t)rb * sg,
-                          (int64_t)tn * sg};
+        vk_shader_id exact =
+            d->denorm_preserve ? VK_SH_gemm_cpu_precise_dp : VK_SH_gemm_cpu_precise;
+        *pl = (gemm_plan){
+            precise ? exact : VK_SH_gemm_cpu, {sg, rb, tn}, 3, (int64_t)rb * sg, (int64_t)tn * sg};
         return;
     }
     /* WX, WY, TM, TN, BK: a WX x WY workgroup of TM x TN outputs each over
      * tiles of (WY*TM) x (WX*TN), BK deep; smaller tiles for small problems
      * keep more workgroups busy. */
     uint32_t w = g->m * g->n * g->batch < 256 * 256 ? 8 : 16;
-    *pl = (gemm_plan){precise ? VK_SH_gemm_precise : VK_SH_gemm,
-                      {w, w, 4, 4, 16},
-                      5,
-                      (int64_t)w * 4,
-                      (int64_t)w * 4};
+    vk_shader_id exact = d->denorm_preserve ? VK_SH_gemm_precise_dp : VK_SH_gemm_precise;
+    *pl = (gemm_plan){
+        precise ? exact : VK_SH_gemm, {w, w, 4, 4, 16}, 5, (int64_t)w * 4, (int64_t)w * 4};
 }
 
 dt_status vk_gemm(vk_device *d, const char *op, const dt_gemm_desc *g, vk_arg a, vk_arg b, vk_arg c,

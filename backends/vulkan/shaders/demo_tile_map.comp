@@ -12,6 +12,12 @@
 //   MODE 3 sign:     T[at] = (T[at] * decay) - (lr * sign(work[e]))
 // Modes 2 and 3 are steps of the canonical update: `precise` (no fused
 // multiply-add), no division, the operation order of DESIGN.md section 4.
+// DT_DENORM_PRESERVE: subnormal results are kept (the CPU keeps them), on
+// devices that can promise it (shaderDenormPreserveFloat32).
+#if DT_DENORM_PRESERVE
+#extension GL_EXT_spirv_intrinsics : require
+spirv_execution_mode(extensions = ["SPV_KHR_float_controls"], capabilities = [4464], 4459, 32);
+#endif
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint MODE = 0;
 layout(set = 0, binding = 0) buffer Tensor { float tensor[]; };

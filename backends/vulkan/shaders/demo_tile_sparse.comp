@@ -6,6 +6,12 @@
 //   MODE 1 (aggregate): for each contribution c in order, each entry:
 //                       acc[i] = acc[i] + vals (precise), cnt[i] += 1
 // Indices outside [0, S) are skipped. The workspace starts zeroed.
+// DT_DENORM_PRESERVE: subnormal results are kept (the CPU keeps them), on
+// devices that can promise it (shaderDenormPreserveFloat32).
+#if DT_DENORM_PRESERVE
+#extension GL_EXT_spirv_intrinsics : require
+spirv_execution_mode(extensions = ["SPV_KHR_float_controls"], capabilities = [4464], 4459, 32);
+#endif
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint MODE = 0;
 layout(set = 0, binding = 0) readonly buffer Idx { int idx[]; };

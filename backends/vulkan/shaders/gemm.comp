@@ -12,6 +12,12 @@
 #else
 #define PRECISE
 #endif
+// DT_DENORM_PRESERVE: subnormal results are kept (the CPU keeps them), on
+// devices that can promise it (shaderDenormPreserveFloat32).
+#if DT_DENORM_PRESERVE
+#extension GL_EXT_spirv_intrinsics : require
+spirv_execution_mode(extensions = ["SPV_KHR_float_controls"], capabilities = [4464], 4459, 32);
+#endif
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(constant_id = 0) const uint WX = 16;
 layout(constant_id = 1) const uint WY = 16;

@@ -16,6 +16,12 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require
+// DT_DENORM_PRESERVE: subnormal results are kept (the CPU keeps them), on
+// devices that can promise it (shaderDenormPreserveFloat32).
+#if DT_DENORM_PRESERVE
+#extension GL_EXT_spirv_intrinsics : require
+spirv_execution_mode(extensions = ["SPV_KHR_float_controls"], capabilities = [4464], 4459, 32);
+#endif
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint SG = 8; // subgroup size = workgroup size
 layout(constant_id = 1) const uint RB = 2; // row blocks of SG rows

@@ -175,6 +175,14 @@ static dt_status finish(coord *c) {
         m.h = (net_header){NET_LEAVE, c->run_id, c->version};
         coord_send(c, p, &m);
     }
+    /* Sockets close with LINGER 0: give the I/O thread a moment to put the
+     * goodbyes on the wire (peers also stop by themselves after the last
+     * step if one is lost). */
+    for (double until = coord_now() + 0.5; coord_now() < until;) {
+        net_frame f;
+        bool arrived = false;
+        if (net_server_recv(c->server, 50, &f, &arrived) != DT_OK) break;
+    }
     return st;
 }
 

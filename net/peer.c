@@ -264,6 +264,12 @@ dt_status net_peer_run(const net_peer_options *o) {
         } else if (st == DT_OK && p->phase == PHASE_HELLO && peer_now() - p->hello_sent_at > 10.0) {
             st = send_hello(p); /* the first HELLO may have gone to a dying connection */
         }
+        /* The last step is applied and the coordinator went quiet: the run
+         * is over even if its goodbye was lost. */
+        if (st == DT_OK && p->m && p->version >= p->cfg.steps && peer_now() - last_contact > 30.0) {
+            peer_log(p, "the run reached its last step and the coordinator went quiet; leaving");
+            p->finished = true;
+        }
         if (st == DT_OK && o->connect_timeout_s > 0 && !cs.connected &&
             peer_now() - last_contact > o->connect_timeout_s)
             st = dt_error(DT_ERR_UNAVAILABLE, "no coordinator at %s for %.0f s%s%s", o->address,

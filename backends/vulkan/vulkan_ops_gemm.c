@@ -24,16 +24,23 @@ typedef struct gemm_plan {
     int64_t tile_m, tile_n; /* outputs per workgroup */
 } gemm_plan;
 
-static void plan_gemm(const vk_device *d, const dt_gemm_desc *g, bool precise, gemm_plan *pl) {
+static void plan_gemm(const vk_device *d, const dt_gemm_desc *g, const vk_arg *b, bool precise,
+                      gemm_plan *pl) {
     if (d->cpu_kernels && d->subgroup_size <= 16) {
         /* 32 x 64 outputs per workgroup (4 x 8 blocks of 8 lanes measured
-         * best on lavapipe with 256-bit vectors), at most 256 accumulators. */
+         * best on lavapipe with 256-bit vectors), at most 256 accumulators;
+         * B four columns per load where its layout allows. */
         const uint32_t sg = d->subgroup_size, rb = sg >= 8 ? 32 / sg : 8,
                        tn = sg >= 8 ? 64 / sg : 8;
+        const uint32_t vec4 = !g->trans_b && g->ldb % 4 == 0 && g->stride_b % 4 == 0 &&
+                              g->n % 4 == 0 && b->offset % 16 == 0 && tn % 4 == 0;
         vk_shader_id exact =
             d->denorm_preserve ? VK_SH_gemm_cpu_precise_dp : VK_SH_gemm_cpu_precise;
-        *pl = (gemm_plan){
-            precise ? exact : VK_SH_gemm_cpu, {sg, rb, tn}, 3, (int64_t)rb * sg, (int64_t)tn * sg};
+        *pl = (gemm_plan){precise ? exact : VK_SH_gemm_cpu,
+                          {sg, rb, tn, vec4},
+                          4,
+                          (int64_t)rb * sg,
+                          (int64_t)tn * sg};
         return;
     }
     /* WX, WY, TM, TN, BK: a WX x WY workgroup of TM x TN outputs each over
@@ -48,7 +55,7 @@ static void plan_gemm(const vk_device *d, const dt_gemm_desc *g, bool precise, g
 dt_status vk_gemm(vk_device *d, const char *op, const dt_gemm_desc *g, vk_arg a, vk_arg b, vk_arg c,
                   bool precise) {
     gemm_plan pl;
-    plan_gemm(d, g, precise, &pl);
+    plan_gemm(d, g, &b, precise, &pl);
     const int64_t gx = (g->n + pl.tile_n - 1) / pl.tile_n, gy = (g->m + pl.tile_m - 1) / pl.tile_m;
     const int64_t max_z = d->limits.maxComputeWorkGroupCount[2];
     if (gx > d->limits.maxComputeWorkGroupCount[0] || gy > d->limits.maxComputeWorkGroupCount[1])

@@ -26,9 +26,14 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint SG = 8; // subgroup size = workgroup size
 layout(constant_id = 1) const uint RB = 2; // row blocks of SG rows
 layout(constant_id = 2) const uint TN = 8; // columns per lane
+// VEC4: B is read four columns at a time (B not transposed; its offset,
+// row stride and n multiples of 4): a lane owns columns 4 lane + 0..3 of
+// each group of 4 SG columns, and one vec4 load replaces four.
+layout(constant_id = 3) const bool VEC4 = false;
 
 layout(set = 0, binding = 0) readonly buffer BufA { float a[]; };
 layout(set = 0, binding = 1) readonly buffer BufB { float b[]; };
+layout(set = 0, binding = 1) readonly buffer BufB4 { vec4 b4[]; };
 layout(set = 0, binding = 2) buffer BufC { float c[]; };
 
 layout(push_constant) uniform Params {
@@ -40,6 +45,11 @@ layout(push_constant) uniform Params {
     float alpha, beta;
     uint batch_base;
 } p;
+
+// The column of accumulator j of this lane.
+uint col_of(uint col0, uint lane, uint j) {
+    return VEC4 ? col0 + (j / 4) * 4 * SG + 4 * lane + j % 4 : col0 + j * SG + lane;
+}
 
 void main() {
     const uint lane = gl_SubgroupInvocationID;
@@ -59,7 +69,7 @@ void main() {
         a_at[rb] = oa + (a_ok[rb] ? row : 0) * (p.trans_a == 0 ? p.lda : 1);
     }
     [[unroll]] for (uint j = 0; j < TN; j++) {
-        uint col = col0 + j * SG + lane;
+        uint col = col_of(col0, lane, j);
         b_ok[j] = col < p.n;
         b_at[j] = ob + (b_ok[j] ? col : 0) * (p.trans_b == 0 ? 1 : p.ldb);
     }
@@ -69,7 +79,17 @@ void main() {
     for (uint kk = 0; kk < p.k; kk++) {
         float av[RB], bv[TN];
         [[unroll]] for (uint rb = 0; rb < RB; rb++) av[rb] = a[a_at[rb] + kk * a_step];
-        [[unroll]] for (uint j = 0; j < TN; j++) bv[j] = b[b_at[j] + kk * b_step];
+        if (VEC4) {
+            [[unroll]] for (uint q = 0; q < TN / 4; q++) {
+                vec4 v = b4[(b_at[4 * q] + kk * b_step) / 4];
+                bv[4 * q] = v.x;
+                bv[4 * q + 1] = v.y;
+                bv[4 * q + 2] = v.z;
+                bv[4 * q + 3] = v.w;
+            }
+        } else {
+            [[unroll]] for (uint j = 0; j < TN; j++) bv[j] = b[b_at[j] + kk * b_step];
+        }
         [[unroll]] for (uint rb = 0; rb < RB; rb++) {
             [[unroll]] for (uint i = 0; i < SG; i++) {
                 float ai = subgroupShuffle(av[rb], i);
@@ -84,7 +104,7 @@ void main() {
             uint row = row0 + rb * SG + i;
             if (row >= p.m) continue;
             [[unroll]] for (uint j = 0; j < TN; j++) {
-                uint col = col0 + j * SG + lane;
+                uint col = col_of(col0, lane, j);
                 if (!b_ok[j]) continue;
                 uint at = oc + row * p.ldc + col;
                 float r = p.alpha * acc[(rb * SG + i) * TN + j];

@@ -17,7 +17,17 @@ double peer_now(void) {
 dt_status peer_send(peer *p, const net_msg *m) {
     size_t len = 0;
     dt_status st = net_encode(m, p->frame, NET_MAX_FRAME, &len);
-    if (st == DT_OK) st = net_client_send(p->client, p->frame, len, 5000);
+    if (st != DT_OK) return st;
+    bool connected = net_client_status(p->client).connected;
+    st = net_client_send(p->client, p->frame, len, connected ? 5000 : 1000);
+    /* No connection (the coordinator is not up yet, is restarting, or
+     * refuses our key): the frame is lost like any frame of a dropped link.
+     * The peer says HELLO again when a connection comes up, and gives up
+     * only after --connect-timeout; a late coordinator must not kill it. */
+    if (st == DT_ERR_IO && !net_client_status(p->client).connected) {
+        p->sends_lost++;
+        return DT_OK;
+    }
     return st;
 }
 
@@ -66,10 +76,12 @@ static dt_status send_hello(peer *p) {
     } else {
         h->have_step = -1;
     }
+    uint64_t lost = p->sends_lost;
     dt_status st = peer_send(p, m);
     free(m);
     p->phase = PHASE_HELLO;
     p->hello_sent_at = peer_now();
+    p->hello_lost = p->sends_lost != lost;
     return st;
 }
 
@@ -255,6 +267,8 @@ dt_status net_peer_run(const net_peer_options *o) {
                 p->pending = false;
                 p->result_step = -1;
                 st = send_hello(p);
+            } else if (p->hello_lost) {
+                st = send_hello(p); /* the first HELLO found no coordinator */
             }
             connects = cs.connects;
         }

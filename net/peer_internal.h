@@ -25,6 +25,8 @@ typedef struct peer {
     double tiny_tokens_per_s; /* measured on the `tiny` preset, for HELLO */
     bool tty;
     double started_at, hello_sent_at;
+    uint64_t sends_lost; /* frames dropped for want of a connection */
+    bool hello_lost;     /* the last HELLO was one of them */
 
     net_run_config cfg;
     model *m;

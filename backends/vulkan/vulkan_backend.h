@@ -253,6 +253,7 @@ typedef struct vk_device {
      * the canonical update then uses its _dp variants. */
     bool denorm_preserve;
     bool float_controls_ext; /* VK_KHR_shader_float_controls must be enabled */
+    bool canonical_checked;  /* vk_check_canonical has run */
 
     VkCommandPool cmd_pool;
     vk_batch batches[VK_BATCHES];
@@ -338,10 +339,19 @@ dt_status vk_op_sync(dt_device *dev);
 /* Fail fast on a lost device. */
 dt_status vk_check_alive(vk_device *d, const char *op);
 
+/* vulkan_device.c: info.note from the device's state. */
+void vk_set_note(vk_device *d);
+
 /* vulkan_exactness.c: run the canonical update on data whose result
  * depends on subnormals and compare with the host; a device that differs
- * gets info.canonical_on_host. */
+ * gets info.canonical_on_host (checked before the first update). */
 dt_status vk_check_canonical(vk_device *d);
+/* The canonical update through the host (download, dt_demo_apply_host,
+ * upload), for the call that found the device inexact. */
+dt_status vk_demo_apply_on_host(vk_device *d, const dt_tile_plan *plan, const dt_tensor *idx,
+                                const dt_tensor *vals, int64_t k, int64_t n_contrib,
+                                const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
+                                const dt_tensor *w, float lr, float decay);
 
 /* vulkan_profile.c */
 bool vk_profile_requested(void);

@@ -61,6 +61,15 @@ static void vk_close(dt_device *dev) {
     free(d);
 }
 
+void vk_set_note(vk_device *d) {
+    snprintf(d->base.info.note, sizeof d->base.info.note, "own tiled GEMM shader; %s; %s%s",
+             d->base.info.canonical_on_host
+                 ? "canonical DeMo update on the host (the device flushes subnormals)"
+                 : "canonical DeMo update on device",
+             d->unified ? "mapped unified memory" : "device memory with staging",
+             d->vi.validation ? "; validation layer on" : "");
+}
+
 static const dt_device_ops vk_ops = {
     .close = vk_close,
     .sync = vk_op_sync,
@@ -182,17 +191,11 @@ static dt_status vk_open(int index, dt_device **out) {
     if (st == DT_OK) st = vk_select_memory_types(d);
     if (st == DT_OK) st = vk_layouts_create(d);
     if (st == DT_OK) st = vk_batches_create(d);
-    if (st == DT_OK) st = vk_check_canonical(d);
     if (st != DT_OK) {
         vk_close(&d->base);
         return st;
     }
-    snprintf(d->base.info.note, sizeof d->base.info.note, "own tiled GEMM shader; %s; %s%s",
-             d->base.info.canonical_on_host
-                 ? "canonical DeMo update on the host (this device flushes subnormals)"
-                 : "canonical DeMo update on device",
-             d->unified ? "mapped unified memory" : "device memory with staging",
-             d->vi.validation ? "; validation layer on" : "");
+    vk_set_note(d);
     *out = &d->base;
     return DT_OK;
 }

@@ -4,13 +4,16 @@
  * what is left to a device is subnormal handling: Vulkan lets a device
  * flush subnormal results to zero unless a shader asks to keep them
  * (DenormPreserve, where shaderDenormPreserveFloat32 promises it). On such
- * devices the canonical shaders ask. On the others the update runs once at
- * open on data whose every step produces subnormals (means, products, sums,
- * the decay and the step) and is compared bit for bit with the host; a
- * device that differs has its canonical update run on the host, which is
- * what keeps replicas identical. lavapipe promises nothing but keeps
- * subnormals, and passes. */
+ * devices the canonical shaders ask. On the others, before the first
+ * update, it runs on data whose every step produces subnormals (means,
+ * products, sums, the decay and the step) and is compared bit for bit with
+ * the host; a device that differs has its canonical update run on the
+ * host, which is what keeps replicas identical. lavapipe promises nothing
+ * but keeps subnormals, and passes. (Not at open: building the canonical
+ * pipelines costs seconds on lavapipe with a cold shader cache, and most
+ * opens never run DeMo.) */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backends/vulkan/vulkan_backend.h"
@@ -72,10 +75,41 @@ dt_status vk_check_canonical(vk_device *d) {
     const float lr = 0x1p-140f, decay = 0.75f;
     float got[N], want[N];
     st = probe_run(&d->base, &plan, &p, lr, decay, got);
-    if (st != DT_OK) return dt_error_wrap(st, "open: checking the canonical update: ");
+    if (st != DT_OK) return dt_error_wrap(st, "demo_apply: checking the device is exact: ");
     memcpy(want, p.w, sizeof want);
     st = dt_demo_apply_host(&plan, p.idx, p.vals, K, CONTRIB, p.recip, p.f1, p.f2, want, lr, decay);
     if (st != DT_OK) return st;
     d->base.info.canonical_on_host = memcmp(got, want, sizeof got) != 0;
+    vk_set_note(d);
     return DT_OK;
+}
+
+dt_status vk_demo_apply_on_host(vk_device *d, const dt_tile_plan *plan, const dt_tensor *idx,
+                                const dt_tensor *vals, int64_t k, int64_t n_contrib,
+                                const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
+                                const dt_tensor *w, float lr, float decay) {
+    (void)d;
+    const size_t n_sparse = (size_t)dt_tensor_numel(idx), n_w = (size_t)dt_tensor_numel(w);
+    const size_t n_f1 = (size_t)dt_tensor_numel(f1), n_f2 = (size_t)dt_tensor_numel(f2);
+    const size_t n_recip = (size_t)n_contrib + 1;
+    const size_t total = 2 * n_sparse + n_w + n_f1 + n_f2 + n_recip;
+    float *host = malloc(total * sizeof(float));
+    if (!host)
+        return dt_error(DT_ERR_OOM, "demo_apply (on the host): cannot allocate %zu bytes",
+                        total * sizeof(float));
+    int32_t *h_idx = (int32_t *)host;
+    float *h_vals = host + n_sparse, *h_w = h_vals + n_sparse, *h_f1 = h_w + n_w;
+    float *h_f2 = h_f1 + n_f1, *h_recip = h_f2 + n_f2;
+    dt_status st = dt_buffer_download(idx->buf, idx->offset, h_idx, n_sparse * 4);
+    if (st == DT_OK) st = dt_buffer_download(vals->buf, vals->offset, h_vals, n_sparse * 4);
+    if (st == DT_OK) st = dt_buffer_download(w->buf, w->offset, h_w, n_w * 4);
+    if (st == DT_OK) st = dt_buffer_download(f1->buf, f1->offset, h_f1, n_f1 * 4);
+    if (st == DT_OK) st = dt_buffer_download(f2->buf, f2->offset, h_f2, n_f2 * 4);
+    if (st == DT_OK) st = dt_buffer_download(recip->buf, recip->offset, h_recip, n_recip * 4);
+    if (st == DT_OK)
+        st = dt_demo_apply_host(plan, h_idx, h_vals, k, n_contrib, h_recip, h_f1, h_f2, h_w, lr,
+                                decay);
+    if (st == DT_OK) st = dt_buffer_upload(w->buf, w->offset, h_w, n_w * 4);
+    free(host);
+    return st;
 }

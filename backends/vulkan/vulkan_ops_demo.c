@@ -197,6 +197,14 @@ dt_status vk_op_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_te
                            const dt_tensor *w, float lr, float decay) {
     vk_device *d = vk_dev(dev);
     const char *op = "demo_apply";
+    if (!d->canonical_checked) {
+        /* Marked first: the check itself runs this op. */
+        d->canonical_checked = true;
+        TRY(vk_check_canonical(d));
+        if (dev->info.canonical_on_host)
+            return vk_demo_apply_on_host(d, plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr,
+                                         decay);
+    }
     tile_chunk c;
     TRY(begin_chunks(d, op, plan, 2, &c));
     while (next_chunk(&c)) {

@@ -27,11 +27,12 @@ typedef struct gemm_plan {
 static void plan_gemm(const vk_device *d, const dt_gemm_desc *g, const vk_arg *b, bool precise,
                       gemm_plan *pl) {
     if (d->cpu_kernels && d->subgroup_size <= 16) {
-        /* 32 x 64 outputs per workgroup (4 x 8 blocks of 8 lanes measured
-         * best on lavapipe with 256-bit vectors), at most 256 accumulators;
-         * B four columns per load where its layout allows. */
-        const uint32_t sg = d->subgroup_size, rb = sg >= 8 ? 32 / sg : 8,
-                       tn = sg >= 8 ? 64 / sg : 8;
+        /* 16 rows of 8 columns per lane: 128 accumulators. 256 (4 x 8 blocks
+         * of 8 lanes) run about a fifth faster on lavapipe but take LLVM
+         * three times as long to compile (some 15 s a variant, on every
+         * machine with a cold shader cache). B is read four columns per
+         * load where its layout allows. */
+        const uint32_t sg = d->subgroup_size, rb = sg >= 16 ? 1 : 16 / sg, tn = 8;
         const uint32_t vec4 = !g->trans_b && g->ldb % 4 == 0 && g->stride_b % 4 == 0 &&
                               g->n % 4 == 0 && b->offset % 16 == 0 && tn % 4 == 0;
         vk_shader_id exact =

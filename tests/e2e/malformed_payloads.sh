@@ -1,0 +1,92 @@
+# Malformed payloads from an admitted (CURVE) peer: hostile_peer joins for
+# real, then answers each ROUND with one crafted SUBMIT (truncated, wrong run
+# id, wrong step, index out of range, repeated index, descending indices,
+# NaN, bad magic, wrong chunk offset, a lie about its micro-batches) and
+# checks that each comes back REFUSED with a reason naming the problem; then
+# a second connection sends a frame over NET_MAX_FRAME, which the
+# coordinator's transport answers by closing the connection. Meanwhile a
+# normal cpu peer trains: the run finishes with every hash equal, and no
+# hostile payload is ever applied.
+source "$(dirname "$0")/e2e_lib.sh"
+
+STEPS=20
+CASES=10
+coord_pub=$(keygen "$WORK/coordinator.keys") || exit 1
+honest_pub=$(keygen "$WORK/honest.keys") || exit 1
+hostile_pub=$(keygen "$WORK/hostile.keys") || exit 1
+printf 'peer %s honest\npeer %s hostile\n' "$honest_pub" "$hostile_pub" >>"$WORK/coordinator.keys"
+# min_peers 2: the first round waits for the hostile peer. max_misses 50: a
+# refused round counts as a miss, and three in a row would eject it before
+# every case was tried. A short deadline bounds the round in which the
+# oversized frame's connection vanishes.
+run_config $STEPS '"min_peers": 2' '"max_misses": 50' '"round_deadline_s": 5' >"$WORK/run.json"
+
+start_coordinator coordinator --config "$WORK/run.json" --keys "$WORK/coordinator.keys" \
+    --summary "$WORK/summary.json" --record "$WORK/record.bin"
+start honest "$CLI" join "$ADDR" --device cpu --name honest --keys "$WORK/honest.keys" \
+    --server-key "$SERVER_KEY" --json --connect-timeout 60
+HONEST=$E2E_PID
+start hostile "$HOSTILE" "$ADDR" --keys "$WORK/hostile.keys" --server-key "$SERVER_KEY" \
+    --name hostile
+wait_exit "$E2E_PID" 200
+rc=$?
+cat "$WORK/hostile.out"
+[ "$rc" = 0 ] || fail "hostile_peer exited $rc"
+n=$(grep -c "^hostile_peer: case '.*' at step [0-9]*: refused: " "$WORK/hostile.out")
+expect_eq "cases refused with their reason" "$n" $CASES
+expect_grep "the oversized frame closed its connection" \
+    "case 'oversized frame \([0-9]+ bytes\)' at step [0-9]+: the coordinator closed the connection" \
+    "$WORK/hostile.out"
+
+wait_exit "$COORD_PID" 120
+rc=$?
+expect_eq "the coordinator's exit status" "$rc" 0
+wait_exit "$HONEST" 30
+rc=$?
+expect_eq "the honest peer's exit status" "$rc" 0
+
+OUT=$WORK/coordinator.out
+n=$(grep -c "refused the payload of peer [0-9]* 'hostile' for step" "$OUT")
+expect_eq "refusals in the coordinator's log" "$n" $CASES
+expect_no_grep "no other peer's payload was refused" "refused the payload of peer [0-9]+ '[^h]" "$OUT"
+
+S=$WORK/summary.json
+jv steps "$S" .steps
+expect_eq "summary steps" "$steps" $STEPS
+jv checked "$S" .steps_hash_checked
+expect_eq "steps_hash_checked" "$checked" $STEPS
+jv agreeing "$S" .steps_hash_agreeing
+expect_eq "steps_hash_agreeing" "$agreeing" $STEPS
+jv applied "$S" '.step_records[*].applied'
+expect_eq "payloads applied per step (the honest peer's only)" "$(echo "$applied" | sort -u)" 1
+jv v "$S" '.peers[name=honest].steps_applied'
+expect_eq "honest steps_applied" "$v" $STEPS
+jv v "$S" '.peers[name=hostile].steps_applied'
+expect_eq "hostile steps_applied" "$v" 0
+jv v "$S" '.peers[name=hostile].refusals'
+expect_eq "hostile refusals" "$v" $CASES
+jv v "$S" '.peers[name=hostile].resyncs'
+expect_eq "hostile resyncs (its replica stayed equal)" "$v" 0
+jv v "$S" '.peers[name=hostile].left'
+expect_eq "hostile left" "$v" left
+jv v "$S" '.peers[name=hostile-oversized].steps_applied'
+expect_eq "hostile-oversized steps_applied" "$v" 0
+jv v "$S" '.peers[name=hostile-oversized].left'
+[ -n "$v" ] || fail "the oversized frame's peer is not reported as gone"
+note "ok: hostile-oversized left: $v"
+# While the hostile peers followed the run, their replicas' hashes were
+# checked too (and agreed: steps_hash_agreeing above, no resyncs): some
+# steps had more than the honest peer's report.
+jv rep "$S" '.step_records[*].hashes_reported'
+expect_gt "most hash reports in a step" "$(echo "$rep" | sort -n | tail -1)" 1
+
+peer_hashes_match "$WORK/honest.out" "$S"
+expect_eq "honest hashes equal to the coordinator's" "$MATCHED" $STEPS
+jv final "$S" '.step_records[-1].hash'
+jv run_id "$S" .run_id
+"$REPLAY" "$WORK/run.json" "$WORK/record.bin" --run-id "$run_id" >"$WORK/replay.out" \
+    2>"$WORK/replay.err" || fail "replay_record failed: $(cat "$WORK/replay.err")"
+expect_grep "replay reproduces every step and the final hash" \
+    "^replayed $STEPS rounds on cpu: steps $STEPS, $STEPS hashes checked, final hash $final\$" \
+    "$WORK/replay.out"
+note "pass"

@@ -193,7 +193,11 @@ static dt_status on_result(peer *p, const net_msg *m) {
             if (!p->result) return dt_error(DT_ERR_OOM, "peer: cannot buffer a result");
         }
     }
-    if (p->result_step != step || r->chunk.offset != p->result_got) return DT_OK;
+    /* A later chunk must belong to the same whole: its own total passed the
+     * check above, but the buffer was sized by the first chunk's. */
+    if (p->result_step != step || r->chunk.offset != p->result_got ||
+        r->chunk.total != p->result_meta.chunk.total)
+        return DT_OK;
     memcpy(p->result + p->result_got, r->chunk.data, r->chunk.length);
     p->result_got += r->chunk.length;
     if (p->result_got < r->chunk.total) return DT_OK;

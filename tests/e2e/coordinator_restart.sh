@@ -4,6 +4,7 @@
 # which both coordinator processes appended to, replays bit for bit across
 # the restart (replay_record --rewind).
 source "$(dirname "$0")/e2e_lib.sh"
+need_curve
 
 STEPS=16
 RESTART=8

@@ -302,7 +302,9 @@ static int64_t on_result(session *s) {
         free(s->result);
         s->result = malloc(r->chunk.total);
     }
-    if (s->result_step != step || r->chunk.offset != s->result_got || !s->result) return -1;
+    if (s->result_step != step || r->chunk.offset != s->result_got ||
+        r->chunk.total != s->meta.chunk.total || !s->result)
+        return -1;
     memcpy(s->result + s->result_got, r->chunk.data, r->chunk.length);
     s->result_got += r->chunk.length;
     if (s->result_got < r->chunk.total) return -1;

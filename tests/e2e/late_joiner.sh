@@ -2,6 +2,7 @@
 # since that snapshot), trains, and after its first applied round its hash
 # equals the coordinator's and every other replica's.
 source "$(dirname "$0")/e2e_lib.sh"
+need_curve
 
 STEPS=24
 JOIN=10

@@ -8,6 +8,7 @@
 # normal cpu peer trains: the run finishes with every hash equal, and no
 # hostile payload is ever applied.
 source "$(dirname "$0")/e2e_lib.sh"
+need_curve
 
 STEPS=20
 CASES=10

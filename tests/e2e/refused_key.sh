@@ -4,6 +4,7 @@
 # intruder never gets in and gives up after --connect-timeout with an error
 # that says its key was refused. The admitted peer trains normally.
 source "$(dirname "$0")/e2e_lib.sh"
+need_curve
 
 STEPS=10
 coord_pub=$(keygen "$WORK/coordinator.keys") || exit 1

@@ -3,6 +3,7 @@
 # fresh process that applies the recorded payloads (replay_record) lands on
 # the same hash at every step, on every backend.
 source "$(dirname "$0")/e2e_lib.sh"
+need_curve
 
 STEPS=20
 peers=('{"name": "cpu", "device": "cpu"}')

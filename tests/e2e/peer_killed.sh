@@ -3,15 +3,17 @@
 # is reported as gone. Runs open (--open, no CURVE) to cover that mode too.
 source "$(dirname "$0")/e2e_lib.sh"
 
-STEPS=16
-KILL=6
-# A short deadline: the victim dies holding a ROUND, and the coordinator
-# learns of it only when that round's deadline passes.
+STEPS=12
+KILL=4
+# The victim's link has 500 ms of latency each way, so it dies holding a
+# ROUND it has not answered: the coordinator learns of the death only by
+# the round's (short) deadline passing, and then by the failed send of the
+# round's RESULT. The other two have no latency.
 cat >"$WORK/scenario.json" <<EOF
 {"run": $(run_config $STEPS '"tokens_per_round": 384' '"min_peers": 3' '"round_deadline_s": 4'),
  "auth": "open",
  "peers": [{"name": "a", "device": "cpu"}, {"name": "b", "device": "cpu"},
-           {"name": "victim", "device": "cpu", "kill_step": $KILL}],
+           {"name": "victim", "device": "cpu", "kill_step": $KILL, "latency_ms": 500}],
  "baseline": false, "sample_tokens": 0}
 EOF
 
@@ -43,7 +45,14 @@ note "ok: every step: at least 2 hashes reported, all equal to the coordinator's
 jv left "$S" '.peers[name=victim].left'
 [ -n "$left" ] || fail "the killed peer is not reported as gone"
 note "ok: victim left: $left"
+expect_grep "the victim missed the deadline of the round it died in" \
+    "peer [0-9]+ 'victim' missed the deadline of step $KILL " "$WORK/run.out"
 expect_grep "the coordinator dropped the victim" "peer [0-9]+ 'victim' dropped: " "$WORK/run.out"
+jv secs "$S" ".step_records[step=$KILL].seconds"
+[ "${secs%%.*}" -ge 4 ] || fail "step $KILL took $secs s; the round should have waited its 4 s deadline"
+note "ok: step $KILL waited for its deadline ($secs s)"
+jv contrib "$S" ".step_records[step=$KILL].applied"
+expect_eq "contributors in step $KILL (the survivors)" "$contrib" 2
 jv victim_applied "$S" '.peers[name=victim].steps_applied'
 expect_gt "victim steps_applied (before the kill)" "$victim_applied" 0
 expect_lt "victim steps_applied" "$victim_applied" $STEPS

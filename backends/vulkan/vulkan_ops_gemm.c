@@ -22,6 +22,7 @@ typedef struct gemm_plan {
     uint32_t spec[5];
     int n_spec;
     int64_t tile_m, tile_n; /* outputs per workgroup */
+    bool rows_first;        /* workgroup x runs over row tiles (gemm_cpu) */
 } gemm_plan;
 
 static void plan_gemm(const vk_device *d, const dt_gemm_desc *g, const vk_arg *b, bool precise,
@@ -41,7 +42,8 @@ static void plan_gemm(const vk_device *d, const dt_gemm_desc *g, const vk_arg *b
                           {sg, rb, tn, vec4},
                           4,
                           (int64_t)rb * sg,
-                          (int64_t)tn * sg};
+                          (int64_t)tn * sg,
+                          true};
         return;
     }
     /* WX, WY, TM, TN, BK: a WX x WY workgroup of TM x TN outputs each over
@@ -50,14 +52,19 @@ static void plan_gemm(const vk_device *d, const dt_gemm_desc *g, const vk_arg *b
     uint32_t w = g->m * g->n * g->batch < 256 * 256 ? 8 : 16;
     vk_shader_id exact = d->denorm_preserve ? VK_SH_gemm_precise_dp : VK_SH_gemm_precise;
     *pl = (gemm_plan){
-        precise ? exact : VK_SH_gemm, {w, w, 4, 4, 16}, 5, (int64_t)w * 4, (int64_t)w * 4};
+        precise ? exact : VK_SH_gemm, {w, w, 4, 4, 16}, 5, (int64_t)w * 4, (int64_t)w * 4, false};
 }
 
 dt_status vk_gemm(vk_device *d, const char *op, const dt_gemm_desc *g, vk_arg a, vk_arg b, vk_arg c,
                   bool precise) {
     gemm_plan pl;
     plan_gemm(d, g, &b, precise, &pl);
-    const int64_t gx = (g->n + pl.tile_n - 1) / pl.tile_n, gy = (g->m + pl.tile_m - 1) / pl.tile_m;
+    int64_t gx = (g->n + pl.tile_n - 1) / pl.tile_n, gy = (g->m + pl.tile_m - 1) / pl.tile_m;
+    if (pl.rows_first) {
+        int64_t t = gx;
+        gx = gy;
+        gy = t;
+    }
     const int64_t max_z = d->limits.maxComputeWorkGroupCount[2];
     if (gx > d->limits.maxComputeWorkGroupCount[0] || gy > d->limits.maxComputeWorkGroupCount[1])
         return dt_error(DT_ERR_UNSUPPORTED,

@@ -53,7 +53,9 @@ uint col_of(uint col0, uint lane, uint j) {
 
 void main() {
     const uint lane = gl_SubgroupInvocationID;
-    const uint row0 = gl_WorkGroupID.y * RB * SG, col0 = gl_WorkGroupID.x * TN * SG;
+    // Row tiles vary fastest, so workgroups that run together share one
+    // panel of B (k x TN*SG) in cache while their panels of A stream past.
+    const uint row0 = gl_WorkGroupID.x * RB * SG, col0 = gl_WorkGroupID.y * TN * SG;
     const uint item = gl_WorkGroupID.z + p.batch_base;
     const uint oa = p.off_a + item * p.stride_a;
     const uint ob = p.off_b + item * p.stride_b;

@@ -60,6 +60,7 @@ for name in a b; do
     peer_hashes_match "$WORK/after-$name.log" "$S"
     expect_eq "peer $name hashes after the restart equal to the coordinator's" "$MATCHED" \
         $((STEPS - K))
+    peer_finished "$name" "$LOG" "$KEEP/peer-$name.err" $STEPS
 done
 
 jv final "$S" '.step_records[-1].hash'

@@ -212,3 +212,12 @@ need_curve() {
     fi
     rm -f "$WORK/curve-probe.keys" "$WORK/curve-probe.txt"
 }
+
+# A peer ended cleanly: the coordinator's goodbye (LEAVE) reached it after
+# the last step, and it printed no error.
+peer_finished() { # NAME LOG ERR STEPS
+    grep -qF "\"text\":\"the run finished at step $4\"" "$2" ||
+        fail "peer $1 did not see the run finish at step $4"
+    ! grep -q "^distro-cli join: " "$3" || fail "peer $1 failed: $(grep "^distro-cli join: " "$3")"
+    note "ok: peer $1 saw the run finish at step $4, no error"
+}

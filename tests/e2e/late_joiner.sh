@@ -6,13 +6,13 @@ need_curve
 
 STEPS=24
 JOIN=10
-# 100 ms of latency on the first two peers makes every round take at least
-# 0.2 s, so the late peer (which needs a moment to start and measure its
+# 150 ms of latency on the first two peers makes every round take at least
+# 0.3 s, so the late peer (which needs a moment to start and measure its
 # device) gets in well before the run ends, even on a busy machine.
 cat >"$WORK/scenario.json" <<EOF
 {"run": $(run_config $STEPS '"tokens_per_round": 256' '"min_peers": 2' '"round_deadline_s": 60'),
- "peers": [{"name": "a", "device": "cpu", "latency_ms": 100},
-           {"name": "b", "device": "cpu", "latency_ms": 100},
+ "peers": [{"name": "a", "device": "cpu", "latency_ms": 150},
+           {"name": "b", "device": "cpu", "latency_ms": 150},
            {"name": "late", "device": "cpu", "join_step": $JOIN}],
  "baseline": false, "sample_tokens": 0}
 EOF
@@ -58,6 +58,9 @@ for name in a b; do
     expect_eq "peer $name steps_applied" "$applied" $STEPS
     peer_hashes_match "$KEEP/peer-$name.log" "$S"
     expect_eq "peer $name hashes equal to the coordinator's" "$MATCHED" $STEPS
+done
+for name in a b late; do
+    peer_finished "$name" "$KEEP/peer-$name.log" "$KEEP/peer-$name.err" $STEPS
 done
 
 jv final "$S" '.step_records[-1].hash'

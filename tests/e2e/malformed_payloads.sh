@@ -83,6 +83,7 @@ expect_gt "most hash reports in a step" "$(echo "$rep" | sort -n | tail -1)" 1
 
 peer_hashes_match "$WORK/honest.out" "$S"
 expect_eq "honest hashes equal to the coordinator's" "$MATCHED" $STEPS
+peer_finished honest "$WORK/honest.out" "$WORK/honest.err" $STEPS
 jv final "$S" '.step_records[-1].hash'
 jv run_id "$S" .run_id
 "$REPLAY" "$WORK/run.json" "$WORK/record.bin" --run-id "$run_id" >"$WORK/replay.out" \

@@ -66,6 +66,7 @@ for name in a b; do
     expect_eq "survivor $name left" "$left" ""
     peer_hashes_match "$KEEP/peer-$name.log" "$S"
     expect_eq "survivor $name hashes equal to the coordinator's" "$MATCHED" $STEPS
+    peer_finished "$name" "$KEEP/peer-$name.log" "$KEEP/peer-$name.err" $STEPS
 done
 # After the kill the rounds had two contributors: the victim's payload is in
 # no round after it died.

@@ -63,4 +63,5 @@ note "ok: the admitted peer joined with its key"
 expect_no_grep "the intruder never joined" "'intruder' joined" "$WORK/coordinator.out"
 peer_hashes_match "$WORK/honest.out" "$S"
 expect_eq "honest hashes equal to the coordinator's" "$MATCHED" $STEPS
+peer_finished honest "$WORK/honest.out" "$WORK/honest.err" $STEPS
 note "pass"

@@ -67,6 +67,7 @@ for name in $names; do
     # The peer's own log: its hash after every step is the coordinator's.
     peer_hashes_match "$KEEP/peer-$name.log" "$S"
     expect_eq "peer $name hashes equal to the coordinator's" "$MATCHED" $STEPS
+    peer_finished "$name" "$KEEP/peer-$name.log" "$KEEP/peer-$name.err" $STEPS
 done
 
 # A single process applying the recorded payloads reproduces every step.

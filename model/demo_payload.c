@@ -242,6 +242,10 @@ static dt_status decode_tensor(const demo_geometry *g, int t, const uint8_t *p, 
         }
         if (!isfinite(x))
             return refuse("tensor %d entry %lld: value is not finite", t, (long long)i);
+        /* Subnormals become zeros of the same sign, here on the host where
+         * every replica decodes alike: a device that flushes them could
+         * otherwise drift from one that keeps them. */
+        if (fpclassify(x) == FP_SUBNORMAL) x = copysignf(0.0f, x);
         if (vals) vals[i] = x;
     }
     return DT_OK;

@@ -205,6 +205,17 @@ static void test_refusals(void) {
     memcpy(bad + v0, &nan_bits, 4);
     st = demo_payload_decode(&g, bad, g.payload_bytes, 7, 3, NULL, NULL);
     CHECK(st == DT_ERR_FORMAT && strstr(dt_last_error(), "finite"), "NaN: %s", dt_last_error());
+    /* subnormal values decode to zero of the same sign */
+    float *dv = malloc((size_t)g.total_entries * 4);
+    for (int sign = 0; sign < 2; sign++) {
+        memcpy(bad, good, g.payload_bytes);
+        uint32_t sub = sign ? 0x80000001u : 0x00000001u;
+        memcpy(bad + v0, &sub, 4);
+        MUST(demo_payload_decode(&g, bad, g.payload_bytes, 7, 3, NULL, dv));
+        CHECK(dv[0] == 0.0f && (signbit(dv[0]) != 0) == sign, "subnormal decoded to %g",
+              (double)dv[0]);
+    }
+    free(dv);
     /* oversized */
     memcpy(bad, good, g.payload_bytes);
     st = demo_payload_decode(&g, bad, g.payload_bytes + 8, 7, 3, NULL, NULL);

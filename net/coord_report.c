@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/checkpoint.h"
 #include "net/coordinator_internal.h"
@@ -158,6 +159,51 @@ void coord_record_round(coord *c, const coord_result *r) {
     fwrite(&bytes, 8, 1, c->record);
     fwrite(r->payloads, 1, (size_t)r->n_applied * c->payload_bytes, c->record);
     fflush(c->record);
+}
+
+/* A coordinator killed while appending a round leaves a torn record at the
+ * end of the file. A resumed one appends after the last whole record, so
+ * the file stays readable across the restart (a replay then sees the run go
+ * back to the checkpoint step and on). The file is walked record by record
+ * in the layout above; only an incomplete tail is cut, never anything that
+ * parses as whole records. */
+dt_status coord_record_trim(coord *c) {
+    const char *path = c->o->record_file;
+    FILE *f = fopen(path, "rb");
+    if (!f) return DT_OK; /* nothing recorded yet */
+    uint64_t size = 0, whole = 0;
+    if (fseek(f, 0, SEEK_END) == 0) size = (uint64_t)ftell(f);
+    bool torn = false;
+    while (whole < size) {
+        uint8_t head[28];
+        uint32_t n = 0;
+        uint64_t bytes = 0, at = whole + sizeof head;
+        if (size < at || fseek(f, (long)whole, SEEK_SET) != 0 || fread(head, 1, 28, f) != 28) {
+            torn = true;
+            break;
+        }
+        memcpy(&n, head + 24, 4);
+        at += 4ull * n;
+        if (n == 0 || n > NET_MAX_PEERS || size < at + 8 || fseek(f, (long)at, SEEK_SET) != 0 ||
+            fread(&bytes, 8, 1, f) != 1) {
+            torn = n > 0 && n <= NET_MAX_PEERS;
+            break;
+        }
+        if (bytes != c->payload_bytes) break; /* not this run's record: leave it alone */
+        at += 8 + (uint64_t)n * bytes;
+        if (at > size) {
+            torn = true;
+            break;
+        }
+        whole = at;
+    }
+    fclose(f);
+    if (!torn) return DT_OK;
+    if (truncate(path, (off_t)whole) != 0)
+        return dt_error(DT_ERR_IO, "record file %s: cannot cut its torn last record", path);
+    coord_log(c, "record file %s: cut a torn last record (%llu bytes) left by a killed coordinator",
+              path, (unsigned long long)(size - whole));
+    return DT_OK;
 }
 
 static cJSON *peer_json(const coord *c, const coord_peer *p) {

@@ -74,6 +74,7 @@ static dt_status setup(coord *c) {
     c->history = calloc((size_t)c->history_cap, sizeof *c->history);
     if (!c->records || !c->frame || !c->msg || !c->history)
         return dt_error(DT_ERR_OOM, "coordinator: cannot allocate bookkeeping");
+    if (c->o->record_file && c->o->resume && (st = coord_record_trim(c)) != DT_OK) return st;
     if (c->o->record_file && !(c->record = fopen(c->o->record_file, "ab")))
         return dt_error(DT_ERR_IO, "record file %s: cannot open", c->o->record_file);
     net_server_config sc = {c->o->listen, c->o->keys, c->o->open != 0, 0};

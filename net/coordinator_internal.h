@@ -151,6 +151,7 @@ dt_status coord_checkpoint(coord *c);
 dt_status coord_resume(coord *c);
 dt_status coord_write_summary(coord *c, float val_loss);
 void coord_record_round(coord *c, const coord_result *r);
+dt_status coord_record_trim(coord *c); /* before appending after a resume */
 void coord_log_step(coord *c, const coord_step_record *rec);
 int coord_count(const coord *c, coord_peer_state s);
 

@@ -118,6 +118,14 @@ struct dt_device_ops {
                             const dt_tensor *w, float lr, float decay);
 };
 
+/* The canonical update through the host: download the operands, run
+ * dt_demo_apply_host, upload W. For a backend that finds, at run time, that
+ * a call cannot be done exactly on its device. */
+dt_status dt_demo_apply_via_host(const dt_tile_plan *plan, const dt_tensor *idx,
+                                 const dt_tensor *vals, int64_t k, int64_t n_contrib,
+                                 const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
+                                 const dt_tensor *w, float lr, float decay);
+
 /* Element offset of a view (its byte offset over the element size). */
 static inline size_t dt_elem_offset(const dt_tensor *t) {
     return t->offset / 4;

@@ -99,10 +99,10 @@ dt_status dt_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, dt_tensor
 
 /* Devices that cannot be made exact: bring the operands to the host, run
  * the reference there, send W back. Correct and slow, by design rare. */
-static dt_status apply_on_host(const dt_tile_plan *plan, const dt_tensor *idx,
-                               const dt_tensor *vals, int64_t k, int64_t n_contrib,
-                               const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                               const dt_tensor *w, float lr, float decay) {
+dt_status dt_demo_apply_via_host(const dt_tile_plan *plan, const dt_tensor *idx,
+                                 const dt_tensor *vals, int64_t k, int64_t n_contrib,
+                                 const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
+                                 const dt_tensor *w, float lr, float decay) {
     size_t n_sparse = (size_t)dt_tensor_numel(idx), n_w = (size_t)dt_tensor_numel(w);
     size_t n_f1 = (size_t)dt_tensor_numel(f1), n_f2 = (size_t)dt_tensor_numel(f2);
     size_t n_recip = (size_t)n_contrib + 1;
@@ -146,7 +146,8 @@ dt_status dt_demo_apply(dt_device *dev, const dt_tile_plan *plan, dt_tensor idx,
     OP_TRY(op_finite(&ctx, "lr", lr));
     OP_TRY(op_finite(&ctx, "decay", decay));
     if (!dev->ops->demo_apply || dev->info.canonical_on_host)
-        return apply_on_host(plan, &idx, &vals, k, n_contrib, &recip, &f1, &f2, &w, lr, decay);
+        return dt_demo_apply_via_host(plan, &idx, &vals, k, n_contrib, &recip, &f1, &f2, &w, lr,
+                                      decay);
     return dev->ops->demo_apply(dev, plan, &idx, &vals, k, n_contrib, &recip, &f1, &f2, &w, lr,
                                 decay);
 }

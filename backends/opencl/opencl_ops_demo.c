@@ -70,44 +70,16 @@ dt_status ocl_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, const dt
     return ocl_run_1d(&a, "demo_decode_sub", (size_t)plan->n_tiles * OCL_WG_TILE, OCL_WG_TILE);
 }
 
-/* Tiles too large for local memory: the reference on the host. Bit-exact by
- * construction, slow, and only reached with unusually large DeMo chunks. */
-static dt_status apply_on_host(const dt_tile_plan *plan, const dt_tensor *idx,
-                               const dt_tensor *vals, int64_t k, int64_t n_contrib,
-                               const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                               const dt_tensor *w, float lr, float decay) {
-    size_t n_sparse = (size_t)(n_contrib * plan->n_tiles * k);
-    size_t n_w = (size_t)(plan->rows * plan->cols);
-    size_t n_f1 = (size_t)(plan->tile_rows * plan->tile_rows);
-    size_t n_f2 = (size_t)(plan->tile_cols * plan->tile_cols);
-    size_t n_recip = (size_t)n_contrib + 1;
-    float *host = malloc((2 * n_sparse + n_w + n_f1 + n_f2 + n_recip) * sizeof(float));
-    if (!host) return dt_error(DT_ERR_OOM, "demo_apply (host path): out of host memory");
-    int32_t *h_idx = (int32_t *)host;
-    float *h_vals = host + n_sparse, *h_w = h_vals + n_sparse, *h_f1 = h_w + n_w;
-    float *h_f2 = h_f1 + n_f1, *h_recip = h_f2 + n_f2;
-    dt_status st = ocl_download(idx->buf, idx->offset, h_idx, n_sparse * 4);
-    if (st == DT_OK) st = ocl_download(vals->buf, vals->offset, h_vals, n_sparse * 4);
-    if (st == DT_OK) st = ocl_download(w->buf, w->offset, h_w, n_w * 4);
-    if (st == DT_OK) st = ocl_download(f1->buf, f1->offset, h_f1, n_f1 * 4);
-    if (st == DT_OK) st = ocl_download(f2->buf, f2->offset, h_f2, n_f2 * 4);
-    if (st == DT_OK) st = ocl_download(recip->buf, recip->offset, h_recip, n_recip * 4);
-    if (st == DT_OK)
-        st = dt_demo_apply_host(plan, h_idx, h_vals, k, n_contrib, h_recip, h_f1, h_f2, h_w, lr,
-                                decay);
-    if (st == DT_OK) st = ocl_upload(w->buf, w->offset, h_w, n_w * 4);
-    free(host);
-    return st;
-}
-
 dt_status ocl_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
                          const dt_tensor *vals, int64_t k, int64_t n_contrib,
                          const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
                          const dt_tensor *w, float lr, float decay) {
     ocl_device *d = ocl_dev(dev);
     size_t bytes = (size_t)plan->tile_size * sizeof(float);
+    /* Tiles too large for local memory: the reference on the host. Bit-exact
+     * by construction, slow, and only reached with unusually large chunks. */
     if (!tile_fits(d, 2 * bytes))
-        return apply_on_host(plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr, decay);
+        return dt_demo_apply_via_host(plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr, decay);
     ocl_args a = ocl_args_begin(d, OCL_K_DEMO_APPLY);
     ocl_arg_view(&a, idx);
     ocl_arg_view(&a, vals);

@@ -89,27 +89,5 @@ dt_status vk_demo_apply_on_host(vk_device *d, const dt_tile_plan *plan, const dt
                                 const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
                                 const dt_tensor *w, float lr, float decay) {
     (void)d;
-    const size_t n_sparse = (size_t)dt_tensor_numel(idx), n_w = (size_t)dt_tensor_numel(w);
-    const size_t n_f1 = (size_t)dt_tensor_numel(f1), n_f2 = (size_t)dt_tensor_numel(f2);
-    const size_t n_recip = (size_t)n_contrib + 1;
-    const size_t total = 2 * n_sparse + n_w + n_f1 + n_f2 + n_recip;
-    float *host = malloc(total * sizeof(float));
-    if (!host)
-        return dt_error(DT_ERR_OOM, "demo_apply (on the host): cannot allocate %zu bytes",
-                        total * sizeof(float));
-    int32_t *h_idx = (int32_t *)host;
-    float *h_vals = host + n_sparse, *h_w = h_vals + n_sparse, *h_f1 = h_w + n_w;
-    float *h_f2 = h_f1 + n_f1, *h_recip = h_f2 + n_f2;
-    dt_status st = dt_buffer_download(idx->buf, idx->offset, h_idx, n_sparse * 4);
-    if (st == DT_OK) st = dt_buffer_download(vals->buf, vals->offset, h_vals, n_sparse * 4);
-    if (st == DT_OK) st = dt_buffer_download(w->buf, w->offset, h_w, n_w * 4);
-    if (st == DT_OK) st = dt_buffer_download(f1->buf, f1->offset, h_f1, n_f1 * 4);
-    if (st == DT_OK) st = dt_buffer_download(f2->buf, f2->offset, h_f2, n_f2 * 4);
-    if (st == DT_OK) st = dt_buffer_download(recip->buf, recip->offset, h_recip, n_recip * 4);
-    if (st == DT_OK)
-        st = dt_demo_apply_host(plan, h_idx, h_vals, k, n_contrib, h_recip, h_f1, h_f2, h_w, lr,
-                                decay);
-    if (st == DT_OK) st = dt_buffer_upload(w->buf, w->offset, h_w, n_w * 4);
-    free(host);
-    return st;
+    return dt_demo_apply_via_host(plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr, decay);
 }

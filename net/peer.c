@@ -1,5 +1,6 @@
 /* The peer's event loop: one message at a time, in arrival order, so a
  * RESULT is always applied before the next ROUND is trained. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,10 +39,18 @@ void peer_log(peer *p, const char *fmt, ...) {
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     if (p->tty) fprintf(stderr, "\r\033[K");
-    if (p->o->json)
-        printf("{\"t\":%.3f,\"event\":\"log\",\"peer\":%u,\"text\":\"%s\"}\n",
-               peer_now() - p->started_at, p->id, text);
-    else
+    if (p->o->json) {
+        /* Through cJSON: reasons from the coordinator may hold quotes. */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "t", peer_now() - p->started_at);
+        cJSON_AddStringToObject(o, "event", "log");
+        cJSON_AddNumberToObject(o, "peer", p->id);
+        cJSON_AddStringToObject(o, "text", text);
+        char *line = cJSON_PrintUnformatted(o);
+        if (line) printf("%s\n", line);
+        free(line);
+        cJSON_Delete(o);
+    } else
         printf("[peer %s %7.1fs] %s\n", p->o->name ? p->o->name : "", peer_now() - p->started_at,
                text);
     fflush(stdout);

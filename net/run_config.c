@@ -210,9 +210,20 @@ dt_status net_run_config_load(const char *path, net_run_config *out) {
 
 char *net_run_config_to_json(const net_run_config *c, int pretty) {
     cJSON *root = cJSON_CreateObject();
+    /* A preset stays a preset by name; anything else is spelled out. */
     char *model_text = model_config_to_json(&c->model);
-    cJSON *model = model_text ? cJSON_Parse(model_text) : NULL;
+    model_config preset;
+    char *preset_text = NULL;
+    if (model_config_preset(c->model_name, &preset) == DT_OK)
+        preset_text = model_config_to_json(&preset);
+    cJSON *model = NULL;
+    if (model_text && preset_text && strcmp(model_text, preset_text) == 0)
+        model = cJSON_CreateString(c->model_name);
+    else if (model_text)
+        model = cJSON_Parse(model_text);
+    dt_error_clear();
     free(model_text);
+    free(preset_text);
     if (!root || !model) {
         cJSON_Delete(root);
         cJSON_Delete(model);

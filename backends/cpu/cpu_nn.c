@@ -219,9 +219,8 @@ dt_status cpu_swiglu_bwd(dt_device *dev, const dt_tensor *h, const dt_tensor *do
 
 /* ---- softmax cross-entropy ----------------------------------------------- */
 
-/* log-sum-exp of one row, max and sum in CPU_LANES lanes. NaN anywhere in the row
- * reaches the sum, hence the loss. */
-static float row_logsumexp(const float *l, int64_t vocab) {
+/* Largest logit of a row, in CPU_LANES lanes. */
+static float row_max(const float *l, int64_t vocab) {
     float mx[CPU_LANES];
     for (int j = 0; j < CPU_LANES; j++) mx[j] = -INFINITY;
     int64_t i = 0;
@@ -230,18 +229,36 @@ static float row_logsumexp(const float *l, int64_t vocab) {
     for (int j = 0; i + j < vocab; j++) mx[j] = l[i + j] > mx[j] ? l[i + j] : mx[j];
     float m = mx[0];
     for (int j = 1; j < CPU_LANES; j++) m = mx[j] > m ? mx[j] : m;
-    /* A row of -inf has no finite maximum; shifting by 0 then gives the right
-     * answer, -inf, instead of -inf - -inf = NaN. (A +inf maximum stays: the
-     * sum becomes NaN, as the true value is undefined.) */
-    const float shift = m == -INFINITY ? 0.0f : m;
-    float acc[CPU_LANES] = {0};
-    i = 0;
-    for (; i + CPU_LANES <= vocab; i += CPU_LANES)
-        for (int j = 0; j < CPU_LANES; j++) acc[j] += cpu_expf(l[i + j] - shift);
-    for (int j = 0; i + j < vocab; j++) acc[j] += cpu_expf(l[i + j] - shift);
-    return shift + logf(cpu_lanes_sum(acc));
+    return m;
 }
 
+/* sum_j exp(l[j] - shift), in CPU_LANES lanes; with e non-NULL each term is
+ * also stored in e[j] (e may be l). NaN anywhere reaches the sum. */
+static float row_sum_exp(const float *l, int64_t vocab, float shift, float *e) {
+    float acc[CPU_LANES] = {0};
+    int64_t i = 0;
+    if (e) {
+        for (; i + CPU_LANES <= vocab; i += CPU_LANES)
+            for (int j = 0; j < CPU_LANES; j++) {
+                const float x = cpu_expf(l[i + j] - shift);
+                e[i + j] = x;
+                acc[j] += x;
+            }
+        for (int j = 0; i + j < vocab; j++) {
+            const float x = cpu_expf(l[i + j] - shift);
+            e[i + j] = x;
+            acc[j] += x;
+        }
+    } else {
+        for (; i + CPU_LANES <= vocab; i += CPU_LANES)
+            for (int j = 0; j < CPU_LANES; j++) acc[j] += cpu_expf(l[i + j] - shift);
+        for (int j = 0; i + j < vocab; j++) acc[j] += cpu_expf(l[i + j] - shift);
+    }
+    return cpu_lanes_sum(acc);
+}
+
+/* One exp per logit: the terms exp(l - max) go straight into dlogits and are
+ * scaled by grad_scale / sum once the sum is known. */
 dt_status cpu_softmax_xent(dt_device *dev, const dt_tensor *logits, const dt_tensor *targets,
                            const dt_tensor *losses, const dt_tensor *dlogits, int64_t n,
                            int64_t vocab, float grad_scale) {
@@ -249,24 +266,29 @@ dt_status cpu_softmax_xent(dt_device *dev, const dt_tensor *logits, const dt_ten
     const float *pl = cpu_f32(logits);
     const int32_t *tg = cpu_i32(targets);
     float *loss = cpu_f32(losses);
-    /* May alias logits: each element is read before it is written. */
+    /* May alias logits: each element is read before it is written, and the
+     * target's logit before any. */
     float *pd = dlogits ? cpu_f32(dlogits) : NULL;
 #pragma omp parallel for schedule(static) if (n * vocab >= PARALLEL_MIN)
     for (int64_t r = 0; r < n; r++) {
         const float *l = pl + r * vocab;
+        float *d = pd ? pd + r * vocab : NULL;
         const int32_t t = tg[r];
-        const int valid = t >= 0 && t < vocab;
-        const float lse = row_logsumexp(l, vocab);
-        loss[r] = valid ? lse - l[t] : NAN;
-        if (!pd) continue;
-        float *d = pd + r * vocab;
-        if (!valid) {
-            memset(d, 0, (size_t)vocab * sizeof(float));
+        if (t < 0 || t >= vocab) {
+            loss[r] = NAN;
+            if (d) memset(d, 0, (size_t)vocab * sizeof(float));
             continue;
         }
-        /* softmax = exp(l - lse); the target's one is subtracted afterwards
-         * so the loop stays branch-free. */
-        for (int64_t j = 0; j < vocab; j++) d[j] = cpu_expf(l[j] - lse) * grad_scale;
+        const float lt = l[t], m = row_max(l, vocab);
+        /* A row of -inf has no finite maximum; shifting by 0 then gives the
+         * right answer, -inf, instead of -inf - -inf = NaN. (A +inf maximum
+         * stays: the sum becomes NaN, as the true value is undefined.) */
+        const float shift = m == -INFINITY ? 0.0f : m;
+        const float sum = row_sum_exp(l, vocab, shift, d);
+        loss[r] = shift + logf(sum) - lt;
+        if (!d) continue;
+        const float k = grad_scale / sum;
+        for (int64_t j = 0; j < vocab; j++) d[j] *= k;
         d[t] -= grad_scale;
     }
     return DT_OK;

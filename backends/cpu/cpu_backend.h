@@ -35,8 +35,9 @@ static inline int32_t *cpu_i32(const dt_tensor *t) {
 void cpu_gemm_init(void);
 dt_status cpu_gemm(dt_device *dev, const dt_gemm_desc *d, const dt_tensor *a, const dt_tensor *b,
                    const dt_tensor *c);
-/* cpu_gemm_blocked.c: the own cache-blocked kernel, one (batch item of a) GEMM
- * on host pointers with the conventions of dt_gemm_desc. */
+/* cpu_gemm_blocked.c: the own cache-blocked kernel, one (piece of a batch
+ * item of a) GEMM on host pointers with the conventions of dt_gemm_desc, on
+ * the calling thread. */
 void cpu_gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                       float *c, int64_t ldc);

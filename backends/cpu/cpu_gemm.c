@@ -1,12 +1,20 @@
-/* CPU GEMM: CBLAS (OpenBLAS) or the own blocked kernel, per device.
+/* CPU GEMM: CBLAS (OpenBLAS) or the own blocked kernel, per device, both
+ * run as independent pieces of C, one per thread of the OpenMP team.
  *
  * One thread pool only. OpenBLAS's pthread build keeps its own workers
  * spinning after each call, and OpenMP's workers spin after each parallel
  * region; on a machine with as many threads as cores the two pools steal
  * each other's cores and both halve (measured on 2 cores: 89 instead of 175
  * GFLOP/s for GEMM, elementwise ops several times slower). So OpenBLAS is
- * told to run single-threaded (cpu_gemm_init) and the OpenMP team splits
- * every GEMM into independent pieces of C, one cblas_sgemm per piece.
+ * told to run single-threaded (cpu_gemm_init) and the team splits every
+ * GEMM, one cblas_sgemm per piece. The own kernel is split the same way (as
+ * fast as sharing its packed B between threads, measured, and without any
+ * barrier inside a GEMM).
+ *
+ * Bits: the own kernel gives the same result for any thread count. OpenBLAS
+ * pieces of different shapes may use different edge kernels, so with the
+ * CBLAS path the bits of some shapes depend on the thread count (same
+ * machine, same thread count: same bits).
  *
  * beta == 0: the BLAS standard says C "need not be set on input" then, and
  * OpenBLAS 0.3.21 indeed overwrites NaN in C for every transpose, alpha = 0
@@ -41,10 +49,10 @@ void cpu_gemm_init(void) {
 #endif
 }
 
-#if DISTRO_HAVE_CBLAS
-/* Rows [r0, r1) or columns [c0, c1) of one batch item through cblas_sgemm. */
-static void blas_piece(const dt_gemm_desc *d, const float *a, const float *b, float *c,
-                       int split_rows, int64_t lo, int64_t hi) {
+/* One piece of one batch item: rows [lo, hi) of C (split_rows) or columns
+ * [lo, hi), computed on the calling thread by CBLAS or the own kernel. */
+static void gemm_piece(cpu_gemm_path path, const dt_gemm_desc *d, const float *a, const float *b,
+                       float *c, int split_rows, int64_t lo, int64_t hi) {
     if (hi <= lo) return;
     int64_t m = d->m, n = d->n;
     if (split_rows) {
@@ -57,17 +65,28 @@ static void blas_piece(const dt_gemm_desc *d, const float *a, const float *b, fl
         c += lo;
         n = hi - lo;
     }
-    cblas_sgemm(CblasRowMajor, d->trans_a ? CblasTrans : CblasNoTrans,
-                d->trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)d->k, d->alpha, a,
-                (int)d->lda, b, (int)d->ldb, d->beta, c, (int)d->ldc);
+#if DISTRO_HAVE_CBLAS
+    if (path == CPU_GEMM_BLAS) {
+        cblas_sgemm(CblasRowMajor, d->trans_a ? CblasTrans : CblasNoTrans,
+                    d->trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)d->k, d->alpha, a,
+                    (int)d->lda, b, (int)d->ldb, d->beta, c, (int)d->ldc);
+        return;
+    }
+#endif
+    (void)path;
+    cpu_gemm_blocked(d->trans_a, d->trans_b, m, n, d->k, d->alpha, a, d->lda, b, d->ldb, d->beta, c,
+                     d->ldc);
 }
 
-static void gemm_blas(const dt_gemm_desc *d, const float *a, const float *b, float *c) {
+/* Every GEMM becomes independent pieces of C, one per thread: each batch item
+ * is cut into as many pieces as it takes to give every thread work, along
+ * the longer side of C, at multiples of 16 so every piece keeps full
+ * register tiles. No piece waits for another (no barrier inside a GEMM), so
+ * a thread the OS delays holds up only its own piece. */
+static void gemm_split(cpu_gemm_path path, const dt_gemm_desc *d, const float *a, const float *b,
+                       float *c) {
     const double flops = 2.0 * (double)d->m * (double)d->n * (double)d->k * (double)d->batch;
     const int threads = flops < GEMM_PARALLEL_FLOPS ? 1 : max_threads();
-    /* Split each item into as many pieces as it takes to give every thread
-     * work, along the longer side of C, at multiples of 16 so every piece
-     * keeps OpenBLAS's full register tiles. */
     const int64_t parts = d->batch >= threads ? 1 : (threads + d->batch - 1) / d->batch;
     const int split_rows = d->m >= d->n;
     const int64_t len = split_rows ? d->m : d->n;
@@ -77,21 +96,9 @@ static void gemm_blas(const dt_gemm_desc *d, const float *a, const float *b, flo
         const int64_t item = p / parts, part = p % parts;
         int64_t lo = (len * part / parts) / 16 * 16, hi = (len * (part + 1) / parts) / 16 * 16;
         if (part == parts - 1) hi = len;
-        blas_piece(d, a + item * d->stride_a, b + item * d->stride_b, c + item * d->stride_c,
+        gemm_piece(path, d, a + item * d->stride_a, b + item * d->stride_b, c + item * d->stride_c,
                    split_rows, lo, hi);
     }
-}
-#endif
-
-static void gemm_own(const dt_gemm_desc *d, const float *a, const float *b, float *c) {
-    const double item_flops = 2.0 * (double)d->m * (double)d->n * (double)d->k;
-    /* Many small items: one item per thread (the kernel's own parallel region
-     * is nested, hence inactive). Otherwise the kernel parallelises inside. */
-    const int per_item = d->batch > 1 && d->batch >= max_threads() && item_flops < 1e8;
-#pragma omp parallel for schedule(static) if (per_item)
-    for (int64_t i = 0; i < d->batch; i++)
-        cpu_gemm_blocked(d->trans_a, d->trans_b, d->m, d->n, d->k, d->alpha, a + i * d->stride_a,
-                         d->lda, b + i * d->stride_b, d->ldb, d->beta, c + i * d->stride_c, d->ldc);
 }
 
 dt_status cpu_gemm(dt_device *dev, const dt_gemm_desc *d, const dt_tensor *a, const dt_tensor *b,
@@ -105,11 +112,8 @@ dt_status cpu_gemm(dt_device *dev, const dt_gemm_desc *d, const dt_tensor *a, co
                             "gemm: m, n, k = %lld, %lld, %lld or a row stride exceed the int "
                             "range of CBLAS on %s (DISTRO_CPU_GEMM=own has no such limit)",
                             (long long)d->m, (long long)d->n, (long long)d->k, dev->info.spec);
-        gemm_blas(d, cpu_f32(a), cpu_f32(b), cpu_f32(c));
-        return DT_OK;
     }
 #endif
-    (void)dev;
-    gemm_own(d, cpu_f32(a), cpu_f32(b), cpu_f32(c));
+    gemm_split(((cpu_device *)dev)->gemm_path, d, cpu_f32(a), cpu_f32(b), cpu_f32(c));
     return DT_OK;
 }

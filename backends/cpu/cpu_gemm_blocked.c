@@ -1,19 +1,21 @@
 /* The own CPU GEMM: the fallback when no CBLAS is present, and a second
- * opinion when one is (DISTRO_CPU_GEMM=own).
+ * opinion when one is (DISTRO_CPU_GEMM=own). One call computes one GEMM (or
+ * one piece of C) on the calling thread; cpu_gemm.c hands each thread of the
+ * OpenMP team its own piece.
  *
  * Goto/BLIS-style blocking, written with vectors along n (row-major C):
- *   for jc in n by GEMM_NC:            B block (kc x nc) lives in L2
- *     for pc in k by GEMM_KC:          pack B block once, shared by all threads
- *       parallel for ir in m by MR:    pack one A sliver (MR x kc): lives in L1
- *         for jr in nc by NR:          micro-kernel: C[MR x NR] += A sliver * B sliver
+ *   for jc in n by GEMM_NC:         B block (kc x nc) lives in L2
+ *     for pc in k by GEMM_KC:       pack the B block
+ *       for ir in m by MR:          pack one A sliver (MR x kc): lives in L1
+ *         for jr in nc by NR:       micro-kernel: C[MR x NR] += A sliver * B sliver
  * The micro-kernel keeps its MR x NR accumulators in registers; A values are
  * broadcast, B rows are loaded as GEMM_NV vectors. Packing pads with zeros, so
  * the kernel always runs full tiles; only the store to C knows the edges.
  *
  * Every C element is summed over k in the same order (kc blocks ascending,
- * ascending p inside) whatever the number of threads, so results do not depend
- * on the thread count. The file is compiled with -O3 -ffp-contract=fast: the
- * kernel's `acc += a * b` must become fused multiply-adds. */
+ * ascending p inside) wherever its tile sits, so however C is cut into pieces
+ * the bits are the same. The file is compiled with -O3 -ffp-contract=fast:
+ * the kernel's `acc += a * b` must become fused multiply-adds. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,10 +43,6 @@
  * of the best of KC 128..384 and NC 256..1024. */
 #define GEMM_KC 384
 #define GEMM_NC 512
-
-/* Below this many flops the calling thread works alone: waking the team costs
- * more than it saves. */
-#define GEMM_PARALLEL_FLOPS (1 << 20)
 
 /* A GCC/Clang vector: the compiler lowers arithmetic on it to the widest
  * registers the target has, and to scalar code where it has none. */
@@ -163,7 +161,6 @@ static void store_tile(const gemm_operands *g, int64_t i0, int64_t j0, int first
 /* Without a workspace (allocation failed): the plain triple loop, correct and
  * slow, with the same beta rule. */
 static void gemm_unblocked(const gemm_operands *g) {
-#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < g->m; i++) {
         float *crow = g->c + i * g->ldc;
         for (int64_t j = 0; j < g->n; j++) {
@@ -191,29 +188,21 @@ void cpu_gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
         gemm_unblocked(&g);
         return;
     }
+    _Alignas(64) float apack[GEMM_MR * GEMM_KC];
+    gemm_vec acc[GEMM_MR][GEMM_NV];
     const int64_t m_slivers = (m + GEMM_MR - 1) / GEMM_MR;
-    const int parallel = 2.0 * (double)m * (double)n * (double)k >= GEMM_PARALLEL_FLOPS;
-#pragma omp parallel if (parallel)
-    {
-        _Alignas(64) float apack[GEMM_MR * GEMM_KC];
-        gemm_vec acc[GEMM_MR][GEMM_NV];
-        for (int64_t jc = 0; jc < n; jc += GEMM_NC) {
-            const int64_t nc = n - jc < GEMM_NC ? n - jc : GEMM_NC;
-            const int64_t n_slivers = (nc + GEMM_NR - 1) / GEMM_NR;
-            for (int64_t pc = 0; pc < k; pc += GEMM_KC) {
-                const int64_t kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
-                /* The implicit barriers of both loops keep the shared B block
-                 * intact while any thread still reads it. */
-#pragma omp for schedule(static)
-                for (int64_t s = 0; s < n_slivers; s++)
-                    pack_b_sliver(&g, pc, kc, jc + s * GEMM_NR, bpack + s * kc * GEMM_NR);
-#pragma omp for schedule(static)
-                for (int64_t r = 0; r < m_slivers; r++) {
-                    pack_a_sliver(&g, r * GEMM_MR, pc, kc, apack);
-                    for (int64_t s = 0; s < n_slivers; s++) {
-                        micro_kernel(kc, apack, bpack + s * kc * GEMM_NR, acc);
-                        store_tile(&g, r * GEMM_MR, jc + s * GEMM_NR, pc == 0, acc);
-                    }
+    for (int64_t jc = 0; jc < n; jc += GEMM_NC) {
+        const int64_t nc = n - jc < GEMM_NC ? n - jc : GEMM_NC;
+        const int64_t n_slivers = (nc + GEMM_NR - 1) / GEMM_NR;
+        for (int64_t pc = 0; pc < k; pc += GEMM_KC) {
+            const int64_t kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
+            for (int64_t s = 0; s < n_slivers; s++)
+                pack_b_sliver(&g, pc, kc, jc + s * GEMM_NR, bpack + s * kc * GEMM_NR);
+            for (int64_t r = 0; r < m_slivers; r++) {
+                pack_a_sliver(&g, r * GEMM_MR, pc, kc, apack);
+                for (int64_t s = 0; s < n_slivers; s++) {
+                    micro_kernel(kc, apack, bpack + s * kc * GEMM_NR, acc);
+                    store_tile(&g, r * GEMM_MR, jc + s * GEMM_NR, pc == 0, acc);
                 }
             }
         }

@@ -38,7 +38,7 @@ bool train_setup_parse(const cli_args *a, train_setup *s) {
     if (!cli_get_int(a, "steps", 1, 1000000000, 1000, &steps) ||
         !cli_get_int(a, "batch", 1, 1 << 20, 12, &s->batch) ||
         !cli_get_int(a, "accum", 1, 1 << 20, 1, &accum) ||
-        !cli_get_double(a, "lr", 0.0, 10.0, opt == 1 ? 3e-4 : 1e-3, &lr) ||
+        !cli_get_double(a, "lr", 0.0, 10.0, opt == 1 ? 3e-3 : 1e-3, &lr) ||
         !cli_get_int(a, "warmup", 0, steps, steps / 10 < 100 ? steps / 10 : 100, &warmup) ||
         !cli_get_double(a, "final-lr-frac", 0.0, 1.0, 0.1, &final_frac) ||
         !cli_get_double(a, "weight-decay", 0.0, 10.0, 0.1, &wd) ||

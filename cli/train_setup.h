@@ -12,7 +12,7 @@
         {"config", "FILE", "model config JSON instead of a preset"},                               \
         {"data", "SPEC", "builtin:tinyshakespeare (default) or an llm.c shard FILE.bin"},          \
         {"optimizer", "NAME", "demo (default) or adamw"},                                          \
-        {"lr", "LR", "peak learning rate (default 1e-3 adamw, 3e-4 demo)"},                        \
+        {"lr", "LR", "peak learning rate (default 1e-3 adamw, 3e-3 demo)"},                        \
         {"warmup", "N", "linear warmup steps (default min(100, steps/10))"},                       \
         {"final-lr-frac", "F", "cosine decay ends at this fraction of the peak (default 0.1)"},    \
         {"weight-decay", "WD", "decoupled weight decay on matrices (default 0.1)"},                \

@@ -35,7 +35,7 @@ const char *model_optimizer_name(model_optimizer o) {
 void model_train_options_default(model_train_options *o, model_optimizer opt) {
     memset(o, 0, sizeof *o);
     o->optimizer = opt;
-    o->schedule = (model_schedule){opt == MODEL_OPT_DEMO ? 1e-3f : 1e-3f, 100, 1000, 0.1f};
+    o->schedule = (model_schedule){opt == MODEL_OPT_DEMO ? 3e-3f : 1e-3f, 100, 1000, 0.1f};
     o->accum = 1;
     model_adamw_config_default(&o->adamw);
     model_demo_config_default(&o->demo);

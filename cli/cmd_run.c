@@ -177,11 +177,12 @@ static bool start_peer(run_ctx *r, int i) {
     if (sp->latency_ms > 0) argv[n++] = "--latency-ms", argv[n++] = lat;
     argv[n++] = "--json";
     argv[n] = NULL;
-    /* Share the cores instead of oversubscribing them: every runtime that
-     * spins threads (OpenMP, OpenBLAS, PoCL, lavapipe) gets its share. */
+    /* Every runtime that starts threads (OpenMP, OpenBLAS, PoCL, lavapipe)
+     * may use every core, waiting passively: peers finish their shares of a
+     * round at different times, and the slowest one should not be left on
+     * one core while the others idle. */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads =
-        sp->threads ? sp->threads : (int)(cores / r->n_active > 0 ? cores / r->n_active : 1);
+    int threads = sp->threads ? sp->threads : (int)(cores > 0 ? cores : 1);
     static char env_store[SCENARIO_MAX_PEERS][5][64];
     char(*e)[64] = env_store[i];
     snprintf(e[0], 64, "OMP_NUM_THREADS=%d", threads);

@@ -12,29 +12,22 @@ static uint32_t float_bits(float x) {
     return u;
 }
 
-/* Micro-batches per peer in proportion to throughput (largest remainder),
- * at least one each, so a fast GPU and a slow CPU finish together. */
+/* Micro-batches per peer so the round ends as early as possible: everyone
+ * gets one, then each further micro-batch goes to the peer that would
+ * finish it first at its measured throughput (so a fast GPU and a slow CPU
+ * finish a round at about the same time). */
 static void assign_micro(coord *c, coord_peer **active, int n) {
     int64_t total = net_run_micro_batches(c->cfg);
-    if (total < n) total = n;
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) sum += active[i]->tokens_per_s > 0 ? active[i]->tokens_per_s : 1.0;
-    int64_t given = 0;
-    double frac[NET_MAX_PEERS];
-    for (int i = 0; i < n; i++) {
-        double share = (double)(total - n) *
-                       (active[i]->tokens_per_s > 0 ? active[i]->tokens_per_s : 1.0) / sum;
-        active[i]->n_micro = 1 + (uint32_t)floor(share);
-        frac[i] = share - floor(share);
-        given += active[i]->n_micro;
-    }
-    while (given < total) {
+    for (int i = 0; i < n; i++) active[i]->n_micro = 1;
+    for (int64_t given = n; given < total; given++) {
         int best = 0;
-        for (int i = 1; i < n; i++)
-            if (frac[i] > frac[best]) best = i;
+        double best_end = 0.0;
+        for (int i = 0; i < n; i++) {
+            double tps = active[i]->tokens_per_s > 0 ? active[i]->tokens_per_s : 1.0;
+            double end = (double)(active[i]->n_micro + 1) / tps;
+            if (i == 0 || end < best_end) best = i, best_end = end;
+        }
         active[best]->n_micro++;
-        frac[best] = -1.0;
-        given++;
     }
 }
 

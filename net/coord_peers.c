@@ -42,14 +42,21 @@ void coord_drop_peer(coord *c, coord_peer *p, const char *why) {
     retire(c, p, why);
 }
 
-void coord_eject(coord *c, coord_peer *p, const char *why) {
+/* REJECT to a connection, best effort: it may already be gone. */
+static void send_reject(coord *c, const net_route *to, const char *text) {
     net_msg m;
     memset(&m, 0, sizeof m.h + sizeof m.u.reject);
     m.h = (net_header){NET_REJECT, c->run_id, c->version};
-    snprintf(m.u.reject.text, sizeof m.u.reject.text, "ejected: %s", why);
+    snprintf(m.u.reject.text, sizeof m.u.reject.text, "%s", text);
     size_t len = 0;
     if (net_encode(&m, c->frame, NET_MAX_FRAME, &len) == DT_OK)
-        net_server_send(c->server, &p->route, c->frame, len, 1000);
+        net_server_send(c->server, to, c->frame, len, 1000);
+}
+
+void coord_eject(coord *c, coord_peer *p, const char *why) {
+    char text[NET_TEXT_MAX];
+    snprintf(text, sizeof text, "ejected: %s", why);
+    send_reject(c, &p->route, text);
     coord_drop_peer(c, p, why);
 }
 
@@ -135,13 +142,7 @@ static dt_status send_resync(coord *c, coord_peer *p, const char *why) {
 }
 
 static dt_status reject(coord *c, const net_frame *f, const char *why) {
-    net_msg m;
-    memset(&m, 0, sizeof m.h + sizeof m.u.reject);
-    m.h = (net_header){NET_REJECT, c->run_id, c->version};
-    snprintf(m.u.reject.text, sizeof m.u.reject.text, "%s", why);
-    size_t len = 0;
-    if (net_encode(&m, c->frame, NET_MAX_FRAME, &len) == DT_OK)
-        net_server_send(c->server, &f->from, c->frame, len, 1000);
+    send_reject(c, &f->from, why);
     coord_log(c, "rejected a peer from %s: %s", f->address[0] ? f->address : "?", why);
     return DT_OK;
 }

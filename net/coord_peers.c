@@ -133,6 +133,9 @@ static dt_status send_resync(coord *c, coord_peer *p, const char *why) {
     p->state = PEER_JOINING;
     p->resyncs++;
     p->in_round = false;
+    p->offered = c->snapshot_version;
+    p->state_needed = c->snapshot_bytes;
+    p->state_served = 0;
     net_msg m;
     memset(&m, 0, sizeof m.h + sizeof m.u.resync);
     m.h = (net_header){NET_RESYNC, c->run_id, c->snapshot_version};
@@ -196,6 +199,9 @@ dt_status coord_on_hello(coord *c, const net_frame *f, const net_msg *m) {
     w->u.welcome.state_step = keep ? c->version : c->snapshot_version;
     w->u.welcome.state_bytes = keep ? 0 : c->snapshot_bytes;
     w->u.welcome.state_hash = keep ? want_hash : c->snapshot_hash;
+    p->offered = w->u.welcome.state_step;
+    p->state_needed = w->u.welcome.state_bytes;
+    p->state_served = 0;
     snprintf(w->u.welcome.config, sizeof w->u.welcome.config, "%s", config);
     free(config);
     coord_log(c, "peer %u '%s' joined from %s: %s (%s)%s%s; %s", p->id, p->name,
@@ -220,6 +226,7 @@ dt_status coord_on_state_req(coord *c, coord_peer *p, const net_msg *m) {
     s.h = (net_header){NET_STATE, c->run_id, c->snapshot_version};
     s.u.state.hash = c->snapshot_hash;
     s.u.state.chunk = (net_chunk){r->offset, c->snapshot_bytes, r->length, c->snapshot + r->offset};
+    p->state_served += r->length;
     dt_status st = coord_send(c, p, &s);
     return st == DT_ERR_NOT_FOUND || st == DT_ERR_IO ? DT_OK : st;
 }
@@ -252,6 +259,9 @@ dt_status coord_on_hash(coord *c, coord_peer *p, const net_msg *m) {
     int64_t v = m->h.step;
     uint64_t h = m->u.hash.hash;
     if (p->state == PEER_JOINING) {
+        /* An ack from before the RESYNC (or for another version) is stale,
+         * not a verdict on the weights being pulled. */
+        if (p->state_served < p->state_needed || v != p->offered) return DT_OK;
         uint64_t want = own_hash(c, v);
         if (v > c->version || !want || h != want)
             return send_resync(c, p, "the weights it loaded do not match");

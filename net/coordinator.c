@@ -122,6 +122,11 @@ static dt_status dispatch(coord *c, const net_frame *f) {
     if (m->h.type == NET_HELLO) return coord_on_hello(c, f, m);
     coord_peer *p = coord_peer_by_route(c, &f->from);
     if (!p) return DT_OK; /* a stale connection (e.g. from before a restart): it will HELLO */
+    /* LEAVE is about the connection, whatever the peer knew of the run. */
+    if (m->h.type == NET_LEAVE) {
+        coord_on_leave(c, p, "left");
+        return DT_OK;
+    }
     if (m->h.run_id != c->run_id) {
         coord_log(c, "peer %u sent %s for run %016llx; this run is %016llx", p->id,
                   net_type_name(m->h.type), (unsigned long long)m->h.run_id,
@@ -135,9 +140,6 @@ static dt_status dispatch(coord *c, const net_frame *f) {
         return coord_on_submit(c, p, m);
     case NET_HASH:
         return coord_on_hash(c, p, m);
-    case NET_LEAVE:
-        coord_on_leave(c, p, "left");
-        return DT_OK;
     default:
         coord_log(c, "peer %u sent an unexpected %s; ignored", p->id, net_type_name(m->h.type));
         return DT_OK;

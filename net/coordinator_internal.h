@@ -33,6 +33,12 @@ typedef struct coord_peer {
     int64_t version;     /* last version it acknowledged */
     int64_t sent;        /* version it will hold once it applies what was sent */
     int misses;          /* consecutive rounds without an applied payload */
+    /* Joining: the version offered (WELCOME or RESYNC) and how much of its
+     * snapshot was served. Acks sent before a RESYNC reached the peer are
+     * still in flight; they arrive before its first STATE_REQ, so a HASH
+     * counts as "ready" only once the whole snapshot has been served. */
+    int64_t offered;
+    uint64_t state_needed, state_served;
     /* the current round */
     bool in_round, submitted, refused;
     uint32_t n_micro;

@@ -84,6 +84,32 @@ checkpoint_python)
     "$py" "$4" "$tmp/$opt.safetensors" $opt || fail "independent reader rejected the $opt checkpoint"
   done
   ;;
+install)
+  # cmake --install puts the CLI, the headers, the library and a
+  # pkg-config file in place; a program builds against them and runs.
+  cmake=$3 build=$4 cc=$5
+  command -v pkg-config >/dev/null || { echo "SKIP: pkg-config not installed"; exit 77; }
+  "$cmake" --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1 ||
+    { cat "$tmp/install.log"; fail "cmake --install"; }
+  [ -x "$tmp/prefix/bin/distro-cli" ] || fail "no installed distro-cli"
+  "$tmp/prefix/bin/distro-cli" --version | grep -q "distro-cli" || fail "installed distro-cli --version"
+  cat >"$tmp/use.c" <<'C'
+#include <distro/distro.h>
+#include <stdio.h>
+int main(void) {
+    dt_device *d;
+    if (dt_device_open("cpu", &d) != DT_OK) return 1;
+    printf("%s\n", dt_device_get_info(d)->backend);
+    dt_device_close(d);
+    return 0;
+}
+C
+  flags=$(PKG_CONFIG_PATH="$(dirname "$(find "$tmp/prefix" -name distro.pc)")" pkg-config --cflags --libs distro) ||
+    fail "pkg-config distro"
+  # shellcheck disable=SC2086
+  "$cc" "$tmp/use.c" -o "$tmp/use" $flags || fail "building against the installed tree"
+  [ "$("$tmp/use")" = cpu ] || fail "the installed library does not open the cpu device"
+  ;;
 *)
   fail "unknown case $case_name"
   ;;

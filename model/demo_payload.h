@@ -78,10 +78,10 @@ void demo_payload_encode(const demo_geometry *g, uint64_t run_id, int64_t step, 
 /* Validate a payload against this geometry, run id and step, and (if idx
  * and vals are non-NULL) decode its entries in geometry order; 1-bit values
  * decode to +1/-1, subnormal values to zero (so devices that flush
- * subnormals cannot drift from those that keep them). Checks magic, version, value encoding, tensor count,
- * top-k, run id, step, exact length, index range, strictly ascending indices
- * within every tile (so no repeats), padding, and finite values. A refusal
- * is DT_ERR_FORMAT with a message naming the first problem. */
+ * subnormals cannot drift from those that keep them). Checks magic, version, value encoding, tensor
+ * count, top-k, run id, step, exact length, index range, strictly ascending indices within every
+ * tile (so no repeats), padding, and finite values. A refusal is DT_ERR_FORMAT with a message
+ * naming the first problem. */
 dt_status demo_payload_decode(const demo_geometry *g, const uint8_t *bytes, size_t len,
                               uint64_t run_id, int64_t step, int32_t *idx, float *vals);
 

@@ -21,7 +21,7 @@ packages=(
   # Vulkan backend: loader headers, shader compiler; lavapipe runs it on the CPU
   libvulkan-dev glslc mesa-vulkan-drivers
   # tests: independent checkpoint reader, fuzzing with clang's libFuzzer
-  python3 python3-venv clang
+  python3 python3-venv clang clang-format
 )
 
 missing=()

@@ -150,8 +150,9 @@ dt_status dt_demo_encode(dt_device *dev, const dt_tile_plan *plan, dt_tensor x, 
 
 /* Per tile, the k coefficients of largest |value|; among equal |value| the
  * lower index wins. Coefficients must be finite (the optimizer checks the
- * gradient norm first); with NaN the selection is unspecified. idx i32 [n_tiles, k] and vals [n_tiles, k] overwritten,
- * ascending by index within each tile; vals are the signed coefficients. */
+ * gradient norm first); with NaN the selection is unspecified. idx i32 [n_tiles, k] and vals
+ * [n_tiles, k] overwritten, ascending by index within each tile; vals are the signed coefficients.
+ */
 dt_status dt_demo_topk(dt_device *dev, dt_tensor coeffs, int64_t k, dt_tensor idx, dt_tensor vals);
 
 /* Error feedback: D -= decode of the sparse tiles (idx, vals) [n_tiles, k]:

@@ -110,6 +110,17 @@ C
   "$cc" "$tmp/use.c" -o "$tmp/use" $flags || fail "building against the installed tree"
   [ "$("$tmp/use")" = cpu ] || fail "the installed library does not open the cpu device"
   ;;
+format)
+  # Every C source and header is formatted with the checked-in .clang-format.
+  src=$3
+  command -v clang-format >/dev/null || { echo "SKIP: clang-format not installed"; exit 77; }
+  files=$(git -C "$src" ls-files '*.c' '*.h' 2>/dev/null) || { echo "SKIP: not a git checkout"; exit 77; }
+  bad=0
+  for f in $files; do
+    clang-format --dry-run --Werror "$src/$f" >/dev/null 2>&1 || { echo "not formatted: $f"; bad=1; }
+  done
+  [ $bad = 0 ] || fail "run clang-format -i on the files above"
+  ;;
 *)
   fail "unknown case $case_name"
   ;;

@@ -14,7 +14,7 @@ dt_status sampler_init(sampler *s, model *m, double temperature, int64_t top_k, 
     s->rng = seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
     s->context = malloc((size_t)c->seq_len * 4);
     s->logits = malloc((size_t)c->vocab_size * 4);
-    s->order = malloc((size_t)c->vocab_size * 4);
+    s->order = malloc((size_t)c->vocab_size * 2 * sizeof(float));
     if (!s->context || !s->logits || !s->order) {
         sampler_free(s);
         return dt_error(DT_ERR_OOM, "sampler: cannot allocate");
@@ -51,11 +51,16 @@ static double next_uniform(sampler *s) {
     return (double)(s->rng >> 11) / 9007199254740992.0;
 }
 
-static const float *sort_logits;
+typedef struct ranked {
+    float logit;
+    int32_t token;
+} ranked;
+
+/* Descending logit, ties to the lower token: a deterministic order. */
 static int by_logit_desc(const void *a, const void *b) {
-    float x = sort_logits[*(const int32_t *)a], y = sort_logits[*(const int32_t *)b];
-    if (x != y) return x < y ? 1 : -1;
-    return *(const int32_t *)a - *(const int32_t *)b;
+    const ranked *x = a, *y = b;
+    if (x->logit != y->logit) return x->logit < y->logit ? 1 : -1;
+    return x->token - y->token;
 }
 
 dt_status sampler_next(sampler *s, int32_t *token) {
@@ -64,18 +69,18 @@ dt_status sampler_next(sampler *s, int32_t *token) {
     const int64_t vocab = model_get_config(s->m)->vocab_size;
     dt_status st = model_forward_last_logits(s->m, s->context, s->n_context, s->logits);
     if (st != DT_OK) return st;
-    for (int64_t i = 0; i < vocab; i++) s->order[i] = (int32_t)i;
-    sort_logits = s->logits;
-    qsort(s->order, (size_t)vocab, sizeof(int32_t), by_logit_desc);
-    int32_t pick = s->order[0];
+    ranked *order = s->order;
+    for (int64_t i = 0; i < vocab; i++) order[i] = (ranked){s->logits[i], (int32_t)i};
+    qsort(order, (size_t)vocab, sizeof *order, by_logit_desc);
+    int32_t pick = order[0].token;
     if (s->temperature > 0.0) {
-        double top = s->logits[s->order[0]], total = 0.0;
+        double top = order[0].logit, total = 0.0;
         for (int64_t i = 0; i < s->top_k; i++)
-            total += exp(((double)s->logits[s->order[i]] - top) / s->temperature);
+            total += exp(((double)order[i].logit - top) / s->temperature);
         double u = next_uniform(s) * total, acc = 0.0;
         for (int64_t i = 0; i < s->top_k; i++) {
-            acc += exp(((double)s->logits[s->order[i]] - top) / s->temperature);
-            pick = s->order[i];
+            acc += exp(((double)order[i].logit - top) / s->temperature);
+            pick = order[i].token;
             if (acc >= u) break;
         }
     }

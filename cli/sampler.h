@@ -13,7 +13,7 @@ typedef struct sampler {
     int32_t *context; /* the last seq_len tokens */
     int64_t n_context;
     float *logits;
-    int32_t *order; /* scratch for top-k */
+    void *order; /* scratch for top-k: (logit, token) pairs */
 } sampler;
 
 dt_status sampler_init(sampler *s, model *m, double temperature, int64_t top_k, uint64_t seed);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -264,6 +265,21 @@ static int play(run_ctx *r) {
             while (run_child_read_line(&r->coord, line, sizeof line)) on_coordinator_line(r, line);
             break;
         }
+        /* A peer that dies before the run ends on its own (not killed by
+         * the scenario) means something is broken: stop instead of waiting
+         * for it until the stall timeout. */
+        for (int i = 0; i < r->s.n_peers; i++) {
+            if (!r->peer_started[i] || r->peer_killed[i] || r->peer_reported[i] ||
+                !run_child_poll(&r->peers[i]))
+                continue;
+            r->peer_reported[i] = true;
+            int ps = r->peers[i].status;
+            if (!WIFEXITED(ps) || WEXITSTATUS(ps) != 0) {
+                fprintf(stderr, "distro-cli run: peer %s exited early (see %s/peer-%s.err)\n",
+                        r->s.peers[i].name, r->dir, r->s.peers[i].name);
+                return 1;
+            }
+        }
         if (now_s() - r->last_progress > stall) {
             fprintf(stderr, "distro-cli run: no step finished for %.0f s; stopping\n", stall);
             return 1;
@@ -315,7 +331,10 @@ int cmd_run(int argc, char **argv) {
             return 1;
         }
         r->n_active += !r->skipped[i];
+        r->n_initial += !r->skipped[i] && r->s.peers[i].join_step == 0;
     }
+    /* The peers that start with the run train from its first step. */
+    if (r->s.run.min_peers < r->n_initial) r->s.run.min_peers = r->n_initial;
     const char *keep = cli_get(&args, "keep");
     if (keep && strlen(keep) >= sizeof r->dir) {
         fprintf(stderr, "distro-cli run: --keep: the path is longer than %zu bytes\n",

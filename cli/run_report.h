@@ -20,7 +20,8 @@ typedef struct run_ctx {
     run_child peers[SCENARIO_MAX_PEERS];
     bool skipped[SCENARIO_MAX_PEERS], peer_started[SCENARIO_MAX_PEERS];
     bool peer_killed[SCENARIO_MAX_PEERS];
-    int n_active;
+    bool peer_reported[SCENARIO_MAX_PEERS]; /* its exit was looked at */
+    int n_active, n_initial;
     bool restarted;
     int64_t step;
     double loss;

@@ -19,12 +19,7 @@ cat >"$WORK/scenario.json" <<EOF
  "baseline": false, "sample_tokens": 0}
 EOF
 
-KEEP=$WORK/run
-start run "$CLI" run "$WORK/scenario.json" --keep "$KEEP" --no-baseline
-wait_exit "$E2E_PID" 240
-rc=$?
-[ "$rc" = 0 ] || fail "distro-cli run exited $rc"
-S=$KEEP/summary.json
+play_scenario
 OUT=$WORK/run.out
 
 expect_grep "the coordinator was killed" "killed the coordinator with SIGKILL at step" "$OUT"

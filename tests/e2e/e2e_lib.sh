@@ -221,3 +221,26 @@ peer_finished() { # NAME LOG ERR STEPS
     ! grep -q "^distro-cli join: " "$3" || fail "peer $1 failed: $(grep "^distro-cli join: " "$3")"
     note "ok: peer $1 saw the run finish at step $4, no error"
 }
+
+# play_scenario: distro-cli run on $WORK/scenario.json, keeping its files;
+# fails unless it exits 0. Sets KEEP (its directory) and S (its summary).
+play_scenario() {
+    KEEP=$WORK/run
+    start run "$CLI" run "$WORK/scenario.json" --keep "$KEEP" --no-baseline
+    wait_exit "$E2E_PID" 240
+    local rc=$?
+    [ "$rc" = 0 ] || fail "distro-cli run exited $rc"
+    S=$KEEP/summary.json
+}
+
+# expect_all_steps_agree STEPS: the summary has STEPS steps, every one
+# hash-checked and agreeing.
+expect_all_steps_agree() {
+    local steps checked agreeing
+    jv steps "$S" .steps
+    expect_eq "summary steps" "$steps" "$1"
+    jv checked "$S" .steps_hash_checked
+    expect_eq "steps_hash_checked" "$checked" "$1"
+    jv agreeing "$S" .steps_hash_agreeing
+    expect_eq "steps_hash_agreeing" "$agreeing" "$1"
+}

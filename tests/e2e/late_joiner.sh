@@ -17,19 +17,9 @@ cat >"$WORK/scenario.json" <<EOF
  "baseline": false, "sample_tokens": 0}
 EOF
 
-KEEP=$WORK/run
-start run "$CLI" run "$WORK/scenario.json" --keep "$KEEP" --no-baseline
-wait_exit "$E2E_PID" 240
-rc=$?
-[ "$rc" = 0 ] || fail "distro-cli run exited $rc"
-S=$KEEP/summary.json
+play_scenario
 
-jv steps "$S" .steps
-expect_eq "summary steps" "$steps" $STEPS
-jv checked "$S" .steps_hash_checked
-expect_eq "steps_hash_checked" "$checked" $STEPS
-jv agreeing "$S" .steps_hash_agreeing
-expect_eq "steps_hash_agreeing" "$agreeing" $STEPS
+expect_all_steps_agree $STEPS
 
 LOG=$KEEP/peer-late.log
 expect_grep "the late peer pulled the weights" '"text":"loaded the weights of step [0-9]+ ' "$LOG"

@@ -17,22 +17,12 @@ cat >"$WORK/scenario.json" <<EOF
  "baseline": false, "sample_tokens": 0}
 EOF
 
-KEEP=$WORK/run
-start run "$CLI" run "$WORK/scenario.json" --keep "$KEEP" --no-baseline
-wait_exit "$E2E_PID" 240
-rc=$?
-[ "$rc" = 0 ] || fail "distro-cli run exited $rc"
-S=$KEEP/summary.json
+play_scenario
 
 expect_grep "the victim was killed" "killed peer victim with SIGKILL at step" "$WORK/run.out"
 expect_grep "the coordinator ran open" "coordinator listening on 127.0.0.1:[0-9]+ \(open\)" \
     "$WORK/run.out"
-jv steps "$S" .steps
-expect_eq "summary steps" "$steps" $STEPS
-jv checked "$S" .steps_hash_checked
-expect_eq "steps_hash_checked" "$checked" $STEPS
-jv agreeing "$S" .steps_hash_agreeing
-expect_eq "steps_hash_agreeing" "$agreeing" $STEPS
+expect_all_steps_agree $STEPS
 # At every step at least the two survivors reported, and all agreed.
 for s in $(seq 0 $((STEPS - 1))); do
     jv rep "$S" ".step_records[step=$s].hashes_reported"

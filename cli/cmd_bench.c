@@ -186,7 +186,7 @@ static dt_status encode_step(void *p) {
 static dt_status apply_step(void *p) {
     demo_ctx *d = p;
     return dt_demo_apply(d->dev, &d->plan, d->cidx, d->cvals, DEMO_CONTRIB, d->recip, d->f1, d->f2,
-                         d->x, 1e-4f, 1.0f - 1e-5f);
+                         d->x, 1e-4f, 1.0f - 1e-5f, DT_DEMO_UPDATE_SIGN);
 }
 
 /* Contributions as the wire would deliver them: per tile, k distinct

@@ -41,6 +41,7 @@ void model_demo_config_default(model_demo_config *c) {
     c->values = DEMO_VALUES_FP32;
     c->weight_decay = 0.0f;
     c->clip = 0.0f;
+    c->update = DT_DEMO_UPDATE_SIGN;
 }
 
 float model_demo_decay(float lr, float weight_decay) {
@@ -252,7 +253,7 @@ dt_status model_demo_apply(model_demo *o, uint64_t run_id, int64_t step,
         dt_tensor vals = dt_tensor_nd(o->contrib_vals, at, DT_F32, 3, shape);
         float dec = l->params[t].decay ? decay : 1.0f;
         TRY(dt_demo_apply(o->dev, &tg->plan, idx, vals, n, recip, f1_view(o, t), f2_view(o, t),
-                          model_weight(o->m, t), lr, dec));
+                          model_weight(o->m, t), lr, dec, o->cfg.update));
     }
     return DT_OK;
 }

@@ -19,8 +19,9 @@ typedef struct model_demo_config {
     int64_t chunk; /* tile target per dimension (64) */
     int64_t topk;  /* coefficients kept per tile (32) */
     demo_values values;
-    float weight_decay; /* decoupled, on matrices only */
-    float clip;         /* global gradient-norm clip before the momentum; 0: off */
+    float weight_decay;    /* decoupled, on matrices only */
+    float clip;            /* global gradient-norm clip before the momentum; 0: off */
+    dt_demo_update update; /* sign (DeMo) or scaled (the outer step of local steps) */
 } model_demo_config;
 
 void model_demo_config_default(model_demo_config *c);

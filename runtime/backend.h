@@ -115,7 +115,7 @@ struct dt_device_ops {
     dt_status (*demo_apply)(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
                             const dt_tensor *vals, int64_t k, int64_t n_contrib,
                             const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                            const dt_tensor *w, float lr, float decay);
+                            const dt_tensor *w, float lr, float decay, dt_demo_update update);
 };
 
 /* The canonical update through the host: download the operands, run
@@ -124,7 +124,7 @@ struct dt_device_ops {
 dt_status dt_demo_apply_via_host(const dt_tile_plan *plan, const dt_tensor *idx,
                                  const dt_tensor *vals, int64_t k, int64_t n_contrib,
                                  const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                                 const dt_tensor *w, float lr, float decay);
+                                 const dt_tensor *w, float lr, float decay, dt_demo_update update);
 
 /* Element offset of a view (its byte offset over the element size). */
 static inline size_t dt_elem_offset(const dt_tensor *t) {

@@ -24,7 +24,8 @@ typedef struct tile_scratch {
 
 static void apply_tile(const dt_tile_plan *plan, int64_t t, const int32_t *idx, const float *vals,
                        int64_t k, int64_t n_contrib, const float *recip, const float *f1,
-                       const float *f2t, float *w, float lr, float decay, const tile_scratch *s) {
+                       const float *f2t, float *w, float lr, float decay, dt_demo_update update,
+                       const tile_scratch *s) {
     const int64_t S = plan->tile_size, n1 = plan->tile_rows, n2 = plan->tile_cols;
     float *acc = s->acc, *y = s->y, *x = s->x;
     int32_t *cnt = s->cnt;
@@ -57,7 +58,7 @@ static void apply_tile(const dt_tile_plan *plan, int64_t t, const int32_t *idx, 
             }
         }
     }
-    /* X[h][w] = sum_b Y[h][b] * F2[w][b], then the sign step on W. */
+    /* X[h][w] = sum_b Y[h][b] * F2[w][b], then the step on W (by sign(X) or X). */
     const int64_t r0 = (t / plan->tiles_per_row) * n1;
     const int64_t c0 = (t % plan->tiles_per_row) * n2;
     for (int64_t h = 0; h < n1; h++) {
@@ -73,7 +74,9 @@ static void apply_tile(const dt_tile_plan *plan, int64_t t, const int32_t *idx, 
         }
         float *wrow = w + (r0 + h) * plan->cols + c0;
         for (int64_t v = 0; v < n2; v++) {
-            float sgn = x[v] > 0.0f ? 1.0f : (x[v] < 0.0f ? -1.0f : 0.0f);
+            float sgn = x[v];
+            if (update == DT_DEMO_UPDATE_SIGN)
+                sgn = x[v] > 0.0f ? 1.0f : (x[v] < 0.0f ? -1.0f : 0.0f);
             float kept = wrow[v] * decay;
             float step = lr * sgn;
             wrow[v] = kept - step;
@@ -83,7 +86,8 @@ static void apply_tile(const dt_tile_plan *plan, int64_t t, const int32_t *idx, 
 
 dt_status dt_demo_apply_host(const dt_tile_plan *plan, const int32_t *idx, const float *vals,
                              int64_t k, int64_t n_contrib, const float *recip, const float *f1,
-                             const float *f2, float *w, float lr, float decay) {
+                             const float *f2, float *w, float lr, float decay,
+                             dt_demo_update update) {
     const int64_t S = plan->tile_size, n2 = plan->tile_cols;
     const size_t per_thread = (size_t)(3 * S + n2);
     int threads = 1;
@@ -107,7 +111,7 @@ dt_status dt_demo_apply_host(const dt_tile_plan *plan, const int32_t *idx, const
 #endif
         float *base = scratch + (size_t)(n2 * n2) + (size_t)tid * per_thread;
         tile_scratch s = {base, (int32_t *)(base + S), base + 2 * S, base + 3 * S};
-        apply_tile(plan, t, idx, vals, k, n_contrib, recip, f1, f2t, w, lr, decay, &s);
+        apply_tile(plan, t, idx, vals, k, n_contrib, recip, f1, f2t, w, lr, decay, update, &s);
     }
     free(scratch);
     return DT_OK;

@@ -102,7 +102,7 @@ dt_status dt_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, dt_tensor
 dt_status dt_demo_apply_via_host(const dt_tile_plan *plan, const dt_tensor *idx,
                                  const dt_tensor *vals, int64_t k, int64_t n_contrib,
                                  const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                                 const dt_tensor *w, float lr, float decay) {
+                                 const dt_tensor *w, float lr, float decay, dt_demo_update update) {
     size_t n_sparse = (size_t)dt_tensor_numel(idx), n_w = (size_t)dt_tensor_numel(w);
     size_t n_f1 = (size_t)dt_tensor_numel(f1), n_f2 = (size_t)dt_tensor_numel(f2);
     size_t n_recip = (size_t)n_contrib + 1;
@@ -122,7 +122,7 @@ dt_status dt_demo_apply_via_host(const dt_tile_plan *plan, const dt_tensor *idx,
     if (st == DT_OK) st = dt_buffer_download(recip->buf, recip->offset, h_recip, n_recip * 4);
     if (st == DT_OK)
         st = dt_demo_apply_host(plan, h_idx, h_vals, k, n_contrib, h_recip, h_f1, h_f2, h_w, lr,
-                                decay);
+                                decay, update);
     if (st == DT_OK) st = dt_buffer_upload(w->buf, w->offset, h_w, n_w * 4);
     free(host);
     return st;
@@ -130,7 +130,7 @@ dt_status dt_demo_apply_via_host(const dt_tile_plan *plan, const dt_tensor *idx,
 
 dt_status dt_demo_apply(dt_device *dev, const dt_tile_plan *plan, dt_tensor idx, dt_tensor vals,
                         int64_t n_contrib, dt_tensor recip, dt_tensor f1, dt_tensor f2, dt_tensor w,
-                        float lr, float decay) {
+                        float lr, float decay, dt_demo_update update) {
     op_ctx ctx = {"demo_apply", dev};
     OP_TRY(check_plan(&ctx, plan));
     if (n_contrib < 1) return op_fail(&ctx, "%lld contributions (need >= 1)", (long long)n_contrib);
@@ -145,9 +145,11 @@ dt_status dt_demo_apply(dt_device *dev, const dt_tile_plan *plan, dt_tensor idx,
     OP_TRY(op_view_n(&ctx, "W", &w, DT_F32, plan->rows * plan->cols, "rows x cols of the plan"));
     OP_TRY(op_finite(&ctx, "lr", lr));
     OP_TRY(op_finite(&ctx, "decay", decay));
+    if (update != DT_DEMO_UPDATE_SIGN && update != DT_DEMO_UPDATE_SCALED)
+        return op_fail(&ctx, "unknown update rule %d", (int)update);
     if (!dev->ops->demo_apply || dev->info.canonical_on_host)
         return dt_demo_apply_via_host(plan, &idx, &vals, k, n_contrib, &recip, &f1, &f2, &w, lr,
-                                      decay);
+                                      decay, update);
     return dev->ops->demo_apply(dev, plan, &idx, &vals, k, n_contrib, &recip, &f1, &f2, &w, lr,
-                                decay);
+                                decay, update);
 }

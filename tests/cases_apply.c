@@ -29,7 +29,8 @@ static int run_apply(tc *c, dt_device *dev, const demo_shape *ds, const dt_tile_
     if (s.ok)
         gs_call(&s,
                 dt_demo_apply(dev, p, gs_t(&s, ii), gs_t(&s, iv), n_contrib, gs_t(&s, ir),
-                              gs_t(&s, i1), gs_t(&s, i2), gs_t(&s, iw), lr, decay),
+                              gs_t(&s, i1), gs_t(&s, i2), gs_t(&s, iw), lr, decay,
+                              DT_DEMO_UPDATE_SIGN),
                 "dt_demo_apply");
     gs_read(&s, iw, w);
     return gs_done(&s);
@@ -128,8 +129,8 @@ static void apply_check(tc *c, const demo_shape *ds, int64_t k_div, int64_t n_co
         ref_demo_apply_f(&p, idx, vals, k, n_contrib, recip, f1, f2, want, lr, decay);
         /* The runtime's host fallback must give the same bits as well. */
         float *host = copy_f(c, w0, nw);
-        dt_status st =
-            dt_demo_apply_host(&p, idx, vals, k, n_contrib, recip, f1, f2, host, lr, decay);
+        dt_status st = dt_demo_apply_host(&p, idx, vals, k, n_contrib, recip, f1, f2, host, lr,
+                                          decay, DT_DEMO_UPDATE_SIGN);
         if (!TC_OK(c, st, NULL, "dt_demo_apply_host") ||
             !tc_bits(c, "W from dt_demo_apply_host vs the float reference", host, want, nw))
             return;

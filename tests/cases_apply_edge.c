@@ -93,7 +93,8 @@ static int run_apply(tc *c, dt_device *dev, const int64_t *shape, const dt_tile_
     if (s.ok)
         gs_call(&s,
                 dt_demo_apply(dev, p, gs_t(&s, ii), gs_t(&s, iv), n_contrib, gs_t(&s, ir),
-                              gs_t(&s, i1), gs_t(&s, i2), gs_t(&s, iw), lr, decay),
+                              gs_t(&s, i1), gs_t(&s, i2), gs_t(&s, iw), lr, decay,
+                              DT_DEMO_UPDATE_SIGN),
                 "dt_demo_apply");
     gs_read(&s, iw, w);
     return gs_done(&s);

@@ -352,12 +352,16 @@ static void test_validation(dt_device *dev) {
     EXPECT_OP(dt_demo_decode_sub(dev, &plan, I(2, 12, 3, 0), F(2, 12, 4, 0), f1, f2, x),
               "demo_decode_sub", "vals");
     dt_tensor i3 = I(3, 2, 12, 3), v3 = F(3, 2, 12, 3), rc = F(1, 3, 0, 0);
-    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 0, rc, f1, f2, x, 1e-3f, 0.999f), "demo_apply",
-              "0 contributions");
-    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, F(1, 2, 0, 0), f1, f2, x, 1e-3f, 0.999f),
+    EXPECT_OP(
+        dt_demo_apply(dev, &plan, i3, v3, 0, rc, f1, f2, x, 1e-3f, 0.999f, DT_DEMO_UPDATE_SIGN),
+        "demo_apply", "0 contributions");
+    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, F(1, 2, 0, 0), f1, f2, x, 1e-3f, 0.999f,
+                            DT_DEMO_UPDATE_SIGN),
               "demo_apply", "recip");
-    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, rc, f1, f2, x, NAN, 0.999f), "demo_apply", "lr");
-    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, rc, f1, f2, F(2, 12, 21, 0), 1e-3f, 0.999f),
+    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, rc, f1, f2, x, NAN, 0.999f, DT_DEMO_UPDATE_SIGN),
+              "demo_apply", "lr");
+    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, rc, f1, f2, F(2, 12, 21, 0), 1e-3f, 0.999f,
+                            DT_DEMO_UPDATE_SIGN),
               "demo_apply", "[12, 21]");
     dt_buffer_free(g_buf);
     g_buf = NULL;

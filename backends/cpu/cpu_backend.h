@@ -95,6 +95,6 @@ dt_status cpu_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, const dt
 dt_status cpu_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
                          const dt_tensor *vals, int64_t k, int64_t n_contrib,
                          const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                         const dt_tensor *w, float lr, float decay);
+                         const dt_tensor *w, float lr, float decay, dt_demo_update update);
 
 #endif

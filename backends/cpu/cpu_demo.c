@@ -284,10 +284,10 @@ dt_status cpu_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, const dt
 dt_status cpu_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
                          const dt_tensor *vals, int64_t k, int64_t n_contrib,
                          const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                         const dt_tensor *w, float lr, float decay) {
+                         const dt_tensor *w, float lr, float decay, dt_demo_update update) {
     dt_status st =
         dt_demo_apply_host(plan, cpu_i32(idx), cpu_f32(vals), k, n_contrib, cpu_f32(recip),
-                           cpu_f32(f1), cpu_f32(f2), cpu_f32(w), lr, decay);
+                           cpu_f32(f1), cpu_f32(f2), cpu_f32(w), lr, decay, update);
     if (st != DT_OK) return dt_error_wrap(st, "demo_apply on %s: ", dev->info.spec);
     return DT_OK;
 }

@@ -276,7 +276,7 @@ dt_status ocl_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, const dt
 dt_status ocl_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
                          const dt_tensor *vals, int64_t k, int64_t n_contrib,
                          const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                         const dt_tensor *w, float lr, float decay);
+                         const dt_tensor *w, float lr, float decay, dt_demo_update update);
 /* opencl_demo_selftest.c: runs the device's canonical update on small
  * problems built to expose FMA contraction and ordering mistakes and compares
  * the bits with dt_demo_apply_host; *exact = 0 when they differ. */

@@ -37,7 +37,7 @@ static dt_status run_case(ocl_device *d, const apply_case *c, int *exact) {
     float *got = expect + n_w;
     memcpy(expect, c->w, (size_t)n_w * sizeof(float));
     dt_status st = dt_demo_apply_host(p, c->idx, c->vals, c->k, c->n_contrib, c->recip, c->f1,
-                                      c->f2, expect, c->lr, c->decay);
+                                      c->f2, expect, c->lr, c->decay, DT_DEMO_UPDATE_SIGN);
     dt_buffer *bufs[6] = {0};
     dt_tensor t[6];
     if (st == DT_OK) st = upload_array(d, c->idx, n_sparse, DT_I32, &bufs[0], &t[0]);
@@ -50,7 +50,7 @@ static dt_status run_case(ocl_device *d, const apply_case *c, int *exact) {
     if (st == DT_OK) st = upload_array(d, c->w, n_w, DT_F32, &bufs[5], &t[5]);
     if (st == DT_OK)
         st = ocl_demo_apply(&d->base, p, &t[0], &t[1], c->k, c->n_contrib, &t[2], &t[3], &t[4],
-                            &t[5], c->lr, c->decay);
+                            &t[5], c->lr, c->decay, DT_DEMO_UPDATE_SIGN);
     if (st == DT_OK) st = ocl_download(bufs[5], 0, got, (size_t)n_w * sizeof(float));
     if (st == DT_OK && memcmp(expect, got, (size_t)n_w * sizeof(float)) != 0) *exact = 0;
     for (int i = 0; i < 6; i++) dt_buffer_free(bufs[i]);

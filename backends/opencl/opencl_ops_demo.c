@@ -73,13 +73,14 @@ dt_status ocl_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, const dt
 dt_status ocl_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
                          const dt_tensor *vals, int64_t k, int64_t n_contrib,
                          const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                         const dt_tensor *w, float lr, float decay) {
+                         const dt_tensor *w, float lr, float decay, dt_demo_update update) {
     ocl_device *d = ocl_dev(dev);
     size_t bytes = (size_t)plan->tile_size * sizeof(float);
     /* Tiles too large for local memory: the reference on the host. Bit-exact
      * by construction, slow, and only reached with unusually large chunks. */
-    if (!tile_fits(d, 2 * bytes))
-        return dt_demo_apply_via_host(plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr, decay);
+    if (!tile_fits(d, 2 * bytes) || update != DT_DEMO_UPDATE_SIGN)
+        return dt_demo_apply_via_host(plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr, decay,
+                                      update);
     ocl_args a = ocl_args_begin(d, OCL_K_DEMO_APPLY);
     ocl_arg_view(&a, idx);
     ocl_arg_view(&a, vals);

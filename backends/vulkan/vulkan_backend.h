@@ -351,7 +351,7 @@ dt_status vk_check_canonical(vk_device *d);
 dt_status vk_demo_apply_on_host(vk_device *d, const dt_tile_plan *plan, const dt_tensor *idx,
                                 const dt_tensor *vals, int64_t k, int64_t n_contrib,
                                 const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                                const dt_tensor *w, float lr, float decay);
+                                const dt_tensor *w, float lr, float decay, dt_demo_update update);
 
 /* vulkan_profile.c */
 bool vk_profile_requested(void);
@@ -454,6 +454,6 @@ dt_status vk_op_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, const 
 dt_status vk_op_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
                            const dt_tensor *vals, int64_t k, int64_t n_contrib,
                            const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                           const dt_tensor *w, float lr, float decay);
+                           const dt_tensor *w, float lr, float decay, dt_demo_update update);
 
 #endif

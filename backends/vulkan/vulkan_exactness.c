@@ -58,7 +58,7 @@ static dt_status probe_run(dt_device *dev, const dt_tile_plan *plan, const probe
                            dt_tensor_1d(buf, at_recip, DT_F32, CONTRIB + 1),
                            dt_tensor_1d(buf, at_f1, DT_F32, 1),
                            dt_tensor_1d(buf, at_f2, DT_F32, TILE * TILE),
-                           dt_tensor_1d(buf, at_w, DT_F32, N), lr, decay);
+                           dt_tensor_1d(buf, at_w, DT_F32, N), lr, decay, DT_DEMO_UPDATE_SIGN);
     if (st == DT_OK) st = dt_buffer_download(buf, at_w, w_out, sizeof p->w);
     dt_buffer_free(buf);
     return st;
@@ -77,7 +77,8 @@ dt_status vk_check_canonical(vk_device *d) {
     st = probe_run(&d->base, &plan, &p, lr, decay, got);
     if (st != DT_OK) return dt_error_wrap(st, "demo_apply: checking the device is exact: ");
     memcpy(want, p.w, sizeof want);
-    st = dt_demo_apply_host(&plan, p.idx, p.vals, K, CONTRIB, p.recip, p.f1, p.f2, want, lr, decay);
+    st = dt_demo_apply_host(&plan, p.idx, p.vals, K, CONTRIB, p.recip, p.f1, p.f2, want, lr, decay,
+                            DT_DEMO_UPDATE_SIGN);
     if (st != DT_OK) return st;
     d->base.info.canonical_on_host = memcmp(got, want, sizeof got) != 0;
     vk_set_note(d);
@@ -87,7 +88,8 @@ dt_status vk_check_canonical(vk_device *d) {
 dt_status vk_demo_apply_on_host(vk_device *d, const dt_tile_plan *plan, const dt_tensor *idx,
                                 const dt_tensor *vals, int64_t k, int64_t n_contrib,
                                 const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                                const dt_tensor *w, float lr, float decay) {
+                                const dt_tensor *w, float lr, float decay, dt_demo_update update) {
     (void)d;
-    return dt_demo_apply_via_host(plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr, decay);
+    return dt_demo_apply_via_host(plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr, decay,
+                                  update);
 }

@@ -194,17 +194,17 @@ dt_status vk_op_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, const 
 dt_status vk_op_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
                            const dt_tensor *vals, int64_t k, int64_t n_contrib,
                            const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                           const dt_tensor *w, float lr, float decay) {
+                           const dt_tensor *w, float lr, float decay, dt_demo_update update) {
     vk_device *d = vk_dev(dev);
     const char *op = "demo_apply";
     if (!d->canonical_checked) {
         /* Marked first: the check itself runs this op. */
         d->canonical_checked = true;
         TRY(vk_check_canonical(d));
-        if (dev->info.canonical_on_host)
-            return vk_demo_apply_on_host(d, plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr,
-                                         decay);
     }
+    if (dev->info.canonical_on_host || update != DT_DEMO_UPDATE_SIGN)
+        return vk_demo_apply_on_host(d, plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr, decay,
+                                     update);
     tile_chunk c;
     TRY(begin_chunks(d, op, plan, 2, &c));
     while (next_chunk(&c)) {

@@ -162,6 +162,12 @@ dt_status dt_demo_topk(dt_device *dev, dt_tensor coeffs, int64_t k, dt_tensor id
 dt_status dt_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, dt_tensor idx,
                              dt_tensor vals, dt_tensor f1, dt_tensor f2, dt_tensor d);
 
+/* How the canonical update moves W by the decoded mean X. */
+typedef enum dt_demo_update {
+    DT_DEMO_UPDATE_SIGN = 0,   /* W = (W * decay) - (lr * sign(X)): DeMo */
+    DT_DEMO_UPDATE_SCALED = 1, /* W = (W * decay) - (lr * X): local steps' outer step */
+} dt_demo_update;
+
 /* The canonical aggregate-decode-sign-apply (DESIGN.md section 4), bit-exact
  * on every backend. idx i32 and vals [n_contrib, n_tiles, k], contributions
  * in ascending peer id; recip [>= n_contrib + 1] from dt_recip_table(). Per
@@ -171,19 +177,21 @@ dt_status dt_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, dt_tensor
  *   A[i] = acc[i] * recip[cnt[i]];
  *   Y[h][b] = sum_a F1[h][a] * A[a][b]   (from 0.0f, ascending a)
  *   X[h][w] = sum_b Y[h][b] * F2[w][b]   (from 0.0f, ascending b)
- *   s = X > 0 ? 1 : X < 0 ? -1 : 0;  W = (W * decay) - (lr * s).
+ *   s = X > 0 ? 1 : X < 0 ? -1 : 0 (DT_DEMO_UPDATE_SIGN) or s = X (SCALED);
+ *   W = (W * decay) - (lr * s), each product rounded on its own.
  * Indices within one contribution's tile are distinct (the wire layer
  * guarantees it). lr and decay arrive as float bits from the coordinator. */
 dt_status dt_demo_apply(dt_device *dev, const dt_tile_plan *plan, dt_tensor idx, dt_tensor vals,
                         int64_t n_contrib, dt_tensor recip, dt_tensor f1, dt_tensor f2, dt_tensor w,
-                        float lr, float decay);
+                        float lr, float decay, dt_demo_update update);
 
 /* The same canonical update computed on host memory; what the CPU backend
  * runs and the fallback for devices that cannot be made exact. idx and vals
  * hold n_contrib * n_tiles * k entries; w holds rows * cols floats. */
 dt_status dt_demo_apply_host(const dt_tile_plan *plan, const int32_t *idx, const float *vals,
                              int64_t k, int64_t n_contrib, const float *recip, const float *f1,
-                             const float *f2, float *w, float lr, float decay);
+                             const float *f2, float *w, float lr, float decay,
+                             dt_demo_update update);
 
 #ifdef __cplusplus
 }

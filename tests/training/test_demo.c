@@ -63,7 +63,8 @@ static void test_aggregation(dt_device *dev) {
     MUST(dt_buffer_upload(t_f1.buf, 0, f1, sizeof f1));
     MUST(dt_buffer_upload(t_f2.buf, 0, f2, sizeof f2));
     MUST(dt_fill(dev, t_w, 0.0f));
-    MUST(dt_demo_apply(dev, &plan, t_idx, t_vals, 2, t_recip, t_f1, t_f2, t_w, 1.0f, 1.0f));
+    MUST(dt_demo_apply(dev, &plan, t_idx, t_vals, 2, t_recip, t_f1, t_f2, t_w, 1.0f, 1.0f,
+                       DT_DEMO_UPDATE_SIGN));
     float w[4];
     MUST(dt_buffer_download(t_w.buf, 0, w, sizeof w));
     for (int i = 0; i < 4; i++)

@@ -1,4 +1,5 @@
-/* distro-cli train: single-device training with AdamW or DeMo. */
+/* distro-cli train: training on one device with AdamW, DeMo or local steps,
+ * optionally as N simulated peers. */
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -29,11 +30,16 @@ static const cli_opt train_opts[] = {
 static const cli_cmd train_cmd = {
     "train",
     "",
-    "Train a model on one device.",
-    "DeMo runs exactly the networked path with one contributor: compress this device's\n"
-    "momentum to a payload, apply it with the canonical update, confirm the error\n"
-    "feedback. The payload size is what a peer would send each step.\n"
-    "Ctrl-C stops after the current step and writes the --save checkpoint.",
+    "Train a model on one device, optionally as --workers N simulated peers.",
+    "DeMo and local steps run exactly the networked path: each worker (peer id 1..N,\n"
+    "its own data, momentum or error feedback and inner state) compresses a payload,\n"
+    "all payloads are applied with the canonical update, each worker confirms its\n"
+    "error feedback. The payload size is what a peer would send each round.\n"
+    "Local steps: each round is --inner-steps H AdamW steps per worker from the shared\n"
+    "weights; the compressed difference moves them (--outer scaled or sign).\n"
+    "AdamW trains on every worker's micro-batches at once: the dense baseline on the\n"
+    "same tokens.\n"
+    "Ctrl-C stops after the current round and writes the --save checkpoint.",
     train_opts,
     0,
     0,
@@ -58,9 +64,9 @@ static void format_duration(double s, char *out, size_t len) {
 
 static void print_json_step(const model_step_report *r, double tps, float val_loss) {
     printf("{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6g,\"tokens\":%lld,"
-           "\"tokens_per_s\":%.1f,\"payload_bytes\":%zu",
+           "\"tokens_per_s\":%.1f,\"payload_bytes\":%zu,\"payload_bytes_per_step\":%.1f",
            (long long)r->step, (double)r->loss, (double)r->lr, r->grad_norm, (long long)r->tokens,
-           tps, r->payload_bytes);
+           tps, r->payload_bytes, (double)r->payload_bytes / (double)r->steps);
     if (!isnan(val_loss)) printf(",\"val_loss\":%.6f", (double)val_loss);
     printf("}\n");
     fflush(stdout);
@@ -73,14 +79,18 @@ static int dry_run(const train_setup *s) {
         fprintf(stderr, "distro-cli train: %s\n", dt_last_error());
         return 1;
     }
-    if (s->options.optimizer == MODEL_OPT_DEMO) {
+    if (s->options.optimizer != MODEL_OPT_ADAMW) {
         model_layout l;
+        int n = (int)s->options.workers;
         if (model_layout_build(&s->config, &l) != DT_OK ||
-            model_demo_state_bytes(&l, &s->options.demo, 1, &opt_bytes) != DT_OK) {
+            model_demo_state_bytes(&l, &s->options.demo, n, &opt_bytes) != DT_OK) {
             fprintf(stderr, "distro-cli train: %s\n", dt_last_error());
             return 1;
         }
         model_layout_free(&l);
+        /* Per worker: inner AdamW moments and the saved global weights. */
+        if (s->options.optimizer == MODEL_OPT_LOCAL) opt_bytes += 3 * mem.weights;
+        opt_bytes *= (uint64_t)n;
     } else {
         opt_bytes = 2 * mem.weights;
     }
@@ -95,7 +105,7 @@ static int dry_run(const train_setup *s) {
     printf("  weights          %12.1f MiB\n", (double)mem.weights / mib);
     printf("  gradients        %12.1f MiB\n", (double)mem.grads / mib);
     printf("  optimizer (%s) %*s%12.1f MiB\n", model_optimizer_name(s->options.optimizer),
-           s->options.optimizer == MODEL_OPT_DEMO ? 3 : 2, "", (double)opt_bytes / mib);
+           s->options.optimizer == MODEL_OPT_ADAMW ? 2 : 3, "", (double)opt_bytes / mib);
     printf("  activations      %12.1f MiB\n", (double)mem.activations / mib);
     printf("  total            %12.1f MiB\n",
            (double)(mem.weights + mem.grads + opt_bytes + mem.activations) / mib);
@@ -156,10 +166,17 @@ int cmd_train(int argc, char **argv) {
             "model %s: %lld parameters; data %s; device %s (%s); optimizer %s", s.model_name,
             (long long)model_config_param_count(&s.config), model_dataset_name(ds), info->spec,
             info->name, model_optimizer_name(s.options.optimizer));
-    if (s.options.optimizer == MODEL_OPT_DEMO)
-        fprintf(json ? stderr : stdout, " (top-k %lld, %s values, chunk %lld)",
+    if (s.options.optimizer == MODEL_OPT_LOCAL)
+        fprintf(json ? stderr : stdout, " (%lld inner steps, outer %s lr %g)",
+                (long long)s.options.inner_steps,
+                s.options.demo.update == DT_DEMO_UPDATE_SIGN ? "sign" : "scaled",
+                (double)s.options.outer_lr);
+    if (s.options.optimizer != MODEL_OPT_ADAMW)
+        fprintf(json ? stderr : stdout, " (top-k %lld, %s values, chunk %lld, beta %g)",
                 (long long)s.options.demo.topk, demo_values_name(s.options.demo.values),
-                (long long)s.options.demo.chunk);
+                (long long)s.options.demo.chunk, (double)s.options.demo.beta);
+    if (s.options.workers > 1)
+        fprintf(json ? stderr : stdout, "; %lld workers", (long long)s.options.workers);
     fprintf(json ? stderr : stdout, "; %s step %lld; param hash %016llx\n",
             resume ? "resuming at" : "starting at", (long long)model_trainer_next_step(tr),
             (unsigned long long)hash);
@@ -178,9 +195,9 @@ int cmd_train(int argc, char **argv) {
         tokens += (double)r.tokens;
         seconds += r.seconds;
         double tps = seconds > 0 ? tokens / seconds : 0.0;
-        int64_t done_steps = r.step + 1;
+        int64_t done_steps = r.step + 1, before = done_steps - r.steps;
         float step_val = NAN;
-        if ((eval_every && done_steps % eval_every == 0) || done_steps == total) {
+        if ((eval_every && done_steps / eval_every != before / eval_every) || done_steps == total) {
             if (model_trainer_eval(tr, &step_val) != DT_OK) {
                 exit_code = fail("eval");
                 goto done;
@@ -199,7 +216,7 @@ int cmd_train(int argc, char **argv) {
                         "payload %zu B  ETA %s",
                         (long long)done_steps, (long long)total, (double)r.loss, (double)r.lr, tps,
                         r.payload_bytes, eta);
-            if (!isnan(step_val) || (!tty && done_steps % plain_every == 0)) {
+            if (!isnan(step_val) || (!tty && done_steps / plain_every != before / plain_every)) {
                 if (tty) fprintf(stderr, "\r\033[K");
                 printf("step %lld/%lld  loss %.4f", (long long)done_steps, (long long)total,
                        (double)r.loss);
@@ -208,7 +225,7 @@ int cmd_train(int argc, char **argv) {
                 fflush(stdout);
             }
         }
-        if (save && save_every && done_steps % save_every == 0 &&
+        if (save && save_every && done_steps / save_every != before / save_every &&
             model_trainer_save(tr, save) != DT_OK) {
             exit_code = fail("checkpoint");
             goto done;

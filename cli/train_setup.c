@@ -27,27 +27,45 @@ bool train_setup_parse(const cli_args *a, train_setup *s) {
     s->data = cli_get(a, "data");
     if (!s->data) s->data = "builtin:tinyshakespeare";
 
-    static const char *const optimizers[] = {"adamw", "demo", NULL};
-    int opt = 1;
-    if (!cli_get_choice(a, "optimizer", optimizers, 1, &opt)) return false;
+    /* Choice i is model_optimizer i. */
+    static const char *const optimizers[] = {"adamw", "demo", "local", NULL};
+    static const char *const outer_rules[] = {"sign", "scaled", NULL};
+    int opt = MODEL_OPT_DEMO, outer = DT_DEMO_UPDATE_SCALED;
+    if (!cli_get_choice(a, "optimizer", optimizers, MODEL_OPT_DEMO, &opt) ||
+        !cli_get_choice(a, "outer", outer_rules, DT_DEMO_UPDATE_SCALED, &outer))
+        return false;
     model_train_options *o = &s->options;
-    model_train_options_default(o, opt == 1 ? MODEL_OPT_DEMO : MODEL_OPT_ADAMW);
+    model_train_options_default(o, (model_optimizer)opt);
+    const bool local = opt == MODEL_OPT_LOCAL;
 
-    int64_t steps, accum, warmup, topk, chunk, seed;
-    double lr, final_frac, wd, clip, beta;
+    int64_t steps, accum, warmup, topk, chunk, seed, workers, inner;
+    double lr, final_frac, wd, clip, beta, outer_lr;
     if (!cli_get_int(a, "steps", 1, 1000000000, 1000, &steps) ||
         !cli_get_int(a, "batch", 1, 1 << 20, 12, &s->batch) ||
         !cli_get_int(a, "accum", 1, 1 << 20, 1, &accum) ||
-        !cli_get_double(a, "lr", 0.0, 10.0, opt == 1 ? 3e-3 : 1e-3, &lr) ||
+        !cli_get_double(a, "lr", 0.0, 10.0, opt == MODEL_OPT_DEMO ? 3e-3 : 1e-3, &lr) ||
         !cli_get_int(a, "warmup", 0, steps, steps / 10 < 100 ? steps / 10 : 100, &warmup) ||
         !cli_get_double(a, "final-lr-frac", 0.0, 1.0, 0.1, &final_frac) ||
         !cli_get_double(a, "weight-decay", 0.0, 10.0, 0.1, &wd) ||
         !cli_get_double(a, "clip", 0.0, 1e9, 1.0, &clip) ||
         !cli_get_int(a, "topk", 1, 65536, 32, &topk) ||
         !cli_get_int(a, "chunk", 1, 256, 64, &chunk) ||
-        !cli_get_double(a, "beta", 0.0, 0.999999, 0.999, &beta) ||
-        !cli_get_int(a, "seed", 0, INT64_MAX, 1, &seed))
+        !cli_get_double(a, "beta", 0.0, 0.999999, (double)o->demo.beta, &beta) ||
+        !cli_get_int(a, "seed", 0, INT64_MAX, 1, &seed) ||
+        !cli_get_int(a, "workers", 1, 256, 1, &workers) ||
+        !cli_get_int(a, "inner-steps", 1, 1000000, o->inner_steps > 1 ? o->inner_steps : 32,
+                     &inner) ||
+        !cli_get_double(a, "outer-lr", 0.0, 100.0, 1.0, &outer_lr))
         return false;
+    if (local && steps % inner != 0) {
+        cli_fail(a->cmd, "--steps %lld is not a whole number of rounds of --inner-steps %lld",
+                 (long long)steps, (long long)inner);
+        return false;
+    }
+    if (!local && (cli_get(a, "inner-steps") || cli_get(a, "outer-lr") || cli_get(a, "outer"))) {
+        cli_fail(a->cmd, "--inner-steps, --outer-lr and --outer need --optimizer local");
+        return false;
+    }
     const char *values = cli_get(a, "values");
     if (values && demo_values_parse(values, &o->demo.values) != DT_OK)
         return fail_model(a, "--values");
@@ -61,5 +79,11 @@ bool train_setup_parse(const cli_args *a, train_setup *s) {
     o->demo.chunk = chunk;
     o->demo.beta = (float)beta;
     o->data_seed = (uint64_t)seed;
+    o->workers = workers;
+    if (local) {
+        o->inner_steps = inner;
+        o->outer_lr = (float)outer_lr;
+        o->demo.update = (dt_demo_update)outer;
+    }
     return true;
 }

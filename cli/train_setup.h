@@ -11,16 +11,20 @@
      "model: tiny, shakespeare, small, gpt2-small-like, llama-1b (default shakespeare)"},          \
         {"config", "FILE", "model config JSON instead of a preset"},                               \
         {"data", "SPEC", "builtin:tinyshakespeare (default) or an llm.c shard FILE.bin"},          \
-        {"optimizer", "NAME", "demo (default) or adamw"},                                          \
-        {"lr", "LR", "peak learning rate (default 1e-3 adamw, 3e-3 demo)"},                        \
+        {"optimizer", "NAME", "demo (default), local (local steps) or adamw"},                     \
+        {"lr", "LR", "peak (inner) learning rate (default 1e-3 adamw and local, 3e-3 demo)"},      \
         {"warmup", "N", "linear warmup steps (default min(100, steps/10))"},                       \
         {"final-lr-frac", "F", "cosine decay ends at this fraction of the peak (default 0.1)"},    \
         {"weight-decay", "WD", "decoupled weight decay on matrices (default 0.1)"},                \
         {"clip", "C", "global gradient-norm clip, 0 for none (default 1.0)"},                      \
-        {"topk", "K", "DeMo: coefficients kept per tile (default 32)"},                            \
-        {"values", "ENC", "DeMo: value encoding 1bit, bf16 or fp32 (default fp32)"},               \
-        {"chunk", "N", "DeMo: tile target per dimension (default 64)"},                            \
-        {"beta", "B", "DeMo: momentum decay (default 0.999)"}, {                                   \
+        {"topk", "K", "DeMo, local: coefficients kept per tile (default 32)"},                     \
+        {"values", "ENC", "DeMo, local: value encoding 1bit, bf16 or fp32 (default fp32)"},        \
+        {"chunk", "N", "DeMo, local: tile target per dimension (default 64)"},                     \
+        {"beta", "B", "momentum decay (DeMo, 0.999) or error-feedback decay (local, 0.95)"},       \
+        {"workers", "N", "simulated peers, each with its own data and state (default 1)"},         \
+        {"inner-steps", "H", "local: inner AdamW steps per round (default 32)"},                   \
+        {"outer-lr", "LR", "local: lr of the outer step (default 1)"},                             \
+        {"outer", "RULE", "local: outer step scaled (default) or sign"}, {                         \
         "seed", "S", "data seed; batches are a pure function of (seed, step) (default 1)"          \
     }
 

@@ -21,26 +21,47 @@ struct model_trainer {
     model *m;
     const model_dataset *ds;
     model_train_options opt;
-    model_adamw *adamw;
-    model_demo *demo;
-    uint8_t *payload;
+    model_adamw *adamw;      /* the dense baseline */
+    model_worker **workers;  /* DeMo and local steps: one per simulated peer */
+    uint8_t *payloads;       /* workers x payload bytes */
     int32_t *tokens, *targets;
     int64_t next_step;
 };
-
-const char *model_optimizer_name(model_optimizer o) {
-    return o == MODEL_OPT_DEMO ? "demo" : "adamw";
-}
 
 void model_train_options_default(model_train_options *o, model_optimizer opt) {
     memset(o, 0, sizeof *o);
     o->optimizer = opt;
     o->schedule = (model_schedule){opt == MODEL_OPT_DEMO ? 3e-3f : 1e-3f, 100, 1000, 0.1f};
     o->accum = 1;
+    o->workers = 1;
     model_adamw_config_default(&o->adamw);
     model_demo_config_default(&o->demo);
+    o->inner_steps = 1;
+    o->outer_lr = 1.0f;
+    if (opt == MODEL_OPT_LOCAL) {
+        model_sync_config local;
+        model_sync_config_local_default(&local);
+        o->demo = local.demo;
+        o->inner_steps = local.inner_steps;
+    }
     o->data_seed = 1;
     o->eval_batches = 20;
+}
+
+static dt_status create_workers(model_trainer *t) {
+    const model_train_options *o = &t->opt;
+    model_sync_config sc = {.optimizer = o->optimizer,
+                            .demo = o->demo,
+                            .inner_steps = o->inner_steps,
+                            .inner = o->adamw,
+                            .schedule = o->schedule};
+    t->workers = calloc((size_t)o->workers, sizeof *t->workers);
+    if (!t->workers) return dt_error(DT_ERR_OOM, "trainer: cannot allocate workers");
+    for (int64_t w = 0; w < o->workers; w++) TRY(model_worker_create(t->m, &sc, &t->workers[w]));
+    size_t pb = model_worker_payload_bytes(t->workers[0]);
+    if (!(t->payloads = malloc(pb * (size_t)o->workers)))
+        return dt_error(DT_ERR_OOM, "trainer: cannot allocate the payloads");
+    return DT_OK;
 }
 
 dt_status model_trainer_create(model *m, const model_dataset *ds, const model_train_options *o,
@@ -48,23 +69,29 @@ dt_status model_trainer_create(model *m, const model_dataset *ds, const model_tr
     *out = NULL;
     if (o->accum < 1) return dt_error(DT_ERR_INVALID, "trainer: accum must be >= 1");
     if (o->schedule.total < 1) return dt_error(DT_ERR_INVALID, "trainer: steps must be >= 1");
+    if (o->workers < 1 || o->workers > 256)
+        return dt_error(DT_ERR_INVALID, "trainer: workers must lie in [1, 256], not %lld",
+                        (long long)o->workers);
+    if (o->optimizer == MODEL_OPT_LOCAL &&
+        (o->inner_steps < 1 || o->schedule.total % o->inner_steps != 0))
+        return dt_error(DT_ERR_INVALID,
+                        "trainer: %lld steps are not a whole number of rounds of %lld inner steps",
+                        (long long)o->schedule.total, (long long)o->inner_steps);
     model_trainer *t = calloc(1, sizeof *t);
     if (!t) return dt_error(DT_ERR_OOM, "trainer: cannot allocate");
     t->m = m;
     t->ds = ds;
     t->opt = *o;
+    if (o->optimizer != MODEL_OPT_LOCAL) t->opt.inner_steps = 1;
     int64_t n = model_batch(m) * model_get_config(m)->seq_len;
     t->tokens = malloc((size_t)n * 4);
     t->targets = malloc((size_t)n * 4);
     dt_status st =
         t->tokens && t->targets ? DT_OK : dt_error(DT_ERR_OOM, "trainer: cannot allocate batches");
-    if (st == DT_OK && o->optimizer == MODEL_OPT_DEMO) {
-        st = model_demo_create(m, &o->demo, &t->demo);
-        if (st == DT_OK && !(t->payload = malloc(model_demo_payload_bytes(t->demo))))
-            st = dt_error(DT_ERR_OOM, "trainer: cannot allocate the payload");
-    } else if (st == DT_OK) {
+    if (st == DT_OK && o->optimizer == MODEL_OPT_ADAMW)
         st = model_adamw_create(m, &o->adamw, &t->adamw);
-    }
+    else if (st == DT_OK)
+        st = create_workers(t);
     if (st != DT_OK) {
         model_trainer_destroy(t);
         return st;
@@ -76,8 +103,9 @@ dt_status model_trainer_create(model *m, const model_dataset *ds, const model_tr
 void model_trainer_destroy(model_trainer *t) {
     if (!t) return;
     model_adamw_destroy(t->adamw);
-    model_demo_destroy(t->demo);
-    free(t->payload);
+    for (int64_t w = 0; t->workers && w < t->opt.workers; w++) model_worker_destroy(t->workers[w]);
+    free(t->workers);
+    free(t->payloads);
     free(t->tokens);
     free(t->targets);
     free(t);
@@ -87,46 +115,85 @@ int64_t model_trainer_next_step(const model_trainer *t) {
     return t->next_step;
 }
 
+int64_t model_trainer_steps_per_round(const model_trainer *t) {
+    return t->opt.inner_steps;
+}
+
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The dense baseline: every worker's micro-batches in peer order, one
+ * averaged gradient, one AdamW update. */
+static dt_status adamw_step(model_trainer *t, model_step_report *r) {
+    const int64_t b = model_batch(t->m), seq = model_get_config(t->m)->seq_len;
+    const int64_t n_micro = t->opt.workers * t->opt.accum;
+    const float grad_scale = (float)(1.0 / (double)(n_micro * b * seq));
+    TRY(model_zero_grads(t->m));
+    double loss_sum = 0.0;
+    for (int64_t w = 0; w < t->opt.workers; w++)
+        for (int64_t micro = 0; micro < t->opt.accum; micro++) {
+            float loss = 0.0f;
+            TRY(model_dataset_train_batch(t->ds, t->opt.data_seed, r->step, (uint32_t)(w + 1),
+                                          micro, b, seq, t->tokens, t->targets));
+            TRY(model_forward_backward(t->m, t->tokens, t->targets, grad_scale, &loss));
+            loss_sum += loss;
+        }
+    r->loss = (float)(loss_sum / (double)n_micro);
+    r->tokens = n_micro * b * seq;
+    return model_adamw_step(t->adamw, r->lr, r->step + 1, &r->grad_norm);
+}
+
+/* Every worker's local half from the same weights, then the global half
+ * once, then each worker's error feedback: the coordinator's round. */
+static dt_status synced_round(model_trainer *t, model_step_report *r) {
+    const int64_t round = t->next_step / t->opt.inner_steps, n = t->opt.workers;
+    const size_t pb = model_worker_payload_bytes(t->workers[0]);
+    const uint8_t *ptrs[256];
+    size_t lens[256];
+    double loss_sum = 0.0, norm_sum = 0.0;
+    for (int64_t w = 0; w < n; w++) {
+        model_round rd = {LOCAL_RUN_ID, round, (uint32_t)(w + 1), t->opt.accum, t->opt.data_seed,
+                          r->lr, NULL};
+        model_round_report rep;
+        bool stopped = false;
+        TRY(model_worker_round(t->workers[w], t->ds, &rd, t->payloads + (size_t)w * pb, &rep,
+                               &stopped));
+        loss_sum += rep.loss;
+        norm_sum += rep.grad_norm;
+        r->tokens += rep.tokens;
+        ptrs[w] = t->payloads + (size_t)w * pb;
+        lens[w] = pb;
+    }
+    float lr = r->lr, decay = model_demo_decay(r->lr, t->opt.demo.weight_decay);
+    if (t->opt.optimizer == MODEL_OPT_LOCAL) {
+        lr = t->opt.outer_lr; /* weight decay happened in the inner steps */
+        decay = 1.0f;
+    }
+    TRY(model_worker_apply(t->workers[0], LOCAL_RUN_ID, round, ptrs, lens, (int)n, lr, decay));
+    for (int64_t w = 0; w < n; w++) TRY(model_worker_confirm(t->workers[w]));
+    r->loss = (float)(loss_sum / (double)n);
+    r->grad_norm = norm_sum / (double)n;
+    r->payload_bytes = pb;
+    return DT_OK;
+}
+
 dt_status model_trainer_step(model_trainer *t, model_step_report *r) {
     double t0 = now_seconds();
-    const int64_t step = t->next_step, b = model_batch(t->m);
-    const int64_t seq = model_get_config(t->m)->seq_len;
     memset(r, 0, sizeof *r);
-    r->step = step;
-    r->lr = model_schedule_lr(&t->opt.schedule, step);
-    r->tokens = t->opt.accum * b * seq;
-
-    TRY(model_zero_grads(t->m));
-    const float grad_scale = (float)(1.0 / (double)r->tokens);
-    double loss_sum = 0.0;
-    for (int64_t micro = 0; micro < t->opt.accum; micro++) {
-        float loss = 0.0f;
-        TRY(model_dataset_train_batch(t->ds, t->opt.data_seed, step, 0, micro, b, seq, t->tokens,
-                                      t->targets));
-        TRY(model_forward_backward(t->m, t->tokens, t->targets, grad_scale, &loss));
-        loss_sum += loss;
-    }
-    r->loss = (float)(loss_sum / (double)t->opt.accum);
-
-    if (t->demo) {
-        size_t len = model_demo_payload_bytes(t->demo);
-        const uint8_t *payloads[1] = {t->payload};
-        TRY(model_demo_compress(t->demo, LOCAL_RUN_ID, step, r->lr, t->payload, &r->grad_norm));
-        TRY(model_demo_apply(t->demo, LOCAL_RUN_ID, step, payloads, &len, 1, r->lr,
-                             model_demo_decay(r->lr, t->opt.demo.weight_decay)));
-        TRY(model_demo_confirm(t->demo));
-        r->payload_bytes = len;
-    } else {
-        TRY(model_adamw_step(t->adamw, r->lr, step + 1, &r->grad_norm));
-    }
+    r->step = t->next_step;
+    r->steps = t->opt.inner_steps;
+    r->lr = model_schedule_lr(&t->opt.schedule, t->next_step);
+    if (t->adamw)
+        TRY(adamw_step(t, r));
+    else
+        TRY(synced_round(t, r));
     TRY(dt_device_sync(model_get_device(t->m)));
-    t->next_step = step + 1;
+    t->next_step += r->steps;
+    r->step = t->next_step - 1;
+    if (t->opt.optimizer == MODEL_OPT_LOCAL) r->lr = model_schedule_lr(&t->opt.schedule, r->step);
     r->seconds = now_seconds() - t0;
     return DT_OK;
 }
@@ -145,27 +212,50 @@ dt_status model_trainer_eval(model_trainer *t, float *val_loss) {
     return DT_OK;
 }
 
-static int state_groups(const model_trainer *t, model_state_group *g) {
-    if (t->demo) {
-        g[0] = (model_state_group){"demo.momentum", model_demo_momentum(t->demo, 0).buf};
-        return 1;
+/* Checkpoint names: worker 0 keeps the single-device names
+ * ("demo.momentum"), worker w > 0 prefixes them with "worker<w>.". */
+static int state_groups(const model_trainer *t, model_state_group *g, char names[][48]) {
+    if (t->adamw) {
+        g[0] = (model_state_group){"adamw.m", model_adamw_m(t->adamw, 0).buf};
+        g[1] = (model_state_group){"adamw.v", model_adamw_v(t->adamw, 0).buf};
+        return 2;
     }
-    g[0] = (model_state_group){"adamw.m", model_adamw_m(t->adamw, 0).buf};
-    g[1] = (model_state_group){"adamw.v", model_adamw_v(t->adamw, 0).buf};
-    return 2;
+    int n = 0;
+    for (int64_t w = 0; w < t->opt.workers; w++) {
+        model_worker_state ws[3];
+        int k = model_worker_state_groups(t->workers[w], ws);
+        for (int i = 0; i < k; i++, n++) {
+            if (w == 0)
+                snprintf(names[n], 48, "%s", ws[i].prefix);
+            else
+                snprintf(names[n], 48, "worker%lld.%s", (long long)w, ws[i].prefix);
+            g[n] = (model_state_group){names[n], ws[i].buf};
+        }
+    }
+    return n;
 }
 
+#define MAX_GROUPS (3 * 256)
+
+typedef struct state_table {
+    model_state_group g[MAX_GROUPS];
+    char names[MAX_GROUPS][48];
+} state_table;
+
 dt_status model_trainer_save(model_trainer *t, const char *path) {
-    model_state_group groups[2];
-    int n = state_groups(t, groups);
+    state_table *tab = malloc(sizeof *tab);
+    if (!tab) return dt_error(DT_ERR_OOM, "save: cannot allocate");
+    int n = state_groups(t, tab->g, tab->names);
     uint64_t hash = 0;
     TRY(model_param_hash(t->m, &hash));
     char hash_text[24], seed_text[24];
     snprintf(hash_text, sizeof hash_text, "%016llx", (unsigned long long)hash);
     snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)t->opt.data_seed);
     st_metadata extra[] = {{"param_hash", hash_text}, {"data_seed", seed_text}};
-    return model_checkpoint_save(path, t->m, model_optimizer_name(t->opt.optimizer), t->next_step,
-                                 groups, n, extra, 2);
+    dt_status st = model_checkpoint_save(path, t->m, model_optimizer_name(t->opt.optimizer),
+                                         t->next_step, tab->g, n, extra, 2);
+    free(tab);
+    return st;
 }
 
 dt_status model_trainer_resume(model_trainer *t, const char *path) {
@@ -185,11 +275,19 @@ dt_status model_trainer_resume(model_trainer *t, const char *path) {
                       "resume %s: the checkpoint was trained with %s, this run uses %s", path,
                       c.optimizer, model_optimizer_name(t->opt.optimizer));
     if (st == DT_OK) st = model_checkpoint_load(&c, t->m, NULL, model_weights_buffer(t->m));
-    model_state_group groups[2];
-    int n = state_groups(t, groups);
+    state_table *tab = malloc(sizeof *tab);
+    if (st == DT_OK && !tab) st = dt_error(DT_ERR_OOM, "resume: cannot allocate");
+    int n = tab ? state_groups(t, tab->g, tab->names) : 0;
     for (int i = 0; st == DT_OK && i < n; i++)
-        st = model_checkpoint_load(&c, t->m, groups[i].prefix, groups[i].buf);
+        st = model_checkpoint_load(&c, t->m, tab->g[i].prefix, tab->g[i].buf);
+    free(tab);
+    if (st == DT_OK && c.step % t->opt.inner_steps != 0)
+        st = dt_error(DT_ERR_INVALID, "resume %s: step %lld is not a round boundary (%lld steps)",
+                      path, (long long)c.step, (long long)t->opt.inner_steps);
     if (st == DT_OK) t->next_step = c.step;
+    /* Every worker takes one inner update per optimizer step. */
+    for (int64_t w = 0; st == DT_OK && t->workers && w < t->opt.workers; w++)
+        model_worker_set_inner_count(t->workers[w], c.step);
     model_checkpoint_close(&c);
     return st;
 }

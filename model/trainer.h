@@ -1,41 +1,41 @@
-/* Single-device training: one step is `accum` micro-batches of forward and
- * backward, then an optimizer update. DeMo runs its network path with one
- * contributor (compress, apply([own]), confirm), so a single device
- * exercises exactly what peers run. */
+/* Training on one device, with `workers` simulated peers. Each worker is a
+ * model_worker, the same code a networked peer runs: worker w has peer id
+ * w + 1 and its own data stream, momentum or error feedback and inner
+ * optimizer state. A round runs every worker's local half in turn from the
+ * same global weights, then the global half once with all their payloads
+ * in ascending peer id, exactly as the coordinator does.
+ *
+ * AdamW is the dense baseline: one step averages the gradients of every
+ * worker's micro-batches (the same tokens as N peers) and updates once. */
 #ifndef DISTRO_MODEL_TRAINER_H
 #define DISTRO_MODEL_TRAINER_H
 
-#include "model/adamw.h"
-#include "model/dataset.h"
-#include "model/demo.h"
-#include "model/schedule.h"
-
-typedef enum model_optimizer {
-    MODEL_OPT_ADAMW = 0,
-    MODEL_OPT_DEMO = 1,
-} model_optimizer;
-
-const char *model_optimizer_name(model_optimizer o); /* "adamw", "demo" */
+#include "model/worker.h"
 
 typedef struct model_train_options {
     model_optimizer optimizer;
     model_schedule schedule; /* schedule.total is the run's step count */
-    int64_t accum;           /* micro-batches per step */
-    model_adamw_config adamw;
-    model_demo_config demo;
-    uint64_t data_seed;   /* batches: pure function of (seed, step, peer 0, micro) */
+    int64_t accum;           /* micro-batches per step and worker */
+    int64_t workers;         /* simulated peers (1) */
+    model_adamw_config adamw; /* AdamW, and the inner optimizer of local steps */
+    model_demo_config demo;   /* DeMo, and the compression of local steps */
+    int64_t inner_steps;      /* local steps: H */
+    float outer_lr;           /* local steps: the outer step's lr (1) */
+    uint64_t data_seed;   /* batches: pure function of (seed, step, peer, micro) */
     int64_t eval_batches; /* validation batches per evaluation */
 } model_train_options;
 
 void model_train_options_default(model_train_options *o, model_optimizer opt);
 
+/* One round: one optimizer step, or H of them with local steps. */
 typedef struct model_step_report {
-    int64_t step; /* the step just taken, 0-based */
+    int64_t step; /* the last optimizer step taken, 0-based */
+    int64_t steps; /* optimizer steps this round covered */
     float loss;   /* mean training loss over its micro-batches */
     float lr;
     double grad_norm;     /* before clipping */
-    size_t payload_bytes; /* DeMo: bytes this peer would send; AdamW: 0 */
-    int64_t tokens;       /* trained in this step */
+    size_t payload_bytes; /* bytes each peer sends this round; AdamW: 0 */
+    int64_t tokens;       /* trained in this round by all workers */
     double seconds;       /* wall time of this step */
 } model_step_report;
 
@@ -47,6 +47,8 @@ void model_trainer_destroy(model_trainer *t);
 
 /* The next step to run (0 after create, the checkpoint's step after resume). */
 int64_t model_trainer_next_step(const model_trainer *t);
+/* Optimizer steps per round: 1, or H with local steps. */
+int64_t model_trainer_steps_per_round(const model_trainer *t);
 
 dt_status model_trainer_step(model_trainer *t, model_step_report *r);
 /* Mean loss over the options' validation batches. */

@@ -57,11 +57,6 @@ bool train_setup_parse(const cli_args *a, train_setup *s) {
                      &inner) ||
         !cli_get_double(a, "outer-lr", 0.0, 100.0, 1.0, &outer_lr))
         return false;
-    if (local && steps % inner != 0) {
-        cli_fail(a->cmd, "--steps %lld is not a whole number of rounds of --inner-steps %lld",
-                 (long long)steps, (long long)inner);
-        return false;
-    }
     if (!local && (cli_get(a, "inner-steps") || cli_get(a, "outer-lr") || cli_get(a, "outer"))) {
         cli_fail(a->cmd, "--inner-steps, --outer-lr and --outer need --optimizer local");
         return false;

@@ -21,9 +21,9 @@ struct model_trainer {
     model *m;
     const model_dataset *ds;
     model_train_options opt;
-    model_adamw *adamw;      /* the dense baseline */
-    model_worker **workers;  /* DeMo and local steps: one per simulated peer */
-    uint8_t *payloads;       /* workers x payload bytes */
+    model_adamw *adamw;     /* the dense baseline */
+    model_worker **workers; /* DeMo and local steps: one per simulated peer */
+    uint8_t *payloads;      /* workers x payload bytes */
     int32_t *tokens, *targets;
     int64_t next_step;
 };
@@ -72,11 +72,8 @@ dt_status model_trainer_create(model *m, const model_dataset *ds, const model_tr
     if (o->workers < 1 || o->workers > 256)
         return dt_error(DT_ERR_INVALID, "trainer: workers must lie in [1, 256], not %lld",
                         (long long)o->workers);
-    if (o->optimizer == MODEL_OPT_LOCAL &&
-        (o->inner_steps < 1 || o->schedule.total % o->inner_steps != 0))
-        return dt_error(DT_ERR_INVALID,
-                        "trainer: %lld steps are not a whole number of rounds of %lld inner steps",
-                        (long long)o->schedule.total, (long long)o->inner_steps);
+    if (o->optimizer == MODEL_OPT_LOCAL && o->inner_steps < 1)
+        return dt_error(DT_ERR_INVALID, "trainer: local steps need inner_steps >= 1");
     model_trainer *t = calloc(1, sizeof *t);
     if (!t) return dt_error(DT_ERR_OOM, "trainer: cannot allocate");
     t->m = m;
@@ -150,13 +147,15 @@ static dt_status adamw_step(model_trainer *t, model_step_report *r) {
  * once, then each worker's error feedback: the coordinator's round. */
 static dt_status synced_round(model_trainer *t, model_step_report *r) {
     const int64_t round = t->next_step / t->opt.inner_steps, n = t->opt.workers;
+    const int64_t left = t->opt.schedule.total - t->next_step;
+    r->steps = left < t->opt.inner_steps ? left : t->opt.inner_steps;
     const size_t pb = model_worker_payload_bytes(t->workers[0]);
     const uint8_t *ptrs[256];
     size_t lens[256];
     double loss_sum = 0.0, norm_sum = 0.0;
     for (int64_t w = 0; w < n; w++) {
-        model_round rd = {LOCAL_RUN_ID, round, (uint32_t)(w + 1), t->opt.accum, t->opt.data_seed,
-                          r->lr, NULL};
+        model_round rd = {LOCAL_RUN_ID,     round, (uint32_t)(w + 1), t->opt.accum,
+                          t->opt.data_seed, r->lr, r->steps,          NULL};
         model_round_report rep;
         bool stopped = false;
         TRY(model_worker_round(t->workers[w], t->ds, &rd, t->payloads + (size_t)w * pb, &rep,
@@ -281,7 +280,7 @@ dt_status model_trainer_resume(model_trainer *t, const char *path) {
     for (int i = 0; st == DT_OK && i < n; i++)
         st = model_checkpoint_load(&c, t->m, tab->g[i].prefix, tab->g[i].buf);
     free(tab);
-    if (st == DT_OK && c.step % t->opt.inner_steps != 0)
+    if (st == DT_OK && c.step % t->opt.inner_steps != 0 && c.step != t->opt.schedule.total)
         st = dt_error(DT_ERR_INVALID, "resume %s: step %lld is not a round boundary (%lld steps)",
                       path, (long long)c.step, (long long)t->opt.inner_steps);
     if (st == DT_OK) t->next_step = c.step;

@@ -14,24 +14,24 @@
 
 typedef struct model_train_options {
     model_optimizer optimizer;
-    model_schedule schedule; /* schedule.total is the run's step count */
-    int64_t accum;           /* micro-batches per step and worker */
-    int64_t workers;         /* simulated peers (1) */
+    model_schedule schedule;  /* schedule.total is the run's step count */
+    int64_t accum;            /* micro-batches per step and worker */
+    int64_t workers;          /* simulated peers (1) */
     model_adamw_config adamw; /* AdamW, and the inner optimizer of local steps */
     model_demo_config demo;   /* DeMo, and the compression of local steps */
     int64_t inner_steps;      /* local steps: H */
     float outer_lr;           /* local steps: the outer step's lr (1) */
-    uint64_t data_seed;   /* batches: pure function of (seed, step, peer, micro) */
-    int64_t eval_batches; /* validation batches per evaluation */
+    uint64_t data_seed;       /* batches: pure function of (seed, step, peer, micro) */
+    int64_t eval_batches;     /* validation batches per evaluation */
 } model_train_options;
 
 void model_train_options_default(model_train_options *o, model_optimizer opt);
 
 /* One round: one optimizer step, or H of them with local steps. */
 typedef struct model_step_report {
-    int64_t step; /* the last optimizer step taken, 0-based */
+    int64_t step;  /* the last optimizer step taken, 0-based */
     int64_t steps; /* optimizer steps this round covered */
-    float loss;   /* mean training loss over its micro-batches */
+    float loss;    /* mean training loss over its micro-batches */
     float lr;
     double grad_norm;     /* before clipping */
     size_t payload_bytes; /* bytes each peer sends this round; AdamW: 0 */

@@ -130,8 +130,8 @@ static dt_status local_steps(model_worker *w, const model_dataset *ds, const mod
     dt_device *dev = model_get_device(w->m);
     dt_buffer *wb = model_weights_buffer(w->m), *gb = model_grads_buffer(w->m);
     TRY(dt_copy(dev, whole(wb), whole(w->theta)));
-    const int64_t H = w->cfg.inner_steps;
-    for (int64_t h = 0; h < H; h++) {
+    const int64_t H = w->cfg.inner_steps, steps = r->steps > 0 ? r->steps : H;
+    for (int64_t h = 0; h < steps; h++) {
         if (r->stop && *r->stop) {
             *stopped = true;
             return dt_copy(dev, whole(w->theta), whole(wb));
@@ -153,7 +153,8 @@ dt_status model_worker_round(model_worker *w, const model_dataset *ds, const mod
     memset(rep, 0, sizeof *rep);
     *stopped = false;
     model_demo_discard(w->demo); /* a repeated round starts over */
-    const int64_t steps = model_worker_steps_per_round(w);
+    int64_t steps = model_worker_steps_per_round(w);
+    if (w->cfg.optimizer == MODEL_OPT_LOCAL && r->steps > 0 && r->steps < steps) steps = r->steps;
     double loss_sum = 0.0;
     float lr = r->lr;
     if (w->cfg.optimizer == MODEL_OPT_LOCAL) {

@@ -23,6 +23,8 @@
 #ifndef DISTRO_MODEL_WORKER_H
 #define DISTRO_MODEL_WORKER_H
 
+#include <signal.h>
+
 #include "model/adamw.h"
 #include "model/dataset.h"
 #include "model/demo.h"
@@ -56,12 +58,14 @@ void model_sync_config_local_default(model_sync_config *c);
 /* What one round of one peer is: which data, and the step's lr for DeMo. */
 typedef struct model_round {
     uint64_t run_id;
-    int64_t round;      /* 0-based: the payload's step */
-    uint32_t peer;      /* data stream: batches are f(seed, step, peer, micro) */
-    int64_t n_micro;    /* micro-batches per optimizer step */
-    uint64_t data_seed; /* ... */
-    float lr;           /* DeMo: this step's lr (folded into the momentum) */
-    volatile const int *stop; /* optional: abandon the round when *stop */
+    int64_t round;                     /* 0-based: the payload's step */
+    uint32_t peer;                     /* data stream: batches are f(seed, step, peer, micro) */
+    int64_t n_micro;                   /* micro-batches per optimizer step */
+    uint64_t data_seed;                /* ... */
+    float lr;                          /* DeMo: this step's lr (folded into the momentum) */
+    int64_t steps;                     /* local: inner steps this round, <= H (the run's last
+                                          round may be shorter); 0 means H */
+    volatile const sig_atomic_t *stop; /* optional: abandon the round when *stop */
 } model_round;
 
 typedef struct model_round_report {

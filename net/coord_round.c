@@ -59,8 +59,7 @@ dt_status coord_maybe_start_round(coord *c) {
         }
     assign_micro(c, active, n);
     c->round_step = c->version;
-    c->round_lr = model_schedule_lr(&c->cfg->schedule, c->version);
-    c->round_decay = model_demo_decay(c->round_lr, c->cfg->demo.weight_decay);
+    net_run_round_lr(c->cfg, c->version, &c->round_lr, &c->round_decay);
     c->round_started = coord_now();
     c->round_deadline = c->round_started + c->cfg->round_deadline_s;
     c->round_open = true;

@@ -103,30 +103,24 @@ static dt_status on_round(peer *p, const net_msg *m) {
                  (long long)p->version);
         return DT_OK;
     }
-    if (p->pending) model_demo_discard(p->demo); /* a repeated round: start over */
     p->pending = false;
     double t0 = peer_now();
-    const int64_t b = p->cfg.micro_batch, seq = p->cfg.model.seq_len;
-    const float scale = (float)(1.0 / ((double)r->n_micro * (double)(b * seq)));
-    dt_status st = model_zero_grads(p->m);
-    double loss_sum = 0.0;
-    for (uint32_t micro = 0; st == DT_OK && micro < r->n_micro; micro++) {
-        if (p->o->stop && *p->o->stop) return DT_OK;
-        float loss = 0.0f;
-        st = model_dataset_train_batch(p->ds, p->cfg.seed, step, p->id, micro, b, seq, p->tokens,
-                                       p->targets);
-        if (st == DT_OK) st = model_forward_backward(p->m, p->tokens, p->targets, scale, &loss);
-        loss_sum += loss;
-    }
-    float lr = bits_float(r->lr_bits);
-    if (st == DT_OK) st = model_demo_compress(p->demo, p->run_id, step, lr, p->payload, NULL);
+    /* The run's last round may hold fewer inner steps than the others. */
+    const int64_t H = p->cfg.inner_steps, left = p->cfg.schedule.total - step * H;
+    model_round rd = {p->run_id,           step,        p->id,
+                      r->n_micro,          p->cfg.seed, bits_float(r->lr_bits),
+                      left < H ? left : H, p->o->stop};
+    model_round_report rep;
+    bool stopped = false;
+    dt_status st = model_worker_round(p->worker, p->ds, &rd, p->payload, &rep, &stopped);
+    if (st == DT_OK && stopped) return DT_OK;
     if (st == DT_OK) st = dt_device_sync(p->dev);
     if (st != DT_OK) return st;
     double compute = peer_now() - t0;
     p->pending = true;
     p->pending_step = step;
-    p->round_loss = (float)(loss_sum / r->n_micro);
-    p->round_tokens = (int64_t)r->n_micro * b * seq;
+    p->round_loss = rep.loss;
+    p->round_tokens = rep.tokens;
     p->round_compute = compute;
     p->round_peers = r->n_peers;
     net_msg s;
@@ -135,7 +129,7 @@ static dt_status on_round(peer *p, const net_msg *m) {
     s.u.submit.loss = p->round_loss;
     s.u.submit.n_micro = r->n_micro;
     s.u.submit.compute_s = compute;
-    size_t total = model_demo_payload_bytes(p->demo);
+    size_t total = model_worker_payload_bytes(p->worker);
     for (size_t off = 0; st == DT_OK && off < total; off += NET_MAX_CHUNK) {
         size_t len = total - off < NET_MAX_CHUNK ? total - off : NET_MAX_CHUNK;
         s.u.submit.chunk = (net_chunk){off, total, (uint32_t)len, p->payload + off};
@@ -158,7 +152,7 @@ static dt_status corrupt_one_weight(peer *p) {
 
 static dt_status apply_result(peer *p, int64_t step) {
     const net_result *r = &p->result_meta;
-    size_t pb = model_demo_payload_bytes(p->demo);
+    size_t pb = model_worker_payload_bytes(p->worker);
     const uint8_t *ptrs[NET_MAX_PEERS];
     size_t lens[NET_MAX_PEERS];
     bool mine = false;
@@ -167,14 +161,14 @@ static dt_status apply_result(peer *p, int64_t step) {
         lens[i] = pb;
         mine |= r->applied[i] == p->id;
     }
-    dt_status st = model_demo_apply(p->demo, p->run_id, step, ptrs, lens, (int)r->n_applied,
-                                    bits_float(r->lr_bits), bits_float(r->decay_bits));
+    dt_status st = model_worker_apply(p->worker, p->run_id, step, ptrs, lens, (int)r->n_applied,
+                                      bits_float(r->lr_bits), bits_float(r->decay_bits));
     if (st != DT_OK) return st;
     bool was_pending = p->pending && p->pending_step == step;
     if (was_pending && mine)
-        st = model_demo_confirm(p->demo);
+        st = model_worker_confirm(p->worker);
     else if (was_pending)
-        model_demo_discard(p->demo);
+        model_worker_discard(p->worker);
     p->pending = false;
     if (st != DT_OK) return st;
     if (step == p->corrupt_after_step) {
@@ -200,7 +194,7 @@ static dt_status on_result(peer *p, const net_msg *m) {
     const net_result *r = &m->u.result;
     int64_t step = m->h.step;
     if (p->phase != PHASE_SYNCED || step != p->version) return DT_OK;
-    size_t pb = model_demo_payload_bytes(p->demo);
+    size_t pb = model_worker_payload_bytes(p->worker);
     if (r->chunk.total != (uint64_t)r->n_applied * pb || r->n_applied == 0)
         return dt_error(DT_ERR_FORMAT,
                         "RESULT of step %lld carries %llu bytes for %u payloads of "
@@ -294,7 +288,7 @@ dt_status net_peer_run(const net_peer_options *o) {
              * dropped). Frames of the old one are lost; start over. */
             if (connects > 0) {
                 peer_log(p, "reconnected to the coordinator; saying HELLO again");
-                if (p->pending) model_demo_discard(p->demo);
+                if (p->pending) model_worker_discard(p->worker);
                 p->pending = false;
                 p->result_step = -1;
                 st = send_hello(p);

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "model/demo.h"
+#include "model/worker.h"
 #include "net/peer.h"
 #include "net/run_config.h"
 #include "net/wire.h"
@@ -30,7 +30,7 @@ typedef struct peer {
 
     net_run_config cfg;
     model *m;
-    model_demo *demo;
+    model_worker *worker; /* this peer's optimizer: DeMo or local steps */
     model_dataset *ds;
     uint64_t run_id;
     uint32_t id;
@@ -48,7 +48,6 @@ typedef struct peer {
     bool pending; /* compressed, waiting for the result */
     int64_t pending_step;
     uint8_t *payload;
-    int32_t *tokens, *targets;
     float round_loss;
     int64_t round_tokens;
     double round_compute;

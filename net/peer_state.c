@@ -50,17 +50,14 @@ dt_status peer_setup(peer *p) {
 }
 
 static void drop_model(peer *p) {
-    model_demo_destroy(p->demo);
+    model_worker_destroy(p->worker);
     model_destroy(p->m);
     model_dataset_close(p->ds);
     free(p->payload);
-    free(p->tokens);
-    free(p->targets);
-    p->demo = NULL;
+    p->worker = NULL;
     p->m = NULL;
     p->ds = NULL;
     p->payload = NULL;
-    p->tokens = p->targets = NULL;
     p->version = -1;
     p->pending = false;
 }
@@ -87,15 +84,14 @@ static dt_status adopt_run(peer *p, const net_run_config *cfg, uint64_t run_id) 
     drop_model(p);
     p->cfg = *cfg;
     p->run_id = run_id;
-    int64_t n = cfg->micro_batch * cfg->model.seq_len;
     dt_status st = model_create(p->dev, &cfg->model, cfg->micro_batch, &p->m);
-    if (st == DT_OK) st = model_demo_create(p->m, &cfg->demo, &p->demo);
+    model_sync_config sc;
+    net_run_sync_config(cfg, &sc);
+    if (st == DT_OK) st = model_worker_create(p->m, &sc, &p->worker);
     if (st == DT_OK) st = model_dataset_open(cfg->data, cfg->model.vocab_size, &p->ds);
     if (st == DT_OK) {
-        p->payload = malloc(model_demo_payload_bytes(p->demo));
-        p->tokens = malloc((size_t)n * 4);
-        p->targets = malloc((size_t)n * 4);
-        if (!p->payload || !p->tokens || !p->targets) st = dt_error(DT_ERR_OOM, "peer: buffers");
+        p->payload = malloc(model_worker_payload_bytes(p->worker));
+        if (!p->payload) st = dt_error(DT_ERR_OOM, "peer: buffers");
     }
     return st;
 }
@@ -133,7 +129,7 @@ static dt_status start_pull(peer *p, int64_t step, uint64_t bytes, uint64_t hash
                         (unsigned long long)bytes, want);
     if (!p->state && !(p->state = malloc(want)))
         return dt_error(DT_ERR_OOM, "peer: weights buffer");
-    if (p->pending) model_demo_discard(p->demo);
+    if (p->pending) model_worker_discard(p->worker);
     p->pending = false;
     p->phase = PHASE_PULLING;
     p->state_bytes = want;

@@ -20,6 +20,9 @@ void net_run_config_default(net_run_config *c) {
     model_demo_config_default(&c->demo);
     c->demo.weight_decay = 0.1f;
     c->demo.clip = 1.0f;
+    c->optimizer = MODEL_OPT_DEMO;
+    c->inner_steps = 1;
+    c->outer_lr = 1.0f;
     c->round_deadline_s = 60.0;
     c->min_peers = 1;
     c->max_misses = 3;
@@ -56,12 +59,72 @@ static dt_status check_known(const cJSON *obj, const char *prefix, const char *c
     return DT_OK;
 }
 
+void net_run_sync_config(const net_run_config *c, model_sync_config *out) {
+    memset(out, 0, sizeof *out);
+    out->optimizer = c->optimizer;
+    out->demo = c->demo;
+    out->inner_steps = c->inner_steps;
+    model_adamw_config_default(&out->inner);
+    out->inner.weight_decay = c->demo.weight_decay;
+    out->inner.clip = c->demo.clip;
+    out->schedule = c->schedule;
+}
+
+void net_run_round_lr(const net_run_config *c, int64_t round, float *lr, float *decay) {
+    if (c->optimizer == MODEL_OPT_LOCAL) {
+        *lr = c->outer_lr;
+        *decay = 1.0f;
+        return;
+    }
+    *lr = model_schedule_lr(&c->schedule, round);
+    *decay = model_demo_decay(*lr, c->demo.weight_decay);
+}
+
+/* name, and the local-steps fields with their defaults (DeMo's beta and lr
+ * defaults differ from local steps'). */
+static dt_status parse_local(const cJSON *o, net_run_config *c) {
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+    if (name && (!cJSON_IsString(name) || model_optimizer_parse(name->valuestring, &c->optimizer) ||
+                 c->optimizer == MODEL_OPT_ADAMW))
+        return dt_error(DT_ERR_FORMAT,
+                        "run config: field 'optimizer.name' must be \"demo\" or \"local\"");
+    bool local = c->optimizer == MODEL_OPT_LOCAL;
+    const char *only_local[] = {"inner_steps", "outer_lr", "outer"};
+    for (int i = 0; i < 3; i++)
+        if (!local && cJSON_GetObjectItemCaseSensitive(o, only_local[i]))
+            return dt_error(DT_ERR_FORMAT,
+                            "run config: field 'optimizer.%s' needs \"name\": \"local\"",
+                            only_local[i]);
+    if (!local) return DT_OK;
+    model_sync_config d;
+    model_sync_config_local_default(&d);
+    c->demo.beta = d.demo.beta;
+    c->demo.update = d.demo.update;
+    c->schedule.lr = 1e-3f; /* the inner AdamW peak */
+    double h = (double)d.inner_steps, olr = 1.0;
+    dt_status st = num_field(o, "optimizer.", "inner_steps", 1, 1e6, 1, &h);
+    if (st == DT_OK) st = num_field(o, "optimizer.", "outer_lr", 0.0, 100.0, 0, &olr);
+    const cJSON *outer = cJSON_GetObjectItemCaseSensitive(o, "outer");
+    if (st == DT_OK && outer) {
+        if (cJSON_IsString(outer) && strcmp(outer->valuestring, "sign") == 0)
+            c->demo.update = DT_DEMO_UPDATE_SIGN;
+        else if (!cJSON_IsString(outer) || strcmp(outer->valuestring, "scaled") != 0)
+            st = dt_error(DT_ERR_FORMAT,
+                          "run config: field 'optimizer.outer' must be \"scaled\" or \"sign\"");
+    }
+    c->inner_steps = (int64_t)h;
+    c->outer_lr = (float)olr;
+    return st;
+}
+
 static dt_status parse_optimizer(const cJSON *o, net_run_config *c) {
-    static const char *const known[] = {"lr",   "warmup", "final_lr_frac", "weight_decay", "clip",
-                                        "beta", "chunk",  "topk",          "values",       NULL};
+    static const char *const known[] = {
+        "name",  "lr",   "warmup", "final_lr_frac", "weight_decay", "clip",  "beta",
+        "chunk", "topk", "values", "inner_steps",   "outer_lr",     "outer", NULL};
     if (!cJSON_IsObject(o))
         return dt_error(DT_ERR_FORMAT, "run config: field 'optimizer' must be an object");
     dt_status st = check_known(o, "optimizer.", known);
+    if (st == DT_OK) st = parse_local(o, c);
     double lr = c->schedule.lr, warmup = (double)c->schedule.warmup;
     double frac = c->schedule.final_frac, wd = c->demo.weight_decay, clip = c->demo.clip;
     double beta = c->demo.beta, chunk = (double)c->demo.chunk, topk = (double)c->demo.topk;
@@ -176,13 +239,17 @@ dt_status net_run_config_parse(const char *text, net_run_config *out) {
     c.hash_check_every = (int64_t)hce;
     c.checkpoint_every = (int64_t)cke;
     c.eval_batches = (int64_t)evb;
-    c.schedule.total = c.steps;
-    if (!warmup_given) c.schedule.warmup = c.steps / 10 < 50 ? c.steps / 10 : 50;
-    if (c.schedule.warmup > c.steps)
+    /* The schedule counts optimizer steps: rounds for DeMo, inner steps for
+     * local steps. */
+    c.schedule.total = c.steps * c.inner_steps;
+    int64_t cap = c.optimizer == MODEL_OPT_LOCAL ? 100 : 50;
+    if (!warmup_given)
+        c.schedule.warmup = c.schedule.total / 10 < cap ? c.schedule.total / 10 : cap;
+    if (c.schedule.warmup > c.schedule.total)
         return dt_error(DT_ERR_FORMAT,
-                        "run config: field 'optimizer.warmup' (%lld) exceeds "
-                        "'steps' (%lld)",
-                        (long long)c.schedule.warmup, (long long)c.steps);
+                        "run config: field 'optimizer.warmup' (%lld) exceeds the run's "
+                        "%lld optimizer steps",
+                        (long long)c.schedule.warmup, (long long)c.schedule.total);
     if (net_run_micro_batches(&c) > 1000000)
         return dt_error(DT_ERR_FORMAT, "run config: field 'tokens_per_round' makes over a million "
                                        "micro-batches per round");
@@ -236,6 +303,7 @@ char *net_run_config_to_json(const net_run_config *c, int pretty) {
     cJSON_AddNumberToObject(root, "tokens_per_round", (double)c->tokens_per_round);
     cJSON_AddNumberToObject(root, "seed", (double)c->seed);
     cJSON *o = cJSON_AddObjectToObject(root, "optimizer");
+    cJSON_AddStringToObject(o, "name", model_optimizer_name(c->optimizer));
     cJSON_AddNumberToObject(o, "lr", (double)c->schedule.lr);
     cJSON_AddNumberToObject(o, "warmup", (double)c->schedule.warmup);
     cJSON_AddNumberToObject(o, "final_lr_frac", (double)c->schedule.final_frac);
@@ -245,6 +313,12 @@ char *net_run_config_to_json(const net_run_config *c, int pretty) {
     cJSON_AddNumberToObject(o, "chunk", (double)c->demo.chunk);
     cJSON_AddNumberToObject(o, "topk", (double)c->demo.topk);
     cJSON_AddStringToObject(o, "values", demo_values_name(c->demo.values));
+    if (c->optimizer == MODEL_OPT_LOCAL) {
+        cJSON_AddNumberToObject(o, "inner_steps", (double)c->inner_steps);
+        cJSON_AddNumberToObject(o, "outer_lr", (double)c->outer_lr);
+        cJSON_AddStringToObject(o, "outer",
+                                c->demo.update == DT_DEMO_UPDATE_SIGN ? "sign" : "scaled");
+    }
     cJSON_AddNumberToObject(root, "round_deadline_s", c->round_deadline_s);
     cJSON_AddNumberToObject(root, "min_peers", (double)c->min_peers);
     cJSON_AddNumberToObject(root, "max_misses", (double)c->max_misses);

@@ -1,16 +1,19 @@
-/* The run config of a networked DeMo run: what the coordinator reads from
+/* The run config of a networked run: what the coordinator reads from
  * run.json and sends to every peer in WELCOME, so all replicas derive the
  * same model, tile plan, payload geometry, schedule and batches.
  *
  *   {
  *     "model": "shakespeare" | { model config fields },
  *     "data": "builtin:tinyshakespeare",
- *     "steps": 500,
+ *     "steps": 500,               rounds (with local steps, each is inner_steps
+ *                                 optimizer steps)
  *     "micro_batch": 12,          sequences per micro-batch
- *     "tokens_per_round": 3072,   split over the peers by throughput
+ *     "tokens_per_round": 3072,   per optimizer step, split over the peers by
+ *                                 throughput
  *     "seed": 1,                  batches: (seed, step, peer id, micro)
- *     "optimizer": { "lr", "warmup", "final_lr_frac", "weight_decay", "clip",
- *                    "beta", "chunk", "topk", "values" },
+ *     "optimizer": { "name": "demo" | "local", "lr", "warmup", "final_lr_frac",
+ *                    "weight_decay", "clip", "beta", "chunk", "topk", "values",
+ *                    local only: "inner_steps", "outer_lr", "outer": "scaled" | "sign" },
  *     "round_deadline_s": 60, "min_peers": 1, "max_misses": 3,
  *     "hash_check_every": 1, "checkpoint_every": 100, "eval_batches": 20
  *   }
@@ -29,8 +32,12 @@ typedef struct net_run_config {
     int64_t micro_batch;
     int64_t tokens_per_round;
     uint64_t seed;
-    model_schedule schedule; /* schedule.total = steps */
+    model_schedule schedule; /* DeMo: per round, total = steps; local: per inner
+                                step, total = steps * inner_steps */
     model_demo_config demo;
+    model_optimizer optimizer; /* MODEL_OPT_DEMO or MODEL_OPT_LOCAL */
+    int64_t inner_steps;       /* local: optimizer steps per round (1 for DeMo) */
+    float outer_lr;            /* local: lr of the outer step */
     double round_deadline_s;
     int64_t min_peers;
     int64_t max_misses;
@@ -49,5 +56,13 @@ char *net_run_config_to_json(const net_run_config *c, int pretty);
 
 /* Micro-batches in a round: ceil(tokens_per_round / (micro_batch * seq_len)). */
 int64_t net_run_micro_batches(const net_run_config *c);
+
+/* The optimizer every peer of the run builds (model_worker_create). */
+void net_run_sync_config(const net_run_config *c, model_sync_config *out);
+
+/* lr and decay of round `round`'s canonical update, as the coordinator
+ * sends them: DeMo's scheduled lr and decoupled decay, or the local-steps
+ * outer lr with no decay (the inner AdamW steps decay the weights). */
+void net_run_round_lr(const net_run_config *c, int64_t round, float *lr, float *decay);
 
 #endif

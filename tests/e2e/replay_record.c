@@ -203,8 +203,8 @@ int main(int argc, char **argv) {
             break;
         }
         float lr = bits_float(lr_bits), decay = bits_float(decay_bits);
-        float want_lr = model_schedule_lr(&cfg.schedule, step);
-        float want_decay = model_demo_decay(want_lr, cfg.demo.weight_decay);
+        float want_lr, want_decay;
+        net_run_round_lr(&cfg, step, &want_lr, &want_decay);
         if (lr_bits != float_bits(want_lr) || decay_bits != float_bits(want_decay)) {
             rc = fail("step %" PRId64 ": recorded lr %.9g and decay %.9g; the run config's "
                       "schedule gives %.9g and %.9g",

@@ -17,6 +17,11 @@
  * 1 x 1 tiles: three contributions v, -v, t in every order, so the result
  * depends on the order of the contributions.
  *
+ * Every round runs under both update rules. The scaled rule hides nothing
+ * of X, but W must be small next to lr * X for X's low bits to survive the
+ * subtraction, so its rounds use a larger lr and a smaller W; they also
+ * catch a final step fused into one FMA, which sign cannot show.
+ *
  * In the reference test each variant of ref_demo_apply_variant() must
  * change the result: that proves the data can catch it. */
 #include <math.h>
@@ -27,9 +32,15 @@
 
 enum { ORDER_A, ORDER_B, FMA_A, FMA_B, RECIP, N_FLAVOURS };
 
-static const char *variant_names[REF_APPLY_VARIANTS] = {
-    "canonical",       "fused multiply-add",    "double accumulation",
-    "descending sums", "division by the count", "contributions in reverse order"};
+static const char *variant_names[REF_APPLY_VARIANTS] = {"canonical",
+                                                        "fused multiply-add",
+                                                        "double accumulation",
+                                                        "descending sums",
+                                                        "division by the count",
+                                                        "contributions in reverse order",
+                                                        "W * decay fused into the step",
+                                                        "lr * s fused into the step"};
+static const char *update_name[] = {"sign", "scaled"};
 
 /* x, y with round(p * x) == -round(q * y) and p x + q y != 0 exactly
  * (float products are exact in double). */
@@ -80,7 +91,8 @@ static int32_t slot(int transposed, int32_t line, int32_t i) {
 
 static int run_apply(tc *c, dt_device *dev, const int64_t *shape, const dt_tile_plan *p, int64_t k,
                      int64_t n_contrib, const int32_t *idx, const float *vals, const float *recip,
-                     const float *f1, const float *f2, float *w, float lr, float decay) {
+                     const float *f1, const float *f2, float *w, float lr, float decay,
+                     dt_demo_update update) {
     gt_set s;
     gs_init(&s, c, dev);
     int64_t sk[3] = {n_contrib, p->n_tiles, k}, nr = n_contrib + 1;
@@ -93,8 +105,7 @@ static int run_apply(tc *c, dt_device *dev, const int64_t *shape, const dt_tile_
     if (s.ok)
         gs_call(&s,
                 dt_demo_apply(dev, p, gs_t(&s, ii), gs_t(&s, iv), n_contrib, gs_t(&s, ir),
-                              gs_t(&s, i1), gs_t(&s, i2), gs_t(&s, iw), lr, decay,
-                              DT_DEMO_UPDATE_SIGN),
+                              gs_t(&s, i1), gs_t(&s, i2), gs_t(&s, iw), lr, decay, update),
                 "dt_demo_apply");
     gs_read(&s, iw, w);
     return gs_done(&s);
@@ -102,48 +113,52 @@ static int run_apply(tc *c, dt_device *dev, const int64_t *shape, const dt_tile_
 
 /* Runs one knife-edge round on the device, compares bits, and in the
  * reference test proves that each listed variant changes the result. */
-static void edge_round(tc *c, const int64_t *shape, const dt_tile_plan *p, int64_t k,
-                       int64_t n_contrib, const int32_t *idx, const float *vals, const float *f,
-                       const int *must_differ) {
+static void edge_round(tc *c, dt_demo_update u, const int64_t *shape, const dt_tile_plan *p,
+                       int64_t k, int64_t n_contrib, const int32_t *idx, const float *vals,
+                       const float *f, const int *must_differ) {
     size_t nw = (size_t)(p->rows * p->cols);
     float *recip = TC_NEW(c, float, n_contrib + 1);
     dt_recip_table((int)n_contrib, recip);
-    float lr = 1e-3f, decay = (float)(1.0 - 1e-4);
-    float *w0 = rand_f(c, nw, 0.1f), *got = copy_f(c, w0, nw), *want = copy_f(c, w0, nw);
+    /* The edges leave differences down to ~1e-9 in X: with lr = 0.7 and
+     * |W| < 1e-4 (an ulp near 7e-12) they reach W under the scaled rule. */
+    const int scaled = u == DT_DEMO_UPDATE_SCALED;
+    float lr = scaled ? 0.7f : 1e-3f, decay = (float)(1.0 - 1e-4);
+    float *w0 = rand_f(c, nw, scaled ? 1e-4f : 0.1f), *got = copy_f(c, w0, nw),
+          *want = copy_f(c, w0, nw);
     if (!c->ref) {
-        ref_demo_apply_f(p, idx, vals, k, n_contrib, recip, f, f, want, lr, decay);
+        ref_demo_apply_f(p, idx, vals, k, n_contrib, recip, f, f, want, lr, decay, u);
         for (int v = 1; v < REF_APPLY_VARIANTS; v++) {
             if (!must_differ[v]) continue;
             float *alt = copy_f(c, w0, nw);
-            ref_demo_apply_variant(p, idx, vals, k, n_contrib, recip, f, f, alt, lr, decay, v);
+            ref_demo_apply_variant(p, idx, vals, k, n_contrib, recip, f, f, alt, lr, decay, u, v);
             if (memcmp(alt, want, nw * sizeof(float)) == 0)
-                TC_FAIL(c, "test data is not knife-edge: %s gives the canonical bits",
-                        variant_names[v]);
+                TC_FAIL(c, "test data is not knife-edge: %s gives the canonical bits (%s rule)",
+                        variant_names[v], update_name[u]);
             else
                 tc_pass(c, 0.0);
         }
     }
-    if (!run_apply(c, c->dut, shape, p, k, n_contrib, idx, vals, recip, f, f, got, lr, decay))
+    if (!run_apply(c, c->dut, shape, p, k, n_contrib, idx, vals, recip, f, f, got, lr, decay, u))
         return;
     if (c->ref &&
-        !run_apply(c, c->ref, shape, p, k, n_contrib, idx, vals, recip, f, f, want, lr, decay))
+        !run_apply(c, c->ref, shape, p, k, n_contrib, idx, vals, recip, f, f, want, lr, decay, u))
         return;
     if (tc_bits(c, "W", got, want, nw)) return;
     /* Name the likely cause: which deviation reproduces the device's bits. */
     for (int v = 1; v < REF_APPLY_VARIANTS; v++) {
         float *alt = copy_f(c, w0, nw);
-        ref_demo_apply_variant(p, idx, vals, k, n_contrib, recip, f, f, alt, lr, decay, v);
+        ref_demo_apply_variant(p, idx, vals, k, n_contrib, recip, f, f, alt, lr, decay, u, v);
         if (memcmp(alt, got, nw * sizeof(float)) == 0)
             printf("    the device's bits match the %s variant\n", variant_names[v]);
     }
 }
 
-static void edge_4x4(tc *c, int64_t rows, int64_t cols) {
+static void edge_4x4(tc *c, dt_demo_update u, int64_t rows, int64_t cols) {
     int64_t shape[2] = {rows, cols};
     dt_tile_plan p;
     if (!TC_OK(c, dt_demo_tile_plan(2, shape, 4, &p), NULL, "dt_demo_tile_plan")) return;
-    tc_case(c, "[%lld, %lld] in 4x4 tiles: order, width, FMA and reciprocal knife edges",
-            (long long)rows, (long long)cols);
+    tc_case(c, "[%lld, %lld] in 4x4 tiles: order, width, FMA and reciprocal knife edges, %s rule",
+            (long long)rows, (long long)cols, update_name[u]);
     float *f = TC_NEW(c, float, 16);
     dt_dct_basis(4, f);
     if (f[0] != 0.5f || f[1 * 4 + 2] != -0.5f || f[2 * 4 + 2] != -0.5f || f[1 * 4 + 0] != 0.5f) {
@@ -188,15 +203,16 @@ static void edge_4x4(tc *c, int64_t rows, int64_t cols) {
     }
     int must[REF_APPLY_VARIANTS] = {0};
     must[REF_APPLY_FMA] = must[REF_APPLY_WIDE] = must[REF_APPLY_DESCENDING] = 1;
-    must[REF_APPLY_DIVIDE] = 1;
-    edge_round(c, shape, &p, k, n_contrib, idx, vals, f, must);
+    must[REF_APPLY_DIVIDE] = must[REF_APPLY_FMA_DECAY] = 1;
+    must[REF_APPLY_FMA_STEP] = u == DT_DEMO_UPDATE_SCALED;
+    edge_round(c, u, shape, &p, k, n_contrib, idx, vals, f, must);
 }
 
-static void edge_1x1(tc *c) {
+static void edge_1x1(tc *c, dt_demo_update u) {
     int64_t shape[2] = {67, 71}; /* primes: 1 x 1 tiles */
     dt_tile_plan p;
     if (!TC_OK(c, dt_demo_tile_plan(2, shape, 64, &p), NULL, "dt_demo_tile_plan")) return;
-    tc_case(c, "[67, 71] in 1x1 tiles: contribution order knife edges");
+    tc_case(c, "[67, 71] in 1x1 tiles: contribution order knife edges, %s rule", update_name[u]);
     float one = 1.0f;
     const int64_t T = p.n_tiles, k = 1, n_contrib = 3;
     size_t ns = (size_t)(n_contrib * T * k);
@@ -212,13 +228,16 @@ static void edge_1x1(tc *c) {
     }
     int must[REF_APPLY_VARIANTS] = {0};
     must[REF_APPLY_REVERSED] = must[REF_APPLY_WIDE] = 1;
-    edge_round(c, shape, &p, k, n_contrib, idx, vals, &one, must);
+    edge_round(c, u, shape, &p, k, n_contrib, idx, vals, &one, must);
 }
 
 void cases_apply_edge(tc *c) {
     tc_begin_op(c, "demo_apply_edge");
-    edge_4x4(c, 16, 20);
-    edge_4x4(c, 64, 64);
-    edge_1x1(c);
+    const dt_demo_update rules[2] = {DT_DEMO_UPDATE_SIGN, DT_DEMO_UPDATE_SCALED};
+    for (int r = 0; r < 2; r++) {
+        edge_4x4(c, rules[r], 16, 20);
+        edge_4x4(c, rules[r], 64, 64);
+        edge_1x1(c, rules[r]);
+    }
     tc_end_op(c);
 }

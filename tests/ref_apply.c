@@ -1,12 +1,14 @@
-/* The canonical aggregate-decode-sign-apply, in float, written from
- * DESIGN.md section 4 (not from runtime/demo_apply_host.c). Compiled with
- * -ffp-contract=off: each product and each sum is a separate rounding, in
- * the order the design states, so this file defines the expected bits.
+/* The canonical aggregate-decode-apply, in float, under both update rules,
+ * written from DESIGN.md section 4 (not from runtime/demo_apply_host.c).
+ * Compiled with -ffp-contract=off: each product and each sum is a separate
+ * rounding, in the order the design states, so this file defines the
+ * expected bits.
  *
- * It also computes a few plausible-but-wrong variants (fused multiply-add,
- * wider accumulators, another summation order, division instead of the
- * reciprocal table, contributions in another order). The knife-edge test
- * cases use them to prove that their data would expose each deviation. */
+ * It also computes a few plausible-but-wrong variants (fused multiply-add in
+ * the sums or in the final step, wider accumulators, another summation
+ * order, division instead of the reciprocal table, contributions in another
+ * order). The knife-edge test cases use them to prove that their data would
+ * expose each deviation. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -34,7 +36,8 @@ static float dot_f(const float *x, int64_t sx, const float *y, int64_t sy, int64
 
 void ref_demo_apply_variant(const dt_tile_plan *plan, const int32_t *idx, const float *vals,
                             int64_t k, int64_t n_contrib, const float *recip, const float *f1,
-                            const float *f2, float *w, float lr, float decay, int variant) {
+                            const float *f2, float *w, float lr, float decay, dt_demo_update update,
+                            int variant) {
     const int64_t n1 = plan->tile_rows, n2 = plan->tile_cols, S = plan->tile_size;
     float *acc = malloc(sizeof(float) * (size_t)S * 2);
     int32_t *cnt = malloc(sizeof(int32_t) * (size_t)S);
@@ -72,17 +75,26 @@ void ref_demo_apply_variant(const dt_tile_plan *plan, const int32_t *idx, const 
             for (int64_t b = 0; b < n2; b++)
                 y[h * n2 + b] = dot_f(f1 + h * n1, 1, acc + b, n2, n1, variant);
         /* X[h][x] = sum_b Y[h][b] F2[x][b], from 0.0f, ascending b; then
-         * sign (sign(0) = 0) and W = (W * decay) - (lr * s). */
+         * s = sign(X) (sign(0) = 0) for the sign rule or s = X for the
+         * scaled one, and W = (W * decay) - (lr * s), each product rounded
+         * before the subtraction. */
         const int64_t r0 = (t / plan->tiles_per_row) * n1;
         const int64_t c0 = (t % plan->tiles_per_row) * n2;
         for (int64_t h = 0; h < n1; h++)
             for (int64_t x = 0; x < n2; x++) {
-                const float s = dot_f(y + h * n2, 1, f2 + x * n2, 1, n2, variant);
-                const float sg = s > 0.0f ? 1.0f : s < 0.0f ? -1.0f : 0.0f;
+                const float xv = dot_f(y + h * n2, 1, f2 + x * n2, 1, n2, variant);
+                float s = xv;
+                if (update != DT_DEMO_UPDATE_SCALED)
+                    s = xv > 0.0f ? 1.0f : xv < 0.0f ? -1.0f : 0.0f;
                 float *wp = &w[(r0 + h) * plan->cols + c0 + x];
                 const float kept = *wp * decay;
-                const float step = lr * sg;
-                *wp = kept - step;
+                const float step = lr * s;
+                if (variant == REF_APPLY_FMA_DECAY)
+                    *wp = fmaf(*wp, decay, -step);
+                else if (variant == REF_APPLY_FMA_STEP)
+                    *wp = fmaf(-lr, s, kept);
+                else
+                    *wp = kept - step;
             }
     }
     free(acc);
@@ -92,7 +104,7 @@ void ref_demo_apply_variant(const dt_tile_plan *plan, const int32_t *idx, const 
 
 void ref_demo_apply_f(const dt_tile_plan *plan, const int32_t *idx, const float *vals, int64_t k,
                       int64_t n_contrib, const float *recip, const float *f1, const float *f2,
-                      float *w, float lr, float decay) {
-    ref_demo_apply_variant(plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr, decay,
+                      float *w, float lr, float decay, dt_demo_update update) {
+    ref_demo_apply_variant(plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr, decay, update,
                            REF_APPLY_EXACT);
 }

@@ -74,11 +74,11 @@ void ref_demo_decode_sub(const dt_tile_plan *p, const int32_t *idx, const double
                          const double *f1, const double *f2, double *d);
 
 /* The canonical update in float, rounding each product and sum on its own
- * (ref_apply.c is compiled with -ffp-contract=off). Same arguments as
- * dt_demo_apply_host. */
+ * (ref_apply.c is compiled with -ffp-contract=off), under either update
+ * rule. Same arguments as dt_demo_apply_host. */
 void ref_demo_apply_f(const dt_tile_plan *plan, const int32_t *idx, const float *vals, int64_t k,
                       int64_t n_contrib, const float *recip, const float *f1, const float *f2,
-                      float *w, float lr, float decay);
+                      float *w, float lr, float decay, dt_demo_update update);
 
 /* Plausible but non-canonical ways to compute the same update; a backend
  * doing any of these drifts from the other replicas at knife edges. */
@@ -89,10 +89,13 @@ enum {
     REF_APPLY_DESCENDING, /* both IDCT sums in descending index order */
     REF_APPLY_DIVIDE,     /* A = acc / cnt instead of acc * recip[cnt] */
     REF_APPLY_REVERSED,   /* contributions in descending peer order */
+    REF_APPLY_FMA_DECAY,  /* the final step as fma(W, decay, -(lr * s)) */
+    REF_APPLY_FMA_STEP,   /* fma(-lr, s, W * decay): scaled only (lr * sign is exact) */
     REF_APPLY_VARIANTS
 };
 void ref_demo_apply_variant(const dt_tile_plan *plan, const int32_t *idx, const float *vals,
                             int64_t k, int64_t n_contrib, const float *recip, const float *f1,
-                            const float *f2, float *w, float lr, float decay, int variant);
+                            const float *f2, float *w, float lr, float decay, dt_demo_update update,
+                            int variant);
 
 #endif

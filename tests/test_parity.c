@@ -58,6 +58,11 @@ int main(void) {
         c.tol[TOL_GEMM] = 5e-4;
         t0 = now();
         cases_all(&c);
+        /* Known only now on some backends (Vulkan probes on the first
+         * update): whether the demo_apply cases, both update rules, compared
+         * the device's own canonical update or the host fallback. */
+        printf("   canonical dt_demo_apply (sign and scaled rules) ran %s\n",
+               info->canonical_on_host ? "on the host (the fallback)" : "on the device");
         printf("== %s: %s, %d op families passed, %d failed, %.1f s (seed %llu)\n", info->spec,
                c.ops_failed ? "FAIL" : "PASS", c.ops_passed, c.ops_failed, now() - t0,
                (unsigned long long)seed);

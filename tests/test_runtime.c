@@ -363,6 +363,10 @@ static void test_validation(dt_device *dev) {
     EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, rc, f1, f2, F(2, 12, 21, 0), 1e-3f, 0.999f,
                             DT_DEMO_UPDATE_SIGN),
               "demo_apply", "[12, 21]");
+    /* An update rule this build does not know must not reach a backend,
+     * which would pick one of its own (each tests for one rule). */
+    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, rc, f1, f2, x, 1e-3f, 0.999f, (dt_demo_update)7),
+              "demo_apply", "update rule 7");
     dt_buffer_free(g_buf);
     g_buf = NULL;
 }

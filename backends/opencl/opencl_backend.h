@@ -277,9 +277,10 @@ dt_status ocl_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_tens
                          const dt_tensor *vals, int64_t k, int64_t n_contrib,
                          const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
                          const dt_tensor *w, float lr, float decay, dt_demo_update update);
-/* opencl_demo_selftest.c: runs the device's canonical update on small
- * problems built to expose FMA contraction and ordering mistakes and compares
- * the bits with dt_demo_apply_host; *exact = 0 when they differ. */
+/* opencl_demo_selftest.c: runs the device's canonical update, under both
+ * update rules, on small problems built to expose FMA contraction and
+ * ordering mistakes and compares the bits with dt_demo_apply_host; *exact = 0
+ * when any differ. */
 dt_status ocl_demo_apply_selftest(ocl_device *d, int *exact);
 
 #endif

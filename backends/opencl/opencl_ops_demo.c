@@ -78,7 +78,7 @@ dt_status ocl_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_tens
     size_t bytes = (size_t)plan->tile_size * sizeof(float);
     /* Tiles too large for local memory: the reference on the host. Bit-exact
      * by construction, slow, and only reached with unusually large chunks. */
-    if (!tile_fits(d, 2 * bytes) || update != DT_DEMO_UPDATE_SIGN)
+    if (!tile_fits(d, 2 * bytes))
         return dt_demo_apply_via_host(plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr, decay,
                                       update);
     ocl_args a = ocl_args_begin(d, OCL_K_DEMO_APPLY);
@@ -97,6 +97,7 @@ dt_status ocl_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_tens
     ocl_arg_i32(&a, (cl_int)n_contrib);
     ocl_arg_f32(&a, lr);
     ocl_arg_f32(&a, decay);
+    ocl_arg_i32(&a, update == DT_DEMO_UPDATE_SCALED); /* the rule; the runtime checked it */
     ocl_arg_local(&a, bytes);
     ocl_arg_local(&a, bytes);
     return ocl_run_1d(&a, "demo_apply", (size_t)plan->n_tiles * OCL_WG_TILE, OCL_WG_TILE);

@@ -7,11 +7,12 @@
  * devices the canonical shaders ask. On the others, before the first
  * update, it runs on data whose every step produces subnormals (means,
  * products, sums, the decay and the step) and is compared bit for bit with
- * the host; a device that differs has its canonical update run on the
- * host, which is what keeps replicas identical. lavapipe promises nothing
- * but keeps subnormals, and passes. (Not at open: building the canonical
- * pipelines costs seconds on lavapipe with a cold shader cache, and most
- * opens never run DeMo.) */
+ * the host, under both update rules (the scaled rule's step lr * X is a
+ * product of its own, subnormal where X is); a device that differs in
+ * either has its canonical update run on the host, which is what keeps
+ * replicas identical. lavapipe promises nothing but keeps subnormals, and
+ * passes. (Not at open: building the canonical pipelines costs seconds on
+ * lavapipe with a cold shader cache, and most opens never run DeMo.) */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,7 @@ static void probe_fill(probe_data *p) {
 
 /* One buffer holding every operand, views into it. */
 static dt_status probe_run(dt_device *dev, const dt_tile_plan *plan, const probe_data *p, float lr,
-                           float decay, float *w_out) {
+                           float decay, dt_demo_update update, float *w_out) {
     dt_buffer *buf;
     dt_status st = dt_buffer_alloc(dev, sizeof *p, &buf);
     if (st != DT_OK) return st;
@@ -58,10 +59,30 @@ static dt_status probe_run(dt_device *dev, const dt_tile_plan *plan, const probe
                            dt_tensor_1d(buf, at_recip, DT_F32, CONTRIB + 1),
                            dt_tensor_1d(buf, at_f1, DT_F32, 1),
                            dt_tensor_1d(buf, at_f2, DT_F32, TILE * TILE),
-                           dt_tensor_1d(buf, at_w, DT_F32, N), lr, decay, DT_DEMO_UPDATE_SIGN);
+                           dt_tensor_1d(buf, at_w, DT_F32, N), lr, decay, update);
     if (st == DT_OK) st = dt_buffer_download(buf, at_w, w_out, sizeof p->w);
     dt_buffer_free(buf);
     return st;
+}
+
+/* Whether the device's update under `update` matches the host's bits. */
+static dt_status probe_rule(vk_device *d, const dt_tile_plan *plan, dt_demo_update update,
+                            bool *exact) {
+    probe_data p;
+    probe_fill(&p);
+    /* Sign: lr * 1 is subnormal itself. Scaled: lr * X rounds in the
+     * subnormal range wherever X is subnormal, and 0.75 is not a power of
+     * two, so that rounding is not exact. */
+    const float lr = update == DT_DEMO_UPDATE_SCALED ? 0.75f : 0x1p-140f, decay = 0.75f;
+    float got[N], want[N];
+    dt_status st = probe_run(&d->base, plan, &p, lr, decay, update, got);
+    if (st != DT_OK) return dt_error_wrap(st, "demo_apply: checking the device is exact: ");
+    memcpy(want, p.w, sizeof want);
+    st = dt_demo_apply_host(plan, p.idx, p.vals, K, CONTRIB, p.recip, p.f1, p.f2, want, lr, decay,
+                            update);
+    if (st != DT_OK) return st;
+    *exact = memcmp(got, want, sizeof got) == 0;
+    return DT_OK;
 }
 
 dt_status vk_check_canonical(vk_device *d) {
@@ -70,17 +91,11 @@ dt_status vk_check_canonical(vk_device *d) {
     dt_tile_plan plan;
     dt_status st = dt_demo_tile_plan(1, (const int64_t[]){N}, TILE, &plan);
     if (st != DT_OK) return st;
-    probe_data p;
-    probe_fill(&p);
-    const float lr = 0x1p-140f, decay = 0.75f;
-    float got[N], want[N];
-    st = probe_run(&d->base, &plan, &p, lr, decay, got);
-    if (st != DT_OK) return dt_error_wrap(st, "demo_apply: checking the device is exact: ");
-    memcpy(want, p.w, sizeof want);
-    st = dt_demo_apply_host(&plan, p.idx, p.vals, K, CONTRIB, p.recip, p.f1, p.f2, want, lr, decay,
-                            DT_DEMO_UPDATE_SIGN);
+    bool sign_exact = false, scaled_exact = false;
+    st = probe_rule(d, &plan, DT_DEMO_UPDATE_SIGN, &sign_exact);
+    if (st == DT_OK) st = probe_rule(d, &plan, DT_DEMO_UPDATE_SCALED, &scaled_exact);
     if (st != DT_OK) return st;
-    d->base.info.canonical_on_host = memcmp(got, want, sizeof got) != 0;
+    d->base.info.canonical_on_host = !(sign_exact && scaled_exact);
     vk_set_note(d);
     return DT_OK;
 }

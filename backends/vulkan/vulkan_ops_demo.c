@@ -13,11 +13,11 @@
  * aggregation walks contributions and entries in order, one invocation per
  * tile; the mean multiplies by the host's reciprocal; the two inverse-DCT
  * GEMMs are the `precise` variants, which form every output as a sum from
- * 0.0 of one rounded product at a time in ascending index; the sign step is
- * `precise` as well. */
+ * 0.0 of one rounded product at a time in ascending index; the final step
+ * (by sign(X), or by X itself under the scaled rule) is `precise` as well. */
 #include "backends/vulkan/vulkan_backend.h"
 
-enum { MAP_GATHER = 0, MAP_SUBTRACT = 1, MAP_MEAN = 2, MAP_SIGN = 3 };
+enum { MAP_GATHER = 0, MAP_SUBTRACT = 1, MAP_MEAN = 2, MAP_SIGN = 3, MAP_SCALED = 4 };
 enum { SPARSE_ASSIGN = 0, SPARSE_AGGREGATE = 1 };
 
 /* Tiles per chunk when `regions` workspace tiles are needed per tile. */
@@ -202,15 +202,17 @@ dt_status vk_op_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_te
         d->canonical_checked = true;
         TRY(vk_check_canonical(d));
     }
-    if (dev->info.canonical_on_host || update != DT_DEMO_UPDATE_SIGN)
+    if (dev->info.canonical_on_host)
         return vk_demo_apply_on_host(d, plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr, decay,
                                      update);
+    /* The runtime has refused any other rule. */
+    const uint32_t step_mode = update == DT_DEMO_UPDATE_SCALED ? MAP_SCALED : MAP_SIGN;
     tile_chunk c;
     TRY(begin_chunks(d, op, plan, 2, &c));
     while (next_chunk(&c)) {
         /* acc and cnt (regions 0 and 1) from the contributions in order;
          * A = acc * recip[cnt]; Y = F1 A (into region 1); X = Y F2^T (into
-         * region 0); W = W * decay - lr * sign(X). */
+         * region 0); W = W * decay - lr * sign(X) (or lr * X). */
         size_t used = (size_t)(c.tiles * plan->tile_size * 4);
         TRY(vk_fill(d, op, c.work, 0, used, 0));
         TRY(vk_fill(d, op, c.work, c.region, used, 0));
@@ -218,7 +220,7 @@ dt_status vk_op_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_te
         TRY(tile_map(d, op, MAP_MEAN, &c, vk_in(f1), vk_in(recip), 0.0f, 0.0f));
         TRY(rows_transform(d, op, &c, f1, false, region(&c, 0, false), region(&c, 1, true), true));
         TRY(cols_transform(d, op, &c, f2, true, region(&c, 1, false), region(&c, 0, true), true));
-        TRY(tile_map(d, op, MAP_SIGN, &c, vk_out(w), vk_in(f1), lr, decay));
+        TRY(tile_map(d, op, step_mode, &c, vk_out(w), vk_in(f1), lr, decay));
     }
     return DT_OK;
 }

@@ -16,13 +16,15 @@
 #pragma OPENCL FP_CONTRACT OFF
 
 // One work-group per tile. acc and yt are tile_size floats of local memory;
-// the counts live in yt until the first IDCT stage needs it.
+// the counts live in yt until the first IDCT stage needs it. `scaled`
+// selects the update rule (dt_demo_update): 0 steps W by lr * sign(X)
+// (DeMo), 1 by lr * X (the outer step of local steps).
 __kernel __attribute__((reqd_work_group_size(WG_TILE, 1, 1))) void
 demo_apply(__global const int *idx, ulong i_off, __global const float *vals, ulong v_off,
            __global const float *recip, ulong r_off, __global const float *f1, ulong f1_off,
            __global const float *f2, ulong f2_off, __global float *w, ulong w_off, long cols,
            int n1, int n2, long tiles_per_row, long n_tiles, int k, int n_contrib, float lr,
-           float decay, __local float *acc, __local float *yt) {
+           float decay, int scaled, __local float *acc, __local float *yt) {
     __local int *cnt = (__local int *)yt;
     int lid = get_local_id(0), S = n1 * n2;
     int row_groups = (n2 + VW - 1) / VW, col_groups = (n1 + VW - 1) / VW;
@@ -71,7 +73,10 @@ demo_apply(__global const int *idx, ulong i_off, __global const float *vals, ulo
     barrier(CLK_LOCAL_MEM_FENCE);
 
     // X[h..][x] = sum_b Y[h..][b] * F2[x][b], then per element
-    // W = (W * decay) - (lr * sign(X)).
+    // W = (W * decay) - (lr * s) with s = sign(X) or X itself. Under the
+    // scaled rule lr * s is inexact, so a fused step would show in W: the
+    // two products are statements of their own, rounded before the
+    // subtraction.
     __global float *wt = w + w_off + TILE_ORIGIN(t, n1, n2, cols, tiles_per_row);
     for (int u = lid; u < col_groups * n2; u += WG_TILE) {
         int h = (u / n2) * VW, x = u % n2, avail = n1 - h;
@@ -83,7 +88,8 @@ demo_apply(__global const int *idx, ulong i_off, __global const float *vals, ulo
         float lanes[VW];
         vstore8(sum, 0, lanes);
         for (int i = 0; i < min(avail, VW); i++) {
-            float s = lanes[i] > 0.0f ? 1.0f : (lanes[i] < 0.0f ? -1.0f : 0.0f);
+            float s = lanes[i];
+            if (!scaled) s = s > 0.0f ? 1.0f : (s < 0.0f ? -1.0f : 0.0f);
             __global float *wp = wt + (long)(h + i) * cols + x;
             float kept = *wp * decay;
             float step = lr * s;

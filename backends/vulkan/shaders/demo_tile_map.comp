@@ -10,8 +10,11 @@
 //   MODE 1 subtract: T[at] = T[at] - work[e]
 //   MODE 2 mean:     work[e] = work[e] * recip[uint(work[cnt + e])]
 //   MODE 3 sign:     T[at] = (T[at] * decay) - (lr * sign(work[e]))
-// Modes 2 and 3 are steps of the canonical update: `precise` (no fused
+//   MODE 4 scaled:   T[at] = (T[at] * decay) - (lr * work[e])
+// Modes 2 to 4 are steps of the canonical update: `precise` (no fused
 // multiply-add), no division, the operation order of DESIGN.md section 4.
+// Mode 4 is the scaled update rule, where a fused multiply-add could take
+// either product into the subtraction: both are `precise` and rounded alone.
 // DT_DENORM_PRESERVE: subnormal results are kept (the CPU keeps them), on
 // devices that can promise it (shaderDenormPreserveFloat32).
 #if DT_DENORM_PRESERVE
@@ -48,7 +51,7 @@ void main() {
                         work[e] = mean;
                     } else {
                         const float x = work[e];
-                        const float s = x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : 0.0);
+                        const float s = MODE == 4 ? x : (x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : 0.0));
                         precise float kept = tensor[at] * p.decay;
                         precise float step_ = p.lr * s;
                         precise float updated = kept - step_;

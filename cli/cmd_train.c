@@ -22,7 +22,8 @@ static const cli_opt train_opts[] = {
     {"resume", "FILE", "continue bit-exactly from a checkpoint"},
     {"eval-every", "N", "validation loss every N steps (default 100; 0: only at the end)"},
     {"eval-batches", "N", "validation batches per evaluation (default 20)"},
-    {"json", NULL, "one JSON object per step on stdout"},
+    {"json", NULL, "one JSON object per round on stdout"},
+    {"hashes", NULL, "with --json: the parameter hash after every round (a download each)"},
     {"dry-run", NULL, "print parameters and memory per device, allocate nothing"},
     {NULL, NULL, NULL},
 };
@@ -62,12 +63,14 @@ static void format_duration(double s, char *out, size_t len) {
         snprintf(out, len, "%lds", t);
 }
 
-static void print_json_step(const model_step_report *r, double tps, float val_loss) {
+static void print_json_step(const model_step_report *r, double tps, float val_loss,
+                            const uint64_t *hash) {
     printf("{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6g,\"tokens\":%lld,"
            "\"tokens_per_s\":%.1f,\"payload_bytes\":%zu,\"payload_bytes_per_step\":%.1f",
            (long long)r->step, (double)r->loss, (double)r->lr, r->grad_norm, (long long)r->tokens,
            tps, r->payload_bytes, (double)r->payload_bytes / (double)r->steps);
     if (!isnan(val_loss)) printf(",\"val_loss\":%.6f", (double)val_loss);
+    if (hash) printf(",\"hash\":\"%016llx\"", (unsigned long long)*hash);
     printf("}\n");
     fflush(stdout);
 }
@@ -133,6 +136,8 @@ int cmd_train(int argc, char **argv) {
     s.options.eval_batches = eval_batches;
     if (cli_flag(&args, "dry-run")) return dry_run(&s);
     bool json = cli_flag(&args, "json"), tty = cli_isatty_stderr();
+    bool hashes = cli_flag(&args, "hashes");
+    if (hashes && !json) return cli_fail(&train_cmd, "--hashes needs --json");
 
     dt_device *dev = NULL;
     model *m = NULL;
@@ -205,7 +210,11 @@ int cmd_train(int argc, char **argv) {
             val_loss = step_val;
         }
         if (json) {
-            print_json_step(&r, tps, step_val);
+            if (hashes && model_param_hash(m, &hash) != DT_OK) {
+                exit_code = fail("hash");
+                goto done;
+            }
+            print_json_step(&r, tps, step_val, hashes ? &hash : NULL);
         } else {
             char eta[48];
             format_duration((double)(total - done_steps) * (seconds / (double)done_steps), eta,

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/run_baseline.h"
 #include "cli/run_report.h"
 #include "cli/sampler.h"
 #include "model/checkpoint.h"
@@ -125,47 +126,6 @@ static const char *str(const cJSON *o, const char *k) {
     return cJSON_IsString(it) ? it->valuestring : "";
 }
 
-/* AdamW on one CPU device over the same tokens per step and steps. */
-static dt_status baseline(run_ctx *r, float *val, int64_t *tokens, double *seconds) {
-    const net_run_config *c = &r->s.run;
-    dt_device *dev = NULL;
-    model *m = NULL;
-    model_dataset *ds = NULL;
-    model_trainer *t = NULL;
-    model_train_options o;
-    model_train_options_default(&o, MODEL_OPT_ADAMW);
-    o.schedule = (model_schedule){2e-3f, c->schedule.warmup, c->steps, c->schedule.final_frac};
-    o.accum = net_run_micro_batches(c);
-    o.data_seed = c->seed;
-    o.eval_batches = c->eval_batches;
-    o.adamw.weight_decay = c->demo.weight_decay;
-    double t0 = now_s();
-    dt_status st = dt_device_open("cpu", &dev);
-    if (st == DT_OK) st = model_create(dev, &c->model, c->micro_batch, &m);
-    if (st == DT_OK) st = model_init_weights(m);
-    if (st == DT_OK) st = model_dataset_open(c->data, c->model.vocab_size, &ds);
-    if (st == DT_OK) st = model_trainer_create(m, ds, &o, &t);
-    model_step_report rep;
-    *tokens = 0;
-    for (int64_t s = 0; st == DT_OK && s < c->steps; s++) {
-        st = model_trainer_step(t, &rep);
-        *tokens += rep.tokens;
-        if (r->tty && (s % 5 == 0 || s + 1 == c->steps)) {
-            fprintf(stderr, "\r\033[Kbaseline: AdamW on cpu, step %lld/%lld  loss %.4f",
-                    (long long)s + 1, (long long)c->steps, (double)rep.loss);
-            fflush(stderr);
-        }
-    }
-    if (st == DT_OK) st = model_trainer_eval(t, val);
-    clear_line(r);
-    *seconds = now_s() - t0;
-    model_trainer_destroy(t);
-    model_dataset_close(ds);
-    model_destroy(m);
-    dt_device_close(dev);
-    return st;
-}
-
 /* A sample from the coordinator's final checkpoint. */
 static dt_status sample(run_ctx *r, char *out, size_t cap) {
     char path[PATH_MAX + 64];
@@ -219,38 +179,56 @@ int run_report(run_ctx *r, const char *summary_path) {
     double steps = num(sum, "steps"), tokens = num(sum, "tokens");
     double checked = num(sum, "steps_hash_checked"), agreeing = num(sum, "steps_hash_agreeing");
     double seconds = now_s() - r->started;
-    /* per step: bytes per peer, and the all-reduce equivalent */
-    double up = 0, down = 0, payload = 0, ar = 0, n_rec = 0, contributors = 0;
+    /* Per optimizer step (a round of local steps holds several): bytes per
+     * peer, and what a dense all-reduce of the same steps would move. */
+    double up = 0, down = 0, payload = 0, ar = 0, opt_steps = 0, contributors = 0, n_rec = 0;
     const cJSON *rec;
     cJSON_ArrayForEach(rec, cJSON_GetObjectItemCaseSensitive(sum, "step_records")) {
-        double k = num(rec, "peers_in_round");
-        if (!(k > 0)) continue;
+        double k = num(rec, "peers_in_round"), h = num(rec, "optimizer_steps");
+        if (!(k > 0) || !(h > 0)) continue;
         up += num(rec, "bytes_up") / k;
         down += num(rec, "bytes_down") / k;
         payload += num(rec, "payload_up") / k;
-        ar += num(rec, "allreduce_bytes_per_peer");
+        ar += num(rec, "allreduce_bytes_per_peer") * h;
         contributors += num(rec, "applied");
+        opt_steps += h;
         n_rec++;
     }
-    if (n_rec > 0) up /= n_rec, down /= n_rec, payload /= n_rec, ar /= n_rec, contributors /= n_rec;
+    if (opt_steps > 0) up /= opt_steps, down /= opt_steps, payload /= opt_steps, ar /= opt_steps;
+    if (n_rec > 0) contributors /= n_rec;
 
-    float base_val = NAN;
-    int64_t base_tokens = 0;
-    double base_s = 0;
-    if (r->s.baseline && baseline(r, &base_val, &base_tokens, &base_s) != DT_OK)
+    run_baseline_result base = {NAN, 0, 0, 0};
+    run_baseline_config bc = {c, r->s.baseline_lr};
+    if (r->s.baseline && run_baseline(&bc, sum, r->tty, &base) != DT_OK) {
         fprintf(stderr, "distro-cli run: baseline failed: %s\n", dt_last_error());
+        base.val_loss = NAN;
+    }
     char text[8192] = "";
     if (r->s.sample_tokens > 0 && sample(r, text, sizeof text) != DT_OK)
         snprintf(text, sizeof text, "(no sample: %s)", dt_last_error());
 
-    printf("\n== distro run summary (%lld steps, %.0f s) ==\n", (long long)steps, seconds);
-    printf("%-34s %10s %12s\n", "", "val loss", "tokens");
-    printf("%-34s %10.4f %12.0f\n", "DeMo, networked replicas", val, tokens);
-    if (r->s.baseline)
-        printf("%-34s %10.4f %12lld   (%.0f s)\n", "AdamW, one device (baseline)", (double)base_val,
-               (long long)base_tokens, base_s);
-    printf("\n%-10s %-40s %6s %10s %10s %10s %10s\n", "peer", "device", "steps", "tokens",
-           "tokens/s", "up/step", "down/step");
+    const char *opt = str(sum, "optimizer");
+    char label[64];
+    if (strcmp(opt, "local") == 0)
+        snprintf(label, sizeof label, "local steps (H=%.0f), networked", num(sum, "inner_steps"));
+    else
+        snprintf(label, sizeof label, "DeMo, networked replicas");
+    printf("\n== distro run summary (%.0f rounds, %.0f optimizer steps, %.0f s) ==\n", steps,
+           opt_steps, seconds);
+    printf("%-40s %10s %12s\n", "", "val loss", "tokens");
+    printf("%-40s %10.4f %12.0f\n", label, val, tokens);
+    if (r->s.baseline) {
+        printf("%-40s %10.4f %12lld   (lr %g, %.0f s)\n", "AdamW, one device, same tokens",
+               (double)base.val_loss, (long long)base.tokens, r->s.baseline_lr, base.seconds);
+        printf("gap against AdamW:          %+.2f%%\n",
+               100.0 * (val - (double)base.val_loss) / (double)base.val_loss);
+        if (base.filled_rounds)
+            printf("(the summary lacked the micro-batches of %lld rounds before a coordinator "
+                   "restart; the baseline used the nearest recorded round's)\n",
+                   (long long)base.filled_rounds);
+    }
+    printf("\n%-10s %-40s %6s %10s %10s %10s %10s\n", "peer", "device", "rounds", "tokens",
+           "tokens/s", "up/round", "down/round");
     const cJSON *p;
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(sum, "peers")) {
         double applied = num(p, "steps_applied");
@@ -266,13 +244,13 @@ int run_report(run_ctx *r, const char *summary_path) {
     fmt_bytes(down, bd, sizeof bd);
     fmt_bytes(payload, bp, sizeof bp);
     fmt_bytes(ar, bar, sizeof bar);
-    printf("\nbytes per peer per step:   %s up (%s DeMo payload), %s down\n", bu, bp, bd);
+    printf("\nbytes per peer per optimizer step: %s up (%s payload), %s down\n", bu, bp, bd);
     printf("dense fp32 ring all-reduce: %s per peer per step (2(N-1)/N x 4 B x %.0f params, "
            "N = %.1f)\n",
            bar, params, contributors);
     if (ar > 0 && up > 0)
-        printf("reduction against it:       %.0fx on the upload, %.0fx on the download\n", ar / up,
-               ar / (down > 0 ? down : 1));
+        printf("reduction per optimizer step: %.0fx on the upload, %.0fx on the download\n",
+               ar / up, ar / (down > 0 ? down : 1));
     else
         printf("reduction against it:       n/a (a single contributor moves nothing in an "
                "all-reduce)\n");
@@ -283,8 +261,13 @@ int run_report(run_ctx *r, const char *summary_path) {
     if (text[0]) printf("\nsample from the final model:\n%s\n", text);
 
     if (summary_path) {
-        cJSON_AddNumberToObject(sum, "baseline_val_loss", (double)base_val);
-        cJSON_AddNumberToObject(sum, "baseline_tokens", (double)base_tokens);
+        cJSON_AddNumberToObject(sum, "baseline_val_loss", (double)base.val_loss);
+        cJSON_AddNumberToObject(sum, "baseline_tokens", (double)base.tokens);
+        cJSON_AddNumberToObject(sum, "baseline_lr", r->s.baseline_lr);
+        cJSON_AddNumberToObject(sum, "gap_percent",
+                                100.0 * (val - (double)base.val_loss) / (double)base.val_loss);
+        cJSON_AddNumberToObject(sum, "optimizer_steps", opt_steps);
+        cJSON_AddNumberToObject(sum, "reduction_up", up > 0 ? ar / up : 0.0);
         cJSON_AddNumberToObject(sum, "bytes_up_per_peer_per_step", up);
         cJSON_AddNumberToObject(sum, "bytes_down_per_peer_per_step", down);
         cJSON_AddNumberToObject(sum, "allreduce_bytes_per_peer_per_step", ar);

@@ -80,8 +80,8 @@ static dt_status parse_peer(const cJSON *o, int i, scenario_peer *p) {
 
 static dt_status parse(const char *text, scenario *s) {
     static const char *const known[] = {
-        "description",        "run",      "peers",         "auth", "restart_coordinator_at",
-        "coordinator_device", "baseline", "sample_tokens", NULL};
+        "description",        "run",      "peers",       "auth",          "restart_coordinator_at",
+        "coordinator_device", "baseline", "baseline_lr", "sample_tokens", NULL};
     memset(s, 0, sizeof *s);
     s->restart_coordinator_at = -1;
     s->baseline = 1;
@@ -104,7 +104,7 @@ static dt_status parse(const char *text, scenario *s) {
         if (st != DT_OK) dt_error_wrap(st, "scenario: field 'run': ");
     }
     char auth[16] = "curve";
-    double restart = -1, baseline = 1, sample = 200;
+    double restart = -1, baseline = 1, sample = 200, baseline_lr = 2e-3;
     if (st == DT_OK) st = str_field(root, "", "description", s->description, sizeof s->description);
     if (st == DT_OK) st = str_field(root, "", "auth", auth, sizeof auth);
     if (st == DT_OK && strcmp(auth, "curve") && strcmp(auth, "open"))
@@ -115,6 +115,8 @@ static dt_status parse(const char *text, scenario *s) {
     if (st == DT_OK) st = num_field(root, "", "restart_coordinator_at", -1, 1e9, 1, &restart);
     if (st == DT_OK) st = num_field(root, "", "baseline", 0, 1, 1, &baseline);
     if (st == DT_OK) st = num_field(root, "", "sample_tokens", 0, 100000, 1, &sample);
+    if (st == DT_OK) st = num_field(root, "", "baseline_lr", 0, 10, 0, &baseline_lr);
+    s->baseline_lr = baseline_lr;
     s->open = strcmp(auth, "open") == 0;
     s->restart_coordinator_at = (int64_t)restart;
     s->baseline = (int)baseline;

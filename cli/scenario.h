@@ -11,6 +11,7 @@
  *     "restart_coordinator_at": -1,        kill and --resume it at this step
  *     "coordinator_device": "cpu",
  *     "baseline": true,                    AdamW on one device, same tokens
+ *     "baseline_lr": 2e-3,                 its peak lr (tuned: docs/quality.md)
  *     "sample_tokens": 200, "description": "..."
  *   }
  * An optional peer whose device does not exist here is left out. */
@@ -41,6 +42,7 @@ typedef struct scenario {
     int64_t restart_coordinator_at;
     char coordinator_device[32];
     int baseline;
+    double baseline_lr; /* AdamW's peak lr */
     int64_t sample_tokens;
 } scenario;
 

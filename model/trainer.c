@@ -122,25 +122,36 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The dense baseline: every worker's micro-batches in peer order, one
- * averaged gradient, one AdamW update. */
-static dt_status adamw_step(model_trainer *t, model_step_report *r) {
+/* The dense baseline: the given micro-batches in order, one averaged
+ * gradient, one AdamW update. */
+static dt_status adamw_step(model_trainer *t, const model_micro_ref *refs, int64_t n,
+                            model_step_report *r) {
     const int64_t b = model_batch(t->m), seq = model_get_config(t->m)->seq_len;
-    const int64_t n_micro = t->opt.workers * t->opt.accum;
-    const float grad_scale = (float)(1.0 / (double)(n_micro * b * seq));
+    const float grad_scale = (float)(1.0 / (double)(n * b * seq));
     TRY(model_zero_grads(t->m));
     double loss_sum = 0.0;
-    for (int64_t w = 0; w < t->opt.workers; w++)
-        for (int64_t micro = 0; micro < t->opt.accum; micro++) {
-            float loss = 0.0f;
-            TRY(model_dataset_train_batch(t->ds, t->opt.data_seed, r->step, (uint32_t)(w + 1),
-                                          micro, b, seq, t->tokens, t->targets));
-            TRY(model_forward_backward(t->m, t->tokens, t->targets, grad_scale, &loss));
-            loss_sum += loss;
-        }
-    r->loss = (float)(loss_sum / (double)n_micro);
-    r->tokens = n_micro * b * seq;
+    for (int64_t i = 0; i < n; i++) {
+        float loss = 0.0f;
+        TRY(model_dataset_train_batch(t->ds, t->opt.data_seed, r->step, refs[i].peer, refs[i].micro,
+                                      b, seq, t->tokens, t->targets));
+        TRY(model_forward_backward(t->m, t->tokens, t->targets, grad_scale, &loss));
+        loss_sum += loss;
+    }
+    r->loss = (float)(loss_sum / (double)n);
+    r->tokens = n * b * seq;
     return model_adamw_step(t->adamw, r->lr, r->step + 1, &r->grad_norm);
+}
+
+/* Every worker's micro-batches in peer order: the same tokens as N peers. */
+static dt_status adamw_workers_step(model_trainer *t, model_step_report *r) {
+    const int64_t n = t->opt.workers * t->opt.accum;
+    model_micro_ref *refs = malloc((size_t)n * sizeof *refs);
+    if (!refs) return dt_error(DT_ERR_OOM, "trainer: cannot allocate a step's batches");
+    for (int64_t i = 0; i < n; i++)
+        refs[i] = (model_micro_ref){(uint32_t)(i / t->opt.accum + 1), i % t->opt.accum};
+    dt_status st = adamw_step(t, refs, n, r);
+    free(refs);
+    return st;
 }
 
 /* Every worker's local half from the same weights, then the global half
@@ -154,8 +165,13 @@ static dt_status synced_round(model_trainer *t, model_step_report *r) {
     size_t lens[256];
     double loss_sum = 0.0, norm_sum = 0.0;
     for (int64_t w = 0; w < n; w++) {
-        model_round rd = {LOCAL_RUN_ID,     round, (uint32_t)(w + 1), t->opt.accum,
-                          t->opt.data_seed, r->lr, r->steps,          NULL};
+        model_round rd = {.run_id = LOCAL_RUN_ID,
+                          .round = round,
+                          .peer = (uint32_t)(w + 1),
+                          .n_micro = t->opt.accum,
+                          .data_seed = t->opt.data_seed,
+                          .lr = r->lr,
+                          .steps = r->steps};
         model_round_report rep;
         bool stopped = false;
         TRY(model_worker_round(t->workers[w], t->ds, &rd, t->payloads + (size_t)w * pb, &rep,
@@ -186,13 +202,29 @@ dt_status model_trainer_step(model_trainer *t, model_step_report *r) {
     r->steps = t->opt.inner_steps;
     r->lr = model_schedule_lr(&t->opt.schedule, t->next_step);
     if (t->adamw)
-        TRY(adamw_step(t, r));
+        TRY(adamw_workers_step(t, r));
     else
         TRY(synced_round(t, r));
     TRY(dt_device_sync(model_get_device(t->m)));
     t->next_step += r->steps;
     r->step = t->next_step - 1;
     if (t->opt.optimizer == MODEL_OPT_LOCAL) r->lr = model_schedule_lr(&t->opt.schedule, r->step);
+    r->seconds = now_seconds() - t0;
+    return DT_OK;
+}
+
+dt_status model_trainer_step_on(model_trainer *t, const model_micro_ref *refs, int64_t n,
+                                model_step_report *r) {
+    if (!t->adamw) return dt_error(DT_ERR_INVALID, "trainer: explicit batches need AdamW");
+    if (n < 1) return dt_error(DT_ERR_INVALID, "trainer: a step needs micro-batches");
+    double t0 = now_seconds();
+    memset(r, 0, sizeof *r);
+    r->step = t->next_step;
+    r->steps = 1;
+    r->lr = model_schedule_lr(&t->opt.schedule, t->next_step);
+    TRY(adamw_step(t, refs, n, r));
+    TRY(dt_device_sync(model_get_device(t->m)));
+    t->next_step++;
     r->seconds = now_seconds() - t0;
     return DT_OK;
 }

@@ -51,6 +51,17 @@ int64_t model_trainer_next_step(const model_trainer *t);
 int64_t model_trainer_steps_per_round(const model_trainer *t);
 
 dt_status model_trainer_step(model_trainer *t, model_step_report *r);
+
+/* One micro-batch of a step: whose data stream and which micro index. */
+typedef struct model_micro_ref {
+    uint32_t peer;
+    int64_t micro;
+} model_micro_ref;
+
+/* AdamW only: one step on exactly these n micro-batches, e.g. the union of
+ * the micro-batches a networked round applied (the baseline of `run`). */
+dt_status model_trainer_step_on(model_trainer *t, const model_micro_ref *refs, int64_t n,
+                                model_step_report *r);
 /* Mean loss over the options' validation batches. */
 dt_status model_trainer_eval(model_trainer *t, float *val_loss);
 

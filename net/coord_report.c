@@ -236,6 +236,8 @@ dt_status coord_write_summary(coord *c, float val_loss) {
     cJSON_AddNumberToObject(root, "params", (double)params);
     cJSON_AddNumberToObject(root, "steps", (double)c->version);
     cJSON_AddNumberToObject(root, "payload_bytes", (double)c->payload_bytes);
+    cJSON_AddStringToObject(root, "optimizer", model_optimizer_name(c->cfg->optimizer));
+    cJSON_AddNumberToObject(root, "inner_steps", (double)c->cfg->inner_steps);
     cJSON_AddNumberToObject(root, "val_loss", (double)val_loss);
     cJSON_AddNumberToObject(root, "seconds", coord_now() - c->started_at);
     cJSON *steps = cJSON_AddArrayToObject(root, "step_records");
@@ -260,6 +262,14 @@ dt_status coord_write_summary(coord *c, float val_loss) {
                                 allreduce_bytes(params, r->n_applied));
         cJSON_AddNumberToObject(o, "tokens", (double)r->tokens);
         cJSON_AddNumberToObject(o, "seconds", r->seconds);
+        cJSON_AddNumberToObject(o, "optimizer_steps", (double)net_run_round_steps(c->cfg, s));
+        cJSON *micro = cJSON_AddArrayToObject(o, "micro");
+        for (int i = 0; i < r->n_applied; i++) {
+            cJSON *pair = cJSON_CreateArray();
+            cJSON_AddItemToArray(pair, cJSON_CreateNumber(r->applied_id[i]));
+            cJSON_AddItemToArray(pair, cJSON_CreateNumber(r->applied_micro[i]));
+            cJSON_AddItemToArray(micro, pair);
+        }
         cJSON_AddItemToArray(steps, o);
         if (r->hash) {
             checked++;

@@ -18,6 +18,11 @@ static uint32_t float_bits(float x) {
  * finish a round at about the same time). */
 static void assign_micro(coord *c, coord_peer **active, int n) {
     int64_t total = net_run_micro_batches(c->cfg);
+    if (c->cfg->even_split) { /* the same share each, the rest to the lowest ids */
+        for (int i = 0; i < n; i++)
+            active[i]->n_micro = (uint32_t)(total / n + (i < total % n ? 1 : 0));
+        return;
+    }
     for (int i = 0; i < n; i++) active[i]->n_micro = 1;
     for (int64_t given = n; given < total; given++) {
         int best = 0;
@@ -151,7 +156,8 @@ static void account_round(coord *c, coord_step_record *rec, coord_peer *p, bool 
     p->payload_up_total += p->payload_up;
     p->payload_down_total += (uint64_t)rec->n_applied * c->payload_bytes;
     if (applied) {
-        int64_t tokens = (int64_t)p->n_micro * c->cfg->micro_batch * c->cfg->model.seq_len;
+        int64_t tokens = (int64_t)p->n_micro * c->cfg->micro_batch * c->cfg->model.seq_len *
+                         net_run_round_steps(c->cfg, rec->step);
         p->steps_applied++;
         p->tokens += tokens;
         p->compute_total += p->compute_s;
@@ -233,6 +239,10 @@ dt_status coord_maybe_close_round(coord *c) {
     coord_step_record *rec = &c->records[r.step];
     rec->step = r.step;
     rec->n_applied = n;
+    for (int i = 0; i < n; i++) {
+        rec->applied_id[i] = contrib[i]->id;
+        rec->applied_micro[i] = contrib[i]->n_micro;
+    }
     rec->loss = (float)(loss / weight);
     rec->seconds = now - c->round_started;
     int64_t every = c->cfg->hash_check_every;

@@ -83,6 +83,9 @@ typedef struct coord_step_record {
     uint64_t payload_up, bytes_up, bytes_down; /* summed over peers in the round */
     int peers_in_round;
     int64_t tokens;
+    /* The applied contributions' micro-batches per optimizer step: peer ids
+     * ascending and their counts (the baseline replays exactly these). */
+    uint32_t applied_id[NET_MAX_PEERS], applied_micro[NET_MAX_PEERS];
 } coord_step_record;
 
 typedef struct coord {

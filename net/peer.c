@@ -105,11 +105,14 @@ static dt_status on_round(peer *p, const net_msg *m) {
     }
     p->pending = false;
     double t0 = peer_now();
-    /* The run's last round may hold fewer inner steps than the others. */
-    const int64_t H = p->cfg.inner_steps, left = p->cfg.schedule.total - step * H;
-    model_round rd = {p->run_id,           step,        p->id,
-                      r->n_micro,          p->cfg.seed, bits_float(r->lr_bits),
-                      left < H ? left : H, p->o->stop};
+    model_round rd = {.run_id = p->run_id,
+                      .round = step,
+                      .peer = p->id,
+                      .n_micro = r->n_micro,
+                      .data_seed = p->cfg.seed,
+                      .lr = bits_float(r->lr_bits),
+                      .steps = net_run_round_steps(&p->cfg, step),
+                      .stop = p->o->stop};
     model_round_report rep;
     bool stopped = false;
     dt_status st = model_worker_round(p->worker, p->ds, &rd, p->payload, &rep, &stopped);

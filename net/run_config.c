@@ -70,6 +70,11 @@ void net_run_sync_config(const net_run_config *c, model_sync_config *out) {
     out->schedule = c->schedule;
 }
 
+int64_t net_run_round_steps(const net_run_config *c, int64_t round) {
+    int64_t left = c->schedule.total - round * c->inner_steps;
+    return left < c->inner_steps ? left : c->inner_steps;
+}
+
 void net_run_round_lr(const net_run_config *c, int64_t round, float *lr, float *decay) {
     if (c->optimizer == MODEL_OPT_LOCAL) {
         *lr = c->outer_lr;
@@ -177,6 +182,7 @@ dt_status net_run_config_parse(const char *text, net_run_config *out) {
                                         "steps",
                                         "micro_batch",
                                         "tokens_per_round",
+                                        "split",
                                         "seed",
                                         "optimizer",
                                         "round_deadline_s",
@@ -207,6 +213,14 @@ dt_status net_run_config_parse(const char *text, net_run_config *out) {
                           sizeof c.data);
         else
             snprintf(c.data, sizeof c.data, "%s", data->valuestring);
+    }
+    const cJSON *split = cJSON_GetObjectItemCaseSensitive(root, "split");
+    if (st == DT_OK && split) {
+        if (cJSON_IsString(split) && strcmp(split->valuestring, "even") == 0)
+            c.even_split = true;
+        else if (!cJSON_IsString(split) || strcmp(split->valuestring, "throughput") != 0)
+            st = dt_error(DT_ERR_FORMAT,
+                          "run config: field 'split' must be \"throughput\" or \"even\"");
     }
     double steps = (double)c.steps, mb = (double)c.micro_batch, tpr = (double)c.tokens_per_round;
     double seed = (double)c.seed, deadline = c.round_deadline_s, minp = (double)c.min_peers;
@@ -301,6 +315,7 @@ char *net_run_config_to_json(const net_run_config *c, int pretty) {
     cJSON_AddNumberToObject(root, "steps", (double)c->steps);
     cJSON_AddNumberToObject(root, "micro_batch", (double)c->micro_batch);
     cJSON_AddNumberToObject(root, "tokens_per_round", (double)c->tokens_per_round);
+    cJSON_AddStringToObject(root, "split", c->even_split ? "even" : "throughput");
     cJSON_AddNumberToObject(root, "seed", (double)c->seed);
     cJSON *o = cJSON_AddObjectToObject(root, "optimizer");
     cJSON_AddStringToObject(o, "name", model_optimizer_name(c->optimizer));

@@ -10,6 +10,7 @@
  *     "micro_batch": 12,          sequences per micro-batch
  *     "tokens_per_round": 3072,   per optimizer step, split over the peers by
  *                                 throughput
+ *     "split": "throughput",      or "even": the same share for every peer
  *     "seed": 1,                  batches: (seed, step, peer id, micro)
  *     "optimizer": { "name": "demo" | "local", "lr", "warmup", "final_lr_frac",
  *                    "weight_decay", "clip", "beta", "chunk", "topk", "values",
@@ -31,6 +32,7 @@ typedef struct net_run_config {
     int64_t steps;
     int64_t micro_batch;
     int64_t tokens_per_round;
+    bool even_split; /* "split": "even": equal shares, not by throughput */
     uint64_t seed;
     model_schedule schedule; /* DeMo: per round, total = steps; local: per inner
                                 step, total = steps * inner_steps */
@@ -56,6 +58,10 @@ char *net_run_config_to_json(const net_run_config *c, int pretty);
 
 /* Micro-batches in a round: ceil(tokens_per_round / (micro_batch * seq_len)). */
 int64_t net_run_micro_batches(const net_run_config *c);
+
+/* Optimizer steps in round `round`: 1 for DeMo; inner_steps for local
+ * steps, fewer in a last round that the run's steps cut short. */
+int64_t net_run_round_steps(const net_run_config *c, int64_t round);
 
 /* The optimizer every peer of the run builds (model_worker_create). */
 void net_run_sync_config(const net_run_config *c, model_sync_config *out);

@@ -9,6 +9,9 @@
  * backend (OpenCL sub-buffer and Vulkan offset rules included). */
 #define LAYOUT_ALIGN_FLOATS 16
 
+/* Blocks hold MODEL_P_ATTN_NORM .. MODEL_P_W2, in enum order. */
+#define BLOCK_TENSORS (MODEL_P_W2 - MODEL_P_ATTN_NORM + 1)
+
 static void add(model_layout *l, model_param_kind kind, int layer, const char *name, int ndim,
                 int64_t d0, int64_t d1) {
     model_param *p = &l->params[l->n_params++];
@@ -34,7 +37,7 @@ dt_status model_layout_build(const model_config *c, model_layout *out) {
     memset(out, 0, sizeof *out);
     dt_status st = model_config_validate(c);
     if (st != DT_OK) return st;
-    int max = 3 + 6 * (int)c->n_layers;
+    int max = 3 + BLOCK_TENSORS * (int)c->n_layers;
     out->params = calloc((size_t)max, sizeof *out->params);
     if (!out->params) return dt_error(DT_ERR_OOM, "model layout: cannot allocate %d entries", max);
     int64_t d = c->dim, f = c->ffn_dim, v = c->vocab_size;
@@ -50,6 +53,20 @@ dt_status model_layout_build(const model_config *c, model_layout *out) {
     add(out, MODEL_P_FINAL_NORM, -1, "final_norm", 1, d, 0);
     if (!c->tie_embeddings) add(out, MODEL_P_LM_HEAD, -1, "lm_head", 2, v, d);
     return DT_OK;
+}
+
+int model_param_index(const model_config *c, model_param_kind kind, int layer) {
+    const int final_norm = 1 + BLOCK_TENSORS * (int)c->n_layers;
+    switch (kind) {
+    case MODEL_P_TOK_EMB:
+        return 0;
+    case MODEL_P_FINAL_NORM:
+        return final_norm;
+    case MODEL_P_LM_HEAD:
+        return c->tie_embeddings ? 0 : final_norm + 1;
+    default:
+        return 1 + BLOCK_TENSORS * layer + (int)(kind - MODEL_P_ATTN_NORM);
+    }
 }
 
 void model_layout_free(model_layout *l) {

@@ -42,6 +42,11 @@ typedef struct model_layout {
 
 dt_status model_layout_build(const model_config *c, model_layout *out);
 void model_layout_free(model_layout *l);
+/* Index of parameter `kind` in block `layer` (ignored outside the blocks):
+ * the one place that knows the order model_layout_build lays tensors in.
+ * MODEL_P_LM_HEAD of a model with tied embeddings is the token embedding. */
+int model_param_index(const model_config *c, model_param_kind kind, int layer);
+
 /* Index of the tensor with this name, or -1. */
 int model_layout_find(const model_layout *l, const char *name);
 

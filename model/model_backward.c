@@ -39,7 +39,8 @@ dt_status model_forward_backward(model *m, const int32_t *tokens, const int32_t 
     dt_tensor dx = model_act2(m, a->dx, n, d);
     dt_tensor dtmp = model_act2(m, a->dtmp, n, d);
     dt_tensor xf = model_act2(m, a->xf, n, d);
-    int p_final = 1 + 6 * (int)c->n_layers, p_head = c->tie_embeddings ? 0 : p_final + 1;
+    const int p_final = model_param_index(c, MODEL_P_FINAL_NORM, 0);
+    const int p_head = model_param_index(c, MODEL_P_LM_HEAD, 0);
     /* LM head: dxf into dtmp, then back through the final RMSNorm into dx. */
     TRY(linear_bwd(dev, xf, model_weight(m, p_head), logits, dtmp, model_grad(m, p_head)));
     TRY(dt_rmsnorm_bwd(dev, model_act2(m, a->x[c->n_layers], n, d), model_weight(m, p_final),
@@ -49,27 +50,32 @@ dt_status model_forward_backward(model *m, const int32_t *tokens, const int32_t 
     dt_tensor rope = dt_tensor_3d(m->rope, 0, DT_F32, seq, hd / 2, 2);
     for (int64_t l = c->n_layers - 1; l >= 0; l--) {
         const model_layer_acts *la = &a->layer[l];
-        int p = 1 + 6 * (int)l; /* attn_norm, wqkv, wo, mlp_norm, w13, w2 */
+        const int p_an = model_param_index(c, MODEL_P_ATTN_NORM, (int)l);
+        const int p_qkv = model_param_index(c, MODEL_P_WQKV, (int)l);
+        const int p_wo = model_param_index(c, MODEL_P_WO, (int)l);
+        const int p_mn = model_param_index(c, MODEL_P_MLP_NORM, (int)l);
+        const int p_w13 = model_param_index(c, MODEL_P_W13, (int)l);
+        const int p_w2 = model_param_index(c, MODEL_P_W2, (int)l);
         dt_tensor dbig2f = model_act2(m, a->dbig, n, 2 * f);
         dt_tensor dg = model_act2(m, a->dg, n, f);
 
         /* MLP branch: x_out = x_mid + swiglu(rmsnorm(x_mid) W13^T) W2^T.
          * dx holds d x_out; it becomes d x_mid. */
-        TRY(linear_bwd(dev, model_act2(m, la->g, n, f), model_weight(m, p + 5), dx, dg,
-                       model_grad(m, p + 5)));
+        TRY(linear_bwd(dev, model_act2(m, la->g, n, f), model_weight(m, p_w2), dx, dg,
+                       model_grad(m, p_w2)));
         TRY(dt_swiglu_bwd(dev, model_act2(m, la->h, n, 2 * f), dg, dbig2f));
-        TRY(linear_bwd(dev, model_act2(m, la->xn2, n, d), model_weight(m, p + 4), dbig2f, dtmp,
-                       model_grad(m, p + 4)));
-        TRY(dt_rmsnorm_bwd(dev, model_act2(m, la->x_mid, n, d), model_weight(m, p + 3),
+        TRY(linear_bwd(dev, model_act2(m, la->xn2, n, d), model_weight(m, p_w13), dbig2f, dtmp,
+                       model_grad(m, p_w13)));
+        TRY(dt_rmsnorm_bwd(dev, model_act2(m, la->x_mid, n, d), model_weight(m, p_mn),
                            dt_tensor_1d(m->arena, la->rstd2, DT_F32, n), dtmp, dtmp,
-                           model_grad(m, p + 3)));
+                           model_grad(m, p_mn)));
         TRY(dt_add(dev, dx, dtmp, dx));
 
         /* Attention branch: x_mid = x + attention(rope(rmsnorm(x) Wqkv^T)) Wo^T.
          * dx holds d x_mid; it becomes d x. dtmp carries d att, then d xn1. */
         dt_tensor dqkv = model_act2(m, a->dbig, n, 3 * d);
-        TRY(linear_bwd(dev, model_act2(m, la->att, n, d), model_weight(m, p + 2), dx, dtmp,
-                       model_grad(m, p + 2)));
+        TRY(linear_bwd(dev, model_act2(m, la->att, n, d), model_weight(m, p_wo), dx, dtmp,
+                       model_grad(m, p_wo)));
         TRY(dt_attention_bwd(dev, dt_tensor_3d(m->arena, la->qkv, DT_F32, batch, seq, 3 * d),
                              dt_tensor_3d(m->arena, la->att, DT_F32, batch, seq, d),
                              dt_tensor_3d(m->arena, a->dtmp, DT_F32, batch, seq, d),
@@ -78,13 +84,14 @@ dt_status model_forward_backward(model *m, const int32_t *tokens, const int32_t 
                              dt_tensor_3d(m->arena, a->att_scratch, DT_F32, batch, h, seq), h,
                              scale));
         TRY(dt_rope_bwd(dev, dqkv, rope, hd, 2 * d));
-        TRY(linear_bwd(dev, model_act2(m, la->xn1, n, d), model_weight(m, p + 1), dqkv, dtmp,
-                       model_grad(m, p + 1)));
-        TRY(dt_rmsnorm_bwd(dev, model_act2(m, a->x[l], n, d), model_weight(m, p),
+        TRY(linear_bwd(dev, model_act2(m, la->xn1, n, d), model_weight(m, p_qkv), dqkv, dtmp,
+                       model_grad(m, p_qkv)));
+        TRY(dt_rmsnorm_bwd(dev, model_act2(m, a->x[l], n, d), model_weight(m, p_an),
                            dt_tensor_1d(m->arena, la->rstd1, DT_F32, n), dtmp, dtmp,
-                           model_grad(m, p)));
+                           model_grad(m, p_an)));
         TRY(dt_add(dev, dx, dtmp, dx));
     }
-    TRY(dt_embedding_bwd(dev, dt_tensor_1d(m->arena, a->tokens, DT_I32, n), dx, model_grad(m, 0)));
+    TRY(dt_embedding_bwd(dev, dt_tensor_1d(m->arena, a->tokens, DT_I32, n), dx,
+                         model_grad(m, model_param_index(c, MODEL_P_TOK_EMB, 0))));
     return model_mean_loss(m, n, loss);
 }

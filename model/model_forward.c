@@ -41,9 +41,8 @@ dt_status model_forward_pass(model *m, int64_t batch, int64_t seq, int with_loss
     const float scale = (float)(1.0 / sqrt((double)hd));
     dt_tensor rope = dt_tensor_3d(m->rope, 0, DT_F32, seq, hd / 2, 2);
     dt_tensor tokens = dt_tensor_1d(m->arena, a->tokens, DT_I32, n);
-    int p = 0; /* walks the layout: tok_emb, then 6 tensors per block */
-
-    TRY(dt_embedding_fwd(dev, tokens, model_weight(m, p++), model_act2(m, a->x[0], n, d)));
+    TRY(dt_embedding_fwd(dev, tokens, model_weight_of(m, MODEL_P_TOK_EMB, 0),
+                         model_act2(m, a->x[0], n, d)));
     for (int64_t l = 0; l < c->n_layers; l++) {
         const model_layer_acts *la = &a->layer[l];
         dt_tensor x = model_act2(m, a->x[l], n, d);
@@ -59,27 +58,29 @@ dt_status model_forward_pass(model *m, int64_t batch, int64_t seq, int with_loss
         dt_tensor tmp = model_act2(m, a->dtmp, n, d);
 
         /* attention branch */
-        TRY(dt_rmsnorm_fwd(dev, x, model_weight(m, p++), xn1,
+        const int li = (int)l;
+        TRY(dt_rmsnorm_fwd(dev, x, model_weight_of(m, MODEL_P_ATTN_NORM, li), xn1,
                            dt_tensor_1d(m->arena, la->rstd1, DT_F32, n), MODEL_NORM_EPS));
-        TRY(linear(dev, xn1, model_weight(m, p++), qkv));
+        TRY(linear(dev, xn1, model_weight_of(m, MODEL_P_WQKV, li), qkv));
         TRY(dt_rope_fwd(dev, qkv, rope, hd, 2 * d));
         TRY(dt_attention_fwd(dev, qkv3, dt_tensor_3d(m->arena, la->att, DT_F32, batch, seq, d),
                              dt_tensor_3d(m->arena, la->lse, DT_F32, batch, h, seq), h, scale));
-        TRY(linear(dev, att, model_weight(m, p++), tmp));
+        TRY(linear(dev, att, model_weight_of(m, MODEL_P_WO, li), tmp));
         TRY(dt_add(dev, x, tmp, x_mid));
 
         /* MLP branch */
-        TRY(dt_rmsnorm_fwd(dev, x_mid, model_weight(m, p++), xn2,
+        TRY(dt_rmsnorm_fwd(dev, x_mid, model_weight_of(m, MODEL_P_MLP_NORM, li), xn2,
                            dt_tensor_1d(m->arena, la->rstd2, DT_F32, n), MODEL_NORM_EPS));
-        TRY(linear(dev, xn2, model_weight(m, p++), hh));
+        TRY(linear(dev, xn2, model_weight_of(m, MODEL_P_W13, li), hh));
         TRY(dt_swiglu_fwd(dev, hh, g));
-        TRY(linear(dev, g, model_weight(m, p++), tmp));
+        TRY(linear(dev, g, model_weight_of(m, MODEL_P_W2, li), tmp));
         TRY(dt_add(dev, x_mid, tmp, x_out));
     }
     dt_tensor xf = model_act2(m, a->xf, n, d);
-    TRY(dt_rmsnorm_fwd(dev, model_act2(m, a->x[c->n_layers], n, d), model_weight(m, p++), xf,
+    TRY(dt_rmsnorm_fwd(dev, model_act2(m, a->x[c->n_layers], n, d),
+                       model_weight_of(m, MODEL_P_FINAL_NORM, 0), xf,
                        dt_tensor_1d(m->arena, a->rstdf, DT_F32, n), MODEL_NORM_EPS));
-    dt_tensor head = model_weight(m, c->tie_embeddings ? 0 : p);
+    dt_tensor head = model_weight_of(m, MODEL_P_LM_HEAD, 0);
     dt_tensor logits = model_act2(m, a->logits, n, c->vocab_size);
     TRY(linear(dev, xf, head, logits));
     if (!with_loss) return DT_OK;

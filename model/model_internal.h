@@ -58,4 +58,9 @@ dt_status model_mean_loss(model *m, int64_t n, float *loss);
 /* Check host tokens against the vocabulary and upload them. */
 dt_status model_upload_tokens(model *m, const int32_t *tokens, const int32_t *targets, int64_t n);
 
+/* The weights of parameter `kind` in block `layer` (model_param_index). */
+static inline dt_tensor model_weight_of(const model *m, model_param_kind kind, int layer) {
+    return model_weight(m, model_param_index(model_get_config(m), kind, layer));
+}
+
 #endif

@@ -184,7 +184,9 @@ static dt_status synced_round(model_trainer *t, model_step_report *r) {
     }
     float lr = r->lr, decay = model_demo_decay(r->lr, t->opt.demo.weight_decay);
     if (t->opt.optimizer == MODEL_OPT_LOCAL) {
-        lr = t->opt.outer_lr; /* weight decay happened in the inner steps */
+        /* weight decay happened in the inner steps */
+        lr = model_local_outer_lr(&t->opt.schedule, round, t->opt.inner_steps, t->opt.outer_lr,
+                                  t->opt.demo.update);
         decay = 1.0f;
     }
     TRY(model_worker_apply(t->workers[0], LOCAL_RUN_ID, round, ptrs, lens, (int)n, lr, decay));

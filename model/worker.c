@@ -45,6 +45,15 @@ void model_sync_config_local_default(model_sync_config *c) {
     model_adamw_config_default(&c->inner);
 }
 
+float model_local_outer_lr(const model_schedule *s, int64_t round, int64_t H, float outer_lr,
+                           dt_demo_update update) {
+    if (update == DT_DEMO_UPDATE_SCALED) return outer_lr;
+    double sum = 0.0;
+    for (int64_t step = round * H; step < (round + 1) * H && step < s->total; step++)
+        sum += (double)model_schedule_lr(s, step);
+    return (float)((double)outer_lr * sum);
+}
+
 dt_status model_worker_create(model *m, const model_sync_config *cfg, model_worker **out) {
     *out = NULL;
     if (cfg->optimizer != MODEL_OPT_DEMO && cfg->optimizer != MODEL_OPT_LOCAL)

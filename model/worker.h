@@ -55,6 +55,15 @@ typedef struct model_sync_config {
  * figure), the scaled outer rule. The caller sets the schedule. */
 void model_sync_config_local_default(model_sync_config *c);
 
+/* The outer step's lr of round `round` (H inner steps from step round * H,
+ * fewer in a last round cut short by the schedule's total). Scaled: outer_lr
+ * itself, the pseudo-gradients already carry the inner schedule. Sign: every
+ * weight moves by the same amount, so that amount follows the schedule:
+ * outer_lr times the sum of the round's inner learning rates (what H inner
+ * steps of unit size would move a weight). */
+float model_local_outer_lr(const model_schedule *s, int64_t round, int64_t H, float outer_lr,
+                           dt_demo_update update);
+
 /* What one round of one peer is: which data, and the step's lr for DeMo. */
 typedef struct model_round {
     uint64_t run_id;

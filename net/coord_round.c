@@ -135,8 +135,9 @@ dt_status coord_on_submit(coord *c, coord_peer *p, const net_msg *m) {
     p->loss = s->loss;
     p->compute_s = s->compute_s;
     if (s->compute_s > 1e-6) {
-        double tps = (double)s->n_micro * (double)(c->cfg->micro_batch * c->cfg->model.seq_len) /
-                     s->compute_s;
+        /* A round of local steps trains its micro-batches once per inner step. */
+        double tps = (double)s->n_micro * (double)(c->cfg->micro_batch * c->cfg->model.seq_len) *
+                     (double)net_run_round_steps(c->cfg, c->round_step) / s->compute_s;
         p->tokens_per_s = p->tokens_per_s > 0 ? 0.5 * p->tokens_per_s + 0.5 * tps : tps;
     }
     return DT_OK;

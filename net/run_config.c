@@ -77,7 +77,8 @@ int64_t net_run_round_steps(const net_run_config *c, int64_t round) {
 
 void net_run_round_lr(const net_run_config *c, int64_t round, float *lr, float *decay) {
     if (c->optimizer == MODEL_OPT_LOCAL) {
-        *lr = c->outer_lr;
+        *lr = model_local_outer_lr(&c->schedule, round, c->inner_steps, c->outer_lr,
+                                   c->demo.update);
         *decay = 1.0f;
         return;
     }

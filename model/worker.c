@@ -14,9 +14,10 @@
 struct model_worker {
     model *m;
     model_sync_config cfg;
-    model_demo *demo;   /* DeMo: the momentum; local steps: the error feedback */
-    model_adamw *inner; /* local steps: inner AdamW moments, kept across rounds */
-    dt_buffer *theta;   /* local steps: the global weights while W goes local */
+    model_demo *demo;             /* DeMo: the momentum; local steps: the error feedback */
+    model_adamw *inner;           /* local steps: inner AdamW moments, kept across rounds */
+    dt_buffer *theta;             /* local steps: the global weights while W goes local */
+    dt_buffer *outer_m, *outer_x; /* outer momentum and the decoded mean */
     int64_t inner_count;
     int32_t *tokens, *targets;
 };
@@ -43,6 +44,10 @@ void model_sync_config_local_default(model_sync_config *c) {
     c->demo.update = DT_DEMO_UPDATE_SCALED;
     c->inner_steps = 32;
     model_adamw_config_default(&c->inner);
+}
+
+static dt_tensor whole(dt_buffer *b) {
+    return dt_tensor_1d(b, 0, DT_F32, (int64_t)(dt_buffer_size(b) / 4));
 }
 
 float model_local_outer_lr(const model_schedule *s, int64_t round, int64_t H, float outer_lr,
@@ -77,6 +82,11 @@ dt_status model_worker_create(model *m, const model_sync_config *cfg, model_work
         st = model_adamw_create(m, &cfg->inner, &w->inner);
         size_t bytes = dt_buffer_size(model_weights_buffer(m));
         if (st == DT_OK) st = dt_buffer_alloc(model_get_device(m), bytes, &w->theta);
+        if (st == DT_OK && cfg->outer_momentum > 0.0f) {
+            st = dt_buffer_alloc(model_get_device(m), bytes, &w->outer_m);
+            if (st == DT_OK) st = dt_buffer_alloc(model_get_device(m), bytes, &w->outer_x);
+            if (st == DT_OK) st = dt_fill(model_get_device(m), whole(w->outer_m), 0.0f);
+        }
     }
     if (st != DT_OK) {
         model_worker_destroy(w);
@@ -91,6 +101,8 @@ void model_worker_destroy(model_worker *w) {
     model_demo_destroy(w->demo);
     model_adamw_destroy(w->inner);
     dt_buffer_free(w->theta);
+    dt_buffer_free(w->outer_m);
+    dt_buffer_free(w->outer_x);
     free(w->tokens);
     free(w->targets);
     free(w);
@@ -126,10 +138,6 @@ static dt_status gradients(model_worker *w, const model_dataset *ds, const model
         *loss_sum += loss;
     }
     return DT_OK;
-}
-
-static dt_tensor whole(dt_buffer *b) {
-    return dt_tensor_1d(b, 0, DT_F32, (int64_t)(dt_buffer_size(b) / 4));
 }
 
 /* H inner AdamW steps from theta; then the model's gradients hold
@@ -182,9 +190,31 @@ dt_status model_worker_round(model_worker *w, const model_dataset *ds, const mod
     return DT_OK;
 }
 
+/* X, the decoded mean, into outer_x; then each step one rounded IEEE
+ * operation, the same bits on every backend: m = mu m + X, u = X + mu m,
+ * theta = theta + (-lr) u. The gradient buffer is free here (scratch). */
+static dt_status apply_with_momentum(model_worker *w, uint64_t run_id, int64_t round,
+                                     const uint8_t *const *payloads, const size_t *lens, int n,
+                                     float lr) {
+    dt_device *dev = model_get_device(w->m);
+    dt_tensor m = whole(w->outer_m), x = whole(w->outer_x);
+    dt_tensor g = whole(model_grads_buffer(w->m)), wt = whole(model_weights_buffer(w->m));
+    const float mu = w->cfg.outer_momentum;
+    TRY(dt_fill(dev, x, 0.0f));
+    TRY(model_demo_apply_to(w->demo, run_id, round, payloads, lens, n, -1.0f, 1.0f,
+                            DT_DEMO_UPDATE_SCALED, w->outer_x));
+    TRY(dt_scale(dev, m, mu, m));
+    TRY(dt_add(dev, m, x, m));
+    TRY(dt_scale(dev, m, mu, g));
+    TRY(dt_add(dev, x, g, x));
+    TRY(dt_scale(dev, x, -lr, g));
+    return dt_add(dev, wt, g, wt);
+}
+
 dt_status model_worker_apply(model_worker *w, uint64_t run_id, int64_t round,
                              const uint8_t *const *payloads, const size_t *lens, int n, float lr,
                              float decay) {
+    if (w->outer_m) return apply_with_momentum(w, run_id, round, payloads, lens, n, lr);
     return model_demo_apply(w->demo, run_id, round, payloads, lens, n, lr, decay);
 }
 

@@ -1,6 +1,8 @@
-/* Resume is bit-exact: 6 steps equals 3 steps + save + resume (into a
- * fresh model and optimizer) + 3 steps, the same parameter hash, for both
- * optimizers. */
+/* Resume is bit-exact: 6 rounds equal 3 rounds + save + resume (into a
+ * fresh model and optimizer) + 3 rounds, the same parameter hash, for AdamW,
+ * DeMo, DeMo with two simulated workers, and local steps with two workers
+ * (rounds of 2 inner steps: the inner AdamW moments, the error feedback and
+ * the inner step count of every worker must survive). */
 #include <string.h>
 #include <unistd.h>
 
@@ -16,7 +18,13 @@ typedef struct run {
     model_trainer *t;
 } run;
 
-static void run_open(run *r, dt_device *dev, model_optimizer opt) {
+typedef struct variant {
+    const char *name;
+    model_optimizer opt;
+    int64_t workers, inner;
+} variant;
+
+static void run_open(run *r, dt_device *dev, const variant *v) {
     memset(r, 0, sizeof *r);
     r->dev = dev;
     model_config c;
@@ -25,8 +33,10 @@ static void run_open(run *r, dt_device *dev, model_optimizer opt) {
     MUST(model_init_weights(r->m));
     MUST(model_dataset_open("builtin:tinyshakespeare", c.vocab_size, &r->ds));
     model_train_options o;
-    model_train_options_default(&o, opt);
-    o.schedule = (model_schedule){2e-3f, 2, 6, 0.1f};
+    model_train_options_default(&o, v->opt);
+    o.workers = v->workers;
+    if (v->opt == MODEL_OPT_LOCAL) o.inner_steps = v->inner;
+    o.schedule = (model_schedule){2e-3f, 2, 6 * (v->opt == MODEL_OPT_LOCAL ? v->inner : 1), 0.1f};
     o.accum = 2;
     MUST(model_trainer_create(r->m, r->ds, &o, &r->t));
 }
@@ -52,22 +62,28 @@ int main(void) {
     dt_device *dev = test_open_device();
     char path[64];
     snprintf(path, sizeof path, "/tmp/distro_resume_%d.safetensors", (int)getpid());
-    for (int opt = 0; opt < 2; opt++) {
-        const char *name = model_optimizer_name((model_optimizer)opt);
+    static const variant variants[] = {{"adamw", MODEL_OPT_ADAMW, 1, 1},
+                                       {"demo", MODEL_OPT_DEMO, 1, 1},
+                                       {"demo, 2 workers", MODEL_OPT_DEMO, 2, 1},
+                                       {"local, 2 workers, H 2", MODEL_OPT_LOCAL, 2, 2}};
+    for (size_t vi = 0; vi < sizeof variants / sizeof variants[0]; vi++) {
+        const variant *v = &variants[vi];
+        const char *name = v->name;
+        const int64_t per_round = v->opt == MODEL_OPT_LOCAL ? v->inner : 1;
         run straight, first, second;
-        run_open(&straight, dev, (model_optimizer)opt);
+        run_open(&straight, dev, v);
         steps(&straight, 6);
         uint64_t h6 = hash_of(&straight);
 
-        run_open(&first, dev, (model_optimizer)opt);
+        run_open(&first, dev, v);
         steps(&first, 3);
         uint64_t h3 = hash_of(&first);
         MUST(model_trainer_save(first.t, path));
         run_close(&first);
 
-        run_open(&second, dev, (model_optimizer)opt);
+        run_open(&second, dev, v);
         MUST(model_trainer_resume(second.t, path));
-        CHECK(model_trainer_next_step(second.t) == 3, "%s: resumed at step %lld", name,
+        CHECK(model_trainer_next_step(second.t) == 3 * per_round, "%s: resumed at step %lld", name,
               (long long)model_trainer_next_step(second.t));
         CHECK(hash_of(&second) == h3, "%s: weights after resume differ from the saved ones", name);
         steps(&second, 3);

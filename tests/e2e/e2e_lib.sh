@@ -1,7 +1,8 @@
 # Shared helpers of the end-to-end scripts (sourced, bash).
 #
-# Every script is called as   SCRIPT CLI REPLAY JSONQ HOSTILE   (the paths of
-# distro-cli, replay_record, e2e_json and hostile_peer), works in a fresh
+# Every script is called as   SCRIPT CLI REPLAY JSONQ HOSTILE [OPTIMIZER]
+# (the paths of distro-cli, replay_record, e2e_json and hostile_peer; the
+# optimizer of run_config: demo, or local for local steps), works in a fresh
 # mktemp -d directory, and on exit, pass or fail, kills every process it
 # started (by pid, never by name) and removes the directory; with
 # DISTRO_E2E_KEEP=1 a failed test's directory is kept and named instead.
@@ -12,7 +13,9 @@ CLI=$1
 REPLAY=$2
 JSONQ=$3
 HOSTILE=$4
+E2E_OPTIMIZER=${5:-demo}
 E2E_NAME=$(basename "$0" .sh)
+[ "$E2E_OPTIMIZER" = demo ] || E2E_NAME=$E2E_NAME-$E2E_OPTIMIZER
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/distro-e2e-$E2E_NAME.XXXXXX") || exit 1
 E2E_PIDS=()
 E2E_FAILED=0
@@ -138,8 +141,11 @@ wait_for() {
 run_config() { # STEPS EXTRA...
     local steps=$1
     shift
+    local opt="\"lr\": 3e-3, \"warmup\": 2, \"chunk\": 32, \"topk\": 8, \"values\": \"fp32\""
+    # Local steps: rounds of 3 inner AdamW steps, the scaled outer step.
+    [ "$E2E_OPTIMIZER" = local ] && opt="\"name\": \"local\", $opt, \"inner_steps\": 3"
     local fields=("\"model\": \"tiny\"" "\"steps\": $steps" "\"micro_batch\": 4"
-        "\"optimizer\": {\"lr\": 3e-3, \"warmup\": 2, \"chunk\": 32, \"topk\": 8, \"values\": \"fp32\"}")
+        "\"optimizer\": {$opt}")
     local defaults=('"tokens_per_round": 128' '"eval_batches": 2' '"checkpoint_every": 0')
     local d f key
     for d in "${defaults[@]}"; do

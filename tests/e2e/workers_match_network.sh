@@ -44,4 +44,17 @@ check demo 6 '{"name": "demo", "lr": 3e-3, "warmup": 2, "final_lr_frac": 0.1, "w
 # 4 rounds of 4 inner steps: 16 optimizer steps.
 check local 4 '{"name": "local", "lr": 1e-3, "warmup": 2, "final_lr_frac": 0.1, "weight_decay": 0.1, "clip": 1, "beta": 0.95, "chunk": 32, "topk": 8, "values": "fp32", "inner_steps": 4, "outer_lr": 1, "outer": "scaled"}' \
     --optimizer local --steps 16 --inner-steps 4 --lr 1e-3 --beta 0.95 --outer-lr 1
+
+# The AdamW baseline of `run` trains on exactly the micro-batches the rounds
+# applied (peer 1 and peer 2, micro-batch 0, every optimizer step): the same
+# as `train --optimizer adamw --workers 2`, so the same validation loss.
+sed -i 's/"baseline": false/"baseline": true, "baseline_lr": 2e-3/' "$WORK/scenario.json"
+start run "$CLI" run "$WORK/scenario.json" --summary "$WORK/with-baseline.json"
+wait_exit "$E2E_PID" 240 || fail "distro-cli run with its baseline failed"
+"$CLI" train "${common_train[@]}" --optimizer adamw --steps 16 --lr 2e-3 \
+    >"$WORK/adamw-train.out" 2>"$WORK/adamw-train.err" || fail "train adamw failed"
+jv base "$WORK/with-baseline.json" .baseline_val_loss
+want=$(jl "$WORK/adamw-train.out" '[-1].val_loss')
+expect_eq "baseline val loss, run vs train --workers 2 (AdamW)" "$(printf '%.5f' "$base")" \
+    "$(printf '%.5f' "$want")"
 note "passed"

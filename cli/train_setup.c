@@ -39,7 +39,7 @@ bool train_setup_parse(const cli_args *a, train_setup *s) {
     const bool local = opt == MODEL_OPT_LOCAL;
 
     int64_t steps, accum, warmup, topk, chunk, seed, workers, inner;
-    double lr, final_frac, wd, clip, beta, outer_lr, outer_mom;
+    double lr, final_frac, wd, clip, beta, outer_lr;
     if (!cli_get_int(a, "steps", 1, 1000000000, 1000, &steps) ||
         !cli_get_int(a, "batch", 1, 1 << 20, 12, &s->batch) ||
         !cli_get_int(a, "accum", 1, 1 << 20, 1, &accum) ||
@@ -55,8 +55,7 @@ bool train_setup_parse(const cli_args *a, train_setup *s) {
         !cli_get_int(a, "workers", 1, 256, 1, &workers) ||
         !cli_get_int(a, "inner-steps", 1, 1000000, o->inner_steps > 1 ? o->inner_steps : 32,
                      &inner) ||
-        !cli_get_double(a, "outer-lr", 0.0, 100.0, 1.0, &outer_lr) ||
-        !cli_get_double(a, "outer-momentum", 0.0, 0.999, 0.0, &outer_mom))
+        !cli_get_double(a, "outer-lr", 0.0, 100.0, 1.0, &outer_lr))
         return false;
     if (!local && (cli_get(a, "inner-steps") || cli_get(a, "outer-lr") || cli_get(a, "outer"))) {
         cli_fail(a->cmd, "--inner-steps, --outer-lr and --outer need --optimizer local");
@@ -79,7 +78,6 @@ bool train_setup_parse(const cli_args *a, train_setup *s) {
     if (local) {
         o->inner_steps = inner;
         o->outer_lr = (float)outer_lr;
-        o->outer_momentum = (float)outer_mom;
         o->demo.update = (dt_demo_update)outer;
     }
     return true;

@@ -24,8 +24,7 @@
         {"workers", "N", "simulated peers, each with its own data and state (default 1)"},         \
         {"inner-steps", "H", "local: inner AdamW steps per round (default 32)"},                   \
         {"outer-lr", "LR", "local: lr of the outer step (default 1)"},                             \
-        {"outer", "RULE", "local: outer step scaled (default) or sign"},                           \
-        {"outer-momentum", "MU", "local: outer Nesterov momentum (default 0: none)"}, {            \
+        {"outer", "RULE", "local: outer step scaled (default) or sign"}, {                         \
         "seed", "S", "data seed; batches are a pure function of (seed, step) (default 1)"          \
     }
 

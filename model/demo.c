@@ -223,13 +223,6 @@ dt_status model_demo_compress(model_demo *o, uint64_t run_id, int64_t step, floa
 dt_status model_demo_apply(model_demo *o, uint64_t run_id, int64_t step,
                            const uint8_t *const *payloads, const size_t *lens, int n, float lr,
                            float decay) {
-    return model_demo_apply_to(o, run_id, step, payloads, lens, n, lr, decay, o->cfg.update,
-                               model_weights_buffer(o->m));
-}
-
-dt_status model_demo_apply_to(model_demo *o, uint64_t run_id, int64_t step,
-                              const uint8_t *const *payloads, const size_t *lens, int n, float lr,
-                              float decay, dt_demo_update update, dt_buffer *target) {
     if (n < 1) return dt_error(DT_ERR_INVALID, "demo apply: no contributions");
     TRY(ensure_capacity(o, n));
     /* Decode every payload before touching the device: a refusal leaves
@@ -259,10 +252,8 @@ dt_status model_demo_apply_to(model_demo *o, uint64_t run_id, int64_t step,
         dt_tensor idx = dt_tensor_nd(o->contrib_idx, at, DT_I32, 3, shape);
         dt_tensor vals = dt_tensor_nd(o->contrib_vals, at, DT_F32, 3, shape);
         float dec = l->params[t].decay ? decay : 1.0f;
-        const model_param *p = &l->params[t];
-        dt_tensor w = dt_tensor_nd(target, p->offset, DT_F32, p->ndim, p->shape);
-        TRY(dt_demo_apply(o->dev, &tg->plan, idx, vals, n, recip, f1_view(o, t), f2_view(o, t), w,
-                          lr, dec, update));
+        TRY(dt_demo_apply(o->dev, &tg->plan, idx, vals, n, recip, f1_view(o, t), f2_view(o, t),
+                          model_weight(o->m, t), lr, dec, o->cfg.update));
     }
     return DT_OK;
 }

@@ -49,13 +49,6 @@ dt_status model_demo_apply(model_demo *o, uint64_t run_id, int64_t step,
                            const uint8_t *const *payloads, const size_t *lens, int n, float lr,
                            float decay);
 
-/* The same update on `target`, a buffer laid out like the weights, with
- * the given rule: with SCALED, lr = -1, decay = 1 and a zeroed target it
- * writes the decoded mean X itself (0 - (-1 * X) is exact). */
-dt_status model_demo_apply_to(model_demo *o, uint64_t run_id, int64_t step,
-                              const uint8_t *const *payloads, const size_t *lens, int n, float lr,
-                              float decay, dt_demo_update update, dt_buffer *target);
-
 dt_status model_demo_confirm(model_demo *o);
 void model_demo_discard(model_demo *o);
 

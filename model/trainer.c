@@ -54,8 +54,7 @@ static dt_status create_workers(model_trainer *t) {
                             .demo = o->demo,
                             .inner_steps = o->inner_steps,
                             .inner = o->adamw,
-                            .schedule = o->schedule,
-                            .outer_momentum = o->outer_momentum};
+                            .schedule = o->schedule};
     t->workers = calloc((size_t)o->workers, sizeof *t->workers);
     if (!t->workers) return dt_error(DT_ERR_OOM, "trainer: cannot allocate workers");
     for (int64_t w = 0; w < o->workers; w++) TRY(model_worker_create(t->m, &sc, &t->workers[w]));

@@ -21,7 +21,6 @@ typedef struct model_train_options {
     model_demo_config demo;   /* DeMo, and the compression of local steps */
     int64_t inner_steps;      /* local steps: H */
     float outer_lr;           /* local steps: the outer step's lr (1) */
-    float outer_momentum;     /* local steps: outer Nesterov momentum (0) */
     uint64_t data_seed;       /* batches: pure function of (seed, step, peer, micro) */
     int64_t eval_batches;     /* validation batches per evaluation */
 } model_train_options;

@@ -14,10 +14,9 @@
 struct model_worker {
     model *m;
     model_sync_config cfg;
-    model_demo *demo;             /* DeMo: the momentum; local steps: the error feedback */
-    model_adamw *inner;           /* local steps: inner AdamW moments, kept across rounds */
-    dt_buffer *theta;             /* local steps: the global weights while W goes local */
-    dt_buffer *outer_m, *outer_x; /* outer momentum and the decoded mean */
+    model_demo *demo;   /* DeMo: the momentum; local steps: the error feedback */
+    model_adamw *inner; /* local steps: inner AdamW moments, kept across rounds */
+    dt_buffer *theta;   /* local steps: the global weights while W goes local */
     int64_t inner_count;
     int32_t *tokens, *targets;
 };
@@ -82,11 +81,6 @@ dt_status model_worker_create(model *m, const model_sync_config *cfg, model_work
         st = model_adamw_create(m, &cfg->inner, &w->inner);
         size_t bytes = dt_buffer_size(model_weights_buffer(m));
         if (st == DT_OK) st = dt_buffer_alloc(model_get_device(m), bytes, &w->theta);
-        if (st == DT_OK && cfg->outer_momentum > 0.0f) {
-            st = dt_buffer_alloc(model_get_device(m), bytes, &w->outer_m);
-            if (st == DT_OK) st = dt_buffer_alloc(model_get_device(m), bytes, &w->outer_x);
-            if (st == DT_OK) st = dt_fill(model_get_device(m), whole(w->outer_m), 0.0f);
-        }
     }
     if (st != DT_OK) {
         model_worker_destroy(w);
@@ -101,8 +95,6 @@ void model_worker_destroy(model_worker *w) {
     model_demo_destroy(w->demo);
     model_adamw_destroy(w->inner);
     dt_buffer_free(w->theta);
-    dt_buffer_free(w->outer_m);
-    dt_buffer_free(w->outer_x);
     free(w->tokens);
     free(w->targets);
     free(w);
@@ -190,31 +182,9 @@ dt_status model_worker_round(model_worker *w, const model_dataset *ds, const mod
     return DT_OK;
 }
 
-/* X, the decoded mean, into outer_x; then each step one rounded IEEE
- * operation, the same bits on every backend: m = mu m + X, u = X + mu m,
- * theta = theta + (-lr) u. The gradient buffer is free here (scratch). */
-static dt_status apply_with_momentum(model_worker *w, uint64_t run_id, int64_t round,
-                                     const uint8_t *const *payloads, const size_t *lens, int n,
-                                     float lr) {
-    dt_device *dev = model_get_device(w->m);
-    dt_tensor m = whole(w->outer_m), x = whole(w->outer_x);
-    dt_tensor g = whole(model_grads_buffer(w->m)), wt = whole(model_weights_buffer(w->m));
-    const float mu = w->cfg.outer_momentum;
-    TRY(dt_fill(dev, x, 0.0f));
-    TRY(model_demo_apply_to(w->demo, run_id, round, payloads, lens, n, -1.0f, 1.0f,
-                            DT_DEMO_UPDATE_SCALED, w->outer_x));
-    TRY(dt_scale(dev, m, mu, m));
-    TRY(dt_add(dev, m, x, m));
-    TRY(dt_scale(dev, m, mu, g));
-    TRY(dt_add(dev, x, g, x));
-    TRY(dt_scale(dev, x, -lr, g));
-    return dt_add(dev, wt, g, wt);
-}
-
 dt_status model_worker_apply(model_worker *w, uint64_t run_id, int64_t round,
                              const uint8_t *const *payloads, const size_t *lens, int n, float lr,
                              float decay) {
-    if (w->outer_m) return apply_with_momentum(w, run_id, round, payloads, lens, n, lr);
     return model_demo_apply(w->demo, run_id, round, payloads, lens, n, lr, decay);
 }
 

@@ -49,9 +49,6 @@ typedef struct model_sync_config {
     int64_t inner_steps;      /* H: inner optimizer steps per round */
     model_adamw_config inner; /* inner AdamW */
     model_schedule schedule;  /* lr of inner step s (0-based over the run) */
-    /* Outer Nesterov momentum mu (0: none), replica state like theta:
-     * m = mu m + X; theta -= outer_lr (X + mu m) (DiLoCo's outer step). */
-    float outer_momentum;
 } model_sync_config;
 
 /* Local-steps defaults: H = 32, error-feedback decay 0.95 (Covenant-72B's

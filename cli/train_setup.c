@@ -30,12 +30,16 @@ bool train_setup_parse(const cli_args *a, train_setup *s) {
     /* Choice i is model_optimizer i. */
     static const char *const optimizers[] = {"adamw", "demo", "local", NULL};
     static const char *const outer_rules[] = {"sign", "scaled", NULL};
+    static const char *const aggregates[] = {"chosen", "all", NULL};
     int opt = MODEL_OPT_DEMO, outer = DT_DEMO_UPDATE_SCALED;
     if (!cli_get_choice(a, "optimizer", optimizers, MODEL_OPT_DEMO, &opt) ||
         !cli_get_choice(a, "outer", outer_rules, DT_DEMO_UPDATE_SCALED, &outer))
         return false;
     model_train_options *o = &s->options;
     model_train_options_default(o, (model_optimizer)opt);
+    int aggregate = o->demo.mean_over_all ? 1 : 0;
+    if (!cli_get_choice(a, "aggregate", aggregates, aggregate, &aggregate)) return false;
+    o->demo.mean_over_all = aggregate == 1;
     const bool local = opt == MODEL_OPT_LOCAL;
 
     int64_t steps, accum, warmup, topk, chunk, seed, workers, inner;
@@ -43,7 +47,7 @@ bool train_setup_parse(const cli_args *a, train_setup *s) {
     if (!cli_get_int(a, "steps", 1, 1000000000, 1000, &steps) ||
         !cli_get_int(a, "batch", 1, 1 << 20, 12, &s->batch) ||
         !cli_get_int(a, "accum", 1, 1 << 20, 1, &accum) ||
-        !cli_get_double(a, "lr", 0.0, 10.0, opt == MODEL_OPT_DEMO ? 3e-3 : 1e-3, &lr) ||
+        !cli_get_double(a, "lr", 0.0, 10.0, (double)o->schedule.lr, &lr) ||
         !cli_get_int(a, "warmup", 0, steps, steps / 10 < 100 ? steps / 10 : 100, &warmup) ||
         !cli_get_double(a, "final-lr-frac", 0.0, 1.0, 0.1, &final_frac) ||
         !cli_get_double(a, "weight-decay", 0.0, 10.0, 0.1, &wd) ||
@@ -55,7 +59,7 @@ bool train_setup_parse(const cli_args *a, train_setup *s) {
         !cli_get_int(a, "workers", 1, 256, 1, &workers) ||
         !cli_get_int(a, "inner-steps", 1, 1000000, o->inner_steps > 1 ? o->inner_steps : 32,
                      &inner) ||
-        !cli_get_double(a, "outer-lr", 0.0, 100.0, 1.0, &outer_lr))
+        !cli_get_double(a, "outer-lr", 0.0, 100.0, (double)o->outer_lr, &outer_lr))
         return false;
     if (!local && (cli_get(a, "inner-steps") || cli_get(a, "outer-lr") || cli_get(a, "outer"))) {
         cli_fail(a->cmd, "--inner-steps, --outer-lr and --outer need --optimizer local");

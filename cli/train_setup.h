@@ -12,7 +12,7 @@
         {"config", "FILE", "model config JSON instead of a preset"},                               \
         {"data", "SPEC", "builtin:tinyshakespeare (default) or an llm.c shard FILE.bin"},          \
         {"optimizer", "NAME", "demo (default), local (local steps) or adamw"},                     \
-        {"lr", "LR", "peak (inner) learning rate (default 1e-3 adamw and local, 3e-3 demo)"},      \
+        {"lr", "LR", "peak (inner) learning rate (default 1e-3 adamw, 3e-3 demo, 4e-3 local)"},    \
         {"warmup", "N", "linear warmup steps (default min(100, steps/10))"},                       \
         {"final-lr-frac", "F", "cosine decay ends at this fraction of the peak (default 0.1)"},    \
         {"weight-decay", "WD", "decoupled weight decay on matrices (default 0.1)"},                \
@@ -23,8 +23,9 @@
         {"beta", "B", "momentum decay (DeMo, 0.999) or error-feedback decay (local, 0.95)"},       \
         {"workers", "N", "simulated peers, each with its own data and state (default 1)"},         \
         {"inner-steps", "H", "local: inner AdamW steps per round (default 32)"},                   \
-        {"outer-lr", "LR", "local: lr of the outer step (default 1)"},                             \
-        {"outer", "RULE", "local: outer step scaled (default) or sign"}, {                         \
+        {"outer-lr", "LR", "local: lr of the outer step (default 2)"},                             \
+        {"outer", "RULE", "local: outer step scaled (default) or sign"},                           \
+        {"aggregate", "HOW", "average a slot over the peers that chose it or all (chosen|all)"}, { \
         "seed", "S", "data seed; batches are a pure function of (seed, step) (default 1)"          \
     }
 

@@ -42,6 +42,7 @@ void model_demo_config_default(model_demo_config *c) {
     c->weight_decay = 0.0f;
     c->clip = 0.0f;
     c->update = DT_DEMO_UPDATE_SIGN;
+    c->mean_over_all = false;
 }
 
 float model_demo_decay(float lr, float weight_decay) {
@@ -244,6 +245,18 @@ dt_status model_demo_apply(model_demo *o, uint64_t run_id, int64_t step,
     TRY(dt_buffer_upload(o->contrib_idx, 0, o->h_idx, bytes));
     TRY(dt_buffer_upload(o->contrib_vals, 0, o->h_vals, bytes));
     const model_layout *l = model_get_layout(o->m);
+    if (o->cfg.mean_over_all) {
+        /* recip[c] = 1/n for every count c >= 1, computed on the host as a
+         * float: the same bits on every replica. */
+        size_t bytes = (size_t)(o->capacity + 1) * 4;
+        float *t = malloc(bytes);
+        if (!t) return dt_error(DT_ERR_OOM, "demo apply: reciprocal table");
+        t[0] = 0.0f;
+        for (int c = 1; c <= o->capacity; c++) t[c] = (float)(1.0 / (double)n);
+        dt_status st = dt_buffer_upload(o->recip, 0, t, bytes);
+        free(t);
+        TRY(st);
+    }
     dt_tensor recip = dt_tensor_1d(o->recip, 0, DT_F32, o->capacity + 1);
     for (int t = 0; t < o->geo.n; t++) {
         const demo_tensor_geometry *tg = &o->geo.t[t];

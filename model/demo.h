@@ -22,6 +22,11 @@ typedef struct model_demo_config {
     float weight_decay;    /* decoupled, on matrices only */
     float clip;            /* global gradient-norm clip before the momentum; 0: off */
     dt_demo_update update; /* sign (DeMo) or scaled (the outer step of local steps) */
+    /* Aggregation per coefficient slot: the mean over the contributors that
+     * chose it (false, DeMo), or their sum over all n contributors of the
+     * round (true: DiLoCo's average, an unchosen slot counts as 0). Both are
+     * the canonical op; only the reciprocal table differs (recip[c] = 1/n). */
+    bool mean_over_all;
 } model_demo_config;
 
 void model_demo_config_default(model_demo_config *c);

@@ -31,7 +31,8 @@ struct model_trainer {
 void model_train_options_default(model_train_options *o, model_optimizer opt) {
     memset(o, 0, sizeof *o);
     o->optimizer = opt;
-    o->schedule = (model_schedule){opt == MODEL_OPT_DEMO ? 3e-3f : 1e-3f, 100, 1000, 0.1f};
+    float lr = opt == MODEL_OPT_DEMO ? 3e-3f : opt == MODEL_OPT_LOCAL ? MODEL_LOCAL_LR : 1e-3f;
+    o->schedule = (model_schedule){lr, 100, 1000, 0.1f};
     o->accum = 1;
     o->workers = 1;
     model_adamw_config_default(&o->adamw);
@@ -43,6 +44,7 @@ void model_train_options_default(model_train_options *o, model_optimizer opt) {
         model_sync_config_local_default(&local);
         o->demo = local.demo;
         o->inner_steps = local.inner_steps;
+        o->outer_lr = MODEL_LOCAL_OUTER_LR;
     }
     o->data_seed = 1;
     o->eval_batches = 20;

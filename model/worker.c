@@ -41,6 +41,7 @@ void model_sync_config_local_default(model_sync_config *c) {
     model_demo_config_default(&c->demo);
     c->demo.beta = 0.95f;
     c->demo.update = DT_DEMO_UPDATE_SCALED;
+    c->demo.mean_over_all = true;
     c->inner_steps = 32;
     model_adamw_config_default(&c->inner);
 }

@@ -51,8 +51,14 @@ typedef struct model_sync_config {
     model_schedule schedule;  /* lr of inner step s (0-based over the run) */
 } model_sync_config;
 
-/* Local-steps defaults: H = 32, error-feedback decay 0.95 (Covenant-72B's
- * figure), the scaled outer rule. The caller sets the schedule. */
+/* Local-steps defaults, from docs/quality.md's sweeps on the shakespeare
+ * preset (4 workers): H = 32, error-feedback decay 0.95 (Covenant-72B's
+ * figure), each slot averaged over all contributors (an unchosen slot counts
+ * as 0) and the scaled outer rule with outer lr 2 (twice the average makes up
+ * for the slots few peers chose), inner AdamW peak lr 4e-3. The caller sets
+ * the schedule. */
+#define MODEL_LOCAL_LR       4e-3f
+#define MODEL_LOCAL_OUTER_LR 2.0f
 void model_sync_config_local_default(model_sync_config *c);
 
 /* The outer step's lr of round `round` (H inner steps from step round * H,

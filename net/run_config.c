@@ -77,8 +77,8 @@ int64_t net_run_round_steps(const net_run_config *c, int64_t round) {
 
 void net_run_round_lr(const net_run_config *c, int64_t round, float *lr, float *decay) {
     if (c->optimizer == MODEL_OPT_LOCAL) {
-        *lr = model_local_outer_lr(&c->schedule, round, c->inner_steps, c->outer_lr,
-                                   c->demo.update);
+        *lr =
+            model_local_outer_lr(&c->schedule, round, c->inner_steps, c->outer_lr, c->demo.update);
         *decay = 1.0f;
         return;
     }
@@ -106,8 +106,9 @@ static dt_status parse_local(const cJSON *o, net_run_config *c) {
     model_sync_config_local_default(&d);
     c->demo.beta = d.demo.beta;
     c->demo.update = d.demo.update;
-    c->schedule.lr = 1e-3f; /* the inner AdamW peak */
-    double h = (double)d.inner_steps, olr = 1.0;
+    c->demo.mean_over_all = d.demo.mean_over_all;
+    c->schedule.lr = MODEL_LOCAL_LR; /* the inner AdamW peak */
+    double h = (double)d.inner_steps, olr = MODEL_LOCAL_OUTER_LR;
     dt_status st = num_field(o, "optimizer.", "inner_steps", 1, 1e6, 1, &h);
     if (st == DT_OK) st = num_field(o, "optimizer.", "outer_lr", 0.0, 100.0, 0, &olr);
     const cJSON *outer = cJSON_GetObjectItemCaseSensitive(o, "outer");
@@ -124,9 +125,10 @@ static dt_status parse_local(const cJSON *o, net_run_config *c) {
 }
 
 static dt_status parse_optimizer(const cJSON *o, net_run_config *c) {
-    static const char *const known[] = {
-        "name",  "lr",   "warmup", "final_lr_frac", "weight_decay", "clip",  "beta",
-        "chunk", "topk", "values", "inner_steps",   "outer_lr",     "outer", NULL};
+    static const char *const known[] = {"name",         "lr",        "warmup",      "final_lr_frac",
+                                        "weight_decay", "clip",      "beta",        "chunk",
+                                        "topk",         "values",    "inner_steps", "outer_lr",
+                                        "outer",        "aggregate", NULL};
     if (!cJSON_IsObject(o))
         return dt_error(DT_ERR_FORMAT, "run config: field 'optimizer' must be an object");
     dt_status st = check_known(o, "optimizer.", known);
@@ -142,6 +144,16 @@ static dt_status parse_optimizer(const cJSON *o, net_run_config *c) {
     if (st == DT_OK) st = num_field(o, "optimizer.", "beta", 0.0, 0.999999, 0, &beta);
     if (st == DT_OK) st = num_field(o, "optimizer.", "chunk", 1, 256, 1, &chunk);
     if (st == DT_OK) st = num_field(o, "optimizer.", "topk", 1, 65536, 1, &topk);
+    const cJSON *agg = cJSON_GetObjectItemCaseSensitive(o, "aggregate");
+    if (st == DT_OK && agg) {
+        if (cJSON_IsString(agg) && strcmp(agg->valuestring, "all") == 0)
+            c->demo.mean_over_all = true;
+        else if (cJSON_IsString(agg) && strcmp(agg->valuestring, "chosen") == 0)
+            c->demo.mean_over_all = false;
+        else
+            st = dt_error(DT_ERR_FORMAT,
+                          "run config: field 'optimizer.aggregate' must be \"chosen\" or \"all\"");
+    }
     const cJSON *values = cJSON_GetObjectItemCaseSensitive(o, "values");
     if (st == DT_OK && values) {
         if (!cJSON_IsString(values) ||
@@ -329,6 +341,7 @@ char *net_run_config_to_json(const net_run_config *c, int pretty) {
     cJSON_AddNumberToObject(o, "chunk", (double)c->demo.chunk);
     cJSON_AddNumberToObject(o, "topk", (double)c->demo.topk);
     cJSON_AddStringToObject(o, "values", demo_values_name(c->demo.values));
+    cJSON_AddStringToObject(o, "aggregate", c->demo.mean_over_all ? "all" : "chosen");
     if (c->optimizer == MODEL_OPT_LOCAL) {
         cJSON_AddNumberToObject(o, "inner_steps", (double)c->inner_steps);
         cJSON_AddNumberToObject(o, "outer_lr", (double)c->outer_lr);

@@ -19,20 +19,22 @@ quick=0
 out=${DISTRO_QUALITY_OUT:-docs/quality.md}
 work=$(mktemp -d "${TMPDIR:-/tmp}/distro-quality.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+cores=$(nproc)
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 WORKERS=4
 
 # preset | steps | batch per worker | rows: "label|train arguments"
-sh_steps=2000 sm_steps=240
+sh_steps=2000 sm_steps=120
 [ $quick = 1 ] && sh_steps=64 sm_steps=8
 ROWS=(
-  "AdamW|--optimizer adamw --lr 2e-3"
+  "AdamW (lr 2e-3)|--optimizer adamw --lr 2e-3"
   "DeMo k=32 fp32|--optimizer demo --topk 32 --values fp32"
   "DeMo k=4 1-bit|--optimizer demo --topk 4 --values 1bit"
-  "local H=8 k=32 fp32|--optimizer local --inner-steps 8 --topk 32 --values fp32 --lr 4e-3"
-  "local H=8 k=32 1-bit, sign|--optimizer local --inner-steps 8 --topk 32 --values 1bit --outer sign --outer-lr 0.5 --lr 2e-3"
-  "local H=32 k=32 fp32|--optimizer local --inner-steps 32 --topk 32 --values fp32 --lr 4e-3"
-  "local H=32 k=32 1-bit, sign|--optimizer local --inner-steps 32 --topk 32 --values 1bit --outer sign --outer-lr 0.5 --lr 2e-3"
+  "local H=8 k=32 fp32|--optimizer local --inner-steps 8 --topk 32 --values fp32"
+  "local H=8 k=32 1-bit, sign outer|--optimizer local --inner-steps 8 --topk 32 --values 1bit --outer sign --outer-lr 0.5 --lr 2e-3"
+  "local H=32 k=32 fp32|--optimizer local --inner-steps 32 --topk 32 --values fp32"
+  "local H=32 k=32 1-bit, sign outer|--optimizer local --inner-steps 32 --topk 32 --values 1bit --outer sign --outer-lr 0.5 --lr 2e-3"
+  "DeMo k=10 1-bit|--optimizer demo --topk 10 --values 1bit"
 )
 [ -n "${DISTRO_QUALITY_EXTRA:-}" ] && IFS=';' read -r -a extra <<<"$DISTRO_QUALITY_EXTRA" && ROWS+=("${extra[@]}")
 
@@ -41,7 +43,7 @@ run() {
     local preset=$1 steps=$2 batch=$3 i=$4
     shift 4
     "$CLI" train --preset "$preset" --device cpu --workers $WORKERS --batch "$batch" \
-        --steps "$steps" --eval-every 0 --eval-batches 40 --json "$@" \
+        --steps "$steps" --eval-every 0 --eval-batches 20 --json "$@" \
         >"$work/$preset-$i.json" 2>"$work/$preset-$i.err" ||
         { echo "quality: row $i on $preset failed: $(tail -n 2 "$work/$preset-$i.err")" >&2; return 1; }
 }
@@ -77,8 +79,9 @@ table() { # PRESET STEPS BATCH
         val=$(field "$work/$preset-$i.json" val_loss)
         per=$(field "$work/$preset-$i.json" payload_bytes_per_step)
         awk -v l="${ROWS[$i]%%|*}" -v v="$val" -v b="$base" -v p="$per" -v r="$ring" 'BEGIN {
-            red = p > 0 ? sprintf("%.0fx", r / p) : "1x (dense)";
-            printf "| %s | %.4f | %+.2f%% | %.0f | %s |\n", l, v, 100 * (v - b) / b, p > 0 ? p : r, red }'
+            bytes = r; red = "1x (dense)";
+            if (p > 0) { bytes = p; red = sprintf("%.0fx", r / p) }
+            printf "| %s | %.4f | %+.2f%% | %.0f | %s |\n", l, v, 100 * (v - b) / b, bytes, red }'
     done
 }
 
@@ -86,7 +89,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 {
     echo "# Quality: loss against traffic"
     echo
-    echo "Made by \`bash scripts/quality.sh\` on $(date -u +%Y-%m-%d), $cpu, $(nproc) cores,"
+    echo "Made by \`bash scripts/quality.sh\` on $(date -u +%Y-%m-%d), $cpu, $cores cores,"
     echo "one thread per run, two runs at a time. Every row trains $WORKERS simulated peers"
     echo "(\`distro-cli train --workers $WORKERS\`, peer ids 1..$WORKERS, each its own data,"
     echo "momentum or error feedback and inner state); AdamW trains one device on the union"

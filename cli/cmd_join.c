@@ -18,6 +18,8 @@ static const cli_opt join_opts[] = {
     {"latency-ms", "MS", "add MS milliseconds of latency in each direction"},
     {"connect-timeout", "S", "give up when no coordinator answers for S seconds (default: never)"},
     {"json", NULL, "one JSON object per step on stdout"},
+    {"state", "FILE", "keep my optimizer state in FILE and resume from it after a restart"},
+    {"state-every", "N", "with --state: write it after every N applied rounds (default 10)"},
     {NULL, NULL, NULL},
 };
 
@@ -45,10 +47,12 @@ int cmd_join(int argc, char **argv) {
     int rc = cli_parse(&join_cmd, argc, argv, &args);
     if (rc) return rc == 1 ? 0 : rc;
     double up = 0, down = 0, latency = 0, timeout = 0;
+    int64_t state_every = 10;
     if (!cli_get_double(&args, "up-mbit", 0.001, 1e6, 0, &up) ||
         !cli_get_double(&args, "down-mbit", 0.001, 1e6, 0, &down) ||
         !cli_get_double(&args, "latency-ms", 0, 60000, 0, &latency) ||
-        !cli_get_double(&args, "connect-timeout", 0, 1e6, 0, &timeout))
+        !cli_get_double(&args, "connect-timeout", 0, 1e6, 0, &timeout) ||
+        !cli_get_int(&args, "state-every", 1, 1000000, 10, &state_every))
         return 2;
     const char *keys_file = cli_get(&args, "keys"), *server_key = cli_get(&args, "server-key");
     if ((keys_file != NULL) != (server_key != NULL))
@@ -67,6 +71,17 @@ int cmd_join(int argc, char **argv) {
         net_keys_free(&keys);
         return cli_fail(&join_cmd, "--server-key: %s", dt_last_error());
     }
+    const char *state = cli_get(&args, "state");
+    if (state) { /* a state that could never be written is refused now, not after a round */
+        FILE *f = fopen(state, "ab");
+        if (!f) {
+            net_keys_free(&keys);
+            return cli_fail(&join_cmd, "--state %s: cannot write there", state);
+        }
+        long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+        fclose(f);
+        if (size == 0) remove(state);
+    }
     char address[512], host[128] = "peer";
     const char *a = args.positional[0];
     snprintf(address, sizeof address, "%s%s", strstr(a, "://") ? "" : "tcp://", a);
@@ -81,6 +96,8 @@ int cmd_join(int argc, char **argv) {
         .shape = {up * 125000.0, latency / 1000.0, down * 125000.0, latency / 1000.0},
         .json = cli_flag(&args, "json"),
         .connect_timeout_s = timeout,
+        .state_file = state,
+        .state_every = state_every,
         .stop = &stop_requested,
     };
     signal(SIGINT, on_signal);

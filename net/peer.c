@@ -179,6 +179,8 @@ static dt_status apply_result(peer *p, int64_t step) {
         if (st != DT_OK) return st;
     }
     p->version = step + 1;
+    st = peer_state_save(p);
+    if (st != DT_OK) return st;
     uint64_t hash = 0;
     int64_t every = p->cfg.hash_check_every;
     if ((every > 0 && p->version % every == 0) || p->version == p->cfg.steps)

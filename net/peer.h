@@ -22,6 +22,8 @@ typedef struct net_peer_options {
     net_link_shape shape;     /* optional link shaping */
     int json;                 /* one JSON object per applied step on stdout */
     double connect_timeout_s; /* give up when no coordinator answers this long (0: never) */
+    const char *state_file;   /* keep this peer's optimizer state here (NULL: nowhere) */
+    int64_t state_every;      /* ... after every this many applied rounds (and the last) */
     volatile sig_atomic_t *stop;
 } net_peer_options;
 

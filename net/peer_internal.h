@@ -73,6 +73,10 @@ double peer_now(void);
 dt_status peer_send(peer *p, const net_msg *m);
 void peer_log(peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* peer_checkpoint.c: the optimizer state of `join --state FILE` */
+dt_status peer_state_save(peer *p);
+void peer_state_restore(peer *p);
+
 /* peer_state.c */
 dt_status peer_setup(peer *p);
 void peer_teardown(peer *p);

@@ -93,6 +93,7 @@ static dt_status adopt_run(peer *p, const net_run_config *cfg, uint64_t run_id) 
         p->payload = malloc(model_worker_payload_bytes(p->worker));
         if (!p->payload) st = dt_error(DT_ERR_OOM, "peer: buffers");
     }
+    if (st == DT_OK) peer_state_restore(p);
     return st;
 }
 

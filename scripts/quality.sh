@@ -34,7 +34,7 @@ ROWS=(
   "local H=8 k=32 1-bit, sign outer|--optimizer local --inner-steps 8 --topk 32 --values 1bit --outer sign --outer-lr 0.5 --lr 2e-3"
   "local H=32 k=32 fp32|--optimizer local --inner-steps 32 --topk 32 --values fp32"
   "local H=32 k=32 1-bit, sign outer|--optimizer local --inner-steps 32 --topk 32 --values 1bit --outer sign --outer-lr 0.5 --lr 2e-3"
-  "DeMo k=10 1-bit|--optimizer demo --topk 10 --values 1bit"
+  "DeMo k=9 1-bit|--optimizer demo --topk 9 --values 1bit"
 )
 [ -n "${DISTRO_QUALITY_EXTRA:-}" ] && IFS=';' read -r -a extra <<<"$DISTRO_QUALITY_EXTRA" && ROWS+=("${extra[@]}")
 
@@ -77,7 +77,10 @@ table() { # PRESET STEPS BATCH
     for ((i = 0; i < ${#ROWS[@]}; i++)); do
         local val per
         val=$(field "$work/$preset-$i.json" val_loss)
-        per=$(field "$work/$preset-$i.json" payload_bytes_per_step)
+        # every round's payload over every optimizer step (a last round may be short)
+        per=$(awk -F'"payload_bytes":' '{ split($2, a, ","); sum += a[1]; line = $0 }
+            END { sub(/^\{"step":/, "", line); sub(/,.*/, "", line); printf "%.1f", sum / (line + 1) }' \
+            "$work/$preset-$i.json")
         awk -v l="${ROWS[$i]%%|*}" -v v="$val" -v b="$base" -v p="$per" -v r="$ring" 'BEGIN {
             bytes = r; red = "1x (dense)";
             if (p > 0) { bytes = p; red = sprintf("%.0fx", r / p) }
@@ -99,5 +102,9 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
     table shakespeare $sh_steps 4
     table small $sm_steps 1
 } | tee "$work/quality.md"
+# What was tried and why stays: everything from the notes marker down.
+if [ $quick = 0 ] && [ -f "$out" ] && grep -q '^<!-- notes -->' "$out"; then
+    { echo; sed -n '/^<!-- notes -->/,$p' "$out"; } >>"$work/quality.md"
+fi
 [ $quick = 1 ] || cp "$work/quality.md" "$out"
 [ $quick = 1 ] || echo "quality: wrote $out"

@@ -27,13 +27,17 @@ static const cli_opt coordinator_opts[] = {
 static const cli_cmd coordinator_cmd = {
     "coordinator",
     "",
-    "Coordinate a networked DeMo training run.",
+    "Coordinate a networked training run (DeMo or local steps).",
     "The run config is JSON; only \"model\" is required (a preset name or a model config\n"
-    "object). Fields and defaults: data \"builtin:tinyshakespeare\", steps 500, micro_batch\n"
-    "12, tokens_per_round 3072, seed 1, optimizer {lr 3e-3, warmup 50, final_lr_frac 0.1,\n"
-    "weight_decay 0.1, clip 1.0, beta 0.999, chunk 64, topk 32, values \"fp32\"},\n"
-    "round_deadline_s 60, min_peers 1, max_misses 3, hash_check_every 1,\n"
-    "checkpoint_every 100, eval_batches 20. Unknown fields are errors.\n"
+    "object). Fields and defaults: data \"builtin:tinyshakespeare\", steps 500 (rounds),\n"
+    "micro_batch 12, tokens_per_round 3072 (per optimizer step), split \"throughput\" (or\n"
+    "\"even\"), seed 1, optimizer {name \"demo\", lr 3e-3, warmup 50, final_lr_frac 0.1,\n"
+    "weight_decay 0.1, clip 1.0, beta 0.999, chunk 64, topk 32, values \"fp32\", aggregate\n"
+    "\"chosen\"}; with name \"local\": lr 4e-3, beta 0.95 (error feedback), aggregate \"all\",\n"
+    "inner_steps 32, outer_lr 2, outer \"scaled\" (or \"sign\"), warmup min(100, steps/10)\n"
+    "counted in optimizer steps. round_deadline_s 60 (a whole round), min_peers 1,\n"
+    "max_misses 3, hash_check_every 1, checkpoint_every 100, eval_batches 20.\n"
+    "Unknown fields are errors; --validate prints the effective config.\n"
     "Ctrl-C writes a checkpoint (with --checkpoint-dir) and stops; --resume continues and\n"
     "peers reconnect by themselves.",
     coordinator_opts,
@@ -60,8 +64,11 @@ int cmd_coordinator(int argc, char **argv) {
         }
         char *text = net_run_config_to_json(&cfg, 1);
         printf("%s\n", text ? text : "");
-        printf("%s: valid; %lld micro-batches of %lld x %lld tokens per round, %lld parameters\n",
-               validate, (long long)net_run_micro_batches(&cfg), (long long)cfg.micro_batch,
+        printf("%s: valid; %s, %lld rounds of %lld optimizer step%s, each %lld micro-batches of "
+               "%lld x %lld tokens; %lld parameters\n",
+               validate, model_optimizer_name(cfg.optimizer), (long long)cfg.steps,
+               (long long)cfg.inner_steps, cfg.inner_steps == 1 ? "" : "s",
+               (long long)net_run_micro_batches(&cfg), (long long)cfg.micro_batch,
                (long long)cfg.model.seq_len, (long long)model_config_param_count(&cfg.model));
         free(text);
         return 0;

@@ -28,6 +28,16 @@ errors)
   [ $rc -eq 2 ] && grep -q "unknown preset 'huge'" "$tmp/out" || fail "bad --preset: rc $rc"
   "$cli" train --device nosuch:0 --steps 1 >"$tmp/out" 2>&1; rc=$?
   [ $rc -eq 1 ] && grep -q "nosuch" "$tmp/out" || fail "bad --device: rc $rc"
+  "$cli" train --inner-steps 4 --dry-run >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q -- "need --optimizer local" "$tmp/out" || fail "--inner-steps without local: rc $rc"
+  "$cli" train --optimizer local --workers 0 --dry-run >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q -- "--workers" "$tmp/out" || fail "--workers 0: rc $rc"
+  "$cli" train --optimizer local --outer both --dry-run >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q "both" "$tmp/out" || fail "bad --outer: rc $rc"
+  "$cli" train --hashes --steps 1 >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q -- "--hashes needs --json" "$tmp/out" || fail "--hashes without --json: rc $rc"
+  "$cli" join 127.0.0.1:1 --state "$tmp/no/such/dir/state" >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q "cannot write there" "$tmp/out" || fail "join --state in a missing folder: rc $rc"
   "$cli" frobnicate >"$tmp/out" 2>&1; rc=$?
   [ $rc -eq 2 ] && grep -q "unknown command 'frobnicate'" "$tmp/out" || fail "unknown command"
   ;;

@@ -73,9 +73,3 @@ void model_layout_free(model_layout *l) {
     free(l->params);
     memset(l, 0, sizeof *l);
 }
-
-int model_layout_find(const model_layout *l, const char *name) {
-    for (int i = 0; i < l->n_params; i++)
-        if (strcmp(l->params[i].name, name) == 0) return i;
-    return -1;
-}

@@ -47,7 +47,4 @@ void model_layout_free(model_layout *l);
  * MODEL_P_LM_HEAD of a model with tied embeddings is the token embedding. */
 int model_param_index(const model_config *c, model_param_kind kind, int layer);
 
-/* Index of the tensor with this name, or -1. */
-int model_layout_find(const model_layout *l, const char *name);
-
 #endif

@@ -14,18 +14,6 @@ coord_peer *coord_peer_by_route(coord *c, const net_route *r) {
     return NULL;
 }
 
-coord_peer *coord_peer_by_id(coord *c, uint32_t id) {
-    for (int i = 0; i < NET_MAX_PEERS; i++)
-        if (coord_live(&c->peers[i]) && c->peers[i].id == id) return &c->peers[i];
-    return NULL;
-}
-
-int coord_count(const coord *c, coord_peer_state s) {
-    int n = 0;
-    for (int i = 0; i < NET_MAX_PEERS; i++) n += c->peers[i].state == s;
-    return n;
-}
-
 /* A departed peer keeps its statistics for the summary. */
 static void retire(coord *c, coord_peer *p, const char *why) {
     net_server_forget(c->server, &p->route);

@@ -136,7 +136,6 @@ double coord_now(void);
 
 /* coord_peers.c */
 coord_peer *coord_peer_by_route(coord *c, const net_route *r);
-coord_peer *coord_peer_by_id(coord *c, uint32_t id);
 dt_status coord_on_hello(coord *c, const net_frame *f, const net_msg *m);
 dt_status coord_on_state_req(coord *c, coord_peer *p, const net_msg *m);
 dt_status coord_on_hash(coord *c, coord_peer *p, const net_msg *m);
@@ -162,6 +161,5 @@ dt_status coord_write_summary(coord *c, float val_loss);
 void coord_record_round(coord *c, const coord_result *r);
 dt_status coord_record_trim(coord *c); /* before appending after a resume */
 void coord_log_step(coord *c, const coord_step_record *rec);
-int coord_count(const coord *c, coord_peer_state s);
 
 #endif

@@ -125,7 +125,6 @@ static dt_status on_round(peer *p, const net_msg *m) {
     p->round_loss = rep.loss;
     p->round_tokens = rep.tokens;
     p->round_compute = compute;
-    p->round_peers = r->n_peers;
     net_msg s;
     memset(&s, 0, sizeof s.h + sizeof s.u.submit);
     s.h = (net_header){NET_SUBMIT, p->run_id, step};

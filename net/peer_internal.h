@@ -51,7 +51,6 @@ typedef struct peer {
     float round_loss;
     int64_t round_tokens;
     double round_compute;
-    uint32_t round_peers;
     net_counters at_last_step;
 
     /* result assembly */

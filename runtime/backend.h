@@ -126,14 +126,6 @@ dt_status dt_demo_apply_via_host(const dt_tile_plan *plan, const dt_tensor *idx,
                                  const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
                                  const dt_tensor *w, float lr, float decay, dt_demo_update update);
 
-/* Element offset of a view (its byte offset over the element size). */
-static inline size_t dt_elem_offset(const dt_tensor *t) {
-    return t->offset / 4;
-}
-
-/* The compiled backends, in registry order. Defined in runtime/registry.c. */
-const dt_backend *const *dt_registry_backends(int *count);
-
 /* Fill the fields common to every device of a backend (backend, index, spec). */
 void dt_device_info_init(dt_device_info *info, const char *backend, int index);
 

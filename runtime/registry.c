@@ -33,11 +33,6 @@ static const dt_backend *const backends[] = {
 #endif
 };
 
-const dt_backend *const *dt_registry_backends(int *count) {
-    *count = (int)(sizeof backends / sizeof backends[0]);
-    return backends;
-}
-
 int dt_backend_count(void) {
     return (int)(sizeof backends / sizeof backends[0]);
 }

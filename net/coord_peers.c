@@ -265,16 +265,23 @@ dt_status coord_on_hash(coord *c, coord_peer *p, const net_msg *m) {
         return send_resync(c, p, "out of order");
     }
     p->version = v;
-    uint64_t want = own_hash(c, v);
-    if (h && want) {
-        coord_step_record *rec = &c->records[v - 1];
+    /* Where the coordinator hashed its replica after a round, every peer
+     * hashed too (the same hash_check_every rule): a missing (zero) hash is
+     * a mismatch, never a pass. */
+    coord_step_record *rec = &c->records[v - 1];
+    uint64_t want = rec->step == v - 1 ? rec->hash : 0;
+    if (want) {
         rec->hashes_reported++;
         if (h == want) {
             rec->hashes_agreeing++;
         } else {
             char why[128];
-            snprintf(why, sizeof why, "its hash %016llx after step %lld differs from %016llx",
-                     (unsigned long long)h, (long long)(v - 1), (unsigned long long)want);
+            if (h == 0)
+                snprintf(why, sizeof why, "it reported no hash after step %lld, a checked step",
+                         (long long)(v - 1));
+            else
+                snprintf(why, sizeof why, "its hash %016llx after step %lld differs from %016llx",
+                         (unsigned long long)h, (long long)(v - 1), (unsigned long long)want);
             return send_resync(c, p, why);
         }
     }

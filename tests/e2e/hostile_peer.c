@@ -189,6 +189,7 @@ typedef struct session {
     size_t result_got;
     int64_t result_step;
     int64_t results_applied;
+    bool zero_hash; /* acknowledge results with a hash of 0 (a lie) */
 } session;
 
 static dt_status send_msg(session *s, const net_msg *m) {
@@ -213,6 +214,7 @@ static bool next_msg(session *s, int timeout_ms) {
 static void send_hash(session *s, int64_t version) {
     uint64_t hash = 0;
     if (model_param_hash(s->m, &hash) != DT_OK) fail("%s: hash: %s", s->name, dt_last_error());
+    if (s->zero_hash) hash = 0;
     net_msg h;
     memset(&h, 0, sizeof h.h + sizeof h.u.hash);
     h.h = (net_header){NET_HASH, s->run_id, version};
@@ -582,6 +584,34 @@ static void oversized(session *s) {
     fail("case 'oversized frame': no ROUND arrived");
 }
 
+/* A replica that acknowledges results with a hash of 0: at a checked step
+ * that is a missing hash, and the coordinator must ask for a resync. */
+static void lying_hash(session *s) {
+    s->zero_hash = true;
+    double until = now_s() + 4 * WAIT_S;
+    while (now_s() < until && failures == 0) {
+        if (!next_msg(s, 200) || s->msg->h.run_id != s->run_id) continue;
+        net_msg *m = s->msg;
+        if (m->h.type == NET_RESULT) {
+            on_result(s);
+        } else if (m->h.type == NET_RESYNC) {
+            printf("hostile_peer: case 'zero hash' at step %lld: the coordinator asked for a "
+                   "resync\n",
+                   (long long)m->h.step);
+            fflush(stdout);
+            net_msg leave;
+            memset(&leave, 0, sizeof leave.h);
+            leave.h = (net_header){NET_LEAVE, s->run_id, s->version};
+            send_msg(s, &leave);
+            return;
+        } else if (m->h.type == NET_REJECT || m->h.type == NET_LEAVE) {
+            return fail("case 'zero hash': the run ended (%s) without a resync",
+                        net_type_name(m->h.type));
+        }
+    }
+    fail("case 'zero hash': results acknowledged with hash 0 were accepted (no RESYNC)");
+}
+
 int main(int argc, char **argv) {
     const char *address = NULL, *keys_file = NULL, *server_key = NULL, *name = "hostile";
     bool open = false;
@@ -611,19 +641,20 @@ int main(int argc, char **argv) {
         return 2;
     }
     const net_keys *kp = keys_file ? &keys : NULL;
-    char big_name[NET_NAME_MAX + 1];
+    char big_name[NET_NAME_MAX + 1], liar_name[NET_NAME_MAX + 1];
     snprintf(big_name, sizeof big_name, "%s-oversized", name);
-    for (int pass = 0; pass < 2 && failures == 0; pass++) {
+    snprintf(liar_name, sizeof liar_name, "%s-zero-hash", name);
+    for (int pass = 0; pass < 3 && failures == 0; pass++) {
         session s;
         memset(&s, 0, sizeof s);
-        s.name = pass ? big_name : name;
+        s.name = pass == 2 ? liar_name : pass ? big_name : name;
         s.frame = malloc(NET_MAX_FRAME);
         s.msg = calloc(1, sizeof *s.msg);
         s.result_step = -1;
         if (!s.frame || !s.msg || conn_open(&s.c, pass == 1, endpoint, kp, server_key) != DT_OK)
             fail("%s: cannot connect: %s", s.name, dt_last_error());
         else if (join(&s))
-            pass ? oversized(&s) : run_cases(&s);
+            pass == 2 ? lying_hash(&s) : pass ? oversized(&s) : run_cases(&s);
         session_close(&s);
     }
     net_keys_free(&keys);

@@ -4,13 +4,15 @@
 # NaN, bad magic, wrong chunk offset, a lie about its micro-batches) and
 # checks that each comes back REFUSED with a reason naming the problem; then
 # a second connection sends a frame over NET_MAX_FRAME, which the
-# coordinator's transport answers by closing the connection. Meanwhile a
-# normal cpu peer trains: the run finishes with every hash equal, and no
-# hostile payload is ever applied.
+# coordinator's transport answers by closing the connection; then a third
+# connection acknowledges results with a hash of 0, which at a checked step
+# is a missing hash and must bring a RESYNC (issue 11: it used to pass).
+# Meanwhile a normal cpu peer trains: the run finishes with the honest hash
+# agreeing at every step, and no hostile payload is ever applied.
 source "$(dirname "$0")/e2e_lib.sh"
 need_curve
 
-STEPS=20
+STEPS=24
 CASES=10
 coord_pub=$(keygen "$WORK/coordinator.keys") || exit 1
 honest_pub=$(keygen "$WORK/honest.keys") || exit 1
@@ -35,6 +37,11 @@ cat "$WORK/hostile.out"
 [ "$rc" = 0 ] || fail "hostile_peer exited $rc"
 n=$(grep -c "^hostile_peer: case '.*' at step [0-9]*: refused: " "$WORK/hostile.out")
 expect_eq "cases refused with their reason" "$n" $CASES
+expect_grep "a zero hash brought a resync" \
+    "case 'zero hash' at step [0-9]+: the coordinator asked for a resync" "$WORK/hostile.out"
+expect_grep "the coordinator names the missing hash" \
+    "'hostile-zero-hash'.*it reported no hash after step [0-9]+, a checked step" \
+    "$WORK/coordinator.out"
 expect_grep "the oversized frame closed its connection" \
     "case 'oversized frame \([0-9]+ bytes\)' at step [0-9]+: the coordinator closed the connection" \
     "$WORK/hostile.out"
@@ -56,8 +63,11 @@ jv steps "$S" .steps
 expect_eq "summary steps" "$steps" $STEPS
 jv checked "$S" .steps_hash_checked
 expect_eq "steps_hash_checked" "$checked" $STEPS
+# One step's reports include the zero-hash peer's, so that step disagreed.
 jv agreeing "$S" .steps_hash_agreeing
-expect_eq "steps_hash_agreeing" "$agreeing" $STEPS
+expect_eq "steps_hash_agreeing (all but the zero hash's)" "$agreeing" $((STEPS - 1))
+jv v "$S" '.peers[name=hostile-zero-hash].resyncs'
+expect_eq "hostile-zero-hash resyncs" "$v" 1
 jv applied "$S" '.step_records[*].applied'
 expect_eq "payloads applied per step (the honest peer's only)" "$(echo "$applied" | sort -u)" 1
 jv v "$S" '.peers[name=honest].steps_applied'

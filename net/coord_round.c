@@ -273,8 +273,15 @@ dt_status coord_maybe_close_round(coord *c) {
     coord_log_step(c, rec);
     if (c->o->checkpoint_dir && c->cfg->checkpoint_every > 0 &&
         c->version % c->cfg->checkpoint_every == 0 && c->version < c->cfg->steps) {
-        st = coord_checkpoint(c);
-        if (st != DT_OK) return st;
+        /* A full disk or a vanished folder must not stop the run: the write
+         * goes to a temporary file first, so the last good checkpoint is
+         * untouched, and the next interval tries again. */
+        if (coord_checkpoint(c) != DT_OK)
+            coord_log(c,
+                      "checkpoint of step %lld failed (%s); the run goes on, the last good "
+                      "checkpoint is kept, the next one is due at step %lld",
+                      (long long)c->version, dt_last_error(),
+                      (long long)(c->version + c->cfg->checkpoint_every));
     }
     if (c->version >= c->cfg->steps) c->finished = true;
     return DT_OK;

@@ -1,8 +1,10 @@
 /* The coordinator's lifecycle and event loop. */
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,9 +55,22 @@ static dt_status write_ready_file(const coord *c) {
     return DT_OK;
 }
 
+/* The checkpoint folder exists before the first round (created when its
+ * parent does): a typo shows now, not when the first checkpoint is due. */
+static dt_status check_checkpoint_dir(const char *dir) {
+    struct stat sb;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return dt_error(DT_ERR_IO, "--checkpoint-dir %s: cannot create it: %s", dir,
+                        strerror(errno));
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return dt_error(DT_ERR_IO, "--checkpoint-dir %s: not a folder", dir);
+    return DT_OK;
+}
+
 static dt_status setup(coord *c) {
     const net_run_config *cfg = c->cfg;
-    dt_status st = dt_device_open(c->o->device, &c->dev);
+    dt_status st = c->o->checkpoint_dir ? check_checkpoint_dir(c->o->checkpoint_dir) : DT_OK;
+    if (st == DT_OK) st = dt_device_open(c->o->device, &c->dev);
     if (st == DT_OK) st = model_create(c->dev, &cfg->model, cfg->micro_batch, &c->m);
     if (st == DT_OK) st = model_init_weights(c->m);
     if (st == DT_OK) st = model_demo_create(c->m, &cfg->demo, &c->demo);

@@ -1,4 +1,6 @@
 /* Model checkpoints as safetensors files. */
+#include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +122,30 @@ dt_status model_checkpoint_load(const model_checkpoint *c, model *m, const char 
         else
             snprintf(name, sizeof name, "%s", p->name);
         st = st_read_f32(c->file, name, p->ndim, p->shape, dense + at);
-        if (st == DT_OK) st = dt_buffer_upload(buf, p->offset, dense + at, (size_t)p->numel * 4);
+        for (int64_t j = 0; st == DT_OK && j < p->numel; j++)
+            if (!isfinite(dense[at + j]))
+                st = dt_error(DT_ERR_FORMAT,
+                              "checkpoint: tensor %s holds a non-finite value at %lld: the file "
+                              "is damaged",
+                              name, (long long)j);
+        at += p->numel;
+    }
+    /* The weights must hash to what the writer recorded: one flipped bit
+     * anywhere shows here, before anything is uploaded. */
+    const char *want = prefix ? NULL : st_metadata_get(c->file, "param_hash");
+    if (st == DT_OK && want) {
+        char have[24];
+        snprintf(have, sizeof have, "%016" PRIx64, model_hash_host(l, dense));
+        if (strcmp(have, want) != 0)
+            st = dt_error(DT_ERR_FORMAT,
+                          "checkpoint: the weights hash to %s, the file records %s: the file is "
+                          "damaged",
+                          have, want);
+    }
+    at = 0;
+    for (int i = 0; st == DT_OK && i < l->n_params; i++) {
+        const model_param *p = &l->params[i];
+        st = dt_buffer_upload(buf, p->offset, dense + at, (size_t)p->numel * 4);
         at += p->numel;
     }
     free(dense);

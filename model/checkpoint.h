@@ -31,7 +31,10 @@ dt_status model_checkpoint_open(const char *path, model_checkpoint *out);
 void model_checkpoint_close(model_checkpoint *c);
 
 /* Load the weights (prefix NULL) or one state group into `buf` laid out
- * like m's weights. Every tensor must be present with its exact shape. */
+ * like m's weights. Every tensor must be present with its exact shape and
+ * finite, and the weights must hash to the file's "param_hash" (when it
+ * records one); a damaged file is refused with DT_ERR_FORMAT before
+ * anything is uploaded. */
 dt_status model_checkpoint_load(const model_checkpoint *c, model *m, const char *prefix,
                                 dt_buffer *buf);
 

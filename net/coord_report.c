@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -75,54 +76,65 @@ void coord_log_step(coord *c, const coord_step_record *rec) {
               (double)rec->payload_up / k / 1e3, down / 1e3, ar / 1e3, rec->seconds);
 }
 
-static char *checkpoint_path(const coord *c) {
-    size_t n = strlen(c->o->checkpoint_dir) + sizeof(NET_COORDINATOR_CHECKPOINT) + 2;
+static char *checkpoint_path(const coord *c, const char *name) {
+    size_t n = strlen(c->o->checkpoint_dir) + strlen(name) + 2;
     char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", c->o->checkpoint_dir, NET_COORDINATOR_CHECKPOINT);
+    if (p) snprintf(p, n, "%s/%s", c->o->checkpoint_dir, name);
     return p;
 }
 
+/* The checkpoint being replaced stays as the previous one: a hard link
+ * under the other name first (no copy), then the new file renamed over the
+ * latest. A resume falls back to it when the latest is damaged. */
+static void keep_previous(const char *latest, const char *previous) {
+    size_t n = strlen(previous) + 8;
+    char *tmp = malloc(n);
+    if (!tmp) return;
+    snprintf(tmp, n, "%s.link", previous);
+    remove(tmp);
+    if (link(latest, tmp) == 0 && rename(tmp, previous) != 0) remove(tmp);
+    free(tmp);
+}
+
 dt_status coord_checkpoint(coord *c) {
-    char *path = checkpoint_path(c);
+    char *path = checkpoint_path(c, NET_COORDINATOR_CHECKPOINT);
+    char *prev = checkpoint_path(c, NET_COORDINATOR_PREVIOUS);
     char *config = net_run_config_to_json(c->cfg, 0);
     uint64_t hash = 0;
-    dt_status st = path && config ? model_param_hash(c->m, &hash)
-                                  : dt_error(DT_ERR_OOM, "coordinator: checkpoint path");
+    dt_status st = path && prev && config ? model_param_hash(c->m, &hash)
+                                          : dt_error(DT_ERR_OOM, "coordinator: checkpoint path");
     if (st == DT_OK) {
         char run_id[24], hash_text[24];
         snprintf(run_id, sizeof run_id, "%016llx", (unsigned long long)c->run_id);
         snprintf(hash_text, sizeof hash_text, "%016llx", (unsigned long long)hash);
         st_metadata extra[] = {
             {"run_config", config}, {"run_id", run_id}, {"param_hash", hash_text}};
+        keep_previous(path, prev);
         st = model_checkpoint_save(path, c->m, "demo", c->version, NULL, 0, extra, 3);
         if (st == DT_OK)
             coord_log(c, "checkpoint of step %lld written to %s", (long long)c->version, path);
     }
     free(path);
+    free(prev);
     free(config);
     return st;
 }
 
-dt_status coord_resume(coord *c) {
-    char *path = checkpoint_path(c);
-    if (!path) return dt_error(DT_ERR_OOM, "coordinator: checkpoint path");
+/* Load one coordinator checkpoint into the replica; nothing of c changes
+ * unless every check passes (the weights are verified before upload). */
+static dt_status resume_from(coord *c, const char *path) {
     model_checkpoint ck;
     dt_status st = model_checkpoint_open(path, &ck);
-    if (st != DT_OK) {
-        free(path);
-        return dt_error_wrap(st, "--resume: ");
-    }
+    if (st != DT_OK) return st;
     const char *run_id = st_metadata_get(ck.file, "run_id");
     const char *config = st_metadata_get(ck.file, "run_config");
     net_run_config saved;
     if (!run_id || !config || net_run_config_parse(config, &saved) != DT_OK)
-        st = dt_error(DT_ERR_FORMAT, "--resume: %s is not a coordinator checkpoint", path);
+        st = dt_error(DT_ERR_FORMAT, "%s is not a coordinator checkpoint", path);
     char *want = st == DT_OK ? model_config_to_json(&c->cfg->model) : NULL;
     char *have = st == DT_OK ? model_config_to_json(&saved.model) : NULL;
     if (st == DT_OK && (!want || !have || strcmp(want, have) != 0))
-        st = dt_error(DT_ERR_INVALID,
-                      "--resume: the checkpoint's model %s differs from the "
-                      "config's %s",
+        st = dt_error(DT_ERR_INVALID, "the checkpoint's model %s differs from the config's %s",
                       have ? have : "?", want ? want : "?");
     free(want);
     free(have);
@@ -130,16 +142,40 @@ dt_status coord_resume(coord *c) {
     if (st == DT_OK) {
         c->run_id = strtoull(run_id, NULL, 16);
         c->version = ck.step;
+    }
+    model_checkpoint_close(&ck);
+    return st == DT_OK ? st : dt_error_wrap(st, "%s: ", path);
+}
+
+dt_status coord_resume(coord *c) {
+    char *path = checkpoint_path(c, NET_COORDINATOR_CHECKPOINT);
+    char *prev = checkpoint_path(c, NET_COORDINATOR_PREVIOUS);
+    dt_status st =
+        path && prev ? resume_from(c, path) : dt_error(DT_ERR_OOM, "coordinator: checkpoint path");
+    const char *used = path;
+    FILE *f = prev && st != DT_OK && st != DT_ERR_OOM ? fopen(prev, "rb") : NULL;
+    if (f) {
+        fclose(f);
+        coord_log(c,
+                  "--resume: the latest checkpoint cannot be used (%s); falling back to the "
+                  "previous one, %s",
+                  dt_last_error(), prev);
+        st = resume_from(c, prev);
+        used = prev;
+    }
+    if (st == DT_OK) {
         /* Peers reconnect over a few seconds: give them a moment to come
          * back together before the first round, then go on with whoever
          * is there (a peer that died with the old coordinator never will). */
         c->started = false;
         c->resume_grace_until = coord_now() + 10.0;
         coord_log(c, "resuming run %016llx at step %lld from %s", (unsigned long long)c->run_id,
-                  (long long)c->version, path);
+                  (long long)c->version, used);
+    } else {
+        dt_error_wrap(st, "--resume: ");
     }
-    model_checkpoint_close(&ck);
     free(path);
+    free(prev);
     return st;
 }
 

@@ -38,5 +38,7 @@ dt_status net_coordinator_run(const net_coordinator_options *o);
 
 /* Name of the checkpoint file inside a checkpoint directory. */
 #define NET_COORDINATOR_CHECKPOINT "coordinator.safetensors"
+/* The one before it, kept as the fallback of --resume. */
+#define NET_COORDINATOR_PREVIOUS "coordinator.previous.safetensors"
 
 #endif

@@ -9,9 +9,6 @@
 #include "tests/training/train_util.h"
 
 #define SAMPLES_PER_TENSOR 6
-#ifndef GRAD_FUDGE
-#define GRAD_FUDGE 1.0
-#endif
 
 int main(void) {
     int failures = 0;
@@ -25,7 +22,7 @@ int main(void) {
     MUST(model_init_weights(m));
     const model_layout *l = model_get_layout(m);
 
-    int32_t tokens[64], targets[64];
+    int32_t *tokens = malloc((size_t)n * 4), *targets = malloc((size_t)n * 4);
     uint64_t s = 12345;
     for (int64_t i = 0; i < n; i++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
@@ -34,7 +31,7 @@ int main(void) {
     }
     MUST(model_zero_grads(m));
     float loss = 0.0f;
-    MUST(model_forward_backward(m, tokens, targets, (float)(GRAD_FUDGE / (double)n), &loss));
+    MUST(model_forward_backward(m, tokens, targets, (float)(1.0 / (double)n), &loss));
 
     float *wf = malloc((size_t)l->total * 4), *gf = malloc((size_t)l->total * 4);
     double *w = malloc((size_t)l->total * 8);
@@ -72,7 +69,10 @@ int main(void) {
             double down = ref_model_loss(&c, l, w, tokens, targets, batch);
             w[at + j] = keep;
             double fd = (up - down) / (2.0 * h), err = fabs(fd - g[j]);
-            double tol = 2e-2 * fabs(fd) + 1e-3 * gmax + 1e-7;
+            /* Measured worst error is under 1e-5 of |grad| here: this bound
+             * is 200x that, and a gradient 1% off (the largest entry is
+             * always sampled) fails it. */
+            double tol = 2e-3 * fabs(fd) + 1e-4 * gmax + 1e-8;
             if (err / tol > worst) worst = err / tol;
             CHECK(err <= tol, "%s[%lld]: backward %.6e, finite difference %.6e", p->name,
                   (long long)j, (double)g[j], fd);
@@ -85,6 +85,8 @@ int main(void) {
     free(wf);
     free(gf);
     free(w);
+    free(tokens);
+    free(targets);
     model_destroy(m);
     dt_device_close(dev);
     return failures ? 1 : 0;

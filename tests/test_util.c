@@ -152,7 +152,12 @@ void tc_begin_op(tc *c, const char *op) {
 void tc_end_op(tc *c) {
     free_allocs(c);
     const char *vs = c->versus ? c->versus : c->ref ? dev_spec(c->ref) : "double reference";
-    if (c->op_failed) {
+    if (c->op_cases == 0) {
+        /* A family that checked nothing has not passed (issue 11). */
+        c->ops_failed++;
+        printf("FAIL %-8s %-18s ran no checks (vs %s, seed %llu)\n", dev_spec(c->dut), c->op, vs,
+               (unsigned long long)c->seed);
+    } else if (c->op_failed) {
         c->ops_failed++;
         printf("FAIL %-8s %-18s %d of %d checks failed, worst nmse %.3g (vs %s, seed %llu)\n",
                dev_spec(c->dut), c->op, c->op_failed, c->op_cases, c->op_worst, vs,

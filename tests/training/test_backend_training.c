@@ -16,6 +16,9 @@
 
 static int failures;
 
+/* Sequences per step: the tiny preset's seq_len sets the rest. */
+#define BATCH 4
+
 typedef struct replica {
     dt_device *dev;
     model *m;
@@ -29,7 +32,7 @@ static void replica_open(replica *r, dt_device *dev, model_optimizer opt) {
     r->dev = dev;
     model_config c;
     MUST(model_config_preset("tiny", &c));
-    MUST(model_create(dev, &c, 4, &r->m));
+    MUST(model_create(dev, &c, BATCH, &r->m));
     MUST(model_init_weights(r->m));
     if (opt == MODEL_OPT_ADAMW) {
         model_adamw_config ac;
@@ -53,8 +56,9 @@ static void replica_close(replica *r) {
 
 static float grads(replica *r, const int32_t *tok, const int32_t *tgt) {
     float loss = 0.0f;
+    const int64_t n = BATCH * model_get_config(r->m)->seq_len;
     MUST(model_zero_grads(r->m));
-    MUST(model_forward_backward(r->m, tok, tgt, 1.0f / 128.0f, &loss));
+    MUST(model_forward_backward(r->m, tok, tgt, (float)(1.0 / (double)n), &loss));
     return loss;
 }
 
@@ -72,11 +76,12 @@ static void compare(dt_device *cpu, dt_device *dev, const model_dataset *ds, int
     replica_open(&a, cpu, opt);
     replica_open(&b, dev, opt);
     CHECK(hash_of(&a) == hash_of(&b), "%s: initial weights differ", names[mode]);
-    int32_t tok[128], tgt[128];
+    const int64_t seq = model_get_config(a.m)->seq_len;
+    int32_t *tok = malloc((size_t)(BATCH * seq) * 4), *tgt = malloc((size_t)(BATCH * seq) * 4);
     double worst = 0.0;
     int hash_equal = 0;
     for (int s = 0; s < STEPS; s++) {
-        MUST(model_dataset_train_batch(ds, 3, s, 0, 0, 4, 32, tok, tgt));
+        MUST(model_dataset_train_batch(ds, 3, s, 0, 0, BATCH, seq, tok, tgt));
         float la = grads(&a, tok, tgt), lb = grads(&b, tok, tgt);
         double rel = fabs((double)la - lb) / fabs((double)la);
         worst = fmax(worst, rel);
@@ -111,6 +116,8 @@ static void compare(dt_device *cpu, dt_device *dev, const model_dataset *ds, int
            dt_device_get_info(dev)->spec, names[mode], STEPS, worst);
     if (mode == 2) printf("; hashes equal after %d of %d steps", hash_equal, STEPS);
     printf("\n");
+    free(tok);
+    free(tgt);
     replica_close(&a);
     replica_close(&b);
 }

@@ -237,11 +237,14 @@ static void test_error_feedback(dt_device *dev) {
     const model_layout *l = model_get_layout(m);
     model_dataset *ds = NULL;
     MUST(model_dataset_open("builtin:tinyshakespeare", c.vocab_size, &ds));
-    int32_t tokens[64], targets[64];
+    const int64_t n_tok = 2 * c.seq_len;
+    int32_t *tokens = malloc((size_t)n_tok * 4), *targets = malloc((size_t)n_tok * 4);
     MUST(model_dataset_train_batch(ds, 1, 0, 0, 0, 2, c.seq_len, tokens, targets));
     float loss;
     MUST(model_zero_grads(m));
-    MUST(model_forward_backward(m, tokens, targets, 1.0f / 64.0f, &loss));
+    MUST(model_forward_backward(m, tokens, targets, (float)(1.0 / (double)n_tok), &loss));
+    free(tokens);
+    free(targets);
 
     model_demo_config dc;
     model_demo_config_default(&dc);

@@ -15,7 +15,7 @@ static float overfit(dt_device *dev, model_optimizer opt, int max_steps, int *st
     MUST(model_init_weights(m));
     model_dataset *ds = NULL;
     MUST(model_dataset_open("builtin:tinyshakespeare", c.vocab_size, &ds));
-    int32_t tokens[64], targets[64];
+    int32_t *tokens = malloc((size_t)n * 4), *targets = malloc((size_t)n * 4);
     MUST(model_dataset_train_batch(ds, 7, 0, 0, 0, batch, c.seq_len, tokens, targets));
 
     model_adamw *adamw = NULL;
@@ -54,6 +54,8 @@ static float overfit(dt_device *dev, model_optimizer opt, int max_steps, int *st
     model_adamw_destroy(adamw);
     model_demo_destroy(demo);
     free(payload);
+    free(tokens);
+    free(targets);
     model_dataset_close(ds);
     model_destroy(m);
     return loss;

@@ -495,16 +495,18 @@ static void test_shutdown(void) {
 }
 
 int main(void) {
-    if (!zmq_has("curve")) {
-        printf("skipped: this libzmq has no CURVE support\n");
-        return 77;
-    }
+    /* Without CURVE only the cases that need it are skipped (said so); the
+     * open transport is tested either way. */
+    const bool curve = zmq_has("curve");
     test_open_round_trip();
-    test_curve();
+    if (curve) test_curve();
     test_hostile_frames();
     test_shaping();
     test_reconnect();
-    test_errors();
-    test_shutdown();
+    if (curve) test_errors();
+    if (curve) test_shutdown();
+    if (!curve)
+        printf("skipped the CURVE cases (round trips with keys, key errors, CURVE shutdown): "
+               "this libzmq has no CURVE support\n");
     return nt_finish("test_transport");
 }

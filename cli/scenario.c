@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/scenario.h"
+#include "model/json_strict.h"
 
 extern const unsigned char distro_default_scenario[];
 
@@ -87,13 +88,11 @@ static dt_status parse(const char *text, scenario *s) {
     s->baseline = 1;
     s->sample_tokens = 200;
     snprintf(s->coordinator_device, sizeof s->coordinator_device, "cpu");
-    cJSON *root = cJSON_Parse(text);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        return dt_error(DT_ERR_FORMAT, "scenario: invalid JSON near '%.24s'", at ? at : "");
-    }
-    dt_status st = cJSON_IsObject(root) ? known_fields(root, "", known)
-                                        : dt_error(DT_ERR_FORMAT, "scenario: not a JSON object");
+    cJSON *root = NULL;
+    dt_status st = json_parse_strict(text, "scenario", &root);
+    if (st != DT_OK) return st;
+    st = cJSON_IsObject(root) ? known_fields(root, "", known)
+                              : dt_error(DT_ERR_FORMAT, "scenario: not a JSON object");
     const cJSON *run = cJSON_GetObjectItemCaseSensitive(root, "run");
     if (st == DT_OK && !cJSON_IsObject(run))
         st = dt_error(DT_ERR_FORMAT, "scenario: field 'run' (the run config object) is required");

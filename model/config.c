@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/config.h"
+#include "model/json_strict.h"
 
 typedef struct preset {
     const char *name;
@@ -107,12 +108,9 @@ static dt_status get_num(const cJSON *root, const char *name, double *out) {
 }
 
 dt_status model_config_from_json(const char *text, model_config *out) {
-    cJSON *root = cJSON_Parse(text);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        return dt_error(DT_ERR_FORMAT, "model config: invalid JSON near '%.20s'", at ? at : "");
-    }
-    dt_status st = DT_OK;
+    cJSON *root = NULL;
+    dt_status st = json_parse_strict(text, "model config", &root);
+    if (st != DT_OK) return st;
     if (!cJSON_IsObject(root)) st = dt_error(DT_ERR_FORMAT, "model config: not a JSON object");
     for (const cJSON *it = root->child; st == DT_OK && it; it = it->next) {
         int known = 0;

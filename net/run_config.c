@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/json_strict.h"
 #include "net/run_config.h"
 
 void net_run_config_default(net_run_config *c) {
@@ -207,13 +208,11 @@ dt_status net_run_config_parse(const char *text, net_run_config *out) {
                                         NULL};
     net_run_config c;
     net_run_config_default(&c);
-    cJSON *root = cJSON_Parse(text);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        return dt_error(DT_ERR_FORMAT, "run config: invalid JSON near '%.24s'", at ? at : "");
-    }
-    dt_status st = cJSON_IsObject(root) ? check_known(root, "", known)
-                                        : dt_error(DT_ERR_FORMAT, "run config: not a JSON object");
+    cJSON *root = NULL;
+    dt_status st = json_parse_strict(text, "run config", &root);
+    if (st != DT_OK) return st;
+    st = cJSON_IsObject(root) ? check_known(root, "", known)
+                              : dt_error(DT_ERR_FORMAT, "run config: not a JSON object");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (st == DT_OK && !model) st = dt_error(DT_ERR_FORMAT, "run config: missing field 'model'");
     if (st == DT_OK) st = parse_model(model, &c);

@@ -1,0 +1,72 @@
+/* The run config a coordinator reads and every peer parses from WELCOME:
+ * local-steps fields and their defaults, the effective config round trip,
+ * and strict JSON (a repeated key or trailing text is refused, naming it;
+ * cJSON alone would take the first "steps" of two, silently). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/run_config.h"
+#include "net_test_util.h"
+
+static void local_defaults(void) {
+    net_run_config c;
+    if (!CHECK_OK(net_run_config_parse(
+            "{\"model\": \"tiny\", \"steps\": 10, \"optimizer\": {\"name\": \"local\"}}", &c)))
+        return;
+    CHECK(c.optimizer == MODEL_OPT_LOCAL, "optimizer %d", (int)c.optimizer);
+    CHECK(c.inner_steps == 32 && c.schedule.total == 320, "H %lld, schedule total %lld",
+          (long long)c.inner_steps, (long long)c.schedule.total);
+    CHECK(c.demo.update == DT_DEMO_UPDATE_SCALED && c.demo.mean_over_all, "outer rule");
+    CHECK(c.demo.beta == 0.95f && c.outer_lr == 2.0f && c.schedule.lr == 4e-3f,
+          "beta %g outer lr %g lr %g", (double)c.demo.beta, (double)c.outer_lr,
+          (double)c.schedule.lr);
+    CHECK(net_run_round_steps(&c, 9) == 32, "round steps");
+    float lr = 0, decay = 0;
+    net_run_round_lr(&c, 3, &lr, &decay);
+    CHECK(lr == 2.0f && decay == 1.0f, "outer lr %g decay %g", (double)lr, (double)decay);
+    /* The effective config parses back to itself. */
+    char *text = net_run_config_to_json(&c, 0);
+    net_run_config back;
+    if (CHECK_OK(net_run_config_parse(text, &back))) {
+        char *again = net_run_config_to_json(&back, 0);
+        CHECK(again && strcmp(text, again) == 0, "round trip:\n%s\n%s", text, again);
+        free(again);
+    }
+    free(text);
+}
+
+static void refusals(void) {
+    net_run_config c;
+    CHECK_STATUS(net_run_config_parse("{\"model\": \"tiny\", \"steps\": 5, \"steps\": 500}", &c),
+                 DT_ERR_FORMAT, "run config", "'steps' appears twice");
+    CHECK_STATUS(
+        net_run_config_parse("{\"model\": \"tiny\", \"optimizer\": {\"lr\": 1, \"lr\": 2}}", &c),
+        DT_ERR_FORMAT, "'lr' appears twice");
+    CHECK_STATUS(net_run_config_parse("{\"model\": \"tiny\"} trailing", &c), DT_ERR_FORMAT,
+                 "text after the JSON value", "trailing");
+    CHECK_STATUS(net_run_config_parse("{\"model\": {\"dim\": 64, \"dim\": 32}}", &c), DT_ERR_FORMAT,
+                 "'dim' appears twice");
+    CHECK_STATUS(
+        net_run_config_parse("{\"model\": \"tiny\", \"optimizer\": {\"inner_steps\": 4}}", &c),
+        DT_ERR_FORMAT, "optimizer.inner_steps", "local");
+    CHECK_STATUS(
+        net_run_config_parse("{\"model\": \"tiny\", \"optimizer\": {\"name\": \"adamw\"}}", &c),
+        DT_ERR_FORMAT, "optimizer.name");
+    CHECK_STATUS(net_run_config_parse("{\"model\": \"tiny\", \"split\": \"fast\"}", &c),
+                 DT_ERR_FORMAT, "split");
+    CHECK_STATUS(net_run_config_parse("{\"model\": \"tiny\", \"optimizer\": {\"name\": \"local\", "
+                                      "\"outer\": \"both\"}}",
+                                      &c),
+                 DT_ERR_FORMAT, "optimizer.outer");
+    CHECK_STATUS(
+        net_run_config_parse("{\"model\": \"tiny\", \"optimizer\": {\"aggregate\": 1}}", &c),
+        DT_ERR_FORMAT, "optimizer.aggregate");
+    /* Whitespace after the value is fine. */
+    CHECK_OK(net_run_config_parse("{\"model\": \"tiny\"}\n  \n", &c));
+}
+
+int main(void) {
+    local_defaults();
+    refusals();
+    return nt_finish("test_run_config");
+}

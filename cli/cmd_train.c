@@ -15,7 +15,7 @@ static const cli_opt train_opts[] = {
     TRAIN_MODEL_OPTS,
     {"steps", "N", "optimizer steps in the run (default 1000)"},
     {"batch", "B", "sequences per micro-batch (default 12)"},
-    {"accum", "N", "micro-batches per step (default 1)"},
+    {"accum", "N", "micro-batches per step and worker (default 1)"},
     {"device", "SPEC", "cpu, opencl:N, vulkan:N, cuda:N or auto (default auto)"},
     {"save", "FILE", "write a checkpoint here at the end (and with --save-every)"},
     {"save-every", "N", "also checkpoint every N steps (needs --save)"},

@@ -32,6 +32,7 @@ struct model_demo {
     int32_t *h_one_idx; /* one payload's entries in geometry order */
     float *h_one_vals;
     int pending; /* compress done, neither confirm nor discard yet */
+    int recip_n; /* mean_over_all: the n the uploaded 1/n table is for (0: none) */
 };
 
 void model_demo_config_default(model_demo_config *c) {
@@ -137,6 +138,7 @@ static dt_status ensure_capacity(model_demo *o, int n) {
     }
     free(recip);
     if (st == DT_OK) o->capacity = cap;
+    o->recip_n = 0; /* the table is 1/c again */
     return st;
 }
 
@@ -245,7 +247,7 @@ dt_status model_demo_apply(model_demo *o, uint64_t run_id, int64_t step,
     TRY(dt_buffer_upload(o->contrib_idx, 0, o->h_idx, bytes));
     TRY(dt_buffer_upload(o->contrib_vals, 0, o->h_vals, bytes));
     const model_layout *l = model_get_layout(o->m);
-    if (o->cfg.mean_over_all) {
+    if (o->cfg.mean_over_all && o->recip_n != n) {
         /* recip[c] = 1/n for every count c >= 1, computed on the host as a
          * float: the same bits on every replica. */
         size_t bytes = (size_t)(o->capacity + 1) * 4;
@@ -256,6 +258,7 @@ dt_status model_demo_apply(model_demo *o, uint64_t run_id, int64_t step,
         dt_status st = dt_buffer_upload(o->recip, 0, t, bytes);
         free(t);
         TRY(st);
+        o->recip_n = n;
     }
     dt_tensor recip = dt_tensor_1d(o->recip, 0, DT_F32, o->capacity + 1);
     for (int t = 0; t < o->geo.n; t++) {

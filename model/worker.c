@@ -136,11 +136,11 @@ static dt_status gradients(model_worker *w, const model_dataset *ds, const model
 /* H inner AdamW steps from theta; then the model's gradients hold
  * delta = theta - W_local and its weights theta again. */
 static dt_status local_steps(model_worker *w, const model_dataset *ds, const model_round *r,
-                             double *loss_sum, bool *stopped) {
+                             int64_t steps, double *loss_sum, bool *stopped) {
     dt_device *dev = model_get_device(w->m);
     dt_buffer *wb = model_weights_buffer(w->m), *gb = model_grads_buffer(w->m);
     TRY(dt_copy(dev, whole(wb), whole(w->theta)));
-    const int64_t H = w->cfg.inner_steps, steps = r->steps > 0 ? r->steps : H;
+    const int64_t H = w->cfg.inner_steps;
     for (int64_t h = 0; h < steps; h++) {
         if (r->stop && *r->stop) {
             *stopped = true;
@@ -169,7 +169,7 @@ dt_status model_worker_round(model_worker *w, const model_dataset *ds, const mod
     float lr = r->lr;
     if (w->cfg.optimizer == MODEL_OPT_LOCAL) {
         int64_t count = w->inner_count;
-        dt_status st = local_steps(w, ds, r, &loss_sum, stopped);
+        dt_status st = local_steps(w, ds, r, steps, &loss_sum, stopped);
         if (st != DT_OK || *stopped) w->inner_count = count;
         if (st != DT_OK || *stopped) return st;
         lr = 1.0f; /* e = beta e + 1 * delta */

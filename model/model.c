@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/hash.h"
 #include "model/model_internal.h"
 
 /* Lay the activation arena out: every view starts on a 64-byte boundary. */
@@ -279,36 +280,16 @@ dt_status model_upload_weights(model *m, const float *host) {
 
 /* ---- the parameter hash ---------------------------------------------------- */
 
-static uint64_t rotl64(uint64_t x, int r) {
-    return (x << r) | (x >> (64 - r));
-}
-
-/* A 64-bit multiply-rotate hash over the bit patterns of the floats, two
- * per step, with each tensor's element count mixed in so moving a value
- * across a tensor boundary changes it. Defined on values, not memory, so
- * every host computes the same number. */
+/* BLAKE2b-256 of the weights as little-endian fp32 bytes in layout order
+ * (the snapshot a joiner receives, byte for byte), carried as its first 8
+ * bytes read little-endian (DESIGN.md section 4). Defined on values, not
+ * memory, so every host computes the same number. */
 uint64_t model_hash_host(const model_layout *l, const float *dense) {
-    const uint64_t k1 = 0x87C37B91114253D5ull, k2 = 0x4CF5AD432745937Full;
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)l->n_params;
-    const float *x = dense;
-    for (int t = 0; t < l->n_params; t++) {
-        int64_t n = l->params[t].numel;
-        h = rotl64(h ^ ((uint64_t)n * k1), 27) * k2;
-        for (int64_t i = 0; i < n; i += 2) {
-            uint32_t lo, hi = 0;
-            memcpy(&lo, &x[i], 4);
-            if (i + 1 < n) memcpy(&hi, &x[i + 1], 4);
-            uint64_t w = (uint64_t)lo | ((uint64_t)hi << 32);
-            h ^= rotl64(w * k1, 31) * k2;
-            h = rotl64(h, 27) * 5 + 0x52DCE729;
-        }
-        x += n;
-    }
-    h ^= h >> 33;
-    h *= 0xFF51AFD7ED558CCDull;
-    h ^= h >> 33;
-    h *= 0xC4CEB9FE1A85EC53ull;
-    return h ^ (h >> 33);
+    int64_t n = 0;
+    for (int t = 0; t < l->n_params; t++) n += l->params[t].numel;
+    uint8_t digest[MODEL_DIGEST_BYTES];
+    model_digest_f32(dense, n, digest);
+    return model_digest_prefix64(digest);
 }
 
 dt_status model_param_hash(model *m, uint64_t *out) {

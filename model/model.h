@@ -38,8 +38,9 @@ dt_status model_init_weights(model *m);
 dt_status model_download_weights(const model *m, float *host);
 dt_status model_upload_weights(model *m, const float *host);
 
-/* 64-bit hash over every tensor's bits in layout order (DESIGN.md section
- * 4: replicas compare it every step). */
+/* The parameter hash (DESIGN.md section 4: replicas compare it every
+ * step): the first 8 bytes, read little-endian, of BLAKE2b-256 over the
+ * weights as little-endian fp32 bytes in layout order (model/hash.h). */
 dt_status model_param_hash(model *m, uint64_t *out);
 uint64_t model_hash_host(const model_layout *l, const float *dense);
 

@@ -14,8 +14,8 @@ cd "$(dirname "$0")/.."
 packages=(
   # build
   build-essential cmake pkg-config git
-  # required libraries: transport, JSON, CPU BLAS
-  libzmq3-dev libcjson-dev libopenblas-dev
+  # required libraries: transport, JSON, CPU BLAS, BLAKE2b (hashes, checksums)
+  libzmq3-dev libcjson-dev libopenblas-dev libsodium-dev
   # OpenCL backend: headers, ICD loader, CLBlast; PoCL runs it on the CPU
   ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd
   # Vulkan backend: loader headers, shader compiler; lavapipe runs it on the CPU

@@ -1,7 +1,8 @@
 """Reads a distro checkpoint with the independent `safetensors` package and
 numpy: names, shapes and dtypes against the model config in the metadata,
-the optimizer state, and the values against the parameter hash the writer
-recorded (recomputed here from the bits)."""
+the optimizer state, and the values against the parameter hash and the
+state group checksums the writer recorded (recomputed here with hashlib)."""
+import hashlib
 import json
 import sys
 
@@ -41,30 +42,21 @@ for name, shape in expected:
 # Norm weights start at 1 and have moved a little after 3 steps.
 assert abs(float(tensors["final_norm"].mean()) - 1.0) < 0.1
 
-# The writer's parameter hash, recomputed from the bits (model/model.c).
-M = (1 << 64) - 1
-K1, K2 = 0x87C37B91114253D5, 0x4CF5AD432745937F
+# The writer's hashes, recomputed from the values (docs/DESIGN.md, "the
+# parameter hash"): BLAKE2b-256 over the weights as little-endian fp32 in
+# layout order, carried as its first 8 bytes read little-endian; each
+# optimizer state group's full digest under "sum.<prefix>".
+def blake2b(tensor_names):
+    h = hashlib.blake2b(digest_size=32)
+    for n in tensor_names:
+        h.update(tensors[n].astype("<f4").tobytes())
+    return h.digest()
 
 
-def rotl(x, r):
-    return ((x << r) | (x >> (64 - r))) & M
-
-
-h = 0x9E3779B97F4A7C15 ^ len(names)
-for name in names:
-    bits = tensors[name].reshape(-1).view(np.uint32).astype(np.uint64)
-    n = bits.size
-    h = (rotl(h ^ ((n * K1) & M), 27) * K2) & M
-    if n % 2:
-        bits = np.append(bits, np.uint64(0))
-    words = (bits[0::2] | (bits[1::2] << np.uint64(32))).tolist()
-    for w in words:
-        h ^= (rotl((w * K1) & M, 31) * K2) & M
-        h = (rotl(h, 27) * 5 + 0x52DCE729) & M
-h ^= h >> 33
-h = (h * 0xFF51AFD7ED558CCD) & M
-h ^= h >> 33
-h = (h * 0xC4CEB9FE1A85EC53) & M
-h ^= h >> 33
+assert meta["hash"] == "blake2b-256/64", meta.get("hash")
+h = int.from_bytes(blake2b(names)[:8], "little")
 assert f"{h:016x}" == meta["param_hash"], (f"{h:016x}", meta["param_hash"])
+for p in prefixes:
+    want = meta["sum." + p[:-1]]
+    assert blake2b([p + n for n in names]).hex() == want, (p, want)
 print(f"{path}: {len(tensors)} tensors, step {meta['step']}, hash {meta['param_hash']} verified")

@@ -2,7 +2,10 @@
  * fresh model and optimizer) + 3 rounds, the same parameter hash, for AdamW,
  * DeMo, DeMo with two simulated workers, and local steps with two workers
  * (rounds of 2 inner steps: the inner AdamW moments, the error feedback and
- * the inner step count of every worker must survive). */
+ * the inner step count of every worker must survive). A copy of the saved
+ * file with one byte flipped in its last optimizer state tensor is refused
+ * by the resume, naming that state group (the checkpoint's sum.<prefix>). */
+#include <cjson/cJSON.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -58,6 +61,61 @@ static uint64_t hash_of(run *r) {
     return h;
 }
 
+/* Copies `path` to `bad` with the low bit of the first byte of the tensor
+ * stored last flipped (the last state group's last tensor); its group name
+ * into group. Returns 0 on success. */
+static int flip_last_state(const char *path, const char *bad, const model_layout *l, char *group,
+                           size_t cap) {
+    FILE *f = fopen(path, "rb");
+    static unsigned char b[4u << 20];
+    size_t len = f ? fread(b, 1, sizeof b, f) : 0;
+    if (f) fclose(f);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
+    if (len < 8 || n > len - 8) return -1;
+    cJSON *h = cJSON_ParseWithLength((const char *)b + 8, (size_t)n), *e;
+    double last = -1;
+    const char *name = NULL;
+    cJSON_ArrayForEach(e, h) {
+        cJSON *off = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(e, "data_offsets"), 0);
+        if (cJSON_IsNumber(off) && off->valuedouble > last)
+            last = off->valuedouble, name = e->string;
+    }
+    const char *param = l->params[l->n_params - 1].name;
+    size_t k = name ? strlen(name) : 0, p = strlen(param);
+    int rc = !name || k <= p + 1 || strcmp(name + k - p, param) != 0;
+    if (!rc) snprintf(group, cap, "%.*s", (int)(k - p - 1), name);
+    cJSON_Delete(h);
+    if (rc) return -1;
+    b[8 + n + (uint64_t)last] ^= 0x01;
+    f = fopen(bad, "wb");
+    rc = !f || fwrite(b, 1, len, f) != len;
+    if (f && fclose(f) != 0) rc = 1;
+    return rc ? -1 : 0;
+}
+
+/* A resume from a checkpoint whose optimizer state lost one bit fails with
+ * DT_ERR_FORMAT naming the group, instead of training on silently. */
+static void resume_damaged(dt_device *dev, const variant *v, const char *path) {
+    char bad[80], group[64], want[96];
+    snprintf(bad, sizeof bad, "%s.bad", path);
+    run r;
+    run_open(&r, dev, v);
+    if (flip_last_state(path, bad, model_get_layout(r.m), group, sizeof group) != 0) {
+        CHECK(0, "%s: cannot make a damaged copy of %s", v->name, path);
+    } else {
+        dt_status st = model_trainer_resume(r.t, bad);
+        snprintf(want, sizeof want, "optimizer state group %s ", group);
+        CHECK(st == DT_ERR_FORMAT && strstr(dt_last_error(), want) &&
+                  strstr(dt_last_error(), "the file is damaged"),
+              "%s: resume of a flipped byte in %s: %s (%s)", v->name, group, dt_status_name(st),
+              dt_last_error());
+        printf("%s: a flipped byte in %s is refused: %s\n", v->name, group, dt_last_error());
+    }
+    run_close(&r);
+    remove(bad);
+}
+
 int main(void) {
     dt_device *dev = test_open_device();
     char path[64];
@@ -80,6 +138,7 @@ int main(void) {
         uint64_t h3 = hash_of(&first);
         MUST(model_trainer_save(first.t, path));
         run_close(&first);
+        resume_damaged(dev, v, path);
 
         run_open(&second, dev, v);
         MUST(model_trainer_resume(second.t, path));

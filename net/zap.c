@@ -22,20 +22,13 @@
 struct net_zap {
     void *sock;
     pthread_t thread;
-    char (*allowed)[NET_KEY_Z85 + 1];
-    int n_allowed;
+    net_keys allowed; /* only its peer list: a copy of the keys file's */
 
     pthread_mutex_t lock; /* guards what follows: written by the thread, read by the server */
     uint64_t n_refused;
     net_refusal recent[NET_REFUSALS_KEPT]; /* most recent first, distinct keys */
     int n_recent;
 };
-
-static bool is_allowed(const net_zap *z, const char *key) {
-    for (int i = 0; i < z->n_allowed; i++)
-        if (strcmp(z->allowed[i], key) == 0) return true;
-    return false;
-}
 
 static void record_refusal(net_zap *z, const char *key, const char *address) {
     pthread_mutex_lock(&z->lock);
@@ -68,55 +61,51 @@ uint64_t net_zap_refusals(net_zap *z, net_refusal *out, int max, int *n_out) {
     return total;
 }
 
-static bool part_is(zmq_msg_t *m, const char *s) {
+static bool part_is(const uint8_t *data, size_t len, const char *s) {
     size_t n = strlen(s);
-    return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
+    return len == n && memcmp(data, s, n) == 0;
 }
 
-static void part_text(zmq_msg_t *m, char *out, size_t cap) {
-    size_t n = zmq_msg_size(m);
-    if (n >= cap) n = cap - 1;
-    memcpy(out, zmq_msg_data(m), n);
+static void part_text(const uint8_t *data, size_t len, char *out, size_t cap) {
+    size_t n = len < cap ? len : cap - 1;
+    if (n > 0) memcpy(out, data, n);
     out[n] = '\0';
     for (size_t i = 0; i < n; i++) /* it ends up in logs: keep it printable */
         if ((unsigned char)out[i] < ' ' || (unsigned char)out[i] > '~') out[i] = '?';
 }
 
-/* Decides one request: fills status, text and user id. */
-static void decide(net_zap *z, zmq_msg_t *part, int n, const char **status, const char **text,
-                   char *user_id) {
-    user_id[0] = '\0';
-    *status = "400";
-    if (n < 7 || !part_is(&part[0], "1.0")) {
-        *text = "malformed ZAP request";
+void net_zap_decide(const net_keys *allowed, const uint8_t *const parts[], const size_t lens[],
+                    int n, net_zap_decision *out) {
+    memset(out, 0, sizeof *out);
+    out->status = "400";
+    if (n < 7 || !part_is(parts[0], lens[0], "1.0")) {
+        out->text = "malformed ZAP request";
         return;
     }
-    char address[NET_ADDRESS_MAX];
-    part_text(&part[3], address, sizeof address);
-    if (!part_is(&part[5], "CURVE")) {
-        *text = "only CURVE is accepted";
-        record_refusal(z, "", address);
+    part_text(parts[3], lens[3], out->address, sizeof out->address);
+    out->refused = true; /* from here on every refusal is remembered */
+    if (!part_is(parts[5], lens[5], "CURVE")) {
+        out->text = "only CURVE is accepted";
         return;
     }
-    if (zmq_msg_size(&part[6]) != NET_KEY_BYTES) {
-        *text = "CURVE credentials are not a 32-byte key";
-        record_refusal(z, "", address);
+    if (lens[6] != NET_KEY_BYTES) {
+        out->text = "CURVE credentials are not a 32-byte key";
         return;
     }
     char key[NET_KEY_Z85 + 1];
-    if (!zmq_z85_encode(key, zmq_msg_data(&part[6]), NET_KEY_BYTES)) {
-        *text = "key does not encode";
-        record_refusal(z, "", address);
+    if (!zmq_z85_encode(key, parts[6], NET_KEY_BYTES)) {
+        out->text = "key does not encode";
         return;
     }
-    if (!is_allowed(z, key)) {
-        *text = "key not in the coordinator's keys file";
-        record_refusal(z, key, address);
+    if (net_keys_find_peer(allowed, key) < 0) {
+        out->text = "key not in the coordinator's keys file";
+        memcpy(out->key, key, sizeof key);
         return;
     }
-    *status = "200";
-    *text = "OK";
-    memcpy(user_id, key, sizeof key);
+    out->refused = false;
+    out->status = "200";
+    out->text = "OK";
+    memcpy(out->user_id, key, sizeof key);
 }
 
 /* Sends one reply frame; false when the context is shutting down. */
@@ -153,16 +142,22 @@ static void *zap_main(void *arg) {
             for (int i = 0; i < n; i++) zmq_msg_close(&part[i]);
             break;
         }
-        const char *status, *text;
-        char user_id[NET_KEY_Z85 + 1];
-        decide(z, part, n, &status, &text, user_id);
+        const uint8_t *data[ZAP_MAX_PARTS];
+        size_t len[ZAP_MAX_PARTS];
+        for (int i = 0; i < n; i++) {
+            data[i] = zmq_msg_data(&part[i]);
+            len[i] = zmq_msg_size(&part[i]);
+        }
+        net_zap_decision d;
+        net_zap_decide(&z->allowed, data, len, n, &d);
+        if (d.refused) record_refusal(z, d.key, d.address);
         bool ok = send_part(z->sock, "1.0", 3, true);
         ok =
             ok && (n >= 2 ? send_part(z->sock, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), true)
                           : send_part(z->sock, "", 0, true));
-        ok = ok && send_part(z->sock, status, strlen(status), true);
-        ok = ok && send_part(z->sock, text, strlen(text), true);
-        ok = ok && send_part(z->sock, user_id, strlen(user_id), true);
+        ok = ok && send_part(z->sock, d.status, strlen(d.status), true);
+        ok = ok && send_part(z->sock, d.text, strlen(d.text), true);
+        ok = ok && send_part(z->sock, d.user_id, strlen(d.user_id), true);
         ok = ok && send_part(z->sock, "", 0, false);
         for (int i = 0; i < n; i++) zmq_msg_close(&part[i]);
         if (!ok) break;
@@ -176,14 +171,13 @@ dt_status net_zap_start(void *ctx, const net_keys *keys, net_zap **out) {
     net_zap *z = calloc(1, sizeof *z);
     if (!z) return dt_error(DT_ERR_OOM, "ZAP handler: out of memory");
     if (keys->n_peers > 0) {
-        z->allowed = calloc((size_t)keys->n_peers, sizeof *z->allowed);
-        if (!z->allowed) {
+        z->allowed.peers = calloc((size_t)keys->n_peers, sizeof *z->allowed.peers);
+        if (!z->allowed.peers) {
             free(z);
             return dt_error(DT_ERR_OOM, "ZAP handler: out of memory");
         }
-        for (int i = 0; i < keys->n_peers; i++)
-            memcpy(z->allowed[i], keys->peers[i].key, NET_KEY_Z85 + 1);
-        z->n_allowed = keys->n_peers;
+        memcpy(z->allowed.peers, keys->peers, sizeof *keys->peers * (size_t)keys->n_peers);
+        z->allowed.n_peers = keys->n_peers;
     }
     pthread_mutex_init(&z->lock, NULL);
     int linger = 0;
@@ -202,7 +196,7 @@ dt_status net_zap_start(void *ctx, const net_keys *keys, net_zap **out) {
     if (st != DT_OK) {
         if (z->sock) zmq_close(z->sock);
         pthread_mutex_destroy(&z->lock);
-        free(z->allowed);
+        free(z->allowed.peers);
         free(z);
         return st;
     }
@@ -214,6 +208,6 @@ void net_zap_join(net_zap *z) {
     if (!z) return;
     pthread_join(z->thread, NULL);
     pthread_mutex_destroy(&z->lock);
-    free(z->allowed);
+    free(z->allowed.peers);
     free(z);
 }

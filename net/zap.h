@@ -23,4 +23,20 @@ void net_zap_join(net_zap *z);
 /* See net_server_refusals. */
 uint64_t net_zap_refusals(net_zap *z, net_refusal *out, int max, int *n_out);
 
+/* The answer to one ZAP request and what the handler remembers of it. */
+typedef struct net_zap_decision {
+    const char *status;            /* "200" admits, "400" refuses */
+    const char *text;              /* status text, a constant */
+    char user_id[NET_KEY_Z85 + 1]; /* the admitted key in Z85, "" on refusal */
+    bool refused;                  /* a refusal to record (a malformed request is not) */
+    char key[NET_KEY_Z85 + 1];     /* the refused key in Z85, "" when none was offered */
+    char address[NET_ADDRESS_MAX]; /* the request's address part, made printable */
+} net_zap_decision;
+
+/* Decides a request of n parts (parts[i]: lens[i] bytes, NULL only when
+ * empty) against the `peer` keys of `allowed`. A pure function of its
+ * inputs, so the handler thread and the fuzzer run the same decision. */
+void net_zap_decide(const net_keys *allowed, const uint8_t *const parts[], const size_t lens[],
+                    int n, net_zap_decision *out);
+
 #endif

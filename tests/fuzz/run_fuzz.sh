@@ -1,28 +1,43 @@
 #!/bin/sh
-# Runs a libFuzzer target for a fixed number of inputs from a fresh seed
-# corpus, so CI runs are repeatable (fixed -seed) and bounded.
-# Usage: run_fuzz.sh FUZZER CORPUS_TOOL WORKDIR RUNS [SKIP_REASON]
+# Runs one libFuzzer target for a fixed number of inputs from a fresh seed
+# corpus, so CI runs are repeatable (fixed -seed, deterministic seeds) and
+# bounded. Any crash, sanitizer report, leak or input slower than 30 s
+# fails the test; its reproducer is left in WORKDIR/artifacts.
+#
+# Usage: run_fuzz.sh NAME FUZZER WORKDIR RUNS SKIP_REASON DICT [SEED...] [-- TOOL [ARG...]]
+#   SEED   a file or a folder of files copied into the seed corpus
+#   TOOL   a generator, run as TOOL ARG... WORKDIR/seeds
 # An empty FUZZER means it could not be built: exit 77 (skipped) with why.
+# An empty DICT means no dictionary.
 set -u
-fuzzer="$1" tool="$2" work="$3" runs="$4" reason="${5:-}"
+name="$1" fuzzer="$2" work="$3" runs="$4" reason="$5" dict="$6"
+shift 6
 if [ -z "$fuzzer" ]; then
-    echo "skipped: fuzz target not built: ${reason:-no reason recorded}"
+    echo "skipped: fuzz_$name not built: ${reason:-no reason recorded}"
     exit 77
 fi
-[ -x "$fuzzer" ] || { echo "FAIL: $fuzzer is missing (build the fuzz_wire_target target)"; exit 1; }
+[ -x "$fuzzer" ] || { echo "FAIL: $fuzzer is missing (build the fuzz_${name}_target target)"; exit 1; }
 rm -rf "$work"
-mkdir -p "$work/seeds" "$work/found" || exit 1
-"$tool" "$work/seeds" || exit 1
+mkdir -p "$work/seeds" "$work/found" "$work/artifacts" || exit 1
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+    if [ -d "$1" ]; then cp -R "$1/." "$work/seeds/"; else cp "$1" "$work/seeds/"; fi || exit 1
+    shift
+done
+if [ $# -gt 0 ]; then
+    shift
+    "$@" "$work/seeds" || { echo "FAIL: the seed generator failed"; exit 1; }
+fi
+[ -n "$(ls "$work/seeds")" ] || { echo "FAIL: fuzz_$name has no seeds"; exit 1; }
 cd "$work" || exit 1
 # New coverage goes to found/, crashes to artifacts/; seeds stay as written.
-mkdir -p artifacts
-"$fuzzer" -runs="$runs" -seed=1 -print_final_stats=1 -artifact_prefix=artifacts/ \
-    found seeds >log 2>&1
+set -- -runs="$runs" -seed=1 -timeout=30 -print_final_stats=1 -artifact_prefix=artifacts/
+[ -n "$dict" ] && set -- "$@" -dict="$dict"
+"$fuzzer" "$@" found seeds >log 2>&1
 rc=$?
 grep -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added|stat::peak_rss_mb)" log
 if [ $rc -ne 0 ]; then
     tail -n 60 log
-    echo "FAIL: the fuzzer exited $rc; reproducer(s) in $work/artifacts"
+    echo "FAIL: fuzz_$name exited $rc; reproducer(s) in $work/artifacts"
     exit 1
 fi
-echo "fuzz_wire: $runs inputs, no findings"
+echo "fuzz_$name: $runs inputs, no findings"

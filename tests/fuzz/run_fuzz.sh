@@ -28,6 +28,7 @@ if [ $# -gt 0 ]; then
     "$@" "$work/seeds" || { echo "FAIL: the seed generator failed"; exit 1; }
 fi
 [ -n "$(ls "$work/seeds")" ] || { echo "FAIL: fuzz_$name has no seeds"; exit 1; }
+printf '%s\n' "$dict" >"$work/dict" # for long_run.sh
 cd "$work" || exit 1
 # New coverage goes to found/, crashes to artifacts/; seeds stay as written.
 set -- -runs="$runs" -seed=1 -timeout=30 -print_final_stats=1 -artifact_prefix=artifacts/

@@ -21,6 +21,9 @@ static const cli_opt coordinator_opts[] = {
     {"ready-file", "FILE", "write the bound endpoint and public key here once listening"},
     {"record", "FILE", "append every applied round (for replaying the run elsewhere)"},
     {"json", NULL, "log one JSON object per line"},
+    {"max-peers-per-key", "N", "peer slots one admitted key may hold at once (default 4)"},
+    {"max-peers-per-address", "N",
+     "with --open: peer slots one IP address may hold at once (default 64)"},
     {NULL, NULL, NULL},
 };
 
@@ -39,7 +42,11 @@ static const cli_cmd coordinator_cmd = {
     "max_misses 3, hash_check_every 1, checkpoint_every 100, eval_batches 20.\n"
     "Unknown fields are errors; --validate prints the effective config.\n"
     "Ctrl-C writes a checkpoint (with --checkpoint-dir) and stops; --resume continues and\n"
-    "peers reconnect by themselves.",
+    "peers reconnect by themselves.\n"
+    "Admission: a closed connection frees its slot at once, a joiner silent for 30 s loses\n"
+    "it, at most 16 peers join at once (others are told to retry), and a key or address\n"
+    "that was ejected, abused the protocol or left mid-join is refused for 2 s, 4 s, 8 s,\n"
+    "... up to 10 minutes; one applied payload clears its record.",
     coordinator_opts,
     0,
     0,
@@ -101,6 +108,14 @@ int cmd_coordinator(int argc, char **argv) {
                             keys_file);
         }
     }
+    int64_t per_key = 0, per_address = 0;
+    if (!cli_get_int(&args, "max-peers-per-key", 1, NET_MAX_PEERS, NET_COORDINATOR_MAX_PER_KEY,
+                     &per_key) ||
+        !cli_get_int(&args, "max-peers-per-address", 1, NET_MAX_PEERS,
+                     NET_COORDINATOR_MAX_PER_ADDRESS, &per_address)) {
+        net_keys_free(&keys);
+        return 2;
+    }
     const char *device = cli_get(&args, "device");
     const char *listen = cli_get(&args, "listen");
     net_coordinator_options o = {
@@ -115,6 +130,8 @@ int cmd_coordinator(int argc, char **argv) {
         .summary_file = cli_get(&args, "summary"),
         .record_file = cli_get(&args, "record"),
         .json = cli_flag(&args, "json"),
+        .max_per_key = (int)per_key,
+        .max_per_address = (int)per_address,
         .stop = &stop_requested,
     };
     signal(SIGINT, on_signal);

@@ -21,9 +21,8 @@ dt_status coord_send(coord *c, coord_peer *p, const net_msg *m) {
     size_t len = 0;
     dt_status st = net_encode(m, c->frame, NET_MAX_FRAME, &len);
     if (st != DT_OK) return st;
-    st = net_server_send(c->server, &p->route, c->frame, len, 2000);
-    if (st != DT_OK) coord_drop_peer(c, p, dt_last_error());
-    return st;
+    /* Never wait: one peer that does not read must not hold up the others. */
+    return net_server_send(c->server, &p->route, c->frame, len, 0);
 }
 
 static uint64_t random_run_id(void) {
@@ -137,6 +136,7 @@ static dt_status dispatch(coord *c, const net_frame *f) {
     if (m->h.type == NET_HELLO) return coord_on_hello(c, f, m);
     coord_peer *p = coord_peer_by_route(c, &f->from);
     if (!p) return DT_OK; /* a stale connection (e.g. from before a restart): it will HELLO */
+    p->last_heard = coord_now();
     /* LEAVE is about the connection, whatever the peer knew of the run. */
     if (m->h.type == NET_LEAVE) {
         coord_on_leave(c, p, "left");
@@ -159,6 +159,17 @@ static dt_status dispatch(coord *c, const net_frame *f) {
         coord_log(c, "peer %u sent an unexpected %s; ignored", p->id, net_type_name(m->h.type));
         return DT_OK;
     }
+}
+
+/* Peers whose send queue was full when results went out get them now. */
+static dt_status retry_backlogs(coord *c) {
+    for (int i = 0; i < NET_MAX_PEERS; i++) {
+        coord_peer *p = &c->peers[i];
+        if (p->state != PEER_SYNCED || p->blocked_since == 0) continue;
+        dt_status st = coord_catch_up(c, p);
+        if (st != DT_OK) return st;
+    }
+    return DT_OK;
 }
 
 static dt_status finish(coord *c) {
@@ -188,10 +199,8 @@ static dt_status finish(coord *c) {
     for (int i = 0; i < NET_MAX_PEERS; i++) {
         coord_peer *p = &c->peers[i];
         if (!coord_live(p)) continue;
-        net_msg m;
-        memset(&m.h, 0, sizeof m.h);
-        m.h = (net_header){NET_LEAVE, c->run_id, c->version};
-        coord_send(c, p, &m);
+        net_msg m = {.h = {NET_LEAVE, c->run_id, c->version}};
+        coord_send(c, p, &m); /* best effort: the run is over either way */
     }
     /* Sockets close with LINGER 0: give the I/O thread a moment to put the
      * goodbyes on the wire (peers also stop by themselves after the last
@@ -211,6 +220,9 @@ dt_status net_coordinator_run(const net_coordinator_options *o) {
     c->cfg = o->config;
     c->next_id = 1;
     c->started_at = coord_now();
+    c->max_per_key = o->max_per_key > 0 ? o->max_per_key : NET_COORDINATOR_MAX_PER_KEY;
+    c->max_per_address =
+        o->max_per_address > 0 ? o->max_per_address : NET_COORDINATOR_MAX_PER_ADDRESS;
     dt_status st = setup(c);
     if (st == DT_OK)
         coord_log(c,
@@ -230,7 +242,15 @@ dt_status net_coordinator_run(const net_coordinator_options *o) {
         net_frame f;
         bool arrived = false;
         st = net_server_recv(c->server, timeout, &f, &arrived);
-        if (st == DT_OK && arrived) st = dispatch(c, &f);
+        /* Whatever else is queued is read before closes are acted on: a
+         * peer that sent LEAVE and closed has left, it was not dropped. */
+        for (int budget = 256; st == DT_OK && arrived;) {
+            st = dispatch(c, &f);
+            if (st != DT_OK || --budget == 0) break; /* closes wait for the next turn */
+            st = net_server_recv(c->server, 0, &f, &arrived);
+        }
+        if (st == DT_OK) coord_reap(c, !arrived);
+        if (st == DT_OK) st = retry_backlogs(c);
         if (st == DT_OK) st = coord_maybe_close_round(c);
         if (st == DT_OK) st = coord_maybe_start_round(c);
         log_refusals(c, &refusals_seen);

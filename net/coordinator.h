@@ -29,12 +29,17 @@ typedef struct net_coordinator_options {
     const char *summary_file;    /* JSON summary at the end; NULL: none */
     const char *record_file;     /* every applied round, for replay tests; NULL: none */
     int json;                    /* log lines as JSON objects */
+    int max_per_key;             /* peer slots one CURVE key may hold (0: the default) */
+    int max_per_address;         /* with open: peer slots one address may hold (0: default) */
     volatile sig_atomic_t *stop; /* set by a signal handler: checkpoint and leave */
 } net_coordinator_options;
 
 /* Runs until the configured steps are done (DT_OK) or *stop is set (DT_OK
  * after a checkpoint), or a fatal error. */
 dt_status net_coordinator_run(const net_coordinator_options *o);
+
+#define NET_COORDINATOR_MAX_PER_KEY     4
+#define NET_COORDINATOR_MAX_PER_ADDRESS 64
 
 /* Name of the checkpoint file inside a checkpoint directory. */
 #define NET_COORDINATOR_CHECKPOINT "coordinator.safetensors"

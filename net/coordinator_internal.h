@@ -1,8 +1,10 @@
 /* The coordinator's state, shared by its files:
  *   coordinator.c        lifecycle and the event loop
- *   coord_peers.c        admission, weights transfer, hashes, ejection
- *   coord_round.c        rounds: assignment, submissions, apply, results
- *   coord_report.c       logging, byte accounting, checkpoints, summary */
+ *   coord_admit.c        admission: HELLO, limits, back-off, expiry of joiners
+ *   coord_peers.c        weights transfer, resync, leaving, sends that fail
+ *   coord_round.c        one round: assign, collect, apply, publish, account;
+ *                        the hash check and the history beside it
+ *   coord_report.c       logging, checkpoints, the record, the summary */
 #ifndef DISTRO_NET_COORDINATOR_INTERNAL_H
 #define DISTRO_NET_COORDINATOR_INTERNAL_H
 
@@ -29,10 +31,14 @@ typedef struct coord_peer {
     char device[NET_TEXT_MAX + 1];
     char backend[17];
     char key[NET_KEY_Z85 + 1];
-    double tokens_per_s; /* estimate for the run's model, refined every round */
-    int64_t version;     /* last version it acknowledged */
-    int64_t sent;        /* version it will hold once it applies what was sent */
-    int misses;          /* consecutive rounds without an applied payload */
+    char address[NET_ADDRESS_MAX];
+    double tokens_per_s;  /* estimate for the run's model, refined every round */
+    bool measured;        /* tokens_per_s comes from its own submissions, not its claim */
+    double last_heard;    /* when it last sent anything (joiners expire when silent) */
+    double blocked_since; /* its send queue has been full since then (0: not full) */
+    int64_t version;      /* last version it acknowledged */
+    int64_t sent;         /* version it will hold once it applies what was sent */
+    int misses;           /* consecutive rounds without an applied payload */
     /* Joining: the version offered (WELCOME or RESYNC) and how much of its
      * snapshot was served. Acks sent before a RESYNC reached the peer are
      * still in flight; they arrive before its first STATE_REQ, so a HASH
@@ -55,7 +61,7 @@ typedef struct coord_peer {
     uint64_t bytes_up, bytes_down, payload_up_total, payload_down_total;
     int64_t refusals, resyncs;
     double joined_at;
-    char gone[96]; /* why it left */
+    char gone[160]; /* why it left */
 } coord_peer;
 
 static inline bool coord_live(const coord_peer *p) {
@@ -88,6 +94,23 @@ typedef struct coord_step_record {
     uint32_t applied_id[NET_MAX_PEERS], applied_micro[NET_MAX_PEERS];
 } coord_step_record;
 
+/* A key (CURVE) or address (--open) that misbehaved: it is refused for an
+ * exponentially growing while, so a peer that is ejected and rejoins, or
+ * floods HELLOs, costs the run less each time. */
+typedef struct coord_offender {
+    char who[NET_ADDRESS_MAX > NET_KEY_Z85 + 1 ? NET_ADDRESS_MAX : NET_KEY_Z85 + 1];
+    int strikes;
+    double banned_until, last;
+} coord_offender;
+
+#define COORD_OFFENDERS    256
+#define COORD_JOIN_IDLE_S  30.0  /* a joiner silent this long loses its slot */
+#define COORD_MAX_JOINING  16    /* peers joining at once; more are told to retry */
+#define COORD_STALL_S      30.0  /* a peer whose send queue stays full this long is dropped */
+#define COORD_BACKOFF_S    2.0   /* the first back-off; doubles with every strike */
+#define COORD_BACKOFF_MAX  600.0 /* and stops growing here */
+#define COORD_RETRY_BUSY_S 2.0   /* what a BUSY reject tells the peer to wait */
+
 typedef struct coord {
     const net_coordinator_options *o;
     const net_run_config *cfg;
@@ -105,6 +128,8 @@ typedef struct coord {
 
     coord_peer peers[NET_MAX_PEERS];
     uint32_t next_id;
+    coord_offender offenders[COORD_OFFENDERS];
+    int max_per_key, max_per_address; /* effective admission limits */
 
     /* snapshot of the weights served to joiners */
     uint8_t *snapshot;
@@ -131,27 +156,46 @@ typedef struct coord {
 } coord;
 
 /* coordinator.c */
+/* Encodes and sends without waiting: DT_ERR_NOT_FOUND when the peer's
+ * connection is gone, DT_ERR_UNAVAILABLE when its send queue is full (it
+ * does not read). The caller decides what that means for the peer. */
 dt_status coord_send(coord *c, coord_peer *p, const net_msg *m);
 double coord_now(void);
 
+/* coord_admit.c */
+dt_status coord_on_hello(coord *c, const net_frame *f, const net_msg *m);
+/* Drops joiners that went silent, peers that do not read, and (with
+ * closes, once every queued frame was read) peers whose connection closed. */
+void coord_reap(coord *c, bool closes);
+/* A strike against the peer's key or address (it is refused for a while). */
+void coord_strike(coord *c, const coord_peer *p);
+/* A good round: the key or address starts from a clean slate. */
+void coord_pardon(coord *c, const coord_peer *p);
+
 /* coord_peers.c */
 coord_peer *coord_peer_by_route(coord *c, const net_route *r);
-dt_status coord_on_hello(coord *c, const net_frame *f, const net_msg *m);
 dt_status coord_on_state_req(coord *c, coord_peer *p, const net_msg *m);
-dt_status coord_on_hash(coord *c, coord_peer *p, const net_msg *m);
+dt_status coord_send_resync(coord *c, coord_peer *p, const char *why);
 void coord_on_leave(coord *c, coord_peer *p, const char *why);
 void coord_drop_peer(coord *c, coord_peer *p, const char *why);
-dt_status coord_take_snapshot(coord *c);
-dt_status coord_send_result(coord *c, coord_peer *p, const coord_result *r);
-const coord_result *coord_history_find(const coord *c, int64_t step);
-dt_status coord_history_add(coord *c, const coord_result *r);
-/* REJECT the peer with a reason, then forget it. */
+/* REJECT the peer with a reason code and text, then forget it (a strike). */
 void coord_eject(coord *c, coord_peer *p, const char *why);
+void coord_send_reject(coord *c, const net_route *to, net_reject_code code, double retry_s,
+                       const char *text);
+dt_status coord_take_snapshot(coord *c);
+/* After a send to p failed with st: a peer that is gone or does not read
+ * is dropped (DT_OK returned); any other status is the coordinator's own
+ * failure and is returned. */
+dt_status coord_send_failed(coord *c, coord_peer *p, dt_status st, const char *what);
 
 /* coord_round.c */
 dt_status coord_maybe_start_round(coord *c);
 dt_status coord_on_submit(coord *c, coord_peer *p, const net_msg *m);
 dt_status coord_maybe_close_round(coord *c);
+dt_status coord_on_hash(coord *c, coord_peer *p, const net_msg *m);
+/* Sends a synced peer the results it has not been sent yet; a full send
+ * queue leaves it behind until a later call. */
+dt_status coord_catch_up(coord *c, coord_peer *p);
 
 /* coord_report.c */
 void coord_log(coord *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -90,6 +90,7 @@ static dt_status send_hello(peer *p) {
     free(m);
     p->phase = PHASE_HELLO;
     p->hello_sent_at = peer_now();
+    p->hello_due = 0;
     p->hello_lost = p->sends_lost != lost;
     return st;
 }
@@ -125,9 +126,7 @@ static dt_status on_round(peer *p, const net_msg *m) {
     p->round_loss = rep.loss;
     p->round_tokens = rep.tokens;
     p->round_compute = compute;
-    net_msg s;
-    memset(&s, 0, sizeof s.h + sizeof s.u.submit);
-    s.h = (net_header){NET_SUBMIT, p->run_id, step};
+    net_msg s = {.h = {NET_SUBMIT, p->run_id, step}};
     s.u.submit.loss = p->round_loss;
     s.u.submit.n_micro = r->n_micro;
     s.u.submit.compute_s = compute;
@@ -228,6 +227,27 @@ static dt_status on_result(peer *p, const net_msg *m) {
     return apply_result(p, step);
 }
 
+/* What a REJECT means depends on its code, never on its text. */
+static dt_status on_reject(peer *p, const net_reject *r) {
+    switch ((net_reject_code)r->code) {
+    case NET_REJECT_FINISHED:
+        p->finished = true;
+        return DT_OK;
+    case NET_REJECT_BUSY:
+    case NET_REJECT_BACKOFF: {
+        double wait = r->retry_ms / 1000.0 < 1.0 ? 1.0 : r->retry_ms / 1000.0;
+        peer_log(p, "the coordinator asks this peer to wait %.0f s: %s", wait, r->text);
+        if (p->pending) model_worker_discard(p->worker);
+        p->pending = false;
+        p->phase = PHASE_HELLO;
+        p->hello_due = peer_now() + wait;
+        return DT_OK;
+    }
+    default:
+        return dt_error(DT_ERR_UNAVAILABLE, "the coordinator rejected this peer: %s", r->text);
+    }
+}
+
 static dt_status dispatch(peer *p, const net_frame *f) {
     net_msg *m = p->msg;
     if (net_decode(f->data, f->len, m) != DT_OK) {
@@ -252,12 +272,7 @@ static dt_status dispatch(peer *p, const net_frame *f) {
                  m->u.refused.text);
         return DT_OK;
     case NET_REJECT:
-        if (strstr(m->u.reject.text, "finished")) {
-            p->finished = true;
-            return DT_OK;
-        }
-        return dt_error(DT_ERR_UNAVAILABLE, "the coordinator rejected this peer: %s",
-                        m->u.reject.text);
+        return on_reject(p, &m->u.reject);
     case NET_LEAVE:
         p->finished = true;
         peer_log(p, "the run finished at step %lld", (long long)m->h.step);
@@ -304,6 +319,11 @@ dt_status net_peer_run(const net_peer_options *o) {
         if (arrived) {
             last_contact = peer_now();
             st = dispatch(p, &f);
+        } else if (st == DT_OK && p->hello_due > 0) {
+            if (peer_now() >= p->hello_due) {
+                p->hello_due = 0;
+                st = send_hello(p); /* the wait a BUSY or BACKOFF asked for is over */
+            }
         } else if (st == DT_OK && p->phase == PHASE_HELLO && peer_now() - p->hello_sent_at > 10.0) {
             st = send_hello(p); /* the first HELLO may have gone to a dying connection */
         }
@@ -319,9 +339,7 @@ dt_status net_peer_run(const net_peer_options *o) {
                           o->connect_timeout_s, cs.last_failure[0] ? ": " : "", cs.last_failure);
     }
     if (st == DT_OK && !p->finished && p->client) {
-        net_msg m;
-        memset(&m.h, 0, sizeof m.h);
-        m.h = (net_header){NET_LEAVE, p->run_id, p->version};
+        net_msg m = {.h = {NET_LEAVE, p->run_id, p->version}};
         peer_send(p, &m);
         net_client_flush(p->client, 1000);
         /* LINGER 0 drops what the I/O thread has not sent yet: give LEAVE a

@@ -102,9 +102,7 @@ static dt_status request_state(peer *p) {
            p->state_requested - p->state_received < (size_t)STATE_WINDOW * NET_MAX_CHUNK) {
         size_t len = p->state_bytes - p->state_requested;
         if (len > NET_MAX_CHUNK) len = NET_MAX_CHUNK;
-        net_msg m;
-        memset(&m, 0, sizeof m.h + sizeof m.u.state_req);
-        m.h = (net_header){NET_STATE_REQ, p->run_id, p->state_step};
+        net_msg m = {.h = {NET_STATE_REQ, p->run_id, p->state_step}};
         m.u.state_req = (net_state_req){p->state_requested, (uint32_t)len};
         dt_status st = peer_send(p, &m);
         if (st != DT_OK) return st;
@@ -114,9 +112,7 @@ static dt_status request_state(peer *p) {
 }
 
 static dt_status send_hash(peer *p, int64_t version, uint64_t hash) {
-    net_msg m;
-    memset(&m, 0, sizeof m.h + sizeof m.u.hash);
-    m.h = (net_header){NET_HASH, p->run_id, version};
+    net_msg m = {.h = {NET_HASH, p->run_id, version}};
     m.u.hash.hash = hash;
     return peer_send(p, &m);
 }
@@ -143,7 +139,10 @@ static dt_status start_pull(peer *p, int64_t step, uint64_t bytes, uint64_t hash
 dt_status peer_on_welcome(peer *p, const net_msg *m) {
     const net_welcome *w = &m->u.welcome;
     net_run_config cfg;
-    dt_status st = net_run_config_parse(w->config, &cfg);
+    char *text = net_welcome_config(w);
+    if (!text) return dt_error(DT_ERR_OOM, "peer: run config");
+    dt_status st = net_run_config_parse(text, &cfg);
+    free(text);
     if (st != DT_OK) return dt_error_wrap(st, "WELCOME: ");
     st = adopt_run(p, &cfg, m->h.run_id);
     if (st != DT_OK) return st;

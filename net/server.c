@@ -16,11 +16,15 @@ typedef struct route_entry {
     net_route route;
     net_counters c;
     uint64_t last_active; /* value of the server's activity clock */
+    int fd;               /* the connection's socket (ZMQ_SRCFD), -1: unknown or closed */
+    bool closed;          /* the monitor saw that socket close */
+    bool closed_told;     /* net_server_closed() has reported it */
 } route_entry;
 
 struct net_server {
     void *ctx, *router;
-    net_zap *zap; /* NULL on an open server */
+    void *monitor; /* PAIR receiving the ROUTER's disconnect events */
+    net_zap *zap;  /* NULL on an open server */
     char endpoint[256];
     int port;
 
@@ -46,12 +50,17 @@ static route_entry *route_touch(net_server *s, const net_route *r) {
         if (s->n_routes < ROUTE_TABLE_MAX) {
             e = &s->routes[s->n_routes++];
         } else {
+            /* a closed connection first, else the least recently active */
             e = &s->routes[0];
-            for (int i = 1; i < s->n_routes; i++)
-                if (s->routes[i].last_active < e->last_active) e = &s->routes[i];
+            for (int i = 1; i < s->n_routes; i++) {
+                const route_entry *x = &s->routes[i];
+                if (x->closed != e->closed ? x->closed : x->last_active < e->last_active)
+                    e = &s->routes[i];
+            }
         }
         memset(e, 0, sizeof *e);
         e->route = *r;
+        e->fd = -1;
     }
     e->last_active = ++s->activity;
     return e;
@@ -63,6 +72,57 @@ static int parse_port(const char *endpoint) {
     char *end;
     long port = strtol(colon + 1, &end, 10);
     return (*end == '\0' && port > 0 && port < 65536) ? (int)port : -1;
+}
+
+/* Disconnects: the ROUTER reports closed connections only on its monitor,
+ * by socket descriptor, so each received frame's descriptor (ZMQ_SRCFD) is
+ * kept with its routing id. A descriptor is reused after a close, but the
+ * I/O thread emits the event before it closes the socket, and the monitor
+ * is drained before every read of the ROUTER: a new connection's first
+ * frame is never read before the old connection's close is seen. */
+static void drain_parts(void *sock);
+
+static dt_status setup_monitor(net_server *s) {
+    char addr[64];
+    snprintf(addr, sizeof addr, "inproc://distro-monitor-%p", (void *)s);
+    if (zmq_socket_monitor(s->router, addr, ZMQ_EVENT_DISCONNECTED) != 0)
+        return net_zmq_fail("server: socket monitor");
+    if (!(s->monitor = zmq_socket(s->ctx, ZMQ_PAIR)) || zmq_connect(s->monitor, addr) != 0)
+        return net_zmq_fail("server: monitor socket");
+    int zero = 0;
+    zmq_setsockopt(s->monitor, ZMQ_LINGER, &zero, sizeof zero);
+    return DT_OK;
+}
+
+static void mark_closed(net_server *s, int fd) {
+    for (int i = 0; i < s->n_routes; i++)
+        if (s->routes[i].fd == fd) {
+            s->routes[i].fd = -1;
+            s->routes[i].closed = true;
+        }
+}
+
+/* Reads every pending monitor event (two frames: u16 event + i32 value,
+ * then the endpoint). */
+static void drain_monitor(net_server *s) {
+    for (;;) {
+        zmq_msg_t ev;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, s->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        uint16_t event = 0;
+        int32_t value = -1;
+        if (zmq_msg_size(&ev) >= 6) {
+            memcpy(&event, zmq_msg_data(&ev), 2);
+            memcpy(&value, (const uint8_t *)zmq_msg_data(&ev) + 2, 4);
+        }
+        bool more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        if (more) drain_parts(s->monitor);
+        if (event == ZMQ_EVENT_DISCONNECTED) mark_closed(s, value);
+    }
 }
 
 static dt_status setup_security(net_server *s, const net_server_config *cfg) {
@@ -109,6 +169,13 @@ dt_status net_server_open(const net_server_config *cfg, net_server **out) {
     if (st == DT_OK) st = net_socket_common(s->router, cfg->heartbeat_ms, "server");
     if (st == DT_OK && zmq_setsockopt(s->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0)
         st = net_zmq_fail("server: ZMQ_ROUTER_MANDATORY");
+    /* A peer that does not read cannot make the coordinator queue without
+     * bound: its pipe holds NET_SEND_QUEUE frames, then sends to it fail
+     * at once (the caller decides what that means for the peer). */
+    int hwm = NET_SEND_QUEUE;
+    if (st == DT_OK && zmq_setsockopt(s->router, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0)
+        st = net_zmq_fail("server: ZMQ_SNDHWM");
+    if (st == DT_OK) st = setup_monitor(s);
     /* The ZAP handler must be bound before the ROUTER is: libzmq lets CURVE
      * clients in unchecked when no handler is there. */
     if (st == DT_OK) st = setup_security(s, cfg);
@@ -130,6 +197,7 @@ dt_status net_server_open(const net_server_config *cfg, net_server **out) {
 void net_server_close(net_server *s) {
     if (!s) return;
     zmq_msg_close(&s->last);
+    if (s->monitor) zmq_close(s->monitor);
     if (s->router) zmq_close(s->router);
     if (s->ctx) {
         /* Shutdown makes the ZAP thread's blocking recv return ETERM; it
@@ -178,13 +246,15 @@ dt_status net_server_recv(net_server *s, int timeout_ms, net_frame *out, bool *a
     zmq_msg_init(&s->last);
     double deadline = net_deadline(timeout_ms);
     for (;;) {
-        zmq_pollitem_t item = {s->router, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(&item, 1, net_remaining_ms(deadline));
+        zmq_pollitem_t items[2] = {{s->router, 0, ZMQ_POLLIN, 0}, {s->monitor, 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, 2, net_remaining_ms(deadline));
         if (rc < 0) {
             if (zmq_errno() == EINTR) return DT_OK; /* let the caller see its signal flag */
             return net_zmq_fail("server: poll");
         }
+        drain_monitor(s); /* before the ROUTER: see the comment at setup_monitor */
         if (rc == 0) return DT_OK;
+        if (!items[0].revents) continue; /* only a close: net_server_closed() reports it */
 
         zmq_msg_t id;
         zmq_msg_init(&id);
@@ -215,6 +285,8 @@ dt_status net_server_recv(net_server *s, int timeout_ms, net_frame *out, bool *a
         copy_property(&s->last, "User-Id", out->peer_key, sizeof out->peer_key);
         copy_property(&s->last, "Peer-Address", out->address, sizeof out->address);
         route_entry *e = route_touch(s, &out->from);
+        int fd = zmq_msg_get(&s->last, ZMQ_SRCFD);
+        if (fd >= 0 && !e->closed) e->fd = fd;
         e->c.bytes_received += out->len;
         e->c.frames_received++;
         s->totals.bytes_received += out->len;
@@ -249,7 +321,9 @@ dt_status net_server_send(net_server *s, const net_route *to, const void *data, 
         if (err == EHOSTUNREACH)
             return dt_error(DT_ERR_NOT_FOUND, "server: peer %s is not connected", rid);
         if (err == EAGAIN)
-            return dt_error(DT_ERR_IO, "server: send to %s timed out after %d ms", rid, timeout_ms);
+            return dt_error(DT_ERR_UNAVAILABLE,
+                            "server: the send queue of %s stayed full for %d ms (it does not read)",
+                            rid, timeout_ms);
         return dt_error(DT_ERR_IO, "server: send to %s: %s", rid, zmq_strerror(err));
     }
     route_entry *e = route_touch(s, to);
@@ -286,6 +360,17 @@ uint64_t net_server_refusals(net_server *s, net_refusal *out, int max, int *n_ou
         return 0;
     }
     return net_zap_refusals(s->zap, out, max, n_out);
+}
+
+int net_server_closed(net_server *s, net_route *out, int max) {
+    int n = 0;
+    for (int i = 0; i < s->n_routes && n < max; i++) {
+        route_entry *e = &s->routes[i];
+        if (!e->closed || e->closed_told) continue;
+        e->closed_told = true;
+        out[n++] = e->route;
+    }
+    return n;
 }
 
 uint64_t net_server_dropped(const net_server *s) {

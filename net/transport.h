@@ -8,6 +8,12 @@
  *   ZMQ_LINGER 0                    closing never waits on a dead peer
  *   server: ZMQ_ROUTER_MANDATORY    a send to a vanished peer is an error
  *                                   (DT_ERR_NOT_FOUND), not a silent drop
+ *   server: ZMQ_SNDHWM              at most NET_SEND_QUEUE frames wait for
+ *                                   one connection; a peer that does not
+ *                                   read cannot grow the server's memory
+ *   server: socket monitor          a closed connection is reported at once
+ *                                   (net_server_closed), not when a round's
+ *                                   deadline runs out
  *   client: reconnect 100 ms..2 s   a restarted coordinator is found again
  *   client: ZMQ_IMMEDIATE           nothing is queued for a connection that
  *                                   is not up, so nothing stale reaches a
@@ -60,6 +66,7 @@
 #define NET_ROUTE_MAX     255  /* ZeroMQ routing ids are 1..255 bytes */
 #define NET_ADDRESS_MAX   64
 #define NET_REFUSALS_KEPT 8
+#define NET_SEND_QUEUE    64 /* frames the server queues per connection (ZMQ_SNDHWM) */
 
 /* A peer connection as the server's ROUTER names it. A peer that reconnects
  * gets a new routing id. */
@@ -125,7 +132,8 @@ int net_server_port(const net_server *s);
 
 dt_status net_server_recv(net_server *s, int timeout_ms, net_frame *out, bool *arrived);
 /* DT_ERR_NOT_FOUND: no connection with that routing id (the peer is gone);
- * DT_ERR_IO: timed out (the peer's queue stayed full) or failed. */
+ * DT_ERR_UNAVAILABLE: that connection's queue (NET_SEND_QUEUE frames) is
+ * still full after timeout_ms (0: do not wait); DT_ERR_IO: failed. */
 dt_status net_server_send(net_server *s, const net_route *to, const void *data, size_t len,
                           int timeout_ms);
 
@@ -139,6 +147,11 @@ void net_server_forget(net_server *s, const net_route *r);
  * (up to max, most recent first) gets the last NET_REFUSALS_KEPT distinct
  * keys. Safe to call any time (the ZAP thread records under a lock). */
 uint64_t net_server_refusals(net_server *s, net_refusal *out, int max, int *n_out);
+/* Routing ids whose connection closed since the last call (each reported
+ * once), up to max into out; returns how many. Closes are learnt during
+ * net_server_recv; once a recv has returned nothing, every frame such a
+ * connection sent before closing has been received. */
+int net_server_closed(net_server *s, net_route *out, int max);
 /* Messages dropped because they had more than one frame. */
 uint64_t net_server_dropped(const net_server *s);
 

@@ -7,7 +7,7 @@
  *              u64 have_run_id | i64 have_step | u64 have_hash
  *   WELCOME    u32 peer_id | i64 state_step | u64 state_bytes | u64 state_hash |
  *              str config
- *   REJECT     str text
+ *   REJECT     u16 code | u32 retry_ms | str text
  *   STATE_REQ  u64 offset | u32 length
  *   STATE      u64 hash | chunk
  *   ROUND      u32 lr_bits | u32 decay_bits | u32 n_micro | u32 deadline_ms |
@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "net/wire.h"
@@ -138,6 +139,18 @@ static dt_status check_body(const wire_check *c, const net_msg *m) {
         return DT_OK;
     case NET_STATE:
         return check_chunk(c, &m->u.state.chunk);
+    case NET_WELCOME: { /* a view, not a C string: it must not hide a NUL */
+        const net_welcome *w = &m->u.welcome;
+        if (w->config_len && !w->config)
+            return refuse(c, "config: %u bytes at NULL", w->config_len);
+        if (w->config_len && memchr(w->config, '\0', w->config_len))
+            return refuse(c, "config: holds a NUL byte");
+        return DT_OK;
+    }
+    case NET_REJECT: /* a peer acts on the code: an unknown one is not guessed at */
+        if (m->u.reject.code < 1 || m->u.reject.code >= NET_REJECT_CODES)
+            return refuse(c, "unknown reason code %u", (unsigned)m->u.reject.code);
+        return DT_OK;
     case NET_ROUND:
         if ((st = check_finite_f32(c, "lr", m->u.round.lr_bits)) != DT_OK) return st;
         if ((st = check_finite_f32(c, "decay", m->u.round.decay_bits)) != DT_OK) return st;
@@ -187,10 +200,10 @@ size_t net_encoded_size(const net_msg *m) {
                str_wire(m->u.hello.backend, sizeof m->u.hello.backend - 1) + 8 + 8 + 8 + 8;
         break;
     case NET_WELCOME:
-        body = 4 + 8 + 8 + 8 + str_wire(m->u.welcome.config, NET_CONFIG_MAX);
+        body = 4 + 8 + 8 + 8 + 2 + (size_t)m->u.welcome.config_len;
         break;
     case NET_REJECT:
-        body = str_wire(m->u.reject.text, NET_TEXT_MAX);
+        body = 2 + 4 + str_wire(m->u.reject.text, NET_TEXT_MAX);
         break;
     case NET_REFUSED:
         body = str_wire(m->u.refused.text, NET_TEXT_MAX);
@@ -290,8 +303,6 @@ static dt_status check_strings(const wire_check *c, const net_msg *m) {
         if ((st = check_str(c, "name", m->u.hello.name, NET_NAME_MAX)) != DT_OK) return st;
         if ((st = check_str(c, "device", m->u.hello.device, NET_TEXT_MAX)) != DT_OK) return st;
         return check_str(c, "backend", m->u.hello.backend, sizeof m->u.hello.backend - 1);
-    case NET_WELCOME:
-        return check_str(c, "config", m->u.welcome.config, NET_CONFIG_MAX);
     case NET_REJECT:
         return check_str(c, "text", m->u.reject.text, NET_TEXT_MAX);
     case NET_REFUSED:
@@ -350,9 +361,12 @@ dt_status net_encode(const net_msg *m, uint8_t *out, size_t cap, size_t *len) {
         put_u64(&w, (uint64_t)m->u.welcome.state_step);
         put_u64(&w, m->u.welcome.state_bytes);
         put_u64(&w, m->u.welcome.state_hash);
-        put_str(&w, m->u.welcome.config);
+        put_u16(&w, m->u.welcome.config_len);
+        put_bytes(&w, m->u.welcome.config, m->u.welcome.config_len);
         break;
     case NET_REJECT:
+        put_u16(&w, m->u.reject.code);
+        put_u32(&w, m->u.reject.retry_ms);
         put_str(&w, m->u.reject.text);
         break;
     case NET_REFUSED:
@@ -513,10 +527,16 @@ static void decode_body(wire_reader *r, net_msg *m) {
         w->state_step = (int64_t)get_u64(r, "state_step");
         w->state_bytes = get_u64(r, "state_bytes");
         w->state_hash = get_u64(r, "state_hash");
-        get_str(r, "config", w->config, NET_CONFIG_MAX);
+        w->config_len = get_u16(r, "config");
+        if (have(r, w->config_len, "config")) {
+            w->config = (const char *)r->p + r->pos;
+            r->pos += w->config_len;
+        }
         break;
     }
     case NET_REJECT:
+        m->u.reject.code = get_u16(r, "code");
+        m->u.reject.retry_ms = get_u32(r, "retry_ms");
         get_str(r, "text", m->u.reject.text, NET_TEXT_MAX);
         break;
     case NET_REFUSED:
@@ -573,6 +593,14 @@ static void decode_body(wire_reader *r, net_msg *m) {
     }
 }
 
+char *net_welcome_config(const net_welcome *w) {
+    char *text = malloc((size_t)w->config_len + 1);
+    if (!text) return NULL;
+    if (w->config_len) memcpy(text, w->config, w->config_len);
+    text[w->config_len] = '\0';
+    return text;
+}
+
 dt_status net_decode(const uint8_t *frame, size_t len, net_msg *out) {
     if (!out || (!frame && len)) return dt_error(DT_ERR_INVALID, "net_decode: NULL argument");
     memset(&out->h, 0, sizeof out->h);
@@ -596,17 +624,12 @@ dt_status net_decode(const uint8_t *frame, size_t len, net_msg *out) {
     if (!type_known(type)) return refuse(&hc, "unknown message type %u", (unsigned)type);
 
     /* Every field is assigned by decode_body (zeros after a failure); the
-     * clear makes the unused tail of RESULT's applied[] deterministic. A
-     * WELCOME's 64 KiB config is NUL-terminated by get_str instead. */
+     * clear makes the unused tail of RESULT's applied[] deterministic. */
     net_msg *m = out;
     m->h.type = (net_type)type;
     m->h.run_id = run_id;
     m->h.step = (int64_t)step;
-    _Static_assert(sizeof(net_result) >= sizeof(net_hello) &&
-                       sizeof(net_result) >= sizeof(net_text),
-                   "RESULT is the largest member after WELCOME");
-    memset(&m->u, 0,
-           m->h.type == NET_WELCOME ? offsetof(net_welcome, config) + 1 : sizeof(net_result));
+    memset(&m->u, 0, sizeof m->u);
 
     wire_check c = {"net_decode", net_type_name(m->h.type), DT_ERR_FORMAT};
     r.c = &c;

@@ -21,7 +21,7 @@
 #include "distro/error.h"
 
 #define NET_MAGIC        0x52545344u /* "DSTR" little-endian */
-#define NET_VERSION      1
+#define NET_VERSION      2           /* 2: REJECT carries a reason code; WELCOME's config a view */
 #define NET_HEADER_BYTES 24
 #define NET_MAX_CHUNK    (4u << 20)                    /* data bytes per chunk */
 #define NET_MAX_FRAME    (NET_MAX_CHUNK + 64u * 1024u) /* ZMQ_MAXMSGSIZE */
@@ -67,14 +67,35 @@ typedef struct net_hello {
 
 typedef struct net_welcome {
     uint32_t peer_id;
-    int64_t state_step;              /* the step the state snapshot is taken after */
-    uint64_t state_bytes;            /* size of the weights snapshot to pull (0: keep yours) */
-    uint64_t state_hash;             /* parameter hash of that snapshot */
-    char config[NET_CONFIG_MAX + 1]; /* the run config, JSON */
+    int64_t state_step;   /* the step the state snapshot is taken after */
+    uint64_t state_bytes; /* size of the weights snapshot to pull (0: keep yours) */
+    uint64_t state_hash;  /* parameter hash of that snapshot */
+    /* The run config, JSON: a view like net_chunk's data (into the frame
+     * when decoded), config_len bytes, not NUL-terminated, no NUL inside. */
+    const char *config;
+    uint16_t config_len;
 } net_welcome;
 
+/* Why a HELLO (or a peer) was turned away: what the peer does next depends
+ * on the code, never on the text, which is for people. */
+typedef enum net_reject_code {
+    NET_REJECT_FINISHED = 1, /* the run is over: leave quietly */
+    NET_REJECT_FULL = 2,     /* every peer slot is taken */
+    NET_REJECT_BUSY = 3,     /* too many peers joining at once: retry after retry_ms */
+    NET_REJECT_BACKOFF = 4,  /* this key or address misbehaved recently: retry after retry_ms */
+    NET_REJECT_LIMIT = 5,    /* this key or address already has its share of peers */
+    NET_REJECT_EJECTED = 6,  /* dropped from the run (missed rounds, protocol abuse) */
+    NET_REJECT_CODES         /* one past the last */
+} net_reject_code;
+
+typedef struct net_reject {
+    uint16_t code;     /* net_reject_code */
+    uint32_t retry_ms; /* BUSY and BACKOFF: when a new HELLO may be admitted; else 0 */
+    char text[NET_TEXT_MAX + 1];
+} net_reject;
+
 typedef struct net_text {
-    char text[NET_TEXT_MAX + 1]; /* REJECT and REFUSED reasons */
+    char text[NET_TEXT_MAX + 1]; /* REFUSED reasons */
 } net_text;
 
 typedef struct net_state_req {
@@ -131,7 +152,7 @@ typedef struct net_msg {
     union {
         net_hello hello;
         net_welcome welcome;
-        net_text reject;
+        net_reject reject;
         net_state_req state_req;
         net_state state;
         net_round round;
@@ -142,6 +163,10 @@ typedef struct net_msg {
         net_resync resync;
     } u;
 } net_msg;
+
+/* WELCOME's config as a NUL-terminated copy (free it); NULL when out of
+ * memory. */
+char *net_welcome_config(const net_welcome *w);
 
 /* Encode into out (capacity cap); *len gets the frame size. The encoder
  * validates what it is given (string lengths, chunk bounds, counts) with

@@ -246,8 +246,10 @@ static bool join(session *s) {
     s->id = w->peer_id;
     int64_t state_step = w->state_step;
     uint64_t state_bytes = w->state_bytes, state_hash = w->state_hash;
-    if (net_run_config_parse(w->config, &s->cfg) != DT_OK)
-        return fail("%s: WELCOME config: %s", s->name, dt_last_error()), false;
+    char *config = net_welcome_config(w);
+    st = config ? net_run_config_parse(config, &s->cfg) : dt_error(DT_ERR_OOM, "config");
+    free(config);
+    if (st != DT_OK) return fail("%s: WELCOME config: %s", s->name, dt_last_error()), false;
     st = dt_device_open("cpu", &s->dev);
     if (st == DT_OK) st = model_create(s->dev, &s->cfg.model, 1, &s->m);
     if (st == DT_OK) st = model_demo_create(s->m, &s->cfg.demo, &s->demo);

@@ -83,10 +83,12 @@ int main(int argc, char **argv) {
         case NET_WELCOME:
             m.u.welcome.peer_id = 2;
             m.u.welcome.state_bytes = 1 << 20;
-            snprintf(m.u.welcome.config, sizeof m.u.welcome.config,
-                     "{\"model\":{\"preset\":\"tiny\"},\"steps\":100}");
+            m.u.welcome.config = "{\"model\":{\"preset\":\"tiny\"},\"steps\":100}";
+            m.u.welcome.config_len = (uint16_t)strlen(m.u.welcome.config);
             break;
         case NET_REJECT:
+            m.u.reject.code = NET_REJECT_BACKOFF;
+            m.u.reject.retry_ms = 4000;
             snprintf(m.u.reject.text, sizeof m.u.reject.text, "version mismatch");
             break;
         case NET_REFUSED:

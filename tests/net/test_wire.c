@@ -28,6 +28,10 @@ static void fill_string(char *dst, size_t n, char c) {
     dst[n] = '\0';
 }
 
+/* WELCOME's config is a view: the longest one it can carry, and a short one. */
+static char long_config[NET_CONFIG_MAX + 1];
+static const char short_config[] = "{\"preset\":\"tiny\"}";
+
 /* A message of each type; `edge` picks extreme values (maximal strings,
  * counts and chunks, extreme integers), otherwise small ordinary ones. */
 static void sample(net_type t, bool edge, net_msg *m) {
@@ -58,20 +62,25 @@ static void sample(net_type t, bool edge, net_msg *m) {
         m->u.welcome.state_step = edge ? INT64_MAX : 9;
         m->u.welcome.state_bytes = edge ? UINT64_MAX : 4096;
         m->u.welcome.state_hash = 0x0123456789abcdefull;
-        if (edge)
-            fill_string(m->u.welcome.config, 0xFFFF, '{');
-        else
-            snprintf(m->u.welcome.config, sizeof m->u.welcome.config, "{\"preset\":\"tiny\"}");
+        fill_string(long_config, NET_CONFIG_MAX, '{');
+        m->u.welcome.config = edge ? long_config : short_config;
+        m->u.welcome.config_len = (uint16_t)(edge ? NET_CONFIG_MAX : strlen(short_config));
         break;
     case NET_REJECT:
-    case NET_REFUSED: {
-        net_text *x = t == NET_REJECT ? &m->u.reject : &m->u.refused;
+        m->u.reject.code = edge ? NET_REJECT_CODES - 1 : NET_REJECT_BUSY;
+        m->u.reject.retry_ms = edge ? UINT32_MAX : 2000;
         if (edge)
-            fill_string(x->text, NET_TEXT_MAX, 'r');
+            fill_string(m->u.reject.text, NET_TEXT_MAX, 'r');
         else
-            snprintf(x->text, sizeof x->text, "payload: index 70000 out of range");
+            snprintf(m->u.reject.text, sizeof m->u.reject.text, "the run is full");
         break;
-    }
+    case NET_REFUSED:
+        if (edge)
+            fill_string(m->u.refused.text, NET_TEXT_MAX, 'r');
+        else
+            snprintf(m->u.refused.text, sizeof m->u.refused.text,
+                     "payload: index 70000 out of range");
+        break;
     case NET_STATE_REQ:
         m->u.state_req.offset = edge ? UINT64_MAX - NET_MAX_CHUNK : 8192;
         m->u.state_req.length = edge ? NET_MAX_CHUNK : 4096;
@@ -147,9 +156,12 @@ static bool msg_equal(const net_msg *a, const net_msg *b) {
                a->u.welcome.state_step == b->u.welcome.state_step &&
                a->u.welcome.state_bytes == b->u.welcome.state_bytes &&
                a->u.welcome.state_hash == b->u.welcome.state_hash &&
-               strcmp(a->u.welcome.config, b->u.welcome.config) == 0;
+               a->u.welcome.config_len == b->u.welcome.config_len &&
+               memcmp(a->u.welcome.config, b->u.welcome.config, a->u.welcome.config_len) == 0;
     case NET_REJECT:
-        return strcmp(a->u.reject.text, b->u.reject.text) == 0;
+        return a->u.reject.code == b->u.reject.code &&
+               a->u.reject.retry_ms == b->u.reject.retry_ms &&
+               strcmp(a->u.reject.text, b->u.reject.text) == 0;
     case NET_REFUSED:
         return strcmp(a->u.refused.text, b->u.refused.text) == 0;
     case NET_STATE_REQ:
@@ -255,8 +267,8 @@ static void test_malformed(void) {
     buf[0] ^= 0xff;
     REFUSED(buf, len, "header", "magic");
     len = frame_of(NET_HASH, buf, sizeof buf);
-    put_u16(buf + 4, 2);
-    REFUSED(buf, len, "header", "version 2");
+    put_u16(buf + 4, 1);
+    REFUSED(buf, len, "header", "version 1");
     const uint16_t bad_types[] = {0, 13, 0xFFFF};
     for (int i = 0; i < 3; i++) {
         len = frame_of(NET_HASH, buf, sizeof buf);
@@ -383,9 +395,17 @@ static void test_encoder_refuses(void) {
     sample(NET_HELLO, false, &m);
     memset(m.u.hello.name, 'x', sizeof m.u.hello.name); /* no NUL within the array */
     CHECK_STATUS(net_encode(&m, buf, sizeof buf, &len), DT_ERR_INVALID, "HELLO", "name");
-    sample(NET_WELCOME, false, &m);
-    fill_string(m.u.welcome.config, NET_CONFIG_MAX, 'c'); /* the longest config fits its u16 */
+    sample(NET_WELCOME, true, &m); /* the longest config fits its u16 */
     CHECK_OK(net_encode(&m, buf, sizeof buf, &len));
+    static char nul_config[] = "{\"a\":\0}";
+    m.u.welcome.config = nul_config;
+    m.u.welcome.config_len = sizeof nul_config - 1;
+    CHECK_STATUS(net_encode(&m, buf, sizeof buf, &len), DT_ERR_INVALID, "WELCOME", "NUL");
+    sample(NET_REJECT, false, &m);
+    m.u.reject.code = NET_REJECT_CODES;
+    CHECK_STATUS(net_encode(&m, buf, sizeof buf, &len), DT_ERR_INVALID, "REJECT", "code");
+    m.u.reject.code = 0;
+    CHECK_STATUS(net_encode(&m, buf, sizeof buf, &len), DT_ERR_INVALID, "REJECT", "code");
     sample(NET_SUBMIT, false, &m);
     m.u.submit.chunk.data = NULL;
     CHECK_STATUS(net_encode(&m, buf, sizeof buf, &len), DT_ERR_INVALID, "SUBMIT", "NULL");

@@ -34,8 +34,8 @@ static void derive(const net_run_config *c) {
     if (net_run_micro_batches(c) < 1) abort();
     model_sync_config sync;
     net_run_sync_config(c, &sync);
-    int64_t rounds = c->steps;
-    int64_t probe[] = {0, 1, rounds / 2, rounds - 1};
+    int64_t rounds = c->steps; /* rounds 0 .. steps - 1 exist */
+    int64_t probe[] = {0, rounds > 1 ? 1 : 0, rounds / 2, rounds - 1};
     for (size_t i = 0; i < sizeof probe / sizeof probe[0]; i++) {
         if (net_run_round_steps(c, probe[i]) < 1) {
             fprintf(stderr, "round %lld of %lld has no optimizer step\n", (long long)probe[i],

@@ -10,6 +10,7 @@
 
 #include "model/checkpoint.h"
 #include "net/coordinator_internal.h"
+#include "net/record.h"
 
 void coord_log(coord *c, const char *fmt, ...) {
     char text[1024];
@@ -179,66 +180,56 @@ dt_status coord_resume(coord *c) {
     return st;
 }
 
-/* Record file: per applied round, little-endian
- *   u64 step | u32 lr bits | u32 decay bits | u64 hash after (0: none) |
- *   u32 n | n x u32 peer ids | u64 payload bytes | n payloads
- * so a test can replay the run in a fresh process. */
+/* The --record file (net/record.h). coordinator.c opens it for appending
+ * (O_APPEND) and closes it; the rounds are written here through its
+ * descriptor, unbuffered, so a failed write is this round's and no torn
+ * bytes are flushed later. A run that does not resume prepares the file at
+ * its first round (step 0): a new file gets its header, an existing one of
+ * the same payload size is walked and a damaged tail cut off, so the rounds
+ * follow a whole record. A record that cannot be written stops the
+ * recording, loudly: the run goes on (the record is a test aid, the
+ * checkpoints are what a restart needs) and the log says where the record
+ * ends. */
 void coord_record_round(coord *c, const coord_result *r) {
     if (!c->record) return;
-    uint64_t step = (uint64_t)r->step, bytes = c->payload_bytes;
-    fwrite(&step, 8, 1, c->record);
-    fwrite(&r->lr_bits, 4, 1, c->record);
-    fwrite(&r->decay_bits, 4, 1, c->record);
-    fwrite(&r->hash_after, 8, 1, c->record);
-    fwrite(&r->n_applied, 4, 1, c->record);
-    fwrite(r->applied, 4, r->n_applied, c->record);
-    fwrite(&bytes, 8, 1, c->record);
-    fwrite(r->payloads, 1, (size_t)r->n_applied * c->payload_bytes, c->record);
-    fflush(c->record);
+    const char *path = c->o->record_file;
+    dt_status st = DT_OK;
+    if (!c->o->resume && r->step == 0) {
+        net_record_tail tail;
+        st = net_record_prepare(path, c->payload_bytes, &tail);
+        if (st == DT_OK && tail.cut_bytes)
+            coord_log(c, "record file %s: cut %llu bytes off its end after %llu whole records (%s)",
+                      path, (unsigned long long)tail.cut_bytes, (unsigned long long)tail.records,
+                      tail.why);
+    }
+    net_record_round round = {r->step,      r->lr_bits, r->decay_bits, r->hash_after,
+                              r->n_applied, r->applied, r->payloads};
+    if (st == DT_OK) st = net_record_append_fd(fileno(c->record), path, c->payload_bytes, &round);
+    if (st == DT_OK) return;
+    coord_log(c,
+              "ERROR: %s. Recording stops here: the record is incomplete, it holds no round from "
+              "step %lld on",
+              dt_last_error(), (long long)r->step);
+    fclose(c->record);
+    c->record = NULL;
 }
 
 /* A coordinator killed while appending a round leaves a torn record at the
  * end of the file. A resumed one appends after the last whole record, so
  * the file stays readable across the restart (a replay then sees the run go
- * back to the checkpoint step and on). The file is walked record by record
- * in the layout above; only an incomplete tail is cut, never anything that
- * parses as whole records. */
+ * back to the checkpoint step and on); a file that is not a record of this
+ * run's payload size is refused, and the resume with it. */
 dt_status coord_record_trim(coord *c) {
     const char *path = c->o->record_file;
-    FILE *f = fopen(path, "rb");
-    if (!f) return DT_OK; /* nothing recorded yet */
-    uint64_t size = 0, whole = 0;
-    if (fseek(f, 0, SEEK_END) == 0) size = (uint64_t)ftell(f);
-    bool torn = false;
-    while (whole < size) {
-        uint8_t head[28];
-        uint32_t n = 0;
-        uint64_t bytes = 0, at = whole + sizeof head;
-        if (size < at || fseek(f, (long)whole, SEEK_SET) != 0 || fread(head, 1, 28, f) != 28) {
-            torn = true;
-            break;
-        }
-        memcpy(&n, head + 24, 4);
-        at += 4ull * n;
-        if (n == 0 || n > NET_MAX_PEERS || size < at + 8 || fseek(f, (long)at, SEEK_SET) != 0 ||
-            fread(&bytes, 8, 1, f) != 1) {
-            torn = n > 0 && n <= NET_MAX_PEERS;
-            break;
-        }
-        if (bytes != c->payload_bytes) break; /* not this run's record: leave it alone */
-        at += 8 + (uint64_t)n * bytes;
-        if (at > size) {
-            torn = true;
-            break;
-        }
-        whole = at;
-    }
-    fclose(f);
-    if (!torn) return DT_OK;
-    if (truncate(path, (off_t)whole) != 0)
-        return dt_error(DT_ERR_IO, "record file %s: cannot cut its torn last record", path);
-    coord_log(c, "record file %s: cut a torn last record (%llu bytes) left by a killed coordinator",
-              path, (unsigned long long)(size - whole));
+    net_record_tail tail;
+    dt_status st = net_record_prepare(path, c->payload_bytes, &tail);
+    if (st != DT_OK) return st;
+    if (tail.cut_bytes)
+        coord_log(c,
+                  "record file %s: cut a torn or damaged last record (%llu bytes) left by a killed "
+                  "coordinator, after %llu whole records: %s",
+                  path, (unsigned long long)tail.cut_bytes, (unsigned long long)tail.records,
+                  tail.why);
     return DT_OK;
 }
 

@@ -19,14 +19,16 @@
  * restarts from the one the resumed coordinator continued from, so the
  * whole run, restart included, is checked bit for bit.
  *
- * The record format is documented at coord_record_round (net/coord_report.c):
- *   u64 step | u32 lr bits | u32 decay bits | u64 hash after (0: none) |
- *   u32 n | n x u32 peer ids | u64 payload bytes | n payloads
+ * The record file is read with net/record.h (the format's one definition):
+ * a torn or damaged record, which its checksum or length gives away, fails
+ * the replay with the reader's error naming the record and its byte offset.
  *
  * Output: a line per rewind and a final
  *   replayed R rounds on DEVICE: steps S, C hashes checked, final hash H
- * Exit 0 on success; 1 on a mismatch or a malformed record (the message
- * names the step); 2 on bad usage; 77 when the device does not exist. */
+ * Exit 0 on success; 1 on a mismatch (the message names the step) or a
+ * torn or damaged record (the reader's message names the record, its byte
+ * offset and the step its header claims); 2 on bad usage; 77 when the
+ * device does not exist. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,15 +36,10 @@
 #include <string.h>
 
 #include "model/demo.h"
+#include "net/record.h"
 #include "net/run_config.h"
 #include "net/wire.h"
 
-static uint32_t get32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const uint8_t *p) {
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 static float bits_float(uint32_t u) {
     float x;
     memcpy(&x, &u, 4);
@@ -52,24 +49,6 @@ static uint32_t float_bits(float x) {
     uint32_t u;
     memcpy(&u, &x, 4);
     return u;
-}
-
-static uint8_t *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 20, n = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        uint8_t *bigger = realloc(buf, cap * 2);
-        if (!bigger) free(buf);
-        buf = bigger;
-        cap *= 2;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
 }
 
 typedef struct replay {
@@ -102,15 +81,62 @@ static int keep_version(replay *r, int64_t steps) {
     return 0;
 }
 
+/* Applies one recorded round to the replica (rewinding first when the
+ * record goes back to a version kept), and checks its hash. */
+static int apply_round(replay *r, const net_run_config *cfg, const net_record_round *rd, size_t pb,
+                       int rewind_ok, uint64_t *run_id, int *checked, const char *device) {
+    int64_t step = rd->step;
+    if (step < r->version && rewind_ok && r->kept[step]) {
+        printf("replay_record: the record goes back from step %" PRId64 " to %" PRId64
+               " (a coordinator resumed from its checkpoint)\n",
+               r->version, step);
+        if (model_upload_weights(r->m, r->kept[step]) != DT_OK)
+            return fail("step %" PRId64 ": restoring weights: %s", step, dt_last_error());
+        r->version = step;
+    }
+    if (step != r->version)
+        return fail("step %" PRId64 ": out of order, the replica holds step %" PRId64 "%s", step,
+                    r->version, step < r->version && !rewind_ok ? " (use --rewind)" : "");
+    float lr = bits_float(rd->lr_bits), decay = bits_float(rd->decay_bits);
+    float want_lr, want_decay;
+    net_run_round_lr(cfg, step, &want_lr, &want_decay);
+    if (rd->lr_bits != float_bits(want_lr) || rd->decay_bits != float_bits(want_decay))
+        return fail("step %" PRId64 ": recorded lr %.9g and decay %.9g; the run config's "
+                    "schedule gives %.9g and %.9g",
+                    step, (double)lr, (double)decay, (double)want_lr, (double)want_decay);
+    const uint8_t *ptrs[NET_MAX_PEERS];
+    size_t lens[NET_MAX_PEERS];
+    for (uint32_t i = 0; i < rd->n; i++) {
+        ptrs[i] = rd->payloads + (size_t)i * pb;
+        lens[i] = pb;
+    }
+    if (!*run_id) /* the payload header's run id */
+        for (int b = 7; b >= 0; b--) *run_id = *run_id << 8 | rd->payloads[8 + b];
+    if (model_demo_apply(r->demo, *run_id, step, ptrs, lens, (int)rd->n, lr, decay) != DT_OK)
+        return fail("step %" PRId64 ": apply failed: %s", step, dt_last_error());
+    r->version = step + 1;
+    uint64_t hash = 0;
+    if (model_param_hash(r->m, &hash) != DT_OK)
+        return fail("step %" PRId64 ": hash: %s", step, dt_last_error());
+    if (rd->hash_after) {
+        (*checked)++;
+        if (hash != rd->hash_after)
+            return fail("step %" PRId64 ": hash %016" PRIx64 " after applying, recorded %016" PRIx64
+                        " (on %s)",
+                        step, hash, rd->hash_after, device);
+    }
+    return keep_version(r, cfg->steps);
+}
+
 int main(int argc, char **argv) {
     const char *config_path = NULL, *record_path = NULL, *device = "cpu";
-    uint64_t want_run_id = 0;
+    uint64_t run_id = 0;
     int rewind_ok = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--device") == 0 && i + 1 < argc)
             device = argv[++i];
         else if (strcmp(argv[i], "--run-id") == 0 && i + 1 < argc)
-            want_run_id = strtoull(argv[++i], NULL, 16);
+            run_id = strtoull(argv[++i], NULL, 16);
         else if (strcmp(argv[i], "--rewind") == 0)
             rewind_ok = 1;
         else if (!config_path)
@@ -127,14 +153,13 @@ int main(int argc, char **argv) {
     }
     net_run_config cfg;
     if (net_run_config_load(config_path, &cfg) != DT_OK) return fail("%s", dt_last_error());
-    size_t len = 0;
-    uint8_t *rec = read_all(record_path, &len);
-    if (!rec) return fail("cannot read %s", record_path);
+    net_record_reader *reader = NULL;
+    if (net_record_reader_open(record_path, &reader) != DT_OK) return fail("%s", dt_last_error());
 
     dt_device *dev = NULL;
     if (dt_device_open(device, &dev) != DT_OK) {
         printf("replay_record: no device %s here: %s\n", device, dt_last_error());
-        free(rec);
+        net_record_reader_close(reader);
         return 77;
     }
     replay r = {0};
@@ -144,101 +169,30 @@ int main(int argc, char **argv) {
     if (st == DT_OK) st = model_demo_create(r.m, &cfg.demo, &r.demo);
     if (st != DT_OK) rc = fail("setting up the model on %s: %s", device, dt_last_error());
     size_t pb = rc ? 0 : model_demo_payload_bytes(r.demo);
+    if (!rc && net_record_reader_payload_bytes(reader) != pb)
+        rc = fail("%s: payloads of %" PRIu64 " bytes, the run config makes %zu", record_path,
+                  net_record_reader_payload_bytes(reader), pb);
     if (!rc) r.layout = model_get_layout(r.m);
     if (!rc && rewind_ok) {
         r.kept = calloc((size_t)cfg.steps + 1, sizeof *r.kept);
         rc = r.kept ? keep_version(&r, cfg.steps) : fail("out of memory");
     }
 
-    size_t at = 0;
     int rounds = 0, checked = 0;
-    uint64_t run_id = want_run_id;
-    const uint8_t *ptrs[NET_MAX_PEERS];
-    size_t lens[NET_MAX_PEERS];
-    while (!rc && at < len) {
-        /* Every field is bounds-checked against the file before use: a
-         * torn or corrupted record must fail here, not crash. */
-        if (len - at < 28) {
-            rc = fail("record %d at byte %zu: %zu bytes left, shorter than a record header", rounds,
-                      at, len - at);
+    while (!rc) {
+        net_record_round rd;
+        bool end = false;
+        if (net_record_next(reader, &rd, &end) != DT_OK) {
+            rc = fail("%s", dt_last_error());
             break;
         }
-        int64_t step = (int64_t)get64(rec + at);
-        uint32_t lr_bits = get32(rec + at + 8), decay_bits = get32(rec + at + 12);
-        uint64_t hash_after = get64(rec + at + 16);
-        uint32_t n = get32(rec + at + 24);
-        at += 28;
-        if (n < 1 || n > NET_MAX_PEERS || len - at < (size_t)n * 4 + 8) {
-            rc = fail("step %" PRId64 ": malformed record (%u contributors, %zu bytes left)", step,
-                      n, len - at);
+        if (end) break;
+        if (rd.step >= cfg.steps) {
+            rc = fail("step %" PRId64 ": beyond the run's %" PRId64 " rounds", rd.step, cfg.steps);
             break;
         }
-        for (uint32_t i = 1; i < n && !rc; i++)
-            if (get32(rec + at + 4 * i) <= get32(rec + at + 4 * (i - 1)))
-                rc = fail("step %" PRId64 ": contributors not in ascending peer id order", step);
-        at += (size_t)n * 4;
-        uint64_t bytes = get64(rec + at);
-        at += 8;
-        if (rc) break;
-        if (bytes != pb || (len - at) / pb < n) {
-            rc = fail("step %" PRId64 ": malformed record (payloads of %" PRIu64
-                      " bytes, the run config makes %zu; %zu bytes left for %u)",
-                      step, bytes, pb, len - at, n);
-            break;
-        }
-        if (step < r.version && rewind_ok && step >= 0 && r.kept[step]) {
-            printf("replay_record: the record goes back from step %" PRId64 " to %" PRId64
-                   " (a coordinator resumed from its checkpoint)\n",
-                   r.version, step);
-            st = model_upload_weights(r.m, r.kept[step]);
-            if (st != DT_OK) {
-                rc = fail("step %" PRId64 ": restoring weights: %s", step, dt_last_error());
-                break;
-            }
-            r.version = step;
-        }
-        if (step != r.version) {
-            rc = fail("step %" PRId64 ": out of order, the replica holds step %" PRId64 "%s", step,
-                      r.version, step < r.version && !rewind_ok ? " (use --rewind)" : "");
-            break;
-        }
-        float lr = bits_float(lr_bits), decay = bits_float(decay_bits);
-        float want_lr, want_decay;
-        net_run_round_lr(&cfg, step, &want_lr, &want_decay);
-        if (lr_bits != float_bits(want_lr) || decay_bits != float_bits(want_decay)) {
-            rc = fail("step %" PRId64 ": recorded lr %.9g and decay %.9g; the run config's "
-                      "schedule gives %.9g and %.9g",
-                      step, (double)lr, (double)decay, (double)want_lr, (double)want_decay);
-            break;
-        }
-        if (!run_id && rounds == 0) run_id = get64(rec + at + 8); /* the payload header's run id */
-        for (uint32_t i = 0; i < n; i++) {
-            ptrs[i] = rec + at + (size_t)i * pb;
-            lens[i] = pb;
-        }
-        at += (size_t)n * pb;
-        st = model_demo_apply(r.demo, run_id, step, ptrs, lens, (int)n, lr, decay);
-        if (st != DT_OK) {
-            rc = fail("step %" PRId64 ": apply failed: %s", step, dt_last_error());
-            break;
-        }
-        r.version = step + 1;
-        rounds++;
-        uint64_t hash = 0;
-        if (model_param_hash(r.m, &hash) != DT_OK) {
-            rc = fail("step %" PRId64 ": hash: %s", step, dt_last_error());
-            break;
-        }
-        if (hash_after) {
-            checked++;
-            if (hash != hash_after) {
-                rc = fail("step %" PRId64 ": hash %016" PRIx64
-                          " after applying, recorded %016" PRIx64 " (on %s)",
-                          step, hash, hash_after, device);
-                break;
-            }
-        }
-        rc = keep_version(&r, cfg.steps);
+        rc = apply_round(&r, &cfg, &rd, pb, rewind_ok, &run_id, &checked, device);
+        rounds += !rc;
     }
     if (!rc && rounds == 0) rc = fail("%s holds no rounds", record_path);
     uint64_t final = 0;
@@ -253,6 +207,6 @@ int main(int argc, char **argv) {
     model_demo_destroy(r.demo);
     model_destroy(r.m);
     dt_device_close(dev);
-    free(rec);
+    net_record_reader_close(reader);
     return rc;
 }

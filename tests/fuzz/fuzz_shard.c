@@ -6,12 +6,14 @@
  * byte-level vocabulary, where tokens are checked, and with one larger than
  * any uint16, where the scan is skipped. An accepted shard then serves a
  * train and a validation batch when its splits are long enough, and every
- * token drawn must be < vocab_size, as dataset.h promises. */
+ * token drawn must be < vocab_size, as dataset.h promises. A custom
+ * mutator keeps the token count consistent with the length half the time. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "fuzz_file.h"
 #include "model/dataset.h"
+#include "model/llmc_shard.h"
 
 #define SEQ_LEN 4
 #define BATCH   3
@@ -32,6 +34,24 @@ static void draw(const model_dataset *ds, int64_t vocab_size) {
     for (int i = 0; ok_val && i < BATCH * SEQ_LEN; i++)
         if (tokens[i] < 0 || tokens[i] >= vocab_size || targets[i] < 0 || targets[i] >= vocab_size)
             abort();
+}
+
+/* libFuzzer's own mutator, for the custom one below. */
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+
+/* A shard's length must be exactly header + 2 * count, so almost every
+ * mutation that changes the length stops at the length check. Half the
+ * mutations therefore set the count to fit the new length, which reaches
+ * the token scan and the batches; the other half leave it, so lying counts
+ * stay covered. */
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed) {
+    size = LLVMFuzzerMutate(data, size, max_size);
+    if (seed % 2 && size > LLMC_SHARD_HEADER_BYTES) {
+        size -= (size - LLMC_SHARD_HEADER_BYTES) % 2;
+        uint32_t count = (uint32_t)((size - LLMC_SHARD_HEADER_BYTES) / 2);
+        for (int i = 0; i < 4; i++) data[8 + i] = (uint8_t)(count >> (8 * i));
+    }
+    return size;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -166,6 +166,13 @@ static int seeds_keys(void) {
              k2);
     rc |= write_bytes("hand.keys", text, strlen(text));
     rc |= write_bytes("bare-key", k1, NET_KEY_Z85); /* for net_key_decode alone */
+    /* A line just under the parser's 1023-character limit, so mutations
+     * reach the limit and what is past it. */
+    char long_text[1100];
+    memset(long_text, 'x', 1020);
+    memcpy(long_text, "# ", 2);
+    snprintf(long_text + 1020, sizeof long_text - 1020, "\npeer %s\n", k1);
+    rc |= write_bytes("long-line.keys", long_text, strlen(long_text));
     net_keys_free(&coord);
     net_keys_free(&peer);
     return rc;

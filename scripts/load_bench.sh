@@ -232,7 +232,8 @@ PY
 
 cpuinfo() { grep -m1 "^$1[[:space:]]*:" /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'; }
 echo "CPU: $(cpuinfo 'model name') (family $(cpuinfo 'cpu family'), model $(cpuinfo model)," \
-    "$(cpuinfo 'cpu MHz') MHz; $(getconf _NPROCESSORS_ONLN) cores online)"
+    "$(cpuinfo 'cpu MHz') MHz; $(getconf _NPROCESSORS_ONLN) cores online;" \
+    "load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); distro-cli: $CLI; tiny preset, $STEPS rounds per run" \
     "(medians over steps $((SKIP + 1))..$((STEPS - 1))), --auth $AUTH, one thread per process;" \
     "RSS and CPU from $([ "$USE_TIME" = 1 ] && echo '/usr/bin/time -v' || echo '/proc sampling')"

@@ -57,7 +57,7 @@ TIME_LIMIT=170            # seconds for the whole run, restart included
 NAMES=(a b c d)
 
 # A small LCG of our own, so a seed gives the same plan on every bash.
-RNG=$SEED
+RNG=$((SEED % 2147483648))
 rnd() { # N: R gets a number in [0, N)
     RNG=$(((RNG * 1103515245 + 12345) % 2147483648))
     R=$(((RNG >> 8) % $1))
@@ -103,7 +103,7 @@ EV_STEP[0]=$((3 + R))
 EV_KIND[0]="kill"
 rnd 8
 EV_STEP[1]=$((5 + R))
-EV_KIND[1]=stop
+EV_KIND[1]="stop"
 EV_PEER[1]=$(((EV_PEER[0] + 1 + R % 3) % 4))
 [ "${EV_ARG[1]}" -ge 1000 ] || EV_ARG[1]=3000
 [ "${EV_ARG[0]}" -le 2500 ] || EV_ARG[0]=1000

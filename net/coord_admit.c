@@ -3,14 +3,16 @@
  * A coordinator on the internet meets connections that say HELLO and
  * vanish, keys that rejoin after every ejection, and floods. The rules:
  *   - a closed connection frees its slot at once (the transport's monitor);
- *   - a joiner that stays silent for COORD_JOIN_IDLE_S loses its slot;
+ *   - a joiner that stays silent for join_timeout_s (run config) loses its
+ *     slot;
  *   - at most COORD_MAX_JOINING peers join at once, others are told to
  *     retry (BUSY), so the waiting queue is bounded;
  *   - a key holds at most max_per_key slots, and with --open an address at
  *     most max_per_address (an open run cannot tell peers apart otherwise);
  *   - a key or address that was ejected, dropped for abuse or left before
  *     finishing its join is refused for 2 s, 4 s, 8 s, ... (BACKOFF), up
- *     to COORD_BACKOFF_MAX; one applied payload clears its record. */
+ *     to COORD_BACKOFF_MAX; one applied payload clears a key's record, an
+ *     address's lapses after 2 * COORD_BACKOFF_MAX without a strike. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,14 +43,19 @@ void coord_strike(coord *c, const coord_peer *p) {
     const char *who = identity(p->key, p->address);
     if (!who[0]) return;
     coord_offender *o = offender(c, who, true);
+    double now = coord_now();
+    if (o->strikes > 0 && now - o->banned_until > 2 * COORD_BACKOFF_MAX) o->strikes = 0;
     o->strikes++;
-    o->last = coord_now();
+    o->last = now;
     double wait = COORD_BACKOFF_S * ldexp(1.0, o->strikes - 1 < 20 ? o->strikes - 1 : 20);
     o->banned_until = o->last + (wait < COORD_BACKOFF_MAX ? wait : COORD_BACKOFF_MAX);
 }
 
+/* Only a key is pardoned: with --open, an honest peer behind the same
+ * address must not clear the record of the one that misbehaved. An
+ * address's record lapses instead when it stays clean for a while. */
 void coord_pardon(coord *c, const coord_peer *p) {
-    coord_offender *o = offender(c, identity(p->key, p->address), false);
+    coord_offender *o = p->key[0] ? offender(c, p->key, false) : NULL;
     if (o) memset(o, 0, sizeof *o);
 }
 
@@ -206,9 +213,12 @@ void coord_reap(coord *c, bool closes) {
     double now = coord_now();
     for (int i = 0; i < NET_MAX_PEERS; i++) {
         coord_peer *p = &c->peers[i];
-        if (p->state == PEER_JOINING && now - p->last_heard > COORD_JOIN_IDLE_S) {
+        if (p->state == PEER_JOINING && now - p->last_heard > c->cfg->join_timeout_s) {
+            char why[96];
+            snprintf(why, sizeof why, "it did not finish joining (silent for %.0f s)",
+                     c->cfg->join_timeout_s);
             coord_strike(c, p);
-            coord_drop_peer(c, p, "it did not finish joining (silent for 30 s)");
+            coord_drop_peer(c, p, why);
         } else if (coord_live(p) && p->blocked_since > 0 &&
                    now - p->blocked_since > COORD_STALL_S) {
             coord_strike(c, p);

@@ -104,7 +104,6 @@ typedef struct coord_offender {
 } coord_offender;
 
 #define COORD_OFFENDERS    256
-#define COORD_JOIN_IDLE_S  30.0  /* a joiner silent this long loses its slot */
 #define COORD_MAX_JOINING  16    /* peers joining at once; more are told to retry */
 #define COORD_STALL_S      30.0  /* a peer whose send queue stays full this long is dropped */
 #define COORD_BACKOFF_S    2.0   /* the first back-off; doubles with every strike */

@@ -25,6 +25,7 @@ void net_run_config_default(net_run_config *c) {
     c->inner_steps = 1;
     c->outer_lr = 1.0f;
     c->round_deadline_s = 60.0;
+    c->join_timeout_s = 30.0;
     c->min_peers = 1;
     c->max_misses = 3;
     c->hash_check_every = 1;
@@ -200,6 +201,7 @@ dt_status net_run_config_parse(const char *text, net_run_config *out) {
                                         "seed",
                                         "optimizer",
                                         "round_deadline_s",
+                                        "join_timeout_s",
                                         "min_peers",
                                         "max_misses",
                                         "hash_check_every",
@@ -236,6 +238,7 @@ dt_status net_run_config_parse(const char *text, net_run_config *out) {
     }
     double steps = (double)c.steps, mb = (double)c.micro_batch, tpr = (double)c.tokens_per_round;
     double seed = (double)c.seed, deadline = c.round_deadline_s, minp = (double)c.min_peers;
+    double join_timeout = c.join_timeout_s;
     double misses = (double)c.max_misses, hce = (double)c.hash_check_every;
     double cke = (double)c.checkpoint_every, evb = (double)c.eval_batches;
     if (st == DT_OK) st = num_field(root, "", "steps", 1, 1e9, 1, &steps);
@@ -243,6 +246,7 @@ dt_status net_run_config_parse(const char *text, net_run_config *out) {
     if (st == DT_OK) st = num_field(root, "", "tokens_per_round", 1, 1e12, 1, &tpr);
     if (st == DT_OK) st = num_field(root, "", "seed", 0, 9e15, 1, &seed);
     if (st == DT_OK) st = num_field(root, "", "round_deadline_s", 0.1, 86400, 0, &deadline);
+    if (st == DT_OK) st = num_field(root, "", "join_timeout_s", 0.5, 86400, 0, &join_timeout);
     if (st == DT_OK) st = num_field(root, "", "min_peers", 1, 256, 1, &minp);
     if (st == DT_OK) st = num_field(root, "", "max_misses", 1, 1e6, 1, &misses);
     if (st == DT_OK) st = num_field(root, "", "hash_check_every", 0, 1e9, 1, &hce);
@@ -260,6 +264,7 @@ dt_status net_run_config_parse(const char *text, net_run_config *out) {
     c.tokens_per_round = (int64_t)tpr;
     c.seed = (uint64_t)seed;
     c.round_deadline_s = deadline;
+    c.join_timeout_s = join_timeout;
     c.min_peers = (int64_t)minp;
     c.max_misses = (int64_t)misses;
     c.hash_check_every = (int64_t)hce;
@@ -348,6 +353,7 @@ char *net_run_config_to_json(const net_run_config *c, int pretty) {
                                 c->demo.update == DT_DEMO_UPDATE_SIGN ? "sign" : "scaled");
     }
     cJSON_AddNumberToObject(root, "round_deadline_s", c->round_deadline_s);
+    cJSON_AddNumberToObject(root, "join_timeout_s", c->join_timeout_s);
     cJSON_AddNumberToObject(root, "min_peers", (double)c->min_peers);
     cJSON_AddNumberToObject(root, "max_misses", (double)c->max_misses);
     cJSON_AddNumberToObject(root, "hash_check_every", (double)c->hash_check_every);

@@ -190,6 +190,7 @@ typedef struct session {
     int64_t result_step;
     int64_t results_applied;
     bool zero_hash; /* acknowledge results with a hash of 0 (a lie) */
+    bool submits;   /* sends valid payloads: a RESULT may apply its own */
 } session;
 
 static dt_status send_msg(session *s, const net_msg *m) {
@@ -315,7 +316,7 @@ static int64_t on_result(session *s) {
     const uint8_t *ptrs[NET_MAX_PEERS];
     size_t lens[NET_MAX_PEERS];
     for (uint32_t i = 0; i < s->meta.n_applied; i++) {
-        if (s->meta.applied[i] == s->id)
+        if (s->meta.applied[i] == s->id && !s->submits)
             fail("%s: the RESULT of step %lld applied this peer's payload", s->name,
                  (long long)step);
         ptrs[i] = s->result + (size_t)i * s->pb;
@@ -614,6 +615,66 @@ static void lying_hash(session *s) {
     fail("case 'zero hash': results acknowledged with hash 0 were accepted (no RESYNC)");
 }
 
+/* Two connections of one party in the same round: the second sends a
+ * byte-for-byte copy of the first's valid payload, which must come back
+ * REFUSED as a copy while the first is applied. */
+static void copied_payload(session *a, session *b) {
+    int64_t round_a = -1, round_b = -1;
+    uint32_t micro_a = 0, micro_b = 0;
+    bool sent = false, refused = false, applied = false;
+    double until = now_s() + 4 * WAIT_S;
+    int32_t *idx = malloc((size_t)a->g->total_entries * sizeof *idx);
+    float *vals = malloc((size_t)a->g->total_entries * sizeof *vals);
+    uint8_t *pay = malloc(a->pb);
+    while (now_s() < until && failures == 0 && !(refused && applied) && idx && vals && pay) {
+        for (int w = 0; w < 2; w++) {
+            session *s = w ? b : a;
+            if (!next_msg(s, 50)) continue;
+            net_msg *m = s->msg;
+            if (m->h.type == NET_ROUND && m->h.step == s->version)
+                *(w ? &round_b : &round_a) = m->h.step,
+                                 *(w ? &micro_b : &micro_a) = m->u.round.n_micro;
+            else if (m->h.type == NET_RESULT && on_result(s) >= 0 && sent && w == 0)
+                for (uint32_t i = 0; i < a->meta.n_applied; i++)
+                    applied |= a->meta.applied[i] == a->id;
+            else if (m->h.type == NET_REFUSED && w == 0)
+                fail("case 'copied payload': the original was refused: %s", m->u.refused.text);
+            else if (m->h.type == NET_REFUSED && w == 1) {
+                char want[64];
+                snprintf(want, sizeof want, "byte-identical copy of the payload of peer %u", a->id);
+                if (!strstr(m->u.refused.text, want))
+                    fail("case 'copied payload': REFUSED says \"%s\"", m->u.refused.text);
+                printf("hostile_peer: case 'copied payload' at step %lld: refused: %s\n",
+                       (long long)round_b, m->u.refused.text);
+                refused = true;
+            }
+        }
+        if (sent || round_a < 0 || round_a != round_b) continue;
+        valid_entries(a->g, idx, vals);
+        demo_payload_encode(a->g, a->run_id, round_a, idx, vals, pay);
+        for (int w = 0; w < 2; w++) {
+            session *s = w ? b : a;
+            net_msg m = {.h = {NET_SUBMIT, s->run_id, round_a}};
+            m.u.submit = (net_submit){1.0f, w ? micro_b : micro_a, 0.01,
+                                      (net_chunk){0, s->pb, (uint32_t)s->pb, pay}};
+            if (send_msg(s, &m) != DT_OK) fail("SUBMIT: %s", dt_last_error());
+        }
+        sent = true;
+    }
+    if (failures == 0 && !(refused && applied))
+        fail("case 'copied payload': %s", !sent      ? "the two connections never shared a round"
+                                          : !refused ? "the copy was not refused"
+                                                     : "the original was not applied");
+    free(idx);
+    free(vals);
+    free(pay);
+    for (int w = 0; w < 2; w++) {
+        session *s = w ? b : a;
+        net_msg leave = {.h = {NET_LEAVE, s->run_id, s->version}};
+        send_msg(s, &leave);
+    }
+}
+
 int main(int argc, char **argv) {
     const char *address = NULL, *keys_file = NULL, *server_key = NULL, *name = "hostile";
     bool open = false;
@@ -643,9 +704,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     const net_keys *kp = keys_file ? &keys : NULL;
-    char big_name[NET_NAME_MAX + 1], liar_name[NET_NAME_MAX + 1];
+    char big_name[NET_NAME_MAX + 1], liar_name[NET_NAME_MAX + 1], copy_name[2][NET_NAME_MAX + 1];
     snprintf(big_name, sizeof big_name, "%s-oversized", name);
     snprintf(liar_name, sizeof liar_name, "%s-zero-hash", name);
+    snprintf(copy_name[0], sizeof copy_name[0], "%s-original", name);
+    snprintf(copy_name[1], sizeof copy_name[1], "%s-copy", name);
     for (int pass = 0; pass < 3 && failures == 0; pass++) {
         session s;
         memset(&s, 0, sizeof s);
@@ -659,6 +722,22 @@ int main(int argc, char **argv) {
             pass == 2 ? lying_hash(&s) : pass ? oversized(&s) : run_cases(&s);
         session_close(&s);
     }
+    session pair[2];
+    memset(pair, 0, sizeof pair);
+    for (int w = 0; w < 2 && failures == 0; w++) {
+        pair[w].name = copy_name[w];
+        pair[w].frame = malloc(NET_MAX_FRAME);
+        pair[w].msg = calloc(1, sizeof *pair[w].msg);
+        pair[w].result_step = -1;
+        pair[w].submits = true;
+        if (!pair[w].frame || !pair[w].msg ||
+            conn_open(&pair[w].c, false, endpoint, kp, server_key) != DT_OK)
+            fail("%s: cannot connect: %s", pair[w].name, dt_last_error());
+        else
+            join(&pair[w]);
+    }
+    if (failures == 0) copied_payload(&pair[0], &pair[1]);
+    for (int w = 0; w < 2; w++) session_close(&pair[w]);
     net_keys_free(&keys);
     printf("hostile_peer: %s\n", failures ? "FAILED" : "every case behaved as expected");
     return failures ? 1 : 0;

@@ -81,22 +81,42 @@ for dev in cpu opencl:0 vulkan:0; do
         "$WORK/replay-$dev.out"
 done
 
-# The replay can fail: a recorded hash off by one bit, or a torn record,
-# is reported with its step.
+# The replay can fail: a recorded hash off by one bit (the record's
+# checksum resealed, so the replay's own hash check is what catches it), a
+# flipped byte (the checksum catches it), a torn record; each is reported
+# with its step or record (format: net/record.h).
 jv pb "$S" .payload_bytes
-rec_bytes=$((28 + 3 * 4 + 8 + 3 * pb))
+rec_bytes=$((8 + 28 + 3 * (4 + pb) + 16))
 size=$(stat -c %s "$KEEP/record.bin")
-expect_eq "record.bin size" "$size" $((STEPS * rec_bytes))
+expect_eq "record.bin size" "$size" $((40 + STEPS * rec_bytes))
+reseal() { # FILE OFFSET: flip the low bit at OFFSET; with a 3rd argument, reseal the record
+    python3 - "$@" <<'PY'
+import hashlib, sys
+path, at = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(path, "rb").read())
+b[at] ^= 1
+if len(sys.argv) > 3:
+    start, rec = int(sys.argv[3]), int(sys.argv[4])
+    b[start + rec - 16:start + rec] = hashlib.blake2b(b[start:start + rec - 16], digest_size=16).digest()
+open(path, "wb").write(b)
+PY
+}
 cp "$KEEP/record.bin" "$WORK/bad.bin"
-off=$((7 * rec_bytes + 16)) # hash_after of step 7
-byte=$(od -An -tu1 -j $off -N1 "$WORK/bad.bin" | tr -d ' ')
-printf "$(printf '\\%03o' $((byte ^ 1)))" | dd of="$WORK/bad.bin" bs=1 seek=$off conv=notrunc 2>/dev/null
+reseal "$WORK/bad.bin" $((40 + 7 * rec_bytes + 24)) $((40 + 7 * rec_bytes)) $rec_bytes # hash_after of step 7
 "$REPLAY" "$KEEP/run.json" "$WORK/bad.bin" >/dev/null 2>"$WORK/replay-bad.err"
 expect_eq "replay of a record with a wrong hash at step 7: exit" "$?" 1
 expect_grep "the replay names step 7" "step 7: hash [0-9a-f]{16} after applying, recorded" \
     "$WORK/replay-bad.err"
-head -c $((12 * rec_bytes + 100)) "$KEEP/record.bin" >"$WORK/torn.bin"
+cp "$KEEP/record.bin" "$WORK/flipped.bin"
+reseal "$WORK/flipped.bin" $((40 + 9 * rec_bytes + 100))
+"$REPLAY" "$KEEP/run.json" "$WORK/flipped.bin" >/dev/null 2>"$WORK/replay-flipped.err"
+expect_eq "replay of a record with a flipped byte: exit" "$?" 1
+expect_grep "the replay names the damaged record 9" \
+    "record 9 at byte [0-9]+ \(step 9 by its unchecked header\): damaged: its checksum" \
+    "$WORK/replay-flipped.err"
+head -c $((40 + 12 * rec_bytes + 100)) "$KEEP/record.bin" >"$WORK/torn.bin"
 "$REPLAY" "$KEEP/run.json" "$WORK/torn.bin" >/dev/null 2>"$WORK/replay-torn.err"
 expect_eq "replay of a torn record: exit" "$?" 1
-expect_grep "the replay names the torn step 12" "step 12: malformed record" "$WORK/replay-torn.err"
+expect_grep "the replay names the torn record 12" "record 12 at byte [0-9]+ \(step 12 .*torn" \
+    "$WORK/replay-torn.err"
 note "pass"

@@ -1,0 +1,65 @@
+# A HELLO flood (issue 11): connections that say HELLO and vanish, and
+# connections that say HELLO and then stay silent, must not keep honest
+# peers out. Before the fix, 500 HELLO-and-close connections filled every
+# slot for good ("the run is full") and the run never started.
+#
+# Each flooder holds an admitted key of its own (CURVE), as a real attacker
+# with a stolen or rented key would. 'flood' sends 500 HELLO-and-close
+# connections: each closed connection frees its slot at once, and the key
+# is soon made to back off. Then 'hold' keeps 40 silent joins open for 6 s
+# while the honest peers join: the per-key limit and the bounded joining
+# queue keep room for them, and the silent joiners expire after
+# join_timeout_s. The honest peers must train every step with hashes equal
+# to the coordinator's.
+source "$(dirname "$0")/e2e_lib.sh"
+need_curve
+FLOOD=$(dirname "$HOSTILE")/flood_peer
+[ -x "$FLOOD" ] || fail "no flood_peer next to $HOSTILE"
+
+STEPS=30
+coord_pub=$(keygen "$WORK/coordinator.keys") || exit 1
+a_pub=$(keygen "$WORK/a.keys") || exit 1
+b_pub=$(keygen "$WORK/b.keys") || exit 1
+f_pub=$(keygen "$WORK/flood.keys") || exit 1
+h_pub=$(keygen "$WORK/hold.keys") || exit 1
+printf 'peer %s a\npeer %s b\npeer %s flood\npeer %s hold\n' "$a_pub" "$b_pub" "$f_pub" "$h_pub" \
+    >>"$WORK/coordinator.keys"
+run_config $STEPS '"min_peers": 2' '"join_timeout_s": 2' '"round_deadline_s": 10' >"$WORK/run.json"
+start_coordinator coordinator --config "$WORK/run.json" --keys "$WORK/coordinator.keys" \
+    --summary "$WORK/summary.json"
+start flood "$FLOOD" "$ADDR" --keys "$WORK/flood.keys" --server-key "$SERVER_KEY" hello-flood 500
+wait_exit "$E2E_PID" 120 >/dev/null
+cat "$WORK/flood.out"
+start hold "$FLOOD" "$ADDR" --keys "$WORK/hold.keys" --server-key "$SERVER_KEY" hello-hold 40 6
+HOLD=$E2E_PID
+sleep 1
+for name in a b; do
+    start "$name" "$CLI" join "$ADDR" --device cpu --name "$name" \
+        --keys "$WORK/$name.keys" --server-key "$SERVER_KEY" --json --connect-timeout 60
+    eval "PID_$name=$E2E_PID"
+done
+wait_exit "$HOLD" 60 >/dev/null
+cat "$WORK/hold.out"
+
+wait_exit "$COORD_PID" 180
+rc=$?
+expect_eq "the coordinator's exit status" "$rc" 0
+for name in a b; do
+    pid_var=PID_$name
+    wait_exit "${!pid_var}" 60 >/dev/null
+    peer_finished "$name" "$WORK/$name.out" "$WORK/$name.err" $STEPS
+    jv applied "$WORK/summary.json" ".peers[name=$name].steps_applied"
+    expect_eq "$name steps_applied" "$applied" $STEPS
+done
+S=$WORK/summary.json
+expect_all_steps_agree $STEPS
+OUT=$WORK/coordinator.out
+expect_grep "silent joiners lost their slots" \
+    "peer [0-9]+ 'hold' dropped: it did not finish joining \(silent for 2 s\)" "$OUT"
+expect_grep "the key was held to its limit" "this key already holds 4 peer slots" "$OUT"
+expect_grep "HELLO-and-close connections were dropped at once" \
+    "peer [0-9]+ 'flood' dropped: its connection closed" "$OUT"
+expect_grep "the flooding key was made to back off" "this key misbehaved [0-9]+ times? recently" "$OUT"
+n=$(grep -c "'flood' joined" "$OUT" || true)
+expect_lt "slots the flooder ever got (of 500 HELLOs)" "$n" 50
+note "ok: the flooder got $n slots for 500 HELLOs"

@@ -174,6 +174,32 @@ static dt_status parse_optimizer(const cJSON *o, net_run_config *c) {
     return st;
 }
 
+/* cJSON prints a double with 15 significant digits whenever they read
+ * back within a relative DBL_EPSILON, not exactly (0.1 + 0.2 prints as
+ * 0.3). Peers get their config as printed text, so a seed or a rope_theta
+ * would differ from the coordinator's. The shortest of 15..17 digits that
+ * reads back to the same double is exact; a non-finite value has no JSON
+ * spelling and stays a number (cJSON prints null, which parsing refuses). */
+static cJSON *exact_number(double v) {
+    if (!isfinite(v)) return cJSON_CreateNumber(v);
+    char text[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, v);
+        if (strtod(text, NULL) == v) break;
+    }
+    return cJSON_CreateRaw(text);
+}
+
+/* The numbers among obj's members, spelled exactly (see exact_number). */
+static void spell_numbers_exactly(cJSON *obj) {
+    for (cJSON *it = obj ? obj->child : NULL; it;) {
+        cJSON *next = it->next;
+        if (cJSON_IsNumber(it) && it->string)
+            cJSON_ReplaceItemInObjectCaseSensitive(obj, it->string, exact_number(it->valuedouble));
+        it = next;
+    }
+}
+
 static dt_status parse_model(const cJSON *m, net_run_config *c) {
     if (cJSON_IsString(m)) {
         snprintf(c->model_name, sizeof c->model_name, "%s", m->valuestring);
@@ -183,7 +209,10 @@ static dt_status parse_model(const cJSON *m, net_run_config *c) {
     if (!cJSON_IsObject(m))
         return dt_error(DT_ERR_FORMAT, "run config: field 'model' must be a preset name or a "
                                        "model config object");
-    char *text = cJSON_PrintUnformatted(m);
+    cJSON *copy = cJSON_Duplicate(m, 1);
+    spell_numbers_exactly(copy);
+    char *text = copy ? cJSON_PrintUnformatted(copy) : NULL;
+    cJSON_Delete(copy);
     if (!text) return dt_error(DT_ERR_OOM, "run config: cannot print the model object");
     dt_status st = model_config_from_json(text, &c->model);
     free(text);
@@ -317,8 +346,8 @@ char *net_run_config_to_json(const net_run_config *c, int pretty) {
     cJSON *model = NULL;
     if (model_text && preset_text && strcmp(model_text, preset_text) == 0)
         model = cJSON_CreateString(c->model_name);
-    else if (model_text)
-        model = cJSON_Parse(model_text);
+    else if (model_text && (model = cJSON_Parse(model_text)))
+        spell_numbers_exactly(model);
     dt_error_clear();
     free(model_text);
     free(preset_text);
@@ -333,7 +362,7 @@ char *net_run_config_to_json(const net_run_config *c, int pretty) {
     cJSON_AddNumberToObject(root, "micro_batch", (double)c->micro_batch);
     cJSON_AddNumberToObject(root, "tokens_per_round", (double)c->tokens_per_round);
     cJSON_AddStringToObject(root, "split", c->even_split ? "even" : "throughput");
-    cJSON_AddNumberToObject(root, "seed", (double)c->seed);
+    cJSON_AddItemToObject(root, "seed", exact_number((double)c->seed));
     cJSON *o = cJSON_AddObjectToObject(root, "optimizer");
     cJSON_AddStringToObject(o, "name", model_optimizer_name(c->optimizer));
     cJSON_AddNumberToObject(o, "lr", (double)c->schedule.lr);
@@ -352,8 +381,8 @@ char *net_run_config_to_json(const net_run_config *c, int pretty) {
         cJSON_AddStringToObject(o, "outer",
                                 c->demo.update == DT_DEMO_UPDATE_SIGN ? "sign" : "scaled");
     }
-    cJSON_AddNumberToObject(root, "round_deadline_s", c->round_deadline_s);
-    cJSON_AddNumberToObject(root, "join_timeout_s", c->join_timeout_s);
+    cJSON_AddItemToObject(root, "round_deadline_s", exact_number(c->round_deadline_s));
+    cJSON_AddItemToObject(root, "join_timeout_s", exact_number(c->join_timeout_s));
     cJSON_AddNumberToObject(root, "min_peers", (double)c->min_peers);
     cJSON_AddNumberToObject(root, "max_misses", (double)c->max_misses);
     cJSON_AddNumberToObject(root, "hash_check_every", (double)c->hash_check_every);

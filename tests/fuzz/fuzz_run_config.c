@@ -36,8 +36,9 @@ static int same_config(const net_run_config *a, const net_run_config *b) {
            x->weight_decay == y->weight_decay && x->clip == y->clip && x->update == y->update &&
            x->mean_over_all == y->mean_over_all && a->optimizer == b->optimizer &&
            a->inner_steps == b->inner_steps && a->outer_lr == b->outer_lr &&
-           a->round_deadline_s == b->round_deadline_s && a->min_peers == b->min_peers &&
-           a->max_misses == b->max_misses && a->hash_check_every == b->hash_check_every &&
+           a->round_deadline_s == b->round_deadline_s && a->join_timeout_s == b->join_timeout_s &&
+           a->min_peers == b->min_peers && a->max_misses == b->max_misses &&
+           a->hash_check_every == b->hash_check_every &&
            a->checkpoint_every == b->checkpoint_every && a->eval_batches == b->eval_batches;
 }
 

@@ -139,18 +139,6 @@ static dt_status on_round(peer *p, const net_msg *m) {
     return st;
 }
 
-/* Test-only divergence: the lowest mantissa bit of the first weight. */
-static dt_status corrupt_one_weight(peer *p) {
-    dt_tensor w = model_weight(p->m, 0);
-    uint32_t bits;
-    dt_status st = dt_buffer_download(w.buf, w.offset, &bits, 4);
-    bits ^= 1u;
-    if (st == DT_OK) st = dt_buffer_upload(w.buf, w.offset, &bits, 4);
-    peer_log(p, "test fault injection: flipped one weight bit after step %lld",
-             (long long)p->corrupt_after_step);
-    return st;
-}
-
 static dt_status apply_result(peer *p, int64_t step) {
     const net_result *r = &p->result_meta;
     size_t pb = model_worker_payload_bytes(p->worker);
@@ -172,10 +160,6 @@ static dt_status apply_result(peer *p, int64_t step) {
         model_worker_discard(p->worker);
     p->pending = false;
     if (st != DT_OK) return st;
-    if (step == p->corrupt_after_step) {
-        st = corrupt_one_weight(p);
-        if (st != DT_OK) return st;
-    }
     p->version = step + 1;
     st = peer_state_save(p);
     if (st != DT_OK) return st;
@@ -289,8 +273,6 @@ dt_status net_peer_run(const net_peer_options *o) {
     p->version = -1;
     p->result_step = -1;
     p->started_at = peer_now();
-    const char *corrupt = getenv("DISTRO_TEST_CORRUPT_AFTER_STEP");
-    p->corrupt_after_step = corrupt && *corrupt ? strtoll(corrupt, NULL, 10) : -1;
     p->tty = isatty(STDERR_FILENO) && !o->json;
     dt_status st = peer_setup(p);
     if (st == DT_OK) st = send_hello(p);

@@ -62,10 +62,6 @@ typedef struct peer {
 
     uint8_t *frame;
     net_msg *msg;
-    /* Fault injection for tests (DISTRO_TEST_CORRUPT_AFTER_STEP): flip one
-     * weight bit after applying this step, to exercise divergence
-     * detection and resync end to end. -1: never. */
-    int64_t corrupt_after_step;
 } peer;
 
 /* peer.c */

@@ -39,313 +39,7 @@
 #include "net/run_config.h"
 #include "net/transport.h"
 #include "net/wire.h"
-
-#define WAIT_S 30.0 /* the longest any single step of the exchange may take */
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int failures;
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    printf("hostile_peer: FAIL: ");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    fflush(stdout);
-    failures++;
-}
-
-/* ---- a connection: net_client, or a raw DEALER for the oversized frame -- */
-
-typedef struct conn {
-    net_client *client;
-    void *ctx, *sock, *mon; /* raw */
-    zmq_msg_t last;
-    bool have_last, connected, closed;
-} conn;
-
-static dt_status conn_open(conn *c, bool raw, const char *endpoint, const net_keys *keys,
-                           const char *server_key) {
-    memset(c, 0, sizeof *c);
-    if (!raw) {
-        net_client_config cc = {endpoint, keys, server_key, {0, 0, 0, 0}, 0};
-        return net_client_open(&cc, &c->client);
-    }
-    c->ctx = zmq_ctx_new();
-    c->sock = c->ctx ? zmq_socket(c->ctx, ZMQ_DEALER) : NULL;
-    if (!c->sock) return dt_error(DT_ERR_IO, "raw socket: %s", zmq_strerror(zmq_errno()));
-    int zero = 0, never = -1, timeout = 5000;
-    zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
-    /* One connection only: after the coordinator closes it, it stays closed. */
-    zmq_setsockopt(c->sock, ZMQ_RECONNECT_IVL, &never, sizeof never);
-    zmq_setsockopt(c->sock, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
-    if (keys) {
-        uint8_t server[NET_KEY_BYTES], pub[NET_KEY_BYTES], sec[NET_KEY_BYTES];
-        if (net_key_decode(server_key, server) != DT_OK ||
-            net_key_decode(keys->public_key, pub) != DT_OK ||
-            net_key_decode(keys->secret_key, sec) != DT_OK)
-            return DT_ERR_INVALID;
-        zmq_setsockopt(c->sock, ZMQ_CURVE_SERVERKEY, server, sizeof server);
-        zmq_setsockopt(c->sock, ZMQ_CURVE_PUBLICKEY, pub, sizeof pub);
-        zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, sec, sizeof sec);
-    }
-    if (zmq_socket_monitor(c->sock, "inproc://hostile-monitor",
-                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0 ||
-        !(c->mon = zmq_socket(c->ctx, ZMQ_PAIR)) ||
-        zmq_connect(c->mon, "inproc://hostile-monitor") != 0 || zmq_connect(c->sock, endpoint) != 0)
-        return dt_error(DT_ERR_IO, "raw socket: %s", zmq_strerror(zmq_errno()));
-    return DT_OK;
-}
-
-/* Raw: reads the monitor's events (u16 event, u32 value; then the endpoint). */
-static void conn_events(conn *c) {
-    for (;;) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, c->mon, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            return;
-        }
-        uint16_t event = 0;
-        if (zmq_msg_size(&m) >= 2) memcpy(&event, zmq_msg_data(&m), 2);
-        bool more = zmq_msg_more(&m);
-        zmq_msg_close(&m);
-        if (more) {
-            zmq_msg_init(&m);
-            zmq_msg_recv(&m, c->mon, 0);
-            zmq_msg_close(&m);
-        }
-        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) c->connected = true;
-        if (event == ZMQ_EVENT_DISCONNECTED) c->closed = true;
-    }
-}
-
-static void conn_close(conn *c) {
-    if (c->client) net_client_close(c->client);
-    if (c->have_last) zmq_msg_close(&c->last);
-    if (c->mon) zmq_close(c->mon);
-    if (c->sock) zmq_close(c->sock);
-    if (c->ctx) zmq_ctx_term(c->ctx);
-    memset(c, 0, sizeof *c);
-}
-
-static dt_status conn_send(conn *c, const void *data, size_t len) {
-    if (c->client) return net_client_send(c->client, data, len, 5000);
-    if (zmq_send(c->sock, data, len, 0) < 0)
-        return dt_error(DT_ERR_IO, "raw send: %s", zmq_strerror(zmq_errno()));
-    return DT_OK;
-}
-
-static dt_status conn_recv(conn *c, int timeout_ms, const uint8_t **data, size_t *len,
-                           bool *arrived) {
-    *arrived = false;
-    if (c->client) {
-        net_frame f;
-        dt_status st = net_client_recv(c->client, timeout_ms, &f, arrived);
-        if (st == DT_OK && *arrived) *data = f.data, *len = f.len;
-        return st;
-    }
-    conn_events(c);
-    zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&item, 1, timeout_ms) <= 0) {
-        conn_events(c);
-        return DT_OK;
-    }
-    if (c->have_last) zmq_msg_close(&c->last);
-    zmq_msg_init(&c->last);
-    c->have_last = true;
-    if (zmq_msg_recv(&c->last, c->sock, 0) < 0) return DT_OK;
-    *data = zmq_msg_data(&c->last);
-    *len = zmq_msg_size(&c->last);
-    *arrived = true;
-    return DT_OK;
-}
-
-/* ---- a session: one joined peer with a real replica ----------------------- */
-
-typedef struct session {
-    conn c;
-    const char *name;
-    uint8_t *frame;
-    net_msg *msg;
-    net_run_config cfg;
-    uint64_t run_id;
-    uint32_t id;
-    dt_device *dev;
-    model *m;
-    model_demo *demo;
-    const demo_geometry *g;
-    size_t pb;
-    int64_t version;
-    /* a RESULT being assembled */
-    net_result meta;
-    uint8_t *result;
-    size_t result_got;
-    int64_t result_step;
-    int64_t results_applied;
-    bool zero_hash; /* acknowledge results with a hash of 0 (a lie) */
-    bool submits;   /* sends valid payloads: a RESULT may apply its own */
-} session;
-
-static dt_status send_msg(session *s, const net_msg *m) {
-    size_t len = 0;
-    dt_status st = net_encode(m, s->frame, NET_MAX_FRAME, &len);
-    return st == DT_OK ? conn_send(&s->c, s->frame, len) : st;
-}
-
-/* The next message (decoded into s->msg) within timeout_ms; false if none. */
-static bool next_msg(session *s, int timeout_ms) {
-    const uint8_t *data = NULL;
-    size_t len = 0;
-    bool arrived = false;
-    if (conn_recv(&s->c, timeout_ms, &data, &len, &arrived) != DT_OK || !arrived) return false;
-    if (net_decode(data, len, s->msg) != DT_OK) {
-        fail("%s: a malformed frame from the coordinator: %s", s->name, dt_last_error());
-        return false;
-    }
-    return true;
-}
-
-static void send_hash(session *s, int64_t version) {
-    uint64_t hash = 0;
-    if (model_param_hash(s->m, &hash) != DT_OK) fail("%s: hash: %s", s->name, dt_last_error());
-    if (s->zero_hash) hash = 0;
-    net_msg h;
-    memset(&h, 0, sizeof h.h + sizeof h.u.hash);
-    h.h = (net_header){NET_HASH, s->run_id, version};
-    h.u.hash.hash = hash;
-    if (send_msg(s, &h) != DT_OK) fail("%s: HASH: %s", s->name, dt_last_error());
-}
-
-/* HELLO -> WELCOME -> pull the weights chunk by chunk -> check the hash ->
- * load them into a cpu replica -> HASH. */
-static bool join(session *s) {
-    net_msg *m = calloc(1, sizeof *m);
-    m->h = (net_header){NET_HELLO, 0, -1};
-    snprintf(m->u.hello.name, sizeof m->u.hello.name, "%s", s->name);
-    snprintf(m->u.hello.device, sizeof m->u.hello.device, "cpu (hostile test peer)");
-    snprintf(m->u.hello.backend, sizeof m->u.hello.backend, "cpu");
-    m->u.hello.tokens_per_s = 1000.0;
-    m->u.hello.have_step = -1;
-    dt_status st = send_msg(s, m);
-    free(m);
-    if (st != DT_OK) return fail("%s: HELLO: %s", s->name, dt_last_error()), false;
-    double until = now_s() + WAIT_S;
-    while (now_s() < until && !(next_msg(s, 200) && s->msg->h.type == NET_WELCOME)) {
-        if (s->msg->h.type == NET_REJECT)
-            return fail("%s: rejected: %s", s->name, s->msg->u.reject.text), false;
-    }
-    if (s->msg->h.type != NET_WELCOME) return fail("%s: no WELCOME", s->name), false;
-    const net_welcome *w = &s->msg->u.welcome;
-    s->run_id = s->msg->h.run_id;
-    s->id = w->peer_id;
-    int64_t state_step = w->state_step;
-    uint64_t state_bytes = w->state_bytes, state_hash = w->state_hash;
-    char *config = net_welcome_config(w);
-    st = config ? net_run_config_parse(config, &s->cfg) : dt_error(DT_ERR_OOM, "config");
-    free(config);
-    if (st != DT_OK) return fail("%s: WELCOME config: %s", s->name, dt_last_error()), false;
-    st = dt_device_open("cpu", &s->dev);
-    if (st == DT_OK) st = model_create(s->dev, &s->cfg.model, 1, &s->m);
-    if (st == DT_OK) st = model_demo_create(s->m, &s->cfg.demo, &s->demo);
-    if (st != DT_OK) return fail("%s: model: %s", s->name, dt_last_error()), false;
-    s->g = model_demo_geometry(s->demo);
-    s->pb = model_demo_payload_bytes(s->demo);
-    size_t want = (size_t)model_get_layout(s->m)->total * 4;
-    if (state_bytes != want)
-        return fail("%s: offered %llu bytes of weights, the model has %zu", s->name,
-                    (unsigned long long)state_bytes, want),
-               false;
-    uint8_t *w8 = malloc(want);
-    for (size_t off = 0; w8 && off < want;) {
-        net_msg r;
-        memset(&r, 0, sizeof r.h + sizeof r.u.state_req);
-        uint32_t len = want - off < NET_MAX_CHUNK ? (uint32_t)(want - off) : NET_MAX_CHUNK;
-        r.h = (net_header){NET_STATE_REQ, s->run_id, state_step};
-        r.u.state_req = (net_state_req){off, len};
-        if (send_msg(s, &r) != DT_OK) break;
-        until = now_s() + WAIT_S;
-        while (now_s() < until && !(next_msg(s, 200) && s->msg->h.type == NET_STATE)) {
-        }
-        const net_chunk *k = &s->msg->u.state.chunk;
-        if (s->msg->h.type != NET_STATE || k->offset != off || k->length != len) break;
-        memcpy(w8 + off, k->data, len);
-        off += len;
-        if (off == want) {
-            uint64_t hash = model_hash_host(model_get_layout(s->m), (const float *)w8);
-            if (hash != state_hash || model_upload_weights(s->m, (const float *)w8) != DT_OK) break;
-            free(w8);
-            s->version = state_step;
-            send_hash(s, state_step);
-            printf("hostile_peer: %s joined as peer %u, pulled the weights of step %lld\n", s->name,
-                   s->id, (long long)state_step);
-            fflush(stdout);
-            return true;
-        }
-    }
-    free(w8);
-    return fail("%s: pulling the weights failed", s->name), false;
-}
-
-/* Assembles RESULT chunks; applies a complete one, which must not list this
- * peer, and acknowledges it with the replica's true hash. Returns the step
- * applied, or -1. */
-static int64_t on_result(session *s) {
-    const net_result *r = &s->msg->u.result;
-    int64_t step = s->msg->h.step;
-    if (step != s->version) return -1;
-    if (r->chunk.offset == 0) {
-        s->meta = *r;
-        s->result_step = step;
-        s->result_got = 0;
-        free(s->result);
-        s->result = malloc(r->chunk.total);
-    }
-    if (s->result_step != step || r->chunk.offset != s->result_got ||
-        r->chunk.total != s->meta.chunk.total || !s->result)
-        return -1;
-    memcpy(s->result + s->result_got, r->chunk.data, r->chunk.length);
-    s->result_got += r->chunk.length;
-    if (s->result_got < r->chunk.total) return -1;
-    const uint8_t *ptrs[NET_MAX_PEERS];
-    size_t lens[NET_MAX_PEERS];
-    for (uint32_t i = 0; i < s->meta.n_applied; i++) {
-        if (s->meta.applied[i] == s->id && !s->submits)
-            fail("%s: the RESULT of step %lld applied this peer's payload", s->name,
-                 (long long)step);
-        ptrs[i] = s->result + (size_t)i * s->pb;
-        lens[i] = s->pb;
-    }
-    float lr, decay;
-    memcpy(&lr, &s->meta.lr_bits, 4);
-    memcpy(&decay, &s->meta.decay_bits, 4);
-    if (s->meta.chunk.total != (uint64_t)s->meta.n_applied * s->pb ||
-        model_demo_apply(s->demo, s->run_id, step, ptrs, lens, (int)s->meta.n_applied, lr, decay) !=
-            DT_OK) {
-        fail("%s: applying the RESULT of step %lld: %s", s->name, (long long)step, dt_last_error());
-        return -1;
-    }
-    s->version = step + 1;
-    s->results_applied++;
-    send_hash(s, s->version);
-    return step;
-}
-
-static void session_close(session *s) {
-    model_demo_destroy(s->demo);
-    model_destroy(s->m);
-    dt_device_close(s->dev);
-    conn_close(&s->c);
-    free(s->result);
-    free(s->frame);
-    free(s->msg);
-}
+#include "test_session.h"
 
 /* ---- the cases --------------------------------------------------------------- */
 
@@ -375,18 +69,6 @@ static const char *const kind_names[K_COUNT] = {
     "wrong chunk offset",
     "valid payload, lying about its micro-batches",
 };
-
-/* Entries of a valid payload in geometry order: per tile the indices
- * 0..k-1 (ascending) and small finite values. */
-static void valid_entries(const demo_geometry *g, int32_t *idx, float *vals) {
-    for (int t = 0; t < g->n; t++) {
-        const demo_tensor_geometry *tg = &g->t[t];
-        for (int64_t e = 0; e < tg->entries; e++) {
-            idx[tg->entry_at + e] = (int32_t)(e % tg->k);
-            vals[tg->entry_at + e] = 1e-3f * (float)((e % 7) - 3) + 5e-4f;
-        }
-    }
-}
 
 /* A tensor whose tile can hold an index one past its last slot in its
  * index width (so "out of range" is encodable), with k >= 2. */
@@ -615,67 +297,71 @@ static void lying_hash(session *s) {
     fail("case 'zero hash': results acknowledged with hash 0 were accepted (no RESYNC)");
 }
 
-/* Two connections of one party in the same round: the second sends a
- * byte-for-byte copy of the first's valid payload, which must come back
- * REFUSED as a copy while the first is applied. */
-static void copied_payload(session *a, session *b) {
-    int64_t round_a = -1, round_b = -1;
-    uint32_t micro_a = 0, micro_b = 0;
-    bool sent = false, refused = false, applied = false;
+/* Two connections of one party in the same round send the same valid
+ * payload. Whichever arrives second must come back REFUSED as a copy of
+ * the other, and the other must be applied. */
+static void copied_payload(session *pair[2]) {
+    int64_t round[2] = {-1, -1};
+    uint32_t micro[2] = {0, 0};
+    int refused = -1; /* which connection's submission was refused */
+    bool sent = false, applied[2] = {false, false}, result_seen = false;
     double until = now_s() + 4 * WAIT_S;
-    int32_t *idx = malloc((size_t)a->g->total_entries * sizeof *idx);
-    float *vals = malloc((size_t)a->g->total_entries * sizeof *vals);
-    uint8_t *pay = malloc(a->pb);
-    while (now_s() < until && failures == 0 && !(refused && applied) && idx && vals && pay) {
+    int32_t *idx = malloc((size_t)pair[0]->g->total_entries * sizeof *idx);
+    float *vals = malloc((size_t)pair[0]->g->total_entries * sizeof *vals);
+    uint8_t *pay = malloc(pair[0]->pb);
+    while (now_s() < until && failures == 0 && !(refused >= 0 && result_seen) && idx && vals &&
+           pay) {
         for (int w = 0; w < 2; w++) {
-            session *s = w ? b : a;
+            session *s = pair[w];
             if (!next_msg(s, 50)) continue;
             net_msg *m = s->msg;
-            if (m->h.type == NET_ROUND && m->h.step == s->version)
-                *(w ? &round_b : &round_a) = m->h.step,
-                                 *(w ? &micro_b : &micro_a) = m->u.round.n_micro;
-            else if (m->h.type == NET_RESULT && on_result(s) >= 0 && sent && w == 0)
-                for (uint32_t i = 0; i < a->meta.n_applied; i++)
-                    applied |= a->meta.applied[i] == a->id;
-            else if (m->h.type == NET_REFUSED && w == 0)
-                fail("case 'copied payload': the original was refused: %s", m->u.refused.text);
-            else if (m->h.type == NET_REFUSED && w == 1) {
+            if (m->h.type == NET_ROUND && m->h.step == s->version) {
+                round[w] = m->h.step;
+                micro[w] = m->u.round.n_micro;
+            } else if (m->h.type == NET_RESULT && on_result(s) == round[0] && sent && w == 0) {
+                result_seen = true;
+                for (uint32_t i = 0; i < s->meta.n_applied; i++)
+                    for (int v = 0; v < 2; v++) applied[v] |= s->meta.applied[i] == pair[v]->id;
+            } else if (m->h.type == NET_REFUSED) {
                 char want[64];
-                snprintf(want, sizeof want, "byte-identical copy of the payload of peer %u", a->id);
-                if (!strstr(m->u.refused.text, want))
+                snprintf(want, sizeof want, "byte-identical copy of the payload of peer %u",
+                         pair[1 - w]->id);
+                if (refused >= 0 || !strstr(m->u.refused.text, want))
                     fail("case 'copied payload': REFUSED says \"%s\"", m->u.refused.text);
-                printf("hostile_peer: case 'copied payload' at step %lld: refused: %s\n",
-                       (long long)round_b, m->u.refused.text);
-                refused = true;
+                say("case 'copied payload' at step %lld: refused: %s", (long long)m->h.step,
+                    m->u.refused.text);
+                refused = w;
             }
         }
-        if (sent || round_a < 0 || round_a != round_b) continue;
-        valid_entries(a->g, idx, vals);
-        demo_payload_encode(a->g, a->run_id, round_a, idx, vals, pay);
+        if (sent || round[0] < 0 || round[0] != round[1]) continue;
+        valid_entries(pair[0]->g, idx, vals);
+        demo_payload_encode(pair[0]->g, pair[0]->run_id, round[0], idx, vals, pay);
         for (int w = 0; w < 2; w++) {
-            session *s = w ? b : a;
-            net_msg m = {.h = {NET_SUBMIT, s->run_id, round_a}};
-            m.u.submit = (net_submit){1.0f, w ? micro_b : micro_a, 0.01,
-                                      (net_chunk){0, s->pb, (uint32_t)s->pb, pay}};
+            session *s = pair[w];
+            net_msg m = {.h = {NET_SUBMIT, s->run_id, round[0]}};
+            m.u.submit =
+                (net_submit){1.0f, micro[w], 0.01, (net_chunk){0, s->pb, (uint32_t)s->pb, pay}};
             if (send_msg(s, &m) != DT_OK) fail("SUBMIT: %s", dt_last_error());
         }
         sent = true;
     }
-    if (failures == 0 && !(refused && applied))
-        fail("case 'copied payload': %s", !sent      ? "the two connections never shared a round"
-                                          : !refused ? "the copy was not refused"
-                                                     : "the original was not applied");
+    if (failures == 0 && (refused < 0 || !result_seen || applied[refused] || !applied[1 - refused]))
+        fail("case 'copied payload': %s", !sent         ? "the two connections never shared a round"
+                                          : refused < 0 ? "the copy was not refused"
+                                          : !result_seen
+                                              ? "no RESULT for the round"
+                                              : "the RESULT did not apply exactly the original");
     free(idx);
     free(vals);
     free(pay);
     for (int w = 0; w < 2; w++) {
-        session *s = w ? b : a;
-        net_msg leave = {.h = {NET_LEAVE, s->run_id, s->version}};
-        send_msg(s, &leave);
+        net_msg leave = {.h = {NET_LEAVE, pair[w]->run_id, pair[w]->version}};
+        send_msg(pair[w], &leave);
     }
 }
 
 int main(int argc, char **argv) {
+    tool_name = "hostile_peer";
     const char *address = NULL, *keys_file = NULL, *server_key = NULL, *name = "hostile";
     bool open = false;
     for (int i = 1; i < argc; i++) {
@@ -716,6 +402,7 @@ int main(int argc, char **argv) {
         s.frame = malloc(NET_MAX_FRAME);
         s.msg = calloc(1, sizeof *s.msg);
         s.result_step = -1;
+        s.flip_after = -1;
         if (!s.frame || !s.msg || conn_open(&s.c, pass == 1, endpoint, kp, server_key) != DT_OK)
             fail("%s: cannot connect: %s", s.name, dt_last_error());
         else if (join(&s))
@@ -729,6 +416,7 @@ int main(int argc, char **argv) {
         pair[w].frame = malloc(NET_MAX_FRAME);
         pair[w].msg = calloc(1, sizeof *pair[w].msg);
         pair[w].result_step = -1;
+        pair[w].flip_after = -1;
         pair[w].submits = true;
         if (!pair[w].frame || !pair[w].msg ||
             conn_open(&pair[w].c, false, endpoint, kp, server_key) != DT_OK)
@@ -736,7 +424,8 @@ int main(int argc, char **argv) {
         else
             join(&pair[w]);
     }
-    if (failures == 0) copied_payload(&pair[0], &pair[1]);
+    session *both[2] = {&pair[0], &pair[1]};
+    if (failures == 0) copied_payload(both);
     for (int w = 0; w < 2; w++) session_close(&pair[w]);
     net_keys_free(&keys);
     printf("hostile_peer: %s\n", failures ? "FAILED" : "every case behaved as expected");

@@ -6,7 +6,9 @@
 # a second connection sends a frame over NET_MAX_FRAME, which the
 # coordinator's transport answers by closing the connection; then a third
 # connection acknowledges results with a hash of 0, which at a checked step
-# is a missing hash and must bring a RESYNC (issue 11: it used to pass).
+# is a missing hash and must bring a RESYNC (issue 11: it used to pass);
+# then two connections send the same valid payload in one round, and the
+# second must be refused as a copy (issue 11: it used to be applied).
 # Meanwhile a normal cpu peer trains: the run finishes with the honest hash
 # agreeing at every step, and no hostile payload is ever applied.
 source "$(dirname "$0")/e2e_lib.sh"
@@ -35,8 +37,12 @@ wait_exit "$E2E_PID" 200
 rc=$?
 cat "$WORK/hostile.out"
 [ "$rc" = 0 ] || fail "hostile_peer exited $rc"
-n=$(grep -c "^hostile_peer: case '.*' at step [0-9]*: refused: " "$WORK/hostile.out")
+n=$(grep -v "case 'copied payload'" "$WORK/hostile.out" |
+    grep -c "^hostile_peer: case '.*' at step [0-9]*: refused: ")
 expect_eq "cases refused with their reason" "$n" $CASES
+expect_grep "a copied payload was refused as a copy" \
+    "case 'copied payload' at step [0-9]+: refused: a byte-identical copy of the payload of peer" \
+    "$WORK/hostile.out"
 expect_grep "a zero hash brought a resync" \
     "case 'zero hash' at step [0-9]+: the coordinator asked for a resync" "$WORK/hostile.out"
 expect_grep "the coordinator names the missing hash" \
@@ -68,8 +74,16 @@ jv agreeing "$S" .steps_hash_agreeing
 expect_eq "steps_hash_agreeing (all but the zero hash's)" "$agreeing" $((STEPS - 1))
 jv v "$S" '.peers[name=hostile-zero-hash].resyncs'
 expect_eq "hostile-zero-hash resyncs" "$v" 1
+# Every step applied the honest payload alone, except the copy case's step,
+# which also applied the original of the copied pair (never the copy).
 jv applied "$S" '.step_records[*].applied'
-expect_eq "payloads applied per step (the honest peer's only)" "$(echo "$applied" | sort -u)" 1
+expect_eq "steps that applied 2 payloads (the copy case's)" "$(echo "$applied" | grep -c '^2$')" 1
+expect_eq "payloads applied per step otherwise (the honest peer's only)" \
+    "$(echo "$applied" | grep -v '^2$' | sort -u)" 1
+# Either connection of the pair may arrive first; exactly one is applied.
+jv v1 "$S" '.peers[name=hostile-original].steps_applied'
+jv v2 "$S" '.peers[name=hostile-copy].steps_applied'
+expect_eq "rounds applied to the copying pair together" "$((v1 + v2))" 1
 jv v "$S" '.peers[name=honest].steps_applied'
 expect_eq "honest steps_applied" "$v" $STEPS
 jv v "$S" '.peers[name=hostile].steps_applied'

@@ -1,17 +1,19 @@
-# Divergence and leaving: three open peers. One flips a weight bit after
-# step 4 (the test-only fault hook DISTRO_TEST_CORRUPT_AFTER_STEP), so its
-# hash for that step differs: the coordinator must log the mismatch, resync
+# Divergence and leaving: three open peers. One is a test peer
+# (diverging_peer, next to hostile_peer) that flips a weight bit of its
+# replica after step 4, so its hash for that step differs: the coordinator must log the mismatch, resync
 # that peer from its own weights, and the peer must agree at every later
 # step. Another peer gets SIGINT mid-run and must leave cleanly (LEAVE, exit
 # 130), logged by the coordinator as left. The run finishes regardless.
 source "$(dirname "$0")/e2e_lib.sh"
+DIVERGING=$(dirname "$HOSTILE")/diverging_peer
+[ -x "$DIVERGING" ] || fail "no diverging_peer next to $HOSTILE"
 
 STEPS=14
 run_config $STEPS '"tokens_per_round": 384' '"round_deadline_s": 20' >"$WORK/run.json"
 start_coordinator coordinator --config "$WORK/run.json" --open --summary "$WORK/summary.json" --json
 start honest "$CLI" join "$ADDR" --device cpu --name honest --json
 HONEST=$E2E_PID
-DISTRO_TEST_CORRUPT_AFTER_STEP=4 start corrupt "$CLI" join "$ADDR" --device cpu --name corrupt --json
+start corrupt "$DIVERGING" "$ADDR" --open --name corrupt --flip-after 4
 CORRUPT=$E2E_PID
 start leaver "$CLI" join "$ADDR" --device cpu --name leaver --json
 LEAVER=$E2E_PID

@@ -5,6 +5,7 @@
 
 #include "cli/cli_args.h"
 #include "cli/commands.h"
+#include "cli/event_printer.h"
 #include "net/coordinator.h"
 
 static const cli_opt coordinator_opts[] = {
@@ -20,7 +21,9 @@ static const cli_opt coordinator_opts[] = {
     {"summary", "FILE", "write a JSON summary of the run at the end"},
     {"ready-file", "FILE", "write the bound endpoint and public key here once listening"},
     {"record", "FILE", "append every applied round (for replaying the run elsewhere)"},
-    {"json", NULL, "log one JSON object per line"},
+    {"json", NULL,
+     "one JSON object per event (\"event\": log, joined, left, resync, refused,\n"
+     "rejected, checkpoint, step)"},
     {"max-peers-per-key", "N", "peer slots one admitted key may hold at once (default 4)"},
     {"max-peers-per-address", "N",
      "with --open: peer slots one IP address may hold at once (default 64)"},
@@ -118,6 +121,8 @@ int cmd_coordinator(int argc, char **argv) {
     }
     const char *device = cli_get(&args, "device");
     const char *listen = cli_get(&args, "listen");
+    cli_event_printer printer;
+    cli_event_printer_init(&printer, "coordinator", false, cli_flag(&args, "json"));
     net_coordinator_options o = {
         .config = &cfg,
         .listen = listen ? listen : "tcp://*:7070",
@@ -129,7 +134,7 @@ int cmd_coordinator(int argc, char **argv) {
         .ready_file = cli_get(&args, "ready-file"),
         .summary_file = cli_get(&args, "summary"),
         .record_file = cli_get(&args, "record"),
-        .json = cli_flag(&args, "json"),
+        .events = {cli_print_event, &printer},
         .max_per_key = (int)per_key,
         .max_per_address = (int)per_address,
         .stop = &stop_requested,

@@ -6,6 +6,7 @@
 
 #include "cli/cli_args.h"
 #include "cli/commands.h"
+#include "cli/event_printer.h"
 #include "net/peer.h"
 
 static const cli_opt join_opts[] = {
@@ -17,7 +18,7 @@ static const cli_opt join_opts[] = {
     {"down-mbit", "RATE", "shape the download to RATE Mbit/s"},
     {"latency-ms", "MS", "add MS milliseconds of latency in each direction"},
     {"connect-timeout", "S", "give up when no coordinator answers for S seconds (default: never)"},
-    {"json", NULL, "one JSON object per step on stdout"},
+    {"json", NULL, "one JSON object per event on stdout (\"event\": log or step)"},
     {"state", "FILE", "keep my optimizer state in FILE and resume from it after a restart"},
     {"state-every", "N", "with --state: write it after every N applied rounds (default 10)"},
     {NULL, NULL, NULL},
@@ -87,6 +88,10 @@ int cmd_join(int argc, char **argv) {
     snprintf(address, sizeof address, "%s%s", strstr(a, "://") ? "" : "tcp://", a);
     gethostname(host, sizeof host - 1);
     const char *name = cli_get(&args, "name");
+    char who[96];
+    snprintf(who, sizeof who, "peer %s", name ? name : host);
+    cli_event_printer printer;
+    cli_event_printer_init(&printer, who, true, cli_flag(&args, "json"));
     net_peer_options o = {
         .address = address,
         .device = cli_get(&args, "device"),
@@ -94,7 +99,7 @@ int cmd_join(int argc, char **argv) {
         .server_key = server_key,
         .name = name ? name : host,
         .shape = {up * 125000.0, latency / 1000.0, down * 125000.0, latency / 1000.0},
-        .json = cli_flag(&args, "json"),
+        .events = {cli_print_event, &printer},
         .connect_timeout_s = timeout,
         .state_file = state,
         .state_every = state_every,

@@ -211,7 +211,7 @@ static void on_coordinator_line(run_ctx *r, const char *line) {
         if (cJSON_IsNumber(peers)) r->peers_in_step = (int)peers->valuedouble;
         r->last_progress = now_s();
         run_progress(r);
-    } else if (cJSON_IsString(ev) && strcmp(ev->valuestring, "log") == 0) {
+    } else if (cJSON_IsString(ev)) { /* log, joined, left, resync, refused, ... */
         const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text");
         if (cJSON_IsString(text)) run_note(r, "coordinator: %s", text->valuestring);
     }

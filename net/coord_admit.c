@@ -62,8 +62,8 @@ void coord_pardon(coord *c, const coord_peer *p) {
 static dt_status reject(coord *c, const net_frame *f, net_reject_code code, double retry_s,
                         const char *why) {
     coord_send_reject(c, &f->from, code, retry_s, why);
-    coord_log(c, "rejected a peer from %s%s%s: %s", f->address[0] ? f->address : "?",
-              f->peer_key[0] ? ", key " : "", f->peer_key, why);
+    coord_event(c, NET_EVENT_REJECTED, 0, "rejected a peer from %s%s%s: %s",
+                f->address[0] ? f->address : "?", f->peer_key[0] ? ", key " : "", f->peer_key, why);
     return DT_OK;
 }
 
@@ -194,9 +194,10 @@ dt_status coord_on_hello(coord *c, const net_frame *f, const net_msg *m) {
     if (st == DT_OK && !keep && !(c->snapshot && c->snapshot_version >= oldest))
         st = coord_take_snapshot(c);
     if (st != DT_OK) return st;
-    coord_log(c, "peer %u '%s' joined from %s: %s (%s)%s%s; %s", p->id, p->name,
-              p->address[0] ? p->address : "?", p->device, p->backend, p->key[0] ? ", key " : "",
-              p->key, keep ? "keeps its weights" : "pulls the weights");
+    coord_event(c, NET_EVENT_JOINED, p->id, "peer %u '%s' joined from %s: %s (%s)%s%s; %s", p->id,
+                p->name, p->address[0] ? p->address : "?", p->device, p->backend,
+                p->key[0] ? ", key " : "", p->key,
+                keep ? "keeps its weights" : "pulls the weights");
     return send_welcome(c, p, keep, c->snapshot_hash);
 }
 

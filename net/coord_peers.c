@@ -30,7 +30,7 @@ static void retire(coord *c, coord_peer *p, const char *why) {
 
 void coord_drop_peer(coord *c, coord_peer *p, const char *why) {
     if (!coord_live(p)) return;
-    coord_log(c, "peer %u '%s' dropped: %s", p->id, p->name, why);
+    coord_event(c, NET_EVENT_LEFT, p->id, "peer %u '%s' dropped: %s", p->id, p->name, why);
     retire(c, p, why);
 }
 
@@ -66,8 +66,8 @@ void coord_eject(coord *c, coord_peer *p, const char *why) {
 }
 
 void coord_on_leave(coord *c, coord_peer *p, const char *why) {
-    coord_log(c, "peer %u '%s' %s after %lld applied rounds", p->id, p->name, why,
-              (long long)p->steps_applied);
+    coord_event(c, NET_EVENT_LEFT, p->id, "peer %u '%s' %s after %lld applied rounds", p->id,
+                p->name, why, (long long)p->steps_applied);
     retire(c, p, why);
 }
 
@@ -89,8 +89,9 @@ dt_status coord_take_snapshot(coord *c) {
 dt_status coord_send_resync(coord *c, coord_peer *p, const char *why) {
     dt_status st = coord_take_snapshot(c);
     if (st != DT_OK) return st;
-    coord_log(c, "peer %u '%s' resyncs from the weights of step %lld: %s", p->id, p->name,
-              (long long)c->snapshot_version, why);
+    coord_event(c, NET_EVENT_RESYNC, p->id,
+                "peer %u '%s' resyncs from the weights of step %lld: %s", p->id, p->name,
+                (long long)c->snapshot_version, why);
     p->state = PEER_JOINING;
     p->resyncs++;
     p->in_round = false;

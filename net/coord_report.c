@@ -12,26 +12,30 @@
 #include "net/coordinator_internal.h"
 #include "net/record.h"
 
-void coord_log(coord *c, const char *fmt, ...) {
+void coord_vevent(coord *c, net_event_kind kind, uint32_t peer, const char *fmt, va_list ap) {
+    if (!c->o->events.fn) return;
     char text[1024];
+    vsnprintf(text, sizeof text, fmt, ap);
+    /* An event about a peer names it: tests and dashboards select by name. */
+    net_event_field name = {"name", NET_FIELD_STR, 0, NULL};
+    for (int i = 0; peer && i < NET_MAX_PEERS && !name.str; i++)
+        if (c->peers[i].state != PEER_FREE && c->peers[i].id == peer) name.str = c->peers[i].name;
+    net_event e = {kind, coord_now() - c->started_at, peer, text, &name, name.str ? 1 : 0};
+    c->o->events.fn(&e, c->o->events.ctx);
+}
+
+void coord_event(coord *c, net_event_kind kind, uint32_t peer, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    coord_vevent(c, kind, peer, fmt, ap);
     va_end(ap);
-    double t = coord_now() - c->started_at;
-    if (c->o->json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "t", t);
-        cJSON_AddStringToObject(o, "event", "log");
-        cJSON_AddStringToObject(o, "text", text);
-        char *s = cJSON_PrintUnformatted(o);
-        if (s) printf("%s\n", s);
-        free(s);
-        cJSON_Delete(o);
-    } else {
-        printf("[coordinator %7.1fs] %s\n", t, text);
-    }
-    fflush(stdout);
+}
+
+void coord_log(coord *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    coord_vevent(c, NET_EVENT_LOG, 0, fmt, ap);
+    va_end(ap);
 }
 
 /* Dense fp32 ring all-reduce: each of n peers sends (and receives)
@@ -41,40 +45,36 @@ static double allreduce_bytes(int64_t params, int n) {
 }
 
 void coord_log_step(coord *c, const coord_step_record *rec) {
+    if (!c->o->events.fn) return;
     int64_t params = model_config_param_count(&c->cfg->model);
     int k = rec->peers_in_round ? rec->peers_in_round : 1;
     double up = (double)rec->bytes_up / k, down = (double)rec->bytes_down / k;
     double ar = allreduce_bytes(params, rec->n_applied);
-    if (c->o->json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "t", coord_now() - c->started_at);
-        cJSON_AddStringToObject(o, "event", "step");
-        cJSON_AddNumberToObject(o, "step", (double)rec->step);
-        cJSON_AddNumberToObject(o, "peers", rec->n_applied);
-        cJSON_AddNumberToObject(o, "loss", (double)rec->loss);
-        cJSON_AddNumberToObject(o, "lr", (double)c->round_lr);
-        cJSON_AddNumberToObject(o, "seconds", rec->seconds);
-        cJSON_AddNumberToObject(o, "tokens", (double)rec->tokens);
-        cJSON_AddNumberToObject(o, "bytes_up_per_peer", up);
-        cJSON_AddNumberToObject(o, "bytes_down_per_peer", down);
-        cJSON_AddNumberToObject(o, "payload_up_per_peer", (double)rec->payload_up / k);
-        cJSON_AddNumberToObject(o, "allreduce_bytes_per_peer", ar);
-        char hash[24];
-        snprintf(hash, sizeof hash, "%016llx", (unsigned long long)rec->hash);
-        cJSON_AddStringToObject(o, "hash", rec->hash ? hash : "");
-        char *s = cJSON_PrintUnformatted(o);
-        if (s) printf("%s\n", s);
-        free(s);
-        cJSON_Delete(o);
-        fflush(stdout);
-        return;
-    }
-    coord_log(c,
-              "step %lld/%lld: %d peer%s applied, loss %.4f, lr %.2e, per peer %.1f KB up "
-              "(%.1f KB payload) / %.1f KB down, all-reduce would move %.1f KB, %.2f s",
-              (long long)rec->step + 1, (long long)c->cfg->steps, rec->n_applied,
-              rec->n_applied == 1 ? "" : "s", (double)rec->loss, (double)c->round_lr, up / 1e3,
-              (double)rec->payload_up / k / 1e3, down / 1e3, ar / 1e3, rec->seconds);
+    char hash[24] = "";
+    if (rec->hash) snprintf(hash, sizeof hash, "%016llx", (unsigned long long)rec->hash);
+    const net_event_field f[] = {
+        {"step", NET_FIELD_NUM, (double)rec->step, NULL},
+        {"peers", NET_FIELD_NUM, rec->n_applied, NULL},
+        {"loss", NET_FIELD_NUM, (double)rec->loss, NULL},
+        {"lr", NET_FIELD_NUM, (double)c->round_lr, NULL},
+        {"seconds", NET_FIELD_NUM, rec->seconds, NULL},
+        {"tokens", NET_FIELD_NUM, (double)rec->tokens, NULL},
+        {"bytes_up_per_peer", NET_FIELD_NUM, up, NULL},
+        {"bytes_down_per_peer", NET_FIELD_NUM, down, NULL},
+        {"payload_up_per_peer", NET_FIELD_NUM, (double)rec->payload_up / k, NULL},
+        {"allreduce_bytes_per_peer", NET_FIELD_NUM, ar, NULL},
+        {"hash", NET_FIELD_STR, 0, hash},
+    };
+    char text[512];
+    snprintf(text, sizeof text,
+             "step %lld/%lld: %d peer%s applied, loss %.4f, lr %.2e, per peer %.1f KB up "
+             "(%.1f KB payload) / %.1f KB down, all-reduce would move %.1f KB, %.2f s",
+             (long long)rec->step + 1, (long long)c->cfg->steps, rec->n_applied,
+             rec->n_applied == 1 ? "" : "s", (double)rec->loss, (double)c->round_lr, up / 1e3,
+             (double)rec->payload_up / k / 1e3, down / 1e3, ar / 1e3, rec->seconds);
+    net_event e = {
+        NET_EVENT_STEP, coord_now() - c->started_at, 0, text, f, (int)(sizeof f / sizeof f[0])};
+    c->o->events.fn(&e, c->o->events.ctx);
 }
 
 static char *checkpoint_path(const coord *c, const char *name) {
@@ -113,7 +113,8 @@ dt_status coord_checkpoint(coord *c) {
         keep_previous(path, prev);
         st = model_checkpoint_save(path, c->m, "demo", c->version, NULL, 0, extra, 3);
         if (st == DT_OK)
-            coord_log(c, "checkpoint of step %lld written to %s", (long long)c->version, path);
+            coord_event(c, NET_EVENT_CHECKPOINT, 0, "checkpoint of step %lld written to %s",
+                        (long long)c->version, path);
     }
     free(path);
     free(prev);

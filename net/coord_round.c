@@ -117,8 +117,9 @@ dt_status coord_maybe_start_round(coord *c) {
 static dt_status refuse(coord *c, coord_peer *p, const char *why) {
     p->refused = true;
     p->refusals++;
-    coord_log(c, "refused the payload of peer %u '%s' for step %lld: %s", p->id, p->name,
-              (long long)c->round_step, why);
+    coord_event(c, NET_EVENT_REFUSED, p->id,
+                "refused the payload of peer %u '%s' for step %lld: %s", p->id, p->name,
+                (long long)c->round_step, why);
     net_msg m = {.h = {NET_REFUSED, c->run_id, c->round_step}};
     snprintf(m.u.refused.text, sizeof m.u.refused.text, "%s", why);
     dt_status st = coord_send(c, p, &m);
@@ -452,11 +453,11 @@ static void account(coord *c, coord_step_record *rec) {
          * goes to a temporary file first, so the last good checkpoint is
          * untouched, and the next interval tries again. */
         if (coord_checkpoint(c) != DT_OK)
-            coord_log(c,
-                      "checkpoint of step %lld failed (%s); the run goes on, the last good "
-                      "checkpoint is kept, the next one is due at step %lld",
-                      (long long)c->version, dt_last_error(),
-                      (long long)(c->version + c->cfg->checkpoint_every));
+            coord_event(c, NET_EVENT_CHECKPOINT, 0,
+                        "checkpoint of step %lld failed (%s); the run goes on, the last good "
+                        "checkpoint is kept, the next one is due at step %lld",
+                        (long long)c->version, dt_last_error(),
+                        (long long)(c->version + c->cfg->checkpoint_every));
     }
     if (c->version >= c->cfg->steps) c->finished = true;
 }

@@ -14,6 +14,7 @@
 
 #include <signal.h>
 
+#include "net/events.h"
 #include "net/keys.h"
 #include "net/run_config.h"
 
@@ -28,7 +29,7 @@ typedef struct net_coordinator_options {
     const char *ready_file;      /* written once bound: endpoint and public key */
     const char *summary_file;    /* JSON summary at the end; NULL: none */
     const char *record_file;     /* every applied round, for replay tests; NULL: none */
-    int json;                    /* log lines as JSON objects */
+    net_event_sink events;       /* where joins, leaves, resyncs, steps... go */
     int max_per_key;             /* peer slots one CURVE key may hold (0: the default) */
     int max_per_address;         /* with open: peer slots one address may hold (0: default) */
     volatile sig_atomic_t *stop; /* set by a signal handler: checkpoint and leave */

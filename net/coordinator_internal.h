@@ -8,6 +8,7 @@
 #ifndef DISTRO_NET_COORDINATOR_INTERNAL_H
 #define DISTRO_NET_COORDINATOR_INTERNAL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -197,7 +198,11 @@ dt_status coord_on_hash(coord *c, coord_peer *p, const net_msg *m);
 dt_status coord_catch_up(coord *c, coord_peer *p);
 
 /* coord_report.c */
+/* An event for the caller's sink (net/events.h); coord_log is a LOG event. */
 void coord_log(coord *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void coord_event(coord *c, net_event_kind kind, uint32_t peer, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void coord_vevent(coord *c, net_event_kind kind, uint32_t peer, const char *fmt, va_list ap);
 dt_status coord_checkpoint(coord *c);
 dt_status coord_resume(coord *c);
 dt_status coord_write_summary(coord *c, float val_loss);

@@ -1,6 +1,5 @@
 /* The peer's event loop: one message at a time, in arrival order, so a
  * RESULT is always applied before the next ROUND is trained. */
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,27 +32,14 @@ dt_status peer_send(peer *p, const net_msg *m) {
 }
 
 void peer_log(peer *p, const char *fmt, ...) {
+    if (!p->o->events.fn) return;
     char text[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    if (p->tty) fprintf(stderr, "\r\033[K");
-    if (p->o->json) {
-        /* Through cJSON: reasons from the coordinator may hold quotes. */
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "t", peer_now() - p->started_at);
-        cJSON_AddStringToObject(o, "event", "log");
-        cJSON_AddNumberToObject(o, "peer", p->id);
-        cJSON_AddStringToObject(o, "text", text);
-        char *line = cJSON_PrintUnformatted(o);
-        if (line) printf("%s\n", line);
-        free(line);
-        cJSON_Delete(o);
-    } else
-        printf("[peer %s %7.1fs] %s\n", p->o->name ? p->o->name : "", peer_now() - p->started_at,
-               text);
-    fflush(stdout);
+    net_event e = {NET_EVENT_LOG, peer_now() - p->started_at, p->id, text, NULL, 0};
+    p->o->events.fn(&e, p->o->events.ctx);
 }
 
 static float bits_float(uint32_t u) {
@@ -273,7 +259,6 @@ dt_status net_peer_run(const net_peer_options *o) {
     p->version = -1;
     p->result_step = -1;
     p->started_at = peer_now();
-    p->tty = isatty(STDERR_FILENO) && !o->json;
     dt_status st = peer_setup(p);
     if (st == DT_OK) st = send_hello(p);
     uint64_t connects = 0;

@@ -10,6 +10,7 @@
 
 #include <signal.h>
 
+#include "net/events.h"
 #include "net/keys.h"
 #include "net/transport.h"
 
@@ -20,7 +21,7 @@ typedef struct net_peer_options {
     const char *server_key;   /* the coordinator's public key (Z85), with keys */
     const char *name;         /* shown in the coordinator's log */
     net_link_shape shape;     /* optional link shaping */
-    int json;                 /* one JSON object per applied step on stdout */
+    net_event_sink events;    /* where log lines and applied steps go */
     double connect_timeout_s; /* give up when no coordinator answers this long (0: never) */
     const char *state_file;   /* keep this peer's optimizer state here (NULL: nowhere) */
     int64_t state_every;      /* ... after every this many applied rounds (and the last) */

@@ -23,7 +23,6 @@ typedef struct peer {
     net_client *client;
     dt_device *dev;
     double tiny_tokens_per_s; /* measured on the `tiny` preset, for HELLO */
-    bool tty;
     double started_at, hello_sent_at;
     double hello_due;    /* a BUSY or BACKOFF reject: say HELLO again at this time (0: no) */
     uint64_t sends_lost; /* frames dropped for want of a connection */

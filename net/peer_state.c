@@ -201,17 +201,21 @@ void peer_report_step(peer *p, int64_t step, bool submitted, bool applied, int n
     uint64_t down = now.bytes_received - p->at_last_step.bytes_received;
     p->at_last_step = now;
     double tps = submitted && p->round_compute > 0 ? (double)p->round_tokens / p->round_compute : 0;
-    if (p->o->json) {
-        printf("{\"t\":%.3f,\"event\":\"step\",\"peer\":%u,\"step\":%lld,\"loss\":%.6f,"
-               "\"tokens_per_s\":%.1f,\"bytes_up\":%llu,\"bytes_down\":%llu,\"peers\":%d,"
-               "\"submitted\":%s,\"applied\":%s,\"hash\":\"%016llx\"}\n",
-               peer_now() - p->started_at, p->id, (long long)step,
-               submitted ? (double)p->round_loss : -1.0, tps, (unsigned long long)up,
-               (unsigned long long)down, n_applied, submitted ? "true" : "false",
-               applied ? "true" : "false", (unsigned long long)hash);
-        fflush(stdout);
-        return;
-    }
+    if (!p->o->events.fn) return;
+    char hash_text[24];
+    snprintf(hash_text, sizeof hash_text, "%016llx", (unsigned long long)hash);
+    const net_event_field f[] = {
+        {"step", NET_FIELD_NUM, (double)step, NULL},
+        {"steps", NET_FIELD_NUM, (double)p->cfg.steps, NULL},
+        {"loss", NET_FIELD_NUM, submitted ? (double)p->round_loss : -1.0, NULL},
+        {"tokens_per_s", NET_FIELD_NUM, tps, NULL},
+        {"bytes_up", NET_FIELD_NUM, (double)up, NULL},
+        {"bytes_down", NET_FIELD_NUM, (double)down, NULL},
+        {"peers", NET_FIELD_NUM, n_applied, NULL},
+        {"submitted", NET_FIELD_BOOL, submitted, NULL},
+        {"applied", NET_FIELD_BOOL, applied, NULL},
+        {"hash", NET_FIELD_STR, 0, hash_text},
+    };
     char line[256];
     if (submitted)
         snprintf(line, sizeof line,
@@ -222,10 +226,7 @@ void peer_report_step(peer *p, int64_t step, bool submitted, bool applied, int n
     else
         snprintf(line, sizeof line, "step %lld/%lld  catching up  down %.1f KB  peers %d",
                  (long long)step + 1, (long long)p->cfg.steps, (double)down / 1e3, n_applied);
-    if (p->tty) {
-        fprintf(stderr, "\r\033[K%s", line);
-        fflush(stderr);
-    } else if (step % 10 == 9 || step + 1 == p->cfg.steps || !applied) {
-        peer_log(p, "%s", line);
-    }
+    net_event e = {
+        NET_EVENT_STEP, peer_now() - p->started_at, p->id, line, f, (int)(sizeof f / sizeof f[0])};
+    p->o->events.fn(&e, p->o->events.ctx);
 }

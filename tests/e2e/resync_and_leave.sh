@@ -38,12 +38,14 @@ done
 
 expect_grep "the corrupting peer flipped a bit after step 4" "flipped one weight bit after step 4" \
     "$WORK/corrupt.out"
-expect_grep "the coordinator logged the divergence and resynced it" \
-    "'corrupt' resyncs from the weights of step [0-9]+: its hash [0-9a-f]+ after step 4 differs" \
-    "$WORK/coordinator.out"
+# The coordinator's JSON events, not its sentences: one resync, of corrupt.
+expect_eq "resync events in the coordinator's log" \
+    "$(jl "$WORK/coordinator.out" '[event=resync].name' | tr '\n' ' ')" "corrupt "
+expect_grep "the resync names the divergent step" \
+    "its hash [0-9a-f]+ after step 4 differs" <(jl "$WORK/coordinator.out" '[event=resync].text')
 expect_grep "the peer was asked to resync" "asks me to resync" "$WORK/corrupt.out"
-expect_grep "the coordinator logged the leaver as left" "'leaver' left after [0-9]+ applied rounds" \
-    "$WORK/coordinator.out"
+expect_eq "left events in the coordinator's log" \
+    "$(jl "$WORK/coordinator.out" '[event=left].name' | tr '\n' ' ')" "leaver "
 
 S=$WORK/summary.json
 jv steps "$S" .steps

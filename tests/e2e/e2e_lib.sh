@@ -250,3 +250,18 @@ expect_all_steps_agree() {
     jv agreeing "$S" .steps_hash_agreeing
     expect_eq "steps_hash_agreeing" "$agreeing" "$1"
 }
+
+# peers_trained_every_step STEPS NAME...: each named peer (its pid in
+# PID_NAME, its output in NAME.out/.err) exits, saw the run finish at STEPS,
+# and had its payload applied in every step of $WORK/summary.json.
+peers_trained_every_step() {
+    local steps=$1 name pid_var applied
+    shift
+    for name in "$@"; do
+        pid_var=PID_$name
+        wait_exit "${!pid_var}" 60 >/dev/null
+        peer_finished "$name" "$WORK/$name.out" "$WORK/$name.err" "$steps"
+        jv applied "$WORK/summary.json" ".peers[name=$name].steps_applied"
+        expect_eq "$name steps_applied" "$applied" "$steps"
+    done
+}

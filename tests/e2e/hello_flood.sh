@@ -44,13 +44,7 @@ cat "$WORK/hold.out"
 wait_exit "$COORD_PID" 180
 rc=$?
 expect_eq "the coordinator's exit status" "$rc" 0
-for name in a b; do
-    pid_var=PID_$name
-    wait_exit "${!pid_var}" 60 >/dev/null
-    peer_finished "$name" "$WORK/$name.out" "$WORK/$name.err" $STEPS
-    jv applied "$WORK/summary.json" ".peers[name=$name].steps_applied"
-    expect_eq "$name steps_applied" "$applied" $STEPS
-done
+peers_trained_every_step $STEPS a b
 S=$WORK/summary.json
 expect_all_steps_agree $STEPS
 OUT=$WORK/coordinator.out

@@ -132,7 +132,7 @@ static dt_status apply_result(peer *p, int64_t step) {
     size_t lens[NET_MAX_PEERS];
     bool mine = false;
     for (uint32_t i = 0; i < r->n_applied; i++) {
-        ptrs[i] = p->result + (size_t)i * pb;
+        ptrs[i] = p->result.buf + (size_t)i * pb;
         lens[i] = pb;
         mine |= r->applied[i] == p->id;
     }
@@ -173,27 +173,13 @@ static dt_status on_result(peer *p, const net_msg *m) {
                         "RESULT of step %lld carries %llu bytes for %u payloads of "
                         "%zu",
                         (long long)step, (unsigned long long)r->chunk.total, r->n_applied, pb);
-    if (r->chunk.offset == 0) {
-        p->result_meta = *r;
-        p->result_step = step;
-        p->result_got = 0;
-        size_t need = (size_t)r->chunk.total;
-        if (need > p->result_cap) {
-            free(p->result);
-            p->result = malloc(need);
-            p->result_cap = p->result ? need : 0;
-            if (!p->result) return dt_error(DT_ERR_OOM, "peer: cannot buffer a result");
-        }
-    }
-    /* A later chunk must belong to the same whole: its own total passed the
-     * check above, but the buffer was sized by the first chunk's. */
-    if (p->result_step != step || r->chunk.offset != p->result_got ||
-        r->chunk.total != p->result_meta.chunk.total)
-        return DT_OK;
-    memcpy(p->result + p->result_got, r->chunk.data, r->chunk.length);
-    p->result_got += r->chunk.length;
-    if (p->result_got < r->chunk.total) return DT_OK;
-    p->result_step = -1;
+    if (r->chunk.offset == 0) p->result_meta = *r; /* who was applied: from the first chunk */
+    /* A chunk that does not continue the result (left over from a result
+     * that was sent again from its start) is skipped. */
+    net_assembly_result got;
+    dt_status st =
+        net_assembly_add(&p->result, step, &r->chunk, (uint64_t)NET_MAX_PEERS * pb, &got);
+    if (st != DT_OK || got != NET_ASSEMBLY_COMPLETE) return st;
     return apply_result(p, step);
 }
 
@@ -257,7 +243,6 @@ dt_status net_peer_run(const net_peer_options *o) {
     if (!p) return dt_error(DT_ERR_OOM, "peer: cannot allocate");
     p->o = o;
     p->version = -1;
-    p->result_step = -1;
     p->started_at = peer_now();
     dt_status st = peer_setup(p);
     if (st == DT_OK) st = send_hello(p);
@@ -276,7 +261,7 @@ dt_status net_peer_run(const net_peer_options *o) {
                 peer_log(p, "reconnected to the coordinator; saying HELLO again");
                 if (p->pending) model_worker_discard(p->worker);
                 p->pending = false;
-                p->result_step = -1;
+                net_assembly_reset(&p->result);
                 st = send_hello(p);
             } else if (p->hello_lost) {
                 st = send_hello(p); /* the first HELLO found no coordinator */

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "model/worker.h"
+#include "net/assembly.h"
 #include "net/peer.h"
 #include "net/run_config.h"
 #include "net/wire.h"
@@ -39,8 +40,8 @@ typedef struct peer {
     bool finished;
 
     /* weights transfer */
-    uint8_t *state;
-    size_t state_bytes, state_requested, state_received;
+    net_assembly pull;
+    size_t state_bytes, state_requested;
     uint64_t state_hash;
     int64_t state_step;
 
@@ -54,10 +55,8 @@ typedef struct peer {
     net_counters at_last_step;
 
     /* result assembly */
-    net_result result_meta;
-    int64_t result_step;
-    uint8_t *result;
-    size_t result_cap, result_got;
+    net_result result_meta; /* its first chunk's header: who was applied */
+    net_assembly result;
 
     uint8_t *frame;
     net_msg *msg;

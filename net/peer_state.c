@@ -66,8 +66,8 @@ void peer_teardown(peer *p) {
     drop_model(p);
     net_client_close(p->client);
     dt_device_close(p->dev);
-    free(p->state);
-    free(p->result);
+    net_assembly_free(&p->pull);
+    net_assembly_free(&p->result);
     free(p->frame);
     free(p->msg);
 }
@@ -99,7 +99,7 @@ static dt_status adopt_run(peer *p, const net_run_config *cfg, uint64_t run_id) 
 
 static dt_status request_state(peer *p) {
     while (p->state_requested < p->state_bytes &&
-           p->state_requested - p->state_received < (size_t)STATE_WINDOW * NET_MAX_CHUNK) {
+           p->state_requested - p->pull.got < (size_t)STATE_WINDOW * NET_MAX_CHUNK) {
         size_t len = p->state_bytes - p->state_requested;
         if (len > NET_MAX_CHUNK) len = NET_MAX_CHUNK;
         net_msg m = {.h = {NET_STATE_REQ, p->run_id, p->state_step}};
@@ -124,13 +124,12 @@ static dt_status start_pull(peer *p, int64_t step, uint64_t bytes, uint64_t hash
                         "the coordinator offers %llu bytes of weights; this model "
                         "has %zu",
                         (unsigned long long)bytes, want);
-    if (!p->state && !(p->state = malloc(want)))
-        return dt_error(DT_ERR_OOM, "peer: weights buffer");
     if (p->pending) model_worker_discard(p->worker);
     p->pending = false;
     p->phase = PHASE_PULLING;
     p->state_bytes = want;
-    p->state_requested = p->state_received = 0;
+    p->state_requested = 0;
+    net_assembly_reset(&p->pull);
     p->state_hash = hash;
     p->state_step = step;
     return request_state(p);
@@ -169,22 +168,25 @@ dt_status peer_on_resync(peer *p, const net_msg *m) {
 dt_status peer_on_state(peer *p, const net_msg *m) {
     const net_chunk *c = &m->u.state.chunk;
     if (p->phase != PHASE_PULLING || m->h.step != p->state_step) return DT_OK;
-    if (c->total != p->state_bytes || c->offset != p->state_received)
-        return dt_error(DT_ERR_FORMAT, "STATE chunk at %llu of %llu; expected %zu of %zu",
-                        (unsigned long long)c->offset, (unsigned long long)c->total,
-                        p->state_received, p->state_bytes);
-    memcpy(p->state + c->offset, c->data, c->length);
-    p->state_received += c->length;
-    if (p->state_received < p->state_bytes) return request_state(p);
+    net_assembly_result got = NET_ASSEMBLY_SKIPPED;
+    dt_status st = c->total == p->state_bytes
+                       ? net_assembly_add(&p->pull, p->state_step, c, p->state_bytes, &got)
+                       : DT_OK;
+    if (st == DT_OK && got == NET_ASSEMBLY_SKIPPED)
+        st = dt_error(DT_ERR_FORMAT, "STATE chunk at %llu of %llu; expected %llu of %zu",
+                      (unsigned long long)c->offset, (unsigned long long)c->total,
+                      (unsigned long long)p->pull.got, p->state_bytes);
+    if (st != DT_OK) return st;
+    if (got == NET_ASSEMBLY_MORE) return request_state(p);
     const model_layout *l = model_get_layout(p->m);
-    uint64_t hash = model_hash_host(l, (const float *)p->state);
+    uint64_t hash = model_hash_host(l, (const float *)p->pull.buf);
     if (hash != p->state_hash)
         return dt_error(DT_ERR_FORMAT,
                         "the weights of step %lld arrived with hash %016llx, "
                         "announced %016llx",
                         (long long)p->state_step, (unsigned long long)hash,
                         (unsigned long long)p->state_hash);
-    dt_status st = model_upload_weights(p->m, (const float *)p->state);
+    st = model_upload_weights(p->m, (const float *)p->pull.buf);
     if (st != DT_OK) return st;
     p->version = p->state_step;
     p->phase = PHASE_SYNCED;

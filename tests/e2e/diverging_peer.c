@@ -74,51 +74,34 @@ static void follow(session *s) {
 int main(int argc, char **argv) {
     tool_name = "diverging_peer";
     json_lines = true; /* its output reads like `distro-cli join --json` */
-    const char *address = NULL, *keys_file = NULL, *server_key = NULL, *name = "diverging";
+    peer_args args = {.name = "diverging"};
     long long flip_after = -1;
-    bool open = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--open") == 0)
-            open = true;
-        else if (strcmp(argv[i], "--keys") == 0 && i + 1 < argc)
-            keys_file = argv[++i];
-        else if (strcmp(argv[i], "--server-key") == 0 && i + 1 < argc)
-            server_key = argv[++i];
-        else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
-            name = argv[++i];
-        else if (strcmp(argv[i], "--flip-after") == 0 && i + 1 < argc)
+    bool ok = true;
+    for (int i = 1; i < argc && ok; i++) {
+        if (strcmp(argv[i], "--flip-after") == 0 && i + 1 < argc)
             flip_after = atoll(argv[++i]);
         else
-            address = argv[i];
+            ok = peer_args_take(&args, argc, argv, &i);
     }
-    if (!address || flip_after < 0 || open == (keys_file != NULL) ||
-        (keys_file != NULL) != (server_key != NULL)) {
+    if (!ok || flip_after < 0 || !peer_args_finish(&args)) {
         fprintf(stderr, "usage: diverging_peer ADDRESS (--open | --keys FILE --server-key KEY) "
                         "--flip-after STEP [--name NAME]\n");
         return 2;
     }
-    char endpoint[256];
-    snprintf(endpoint, sizeof endpoint, "%s%s", strstr(address, "://") ? "" : "tcp://", address);
-    net_keys keys;
-    memset(&keys, 0, sizeof keys);
-    if (keys_file && net_keys_load(keys_file, &keys) != DT_OK) {
-        fprintf(stderr, "diverging_peer: %s\n", dt_last_error());
-        return 2;
-    }
     session s;
     memset(&s, 0, sizeof s);
-    s.name = name;
+    s.name = args.name;
     s.frame = malloc(NET_MAX_FRAME);
     s.msg = calloc(1, sizeof *s.msg);
     s.result_step = -1;
     s.submits = true;
     s.flip_after = flip_after;
     if (!s.frame || !s.msg ||
-        conn_open(&s.c, false, endpoint, keys_file ? &keys : NULL, server_key) != DT_OK)
+        conn_open(&s.c, false, args.endpoint, peer_args_keys(&args), args.server_key) != DT_OK)
         fail("%s: cannot connect: %s", s.name, dt_last_error());
     else if (join(&s))
         follow(&s);
     session_close(&s);
-    net_keys_free(&keys);
+    net_keys_free(&args.keys);
     return failures ? 1 : 0;
 }

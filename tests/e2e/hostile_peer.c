@@ -362,34 +362,16 @@ static void copied_payload(session *pair[2]) {
 
 int main(int argc, char **argv) {
     tool_name = "hostile_peer";
-    const char *address = NULL, *keys_file = NULL, *server_key = NULL, *name = "hostile";
-    bool open = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--open") == 0)
-            open = true;
-        else if (strcmp(argv[i], "--keys") == 0 && i + 1 < argc)
-            keys_file = argv[++i];
-        else if (strcmp(argv[i], "--server-key") == 0 && i + 1 < argc)
-            server_key = argv[++i];
-        else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
-            name = argv[++i];
-        else
-            address = argv[i];
-    }
-    if (!address || open == (keys_file != NULL) || (keys_file != NULL) != (server_key != NULL)) {
+    peer_args args = {.name = "hostile"};
+    bool ok = true;
+    for (int i = 1; i < argc && ok; i++) ok = peer_args_take(&args, argc, argv, &i);
+    if (!ok || !peer_args_finish(&args)) {
         fprintf(stderr, "usage: hostile_peer ADDRESS (--open | --keys FILE --server-key KEY) "
                         "[--name NAME]\n");
         return 2;
     }
-    char endpoint[256];
-    snprintf(endpoint, sizeof endpoint, "%s%s", strstr(address, "://") ? "" : "tcp://", address);
-    net_keys keys;
-    memset(&keys, 0, sizeof keys);
-    if (keys_file && net_keys_load(keys_file, &keys) != DT_OK) {
-        fprintf(stderr, "hostile_peer: %s\n", dt_last_error());
-        return 2;
-    }
-    const net_keys *kp = keys_file ? &keys : NULL;
+    const char *name = args.name, *endpoint = args.endpoint, *server_key = args.server_key;
+    const net_keys *kp = peer_args_keys(&args);
     char big_name[NET_NAME_MAX + 1], liar_name[NET_NAME_MAX + 1], copy_name[2][NET_NAME_MAX + 1];
     snprintf(big_name, sizeof big_name, "%s-oversized", name);
     snprintf(liar_name, sizeof liar_name, "%s-zero-hash", name);
@@ -428,7 +410,7 @@ int main(int argc, char **argv) {
             pass == 2 ? lying_hash(&s) : pass ? oversized(&s) : run_cases(&s);
         session_close(&s);
     }
-    net_keys_free(&keys);
+    net_keys_free(&args.keys);
     printf("hostile_peer: %s\n", failures ? "FAILED" : "every case behaved as expected");
     return failures ? 1 : 0;
 }

@@ -344,3 +344,38 @@ void valid_entries(const demo_geometry *g, int32_t *idx, float *vals) {
         }
     }
 }
+
+bool peer_args_take(peer_args *a, int argc, char **argv, int *i) {
+    const char *arg = argv[*i];
+    bool value = *i + 1 < argc;
+    if (strcmp(arg, "--open") == 0)
+        a->open = true;
+    else if (strcmp(arg, "--keys") == 0 && value)
+        a->keys_file = argv[++*i];
+    else if (strcmp(arg, "--server-key") == 0 && value)
+        a->server_key = argv[++*i];
+    else if (strcmp(arg, "--name") == 0 && value)
+        a->name = argv[++*i];
+    else if (arg[0] != '-')
+        a->address = arg;
+    else
+        return false;
+    return true;
+}
+
+bool peer_args_finish(peer_args *a) {
+    if (!a->address || a->open == (a->keys_file != NULL) ||
+        (a->keys_file != NULL) != (a->server_key != NULL))
+        return false;
+    snprintf(a->endpoint, sizeof a->endpoint, "%s%s", strstr(a->address, "://") ? "" : "tcp://",
+             a->address);
+    if (a->keys_file && net_keys_load(a->keys_file, &a->keys) != DT_OK) {
+        fprintf(stderr, "%s: %s\n", tool_name, dt_last_error());
+        return false;
+    }
+    return true;
+}
+
+const net_keys *peer_args_keys(const peer_args *a) {
+    return a->keys_file ? &a->keys : NULL;
+}

@@ -75,6 +75,23 @@ bool session_pull(session *s, int64_t state_step, uint64_t state_bytes, uint64_t
 /* Assembles RESULT chunks and applies a complete one; the step, or -1. */
 int64_t on_result(session *s);
 void session_close(session *s);
+/* The arguments every test peer takes: ADDRESS (--open | --keys FILE
+ * --server-key KEY) [--name NAME]. */
+typedef struct peer_args {
+    const char *address, *keys_file, *server_key, *name;
+    bool open;
+    char endpoint[256]; /* "tcp://..." once checked */
+    net_keys keys;      /* loaded from keys_file */
+} peer_args;
+
+/* Takes argv[*i] (and its value) when it is one of those; false if not. */
+bool peer_args_take(peer_args *a, int argc, char **argv, int *i);
+/* Checks the combination, builds the endpoint and loads the keys; prints
+ * what is wrong and returns false. */
+bool peer_args_finish(peer_args *a);
+/* The keys for conn_open: NULL when open. */
+const net_keys *peer_args_keys(const peer_args *a);
+
 /* Entries of a valid payload in geometry order. */
 void valid_entries(const demo_geometry *g, int32_t *idx, float *vals);
 

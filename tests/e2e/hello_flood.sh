@@ -25,7 +25,7 @@ h_pub=$(keygen "$WORK/hold.keys") || exit 1
 printf 'peer %s a\npeer %s b\npeer %s flood\npeer %s hold\n' "$a_pub" "$b_pub" "$f_pub" "$h_pub" \
     >>"$WORK/coordinator.keys"
 run_config $STEPS '"min_peers": 2' '"join_timeout_s": 2' '"round_deadline_s": 10' >"$WORK/run.json"
-start_coordinator coordinator --config "$WORK/run.json" --keys "$WORK/coordinator.keys" \
+start_coordinator coordinator --config "$WORK/run.json" --keys "$WORK/coordinator.keys" --json \
     --summary "$WORK/summary.json"
 start flood "$FLOOD" "$ADDR" --keys "$WORK/flood.keys" --server-key "$SERVER_KEY" hello-flood 500
 wait_exit "$E2E_PID" 120 >/dev/null
@@ -47,13 +47,17 @@ expect_eq "the coordinator's exit status" "$rc" 0
 peers_trained_every_step $STEPS a b
 S=$WORK/summary.json
 expect_all_steps_agree $STEPS
+# The coordinator's JSON events, by kind and peer name: "NAME|TEXT" lines.
 OUT=$WORK/coordinator.out
+left() { paste -d'|' <(jl "$OUT" '[event=left].name') <(jl "$OUT" '[event=left].text'); }
 expect_grep "silent joiners lost their slots" \
-    "peer [0-9]+ 'hold' dropped: it did not finish joining \(silent for 2 s\)" "$OUT"
-expect_grep "the key was held to its limit" "this key already holds 4 peer slots" "$OUT"
+    "^hold\|peer [0-9]+ 'hold' dropped: it did not finish joining \(silent for 2 s\)" <(left)
 expect_grep "HELLO-and-close connections were dropped at once" \
-    "peer [0-9]+ 'flood' dropped: its connection closed" "$OUT"
-expect_grep "the flooding key was made to back off" "this key misbehaved [0-9]+ times? recently" "$OUT"
-n=$(grep -c "'flood' joined" "$OUT" || true)
+    "^flood\|.*dropped: its connection closed" <(left)
+expect_grep "the key was held to its limit" "this key already holds 4 peer slots" \
+    <(jl "$OUT" '[event=rejected].text')
+expect_grep "the flooding key was made to back off" "this key misbehaved [0-9]+ times? recently" \
+    <(jl "$OUT" '[event=rejected].text')
+n=$(jl "$OUT" '[event=joined].name' | grep -c '^flood$' || true)
 expect_lt "slots the flooder ever got (of 500 HELLOs)" "$n" 50
 note "ok: the flooder got $n slots for 500 HELLOs"

@@ -9,7 +9,9 @@ DIVERGING=$(dirname "$HOSTILE")/diverging_peer
 [ -x "$DIVERGING" ] || fail "no diverging_peer next to $HOSTILE"
 
 STEPS=14
-run_config $STEPS '"tokens_per_round": 384' '"round_deadline_s": 20' >"$WORK/run.json"
+# min_peers 3: the test peer trains nothing, so without it the run could be
+# over before the two real peers have measured their devices.
+run_config $STEPS '"tokens_per_round": 384' '"round_deadline_s": 20' '"min_peers": 3' >"$WORK/run.json"
 start_coordinator coordinator --config "$WORK/run.json" --open --summary "$WORK/summary.json" --json
 start honest "$CLI" join "$ADDR" --device cpu --name honest --json
 HONEST=$E2E_PID

@@ -119,9 +119,10 @@ static void log_refusals(coord *c, uint64_t *seen) {
     uint64_t total = net_server_refusals(c->server, r, NET_REFUSALS_KEPT, &n);
     if (total == *seen) return;
     if (n > 0)
-        coord_log(c, "refused a peer key not in the keys file: %s from %s (%llu refusals so far)",
-                  r[0].key[0] ? r[0].key : "(none)", r[0].address[0] ? r[0].address : "?",
-                  (unsigned long long)total);
+        coord_event(c, NET_EVENT_REJECTED, 0,
+                    "refused a peer key not in the keys file: %s from %s (%llu refusals so far)",
+                    r[0].key[0] ? r[0].key : "(none)", r[0].address[0] ? r[0].address : "?",
+                    (unsigned long long)total);
     *seen = total;
 }
 

@@ -17,7 +17,7 @@ expect_grep "the missing folder is named at start" "checkpoint-dir $WORK/missing
     "$WORK/refused.out"
 
 CK=$WORK/ck
-start_coordinator coordinator --config "$WORK/run.json" --open --checkpoint-dir "$CK" \
+start_coordinator coordinator --config "$WORK/run.json" --open --checkpoint-dir "$CK" --json \
     --summary "$WORK/summary.json"
 COORD=$COORD_PID
 [ -d "$CK" ] || fail "the coordinator did not create $CK"
@@ -27,9 +27,11 @@ PEER=$E2E_PID
 wait_for "the first checkpoint" 60 test -s "$CK/coordinator.safetensors"
 mv "$CK" "$WORK/ck.saved"
 touch "$CK"
-wait_for "a failed checkpoint in the log" 60 grep -q "checkpoint of step [0-9]* failed" \
-    "$WORK/coordinator.out"
-failed=$(grep -o "checkpoint of step [0-9]* failed" "$WORK/coordinator.out" | head -n 1 | grep -o "[0-9]*")
+# The coordinator's checkpoint events (JSON), not its other lines.
+checkpoints() { jl "$WORK/coordinator.out" '[event=checkpoint].text' 2>/dev/null; }
+failed_checkpoint() { checkpoints | grep -q "checkpoint of step [0-9]* failed"; }
+wait_for "a failed checkpoint event" 60 failed_checkpoint
+failed=$(checkpoints | grep -o "checkpoint of step [0-9]* failed" | head -n 1 | grep -o "[0-9]*")
 rm "$CK"
 mv "$WORK/ck.saved" "$CK"
 note "ok: the write at step $failed failed and the run went on; the folder is back"
@@ -38,7 +40,7 @@ expect_eq "the coordinator's exit status" "$?" 0
 wait_exit "$PEER" 30
 # A periodic checkpoint after the failure (the final one at step $ROUNDS
 # does not count): the next interval retried.
-written=$(grep -o "checkpoint of step [0-9]* written" "$WORK/coordinator.out" | grep -o "[0-9]*" |
+written=$(checkpoints | grep -o "checkpoint of step [0-9]* written" | grep -o "[0-9]*" |
     awk -v n=$ROUNDS '$1 < n' | tail -n 1)
 expect_gt "a periodic checkpoint written after the failure at step $failed" "${written:-0}" "$failed"
 S=$WORK/summary.json

@@ -26,7 +26,7 @@ printf 'peer %s honest\npeer %s hostile\n' "$honest_pub" "$hostile_pub" >>"$WORK
 # oversized frame's connection vanishes.
 run_config $STEPS '"min_peers": 2' '"max_misses": 50' '"round_deadline_s": 5' >"$WORK/run.json"
 
-start_coordinator coordinator --config "$WORK/run.json" --keys "$WORK/coordinator.keys" \
+start_coordinator coordinator --config "$WORK/run.json" --keys "$WORK/coordinator.keys" --json \
     --summary "$WORK/summary.json" --record "$WORK/record.bin"
 start honest "$CLI" join "$ADDR" --device cpu --name honest --keys "$WORK/honest.keys" \
     --server-key "$SERVER_KEY" --json --connect-timeout 60
@@ -45,9 +45,11 @@ expect_grep "a copied payload was refused as a copy" \
     "$WORK/hostile.out"
 expect_grep "a zero hash brought a resync" \
     "case 'zero hash' at step [0-9]+: the coordinator asked for a resync" "$WORK/hostile.out"
-expect_grep "the coordinator names the missing hash" \
-    "'hostile-zero-hash'.*it reported no hash after step [0-9]+, a checked step" \
-    "$WORK/coordinator.out"
+# The coordinator's JSON events, by kind and peer name: "NAME|TEXT" lines.
+events() { paste -d'|' <(jl "$WORK/coordinator.out" "[event=$1].name") \
+    <(jl "$WORK/coordinator.out" "[event=$1].text"); }
+expect_grep "the coordinator resynced the zero-hash peer, naming the missing hash" \
+    "^hostile-zero-hash\|.*it reported no hash after step [0-9]+, a checked step" <(events resync)
 expect_grep "the oversized frame closed its connection" \
     "case 'oversized frame \([0-9]+ bytes\)' at step [0-9]+: the coordinator closed the connection" \
     "$WORK/hostile.out"
@@ -59,10 +61,10 @@ wait_exit "$HONEST" 30
 rc=$?
 expect_eq "the honest peer's exit status" "$rc" 0
 
-OUT=$WORK/coordinator.out
-n=$(grep -c "refused the payload of peer [0-9]* 'hostile' for step" "$OUT")
-expect_eq "refusals in the coordinator's log" "$n" $CASES
-expect_no_grep "no other peer's payload was refused" "refused the payload of peer [0-9]+ '[^h]" "$OUT"
+n=$(jl "$WORK/coordinator.out" '[event=refused].name' | grep -c '^hostile$')
+expect_eq "refused events for hostile in the coordinator's log" "$n" $CASES
+expect_eq "refused events for anyone but the hostile connections" \
+    "$(jl "$WORK/coordinator.out" '[event=refused].name' | grep -cv '^hostile')" 0
 
 S=$WORK/summary.json
 jv steps "$S" .steps

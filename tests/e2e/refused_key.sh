@@ -13,7 +13,7 @@ intruder_pub=$(keygen "$WORK/intruder.keys") || exit 1
 echo "peer $honest_pub honest" >>"$WORK/coordinator.keys"
 run_config $STEPS >"$WORK/run.json"
 
-start_coordinator coordinator --config "$WORK/run.json" --keys "$WORK/coordinator.keys" \
+start_coordinator coordinator --config "$WORK/run.json" --keys "$WORK/coordinator.keys" --json \
     --summary "$WORK/summary.json"
 expect_eq "the ready file's server key" "$SERVER_KEY" "$coord_pub"
 
@@ -21,9 +21,10 @@ expect_eq "the ready file's server key" "$SERVER_KEY" "$coord_pub"
 start intruder "$CLI" join "$ADDR" --device cpu --name intruder --keys "$WORK/intruder.keys" \
     --server-key "$SERVER_KEY" --connect-timeout 3
 INTRUDER=$E2E_PID
-wait_for "the coordinator to log the refused key" 30 \
-    grep -qF "refused a peer key not in the keys file: $intruder_pub from 127.0.0.1" \
-    "$WORK/coordinator.out"
+# The coordinator's JSON events: a rejected event naming the key.
+rejected_key() { jl "$WORK/coordinator.out" '[event=rejected].text' 2>/dev/null |
+    grep -qF "refused a peer key not in the keys file: $intruder_pub from 127.0.0.1"; }
+wait_for "the coordinator to log the refused key" 30 rejected_key
 note "ok: the coordinator logged the intruder's key as refused"
 
 start honest "$CLI" join "$ADDR" --device cpu --name honest --keys "$WORK/honest.keys" \
@@ -57,10 +58,12 @@ expect_eq "peers in the summary" "$names" honest
 jv applied "$S" '.peers[name=honest].steps_applied'
 expect_eq "honest steps_applied" "$applied" $STEPS
 # Z85 keys are full of regex characters: match them as fixed strings.
-grep "'honest' joined from 127.0.0.1" "$WORK/coordinator.out" | grep -qF "key $honest_pub;" ||
-    fail "the coordinator did not log the admitted peer joining with its key"
+paste -d'|' <(jl "$WORK/coordinator.out" '[event=joined].name') \
+    <(jl "$WORK/coordinator.out" '[event=joined].text') | grep "^honest|" |
+    grep -qF "key $honest_pub;" || fail "the coordinator did not log the admitted peer joining with its key"
 note "ok: the admitted peer joined with its key"
-expect_no_grep "the intruder never joined" "'intruder' joined" "$WORK/coordinator.out"
+expect_eq "joined events of the intruder" \
+    "$(jl "$WORK/coordinator.out" '[event=joined].name' | grep -c '^intruder$')" 0
 peer_hashes_match "$WORK/honest.out" "$S"
 expect_eq "honest hashes equal to the coordinator's" "$MATCHED" $STEPS
 peer_finished honest "$WORK/honest.out" "$WORK/honest.err" $STEPS

@@ -199,6 +199,10 @@ static bool start_peer(run_ctx *r, int i) {
 
 /* One line of the coordinator's JSON log. */
 static void on_coordinator_line(run_ctx *r, const char *line) {
+    if (r->coord_log) {
+        fprintf(r->coord_log, "%s\n", line);
+        fflush(r->coord_log);
+    }
     cJSON *o = cJSON_Parse(line);
     if (!o) return;
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event");
@@ -366,6 +370,9 @@ int cmd_run(int argc, char **argv) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
+    char log_path[PATH_MAX];
+    snprintf(log_path, sizeof log_path, "%s/coordinator.log", r->dir);
+    r->coord_log = fopen(log_path, "a"); /* best effort: the run does not need it */
     rc = play(r);
     run_child_kill(&r->coord, SIGTERM);
     run_child_wait(&r->coord, 10.0);
@@ -378,6 +385,7 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "distro-cli run: files of this run are in %s\n", r->dir);
     else
         run_remove_dir(r->dir);
+    if (r->coord_log) fclose(r->coord_log);
     scenario_free(&r->s);
     free(r);
     return rc;

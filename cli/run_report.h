@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "cli/run_procs.h"
 #include "cli/scenario.h"
@@ -17,6 +18,7 @@ typedef struct run_ctx {
     int port; /* 0 until the coordinator bound one; reused on restart */
     char server_key[64];
     run_child coord;
+    FILE *coord_log; /* every line of the coordinator's JSON events, in DIR/coordinator.log */
     run_child peers[SCENARIO_MAX_PEERS];
     bool skipped[SCENARIO_MAX_PEERS], peer_started[SCENARIO_MAX_PEERS];
     bool peer_killed[SCENARIO_MAX_PEERS];

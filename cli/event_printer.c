@@ -26,7 +26,10 @@ static void print_json(const net_event *e, const cli_event_printer *p) {
     cJSON_AddNumberToObject(o, "t", e->t);
     cJSON_AddStringToObject(o, "event", net_event_name(e->kind));
     if (p->peer || e->peer) cJSON_AddNumberToObject(o, "peer", e->peer);
-    if (e->kind != NET_EVENT_STEP) cJSON_AddStringToObject(o, "text", e->text);
+    if (e->kind != NET_EVENT_STEP) {
+        if (e->step >= 0) cJSON_AddNumberToObject(o, "step", (double)e->step);
+        cJSON_AddStringToObject(o, "text", e->text);
+    }
     for (int i = 0; i < e->n_fields; i++) {
         const net_event_field *f = &e->fields[i];
         if (f->type == NET_FIELD_STR)

@@ -12,7 +12,8 @@
 #include "net/coordinator_internal.h"
 #include "net/record.h"
 
-void coord_vevent(coord *c, net_event_kind kind, uint32_t peer, const char *fmt, va_list ap) {
+void coord_vevent(coord *c, net_event_kind kind, uint32_t peer, int64_t step, const char *fmt,
+                  va_list ap) {
     if (!c->o->events.fn) return;
     char text[1024];
     vsnprintf(text, sizeof text, fmt, ap);
@@ -20,21 +21,29 @@ void coord_vevent(coord *c, net_event_kind kind, uint32_t peer, const char *fmt,
     net_event_field name = {"name", NET_FIELD_STR, 0, NULL};
     for (int i = 0; peer && i < NET_MAX_PEERS && !name.str; i++)
         if (c->peers[i].state != PEER_FREE && c->peers[i].id == peer) name.str = c->peers[i].name;
-    net_event e = {kind, coord_now() - c->started_at, peer, text, &name, name.str ? 1 : 0};
+    net_event e = {kind, coord_now() - c->started_at, peer, step, text, &name, name.str ? 1 : 0};
     c->o->events.fn(&e, c->o->events.ctx);
 }
 
 void coord_event(coord *c, net_event_kind kind, uint32_t peer, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    coord_vevent(c, kind, peer, fmt, ap);
+    coord_vevent(c, kind, peer, -1, fmt, ap);
+    va_end(ap);
+}
+
+void coord_event_at(coord *c, net_event_kind kind, uint32_t peer, int64_t step, const char *fmt,
+                    ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    coord_vevent(c, kind, peer, step, fmt, ap);
     va_end(ap);
 }
 
 void coord_log(coord *c, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    coord_vevent(c, NET_EVENT_LOG, 0, fmt, ap);
+    coord_vevent(c, NET_EVENT_LOG, 0, -1, fmt, ap);
     va_end(ap);
 }
 
@@ -72,8 +81,13 @@ void coord_log_step(coord *c, const coord_step_record *rec) {
              (long long)rec->step + 1, (long long)c->cfg->steps, rec->n_applied,
              rec->n_applied == 1 ? "" : "s", (double)rec->loss, (double)c->round_lr, up / 1e3,
              (double)rec->payload_up / k / 1e3, down / 1e3, ar / 1e3, rec->seconds);
-    net_event e = {
-        NET_EVENT_STEP, coord_now() - c->started_at, 0, text, f, (int)(sizeof f / sizeof f[0])};
+    net_event e = {NET_EVENT_STEP,
+                   coord_now() - c->started_at,
+                   0,
+                   rec->step,
+                   text,
+                   f,
+                   (int)(sizeof f / sizeof f[0])};
     c->o->events.fn(&e, c->o->events.ctx);
 }
 
@@ -171,8 +185,9 @@ dt_status coord_resume(coord *c) {
          * is there (a peer that died with the old coordinator never will). */
         c->started = false;
         c->resume_grace_until = coord_now() + 10.0;
-        coord_log(c, "resuming run %016llx at step %lld from %s", (unsigned long long)c->run_id,
-                  (long long)c->version, used);
+        coord_event_at(c, NET_EVENT_RESUMED, 0, c->version,
+                       "resuming run %016llx at step %lld from %s", (unsigned long long)c->run_id,
+                       (long long)c->version, used);
     } else {
         dt_error_wrap(st, "--resume: ");
     }

@@ -341,8 +341,9 @@ static bool collect(coord *c, coord_peer **contrib, int *n_out) {
         if (!coord_live(p) || !p->in_round) continue;
         p->misses = p->submitted ? 0 : p->misses + 1;
         if (!p->submitted && !p->refused)
-            coord_log(c, "peer %u '%s' missed the deadline of step %lld (%d in a row)", p->id,
-                      p->name, (long long)c->round_step, p->misses);
+            coord_event_at(c, NET_EVENT_MISSED, p->id, c->round_step,
+                           "peer %u '%s' missed the deadline of step %lld (%d in a row)", p->id,
+                           p->name, (long long)c->round_step, p->misses);
     }
     *n_out = n;
     return true;

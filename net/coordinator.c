@@ -192,8 +192,9 @@ static dt_status finish(coord *c) {
     uint64_t hash = 0;
     st = model_param_hash(c->m, &hash);
     if (st != DT_OK) return st;
-    coord_log(c, "finished %lld steps: val loss %.4f, param hash %016llx", (long long)c->version,
-              (double)val, (unsigned long long)hash);
+    coord_event_at(c, NET_EVENT_FINISHED, 0, c->version,
+                   "finished %lld steps: val loss %.4f, param hash %016llx", (long long)c->version,
+                   (double)val, (unsigned long long)hash);
     if (c->o->checkpoint_dir) st = coord_checkpoint(c);
     if (st == DT_OK && c->o->summary_file) st = coord_write_summary(c, val);
     /* Tell every peer the run is over (LEAVE from the coordinator). */

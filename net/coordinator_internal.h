@@ -202,7 +202,10 @@ dt_status coord_catch_up(coord *c, coord_peer *p);
 void coord_log(coord *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void coord_event(coord *c, net_event_kind kind, uint32_t peer, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void coord_vevent(coord *c, net_event_kind kind, uint32_t peer, const char *fmt, va_list ap);
+void coord_event_at(coord *c, net_event_kind kind, uint32_t peer, int64_t step, const char *fmt,
+                    ...) __attribute__((format(printf, 5, 6)));
+void coord_vevent(coord *c, net_event_kind kind, uint32_t peer, int64_t step, const char *fmt,
+                  va_list ap);
 dt_status coord_checkpoint(coord *c);
 dt_status coord_resume(coord *c);
 dt_status coord_write_summary(coord *c, float val_loss);

@@ -19,6 +19,9 @@ typedef enum net_event_kind {
     NET_EVENT_REJECTED,   /* coordinator: a HELLO was turned away */
     NET_EVENT_CHECKPOINT, /* coordinator: a checkpoint was written, or failed */
     NET_EVENT_STEP,       /* a step was applied: the coordinator's round, a peer's step */
+    NET_EVENT_RESUMED,    /* coordinator: resumed from a checkpoint (step: where) */
+    NET_EVENT_MISSED,     /* coordinator: a peer missed a round's deadline (step: which) */
+    NET_EVENT_FINISHED,   /* the run is over (step: the steps done) */
     NET_EVENT_KINDS
 } net_event_kind;
 
@@ -37,6 +40,7 @@ typedef struct net_event {
     net_event_kind kind;
     double t;         /* seconds since the coordinator or peer started */
     uint32_t peer;    /* the peer it is about (a peer's own id in its events); 0: none */
+    int64_t step;     /* the step it is about; -1: none (a STEP event has it as a field) */
     const char *text; /* one line for people */
     const net_event_field *fields; /* step figures, in a fixed order */
     int n_fields;

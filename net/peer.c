@@ -31,15 +31,29 @@ dt_status peer_send(peer *p, const net_msg *m) {
     return st;
 }
 
-void peer_log(peer *p, const char *fmt, ...) {
+static void peer_vevent(peer *p, net_event_kind kind, int64_t step, const char *fmt, va_list ap) {
     if (!p->o->events.fn) return;
     char text[1024];
+    vsnprintf(text, sizeof text, fmt, ap);
+    net_event e = {kind, peer_now() - p->started_at, p->id, step, text, NULL, 0};
+    p->o->events.fn(&e, p->o->events.ctx);
+}
+
+void peer_log(peer *p, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    peer_vevent(p, NET_EVENT_LOG, -1, fmt, ap);
     va_end(ap);
-    net_event e = {NET_EVENT_LOG, peer_now() - p->started_at, p->id, text, NULL, 0};
-    p->o->events.fn(&e, p->o->events.ctx);
+}
+
+/* The run is over (a FINISHED event): the step it ended at. */
+static void peer_finished(peer *p, int64_t step, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void peer_finished(peer *p, int64_t step, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    peer_vevent(p, NET_EVENT_FINISHED, step, fmt, ap);
+    va_end(ap);
 }
 
 static float bits_float(uint32_t u) {
@@ -231,7 +245,7 @@ static dt_status dispatch(peer *p, const net_frame *f) {
         return on_reject(p, &m->u.reject);
     case NET_LEAVE:
         p->finished = true;
-        peer_log(p, "the run finished at step %lld", (long long)m->h.step);
+        peer_finished(p, m->h.step, "the run finished at step %lld", (long long)m->h.step);
         return DT_OK;
     default:
         return DT_OK;

@@ -228,7 +228,12 @@ void peer_report_step(peer *p, int64_t step, bool submitted, bool applied, int n
     else
         snprintf(line, sizeof line, "step %lld/%lld  catching up  down %.1f KB  peers %d",
                  (long long)step + 1, (long long)p->cfg.steps, (double)down / 1e3, n_applied);
-    net_event e = {
-        NET_EVENT_STEP, peer_now() - p->started_at, p->id, line, f, (int)(sizeof f / sizeof f[0])};
+    net_event e = {NET_EVENT_STEP,
+                   peer_now() - p->started_at,
+                   p->id,
+                   step,
+                   line,
+                   f,
+                   (int)(sizeof f / sizeof f[0])};
     p->o->events.fn(&e, p->o->events.ctx);
 }

@@ -23,10 +23,11 @@ play_scenario
 OUT=$WORK/run.out
 
 expect_grep "the coordinator was killed" "killed the coordinator with SIGKILL at step" "$OUT"
-line=$(grep -Em1 "coordinator: resuming run [0-9a-f]{16} at step [0-9]+ from " "$OUT") ||
-    fail "the restarted coordinator did not say it resumed"
+# The restarted coordinator's resumed event (its JSON events, kept by run).
+K=$(jl "$KEEP/coordinator.log" '[event=resumed].step' | head -n 1)
+[ -n "$K" ] || fail "the restarted coordinator did not say it resumed (no resumed event)"
+line=$(jl "$KEEP/coordinator.log" '[event=resumed].text' | head -n 1)
 resumed_id=$(echo "$line" | sed -E 's/.*resuming run ([0-9a-f]{16}) at step.*/\1/')
-K=$(echo "$line" | sed -E 's/.* at step ([0-9]+) from .*/\1/')
 note "ok: resumed run $resumed_id at step $K"
 [ "$K" -gt 0 ] && [ "$K" -lt $STEPS ] && [ $((K % 3)) = 0 ] ||
     fail "resumed at step $K: expected a checkpoint step (a multiple of 3) in 1..$((STEPS - 1))"

@@ -222,8 +222,8 @@ need_curve() {
 # A peer ended cleanly: the coordinator's goodbye (LEAVE) reached it after
 # the last step, and it printed no error.
 peer_finished() { # NAME LOG ERR STEPS
-    grep -qF "\"text\":\"the run finished at step $4\"" "$2" ||
-        fail "peer $1 did not see the run finish at step $4"
+    jl "$2" '[event=finished].step' 2>/dev/null | grep -qx "$4" ||
+        fail "peer $1 did not see the run finish at step $4 (no finished event)"
     ! grep -q "^distro-cli join: " "$3" || fail "peer $1 failed: $(grep "^distro-cli join: " "$3")"
     note "ok: peer $1 saw the run finish at step $4, no error"
 }

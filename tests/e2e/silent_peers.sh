@@ -30,7 +30,7 @@ cat >"$WORK/run.json" <<JSON
  "optimizer": {$opt}, "eval_batches": 2, "checkpoint_every": 0, "min_peers": 2,
  "round_deadline_s": 3, "max_misses": 2}
 JSON
-start_coordinator coordinator --config "$WORK/run.json" --keys "$WORK/coordinator.keys" \
+start_coordinator coordinator --config "$WORK/run.json" --keys "$WORK/coordinator.keys" --json \
     --summary "$WORK/summary.json" --max-peers-per-key 4
 for name in a b; do
     start "$name" "$CLI" join "$ADDR" --device cpu --name "$name" --keys "$WORK/$name.keys" \
@@ -56,7 +56,7 @@ val() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 expect_gt "rounds the silent peers were given" "$(val rounds)" 0
 expect_eq "rounds where an unmeasured claimant got more than a fair share" "$(val share_violations)" 0
 expect_gt "HELLOs refused with a back-off" "$(val backoff)" 0
-stalled=$(grep -o "missed the deadline of step [0-9]*" "$WORK/coordinator.out" | sort -u | wc -l)
+stalled=$(jl "$WORK/coordinator.out" '[event=missed].step' | sort -u | wc -l)
 expect_lt "rounds that waited for their deadline (of $STEPS)" "$stalled" 11
 # An honest peer on a loaded 2-core machine may itself miss a 3 s deadline
 # now and then; it must not be shut out.

@@ -22,8 +22,8 @@ static const cli_opt coordinator_opts[] = {
     {"ready-file", "FILE", "write the bound endpoint and public key here once listening"},
     {"record", "FILE", "append every applied round (for replaying the run elsewhere)"},
     {"json", NULL,
-     "one JSON object per event (\"event\": log, joined, left, resync, refused,\n"
-     "rejected, checkpoint, step, resumed, missed, finished)"},
+     "one JSON object per event: log, joined, left, resync, refused, rejected, "
+     "checkpoint, step, resumed, missed, finished"},
     {"max-peers-per-key", "N", "peer slots one admitted key may hold at once (default 4)"},
     {"max-peers-per-address", "N",
      "with --open: peer slots one IP address may hold at once (default 64)"},

@@ -133,6 +133,11 @@ int cmd_train(int argc, char **argv) {
         return 2;
     const char *save = cli_get(&args, "save"), *resume = cli_get(&args, "resume");
     if (save_every && !save) return cli_fail(&train_cmd, "--save-every needs --save FILE");
+    /* Before any training: a typo in --save must not cost the whole run. */
+    if (save && model_checkpoint_check_path(save) != DT_OK) {
+        fprintf(stderr, "distro-cli train: --save: %s\n", dt_last_error());
+        return 1;
+    }
     s.options.eval_batches = eval_batches;
     if (cli_flag(&args, "dry-run")) return dry_run(&s);
     bool json = cli_flag(&args, "json"), tty = cli_isatty_stderr();

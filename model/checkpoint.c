@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "model/checkpoint.h"
 #include "model/hash.h"
@@ -84,9 +86,33 @@ static dt_status stage_buffers(const model *m, const model_state_group *groups, 
     return DT_OK;
 }
 
+dt_status model_checkpoint_check_path(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return dt_error(DT_ERR_INVALID,
+                        "%s is not a regular file; a checkpoint replaces only a regular file",
+                        path);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return dt_error(DT_ERR_IO, "checkpoint %s: the folder %s does not exist", path, dir);
+    if (access(dir, W_OK) != 0)
+        return dt_error(DT_ERR_IO, "checkpoint %s: the folder %s is not writable", path, dir);
+    return DT_OK;
+}
+
 dt_status model_checkpoint_save(const char *path, const model *m, const char *optimizer,
                                 int64_t step, const model_state_group *groups, int n_groups,
                                 const st_metadata *extra, int n_extra) {
+    dt_status checked = model_checkpoint_check_path(path);
+    if (checked != DT_OK) return checked;
     const model_layout *l = model_get_layout(m);
     int n_bufs = 1 + n_groups, n_tensors = l->n_params * n_bufs;
     float *dense = malloc((size_t)l->total * (size_t)n_bufs * sizeof(float));

@@ -28,6 +28,12 @@ typedef struct model_state_group {
 
 /* A caller's extra "param_hash" entry must equal the computed one (it is
  * then written once); other keys must not repeat save's own. */
+/* Whether a checkpoint can be written at path, checked before any work is
+ * done: its folder exists and is writable, and path is not a folder, a
+ * device or any other non-regular file (a checkpoint replaces only a
+ * regular file). DT_ERR_IO or DT_ERR_INVALID naming the problem. */
+dt_status model_checkpoint_check_path(const char *path);
+
 dt_status model_checkpoint_save(const char *path, const model *m, const char *optimizer,
                                 int64_t step, const model_state_group *groups, int n_groups,
                                 const st_metadata *extra, int n_extra);

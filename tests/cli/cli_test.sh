@@ -38,6 +38,14 @@ errors)
   [ $rc -eq 2 ] && grep -q -- "--hashes needs --json" "$tmp/out" || fail "--hashes without --json: rc $rc"
   "$cli" join 127.0.0.1:1 --state "$tmp/no/such/dir/state" >"$tmp/out" 2>&1; rc=$?
   [ $rc -eq 2 ] && grep -q "cannot write there" "$tmp/out" || fail "join --state in a missing folder: rc $rc"
+  # --save is checked before training: a missing folder, and a device that
+  # must never be replaced by a regular file (as root it used to be).
+  "$cli" train --steps 1 --save "$tmp/no/such/dir/ck.safetensors" >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 1 ] && grep -q "the folder $tmp/no/such/dir does not exist" "$tmp/out" &&
+    ! grep -q "step 1" "$tmp/out" || fail "train --save into a missing folder: rc $rc"
+  "$cli" train --steps 1 --save /dev/null >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 1 ] && grep -q "/dev/null is not a regular file" "$tmp/out" && [ -c /dev/null ] ||
+    fail "train --save /dev/null: rc $rc"
   "$cli" frobnicate >"$tmp/out" 2>&1; rc=$?
   [ $rc -eq 2 ] && grep -q "unknown command 'frobnicate'" "$tmp/out" || fail "unknown command"
   ;;

@@ -18,6 +18,7 @@
 
 #include "model/safetensors.h"
 #include "model/safetensors_common.h"
+#include "runtime/file_io.h"
 
 /* ---- argument checks ------------------------------------------------------ */
 
@@ -185,32 +186,17 @@ static dt_status build_header(const char *path, const st_metadata *meta, int n_m
 
 /* ---- the file ---------------------------------------------------------------- */
 
-static int write_all(int fd, const void *data, size_t len) {
-    const unsigned char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            if (n == 0) errno = EIO;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Tensor data as little-endian F32: straight from memory on a little-endian
  * host, through a small byte-swapped staging buffer otherwise. */
 static int write_f32_le(int fd, const float *data, size_t numel) {
-    if (st_host_is_little_endian()) return write_all(fd, data, numel * sizeof(float));
+    if (st_host_is_little_endian()) return dt_write_all(fd, data, numel * sizeof(float));
     enum { CHUNK = 4096 };
     float stage[CHUNK];
     for (size_t done = 0; done < numel;) {
         size_t n = numel - done < CHUNK ? numel - done : CHUNK;
         memcpy(stage, data + done, n * sizeof(float));
         st_bswap32(stage, n);
-        if (write_all(fd, stage, n * sizeof(float)) != 0) return -1;
+        if (dt_write_all(fd, stage, n * sizeof(float)) != 0) return -1;
         done += n;
     }
     return 0;
@@ -282,7 +268,7 @@ dt_status st_write(const char *path, const st_metadata *meta, int n_meta,
     }
 
     const char *step = "writing";
-    int failed = write_all(fd, header, header_len) != 0;
+    int failed = dt_write_all(fd, header, header_len) != 0;
     for (int i = 0; !failed && i < n_tensors; i++)
         failed = write_f32_le(fd, tensors[i].data, (size_t)(sizes[i] / 4)) != 0;
     if (!failed && fsync(fd) != 0) step = "fsync of", failed = 1;

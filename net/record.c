@@ -12,6 +12,7 @@
 
 #include "net/record.h"
 #include "net/wire.h"
+#include "runtime/file_io.h"
 
 #define BODY_FIXED 28 /* step, lr, decay, hash after, n */
 #define LEN_BYTES  8
@@ -266,20 +267,6 @@ struct net_record_writer {
     uint64_t payload_bytes;
 };
 
-static int write_all(int fd, const uint8_t *p, size_t len) {
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            if (n == 0) errno = EIO;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 dt_status net_record_append_fd(int fd, const char *path, uint64_t payload_bytes,
                                const net_record_round *r) {
     uint64_t body = r ? body_bytes(r->n, payload_bytes) : 0;
@@ -307,8 +294,8 @@ dt_status net_record_append_fd(int fd, const char *path, uint64_t payload_bytes,
     /* Where this record starts, to cut a partial one off again. */
     struct stat sb;
     off_t start = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? sb.st_size : -1;
-    if (write_all(fd, head, head_len) == 0 && write_all(fd, r->payloads, payload_len) == 0 &&
-        write_all(fd, sum, sizeof sum) == 0)
+    if (dt_write_all(fd, head, head_len) == 0 && dt_write_all(fd, r->payloads, payload_len) == 0 &&
+        dt_write_all(fd, sum, sizeof sum) == 0)
         return DT_OK;
     int e = errno;
     bool cut = start >= 0 && ftruncate(fd, start) == 0;
@@ -425,7 +412,7 @@ dt_status net_record_prepare(const char *path, uint64_t payload_bytes, net_recor
     }
     uint8_t h[NET_RECORD_HEADER_BYTES];
     encode_header(payload_bytes, h);
-    if (st == DT_OK && keep == 0 && write_all(fd, h, sizeof h) != 0)
+    if (st == DT_OK && keep == 0 && dt_write_all(fd, h, sizeof h) != 0)
         st = dt_error(DT_ERR_IO, "record file %s: writing its header failed: %s", path,
                       strerror(errno));
     if (close(fd) != 0 && st == DT_OK)

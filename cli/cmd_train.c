@@ -228,11 +228,12 @@ int cmd_train(int argc, char **argv) {
                 fprintf(stderr,
                         "\r\033[Kstep %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  "
                         "payload %zu B  ETA %s",
-                        (long long)done_steps, (long long)total, (double)r.loss, (double)r.lr, tps,
+                        (long long)r.step, (long long)total, (double)r.loss, (double)r.lr, tps,
                         r.payload_bytes, eta);
             if (!isnan(step_val) || (!tty && done_steps / plain_every != before / plain_every)) {
                 if (tty) fprintf(stderr, "\r\033[K");
-                printf("step %lld/%lld  loss %.4f", (long long)done_steps, (long long)total,
+                /* The step index, as in the JSON output (0-based). */
+                printf("step %lld/%lld  loss %.4f", (long long)r.step, (long long)total,
                        (double)r.loss);
                 if (!isnan(step_val)) printf("  val loss %.4f", (double)step_val);
                 printf("  %.0f tok/s  payload %zu B\n", tps, r.payload_bytes);

@@ -22,24 +22,8 @@ static const net_event_field *field(const net_event *e, const char *key) {
 }
 
 static void print_json(const net_event *e, const cli_event_printer *p) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "t", e->t);
-    cJSON_AddStringToObject(o, "event", net_event_name(e->kind));
-    if (p->peer || e->peer) cJSON_AddNumberToObject(o, "peer", e->peer);
-    if (e->kind != NET_EVENT_STEP) {
-        if (e->step >= 0) cJSON_AddNumberToObject(o, "step", (double)e->step);
-        cJSON_AddStringToObject(o, "text", e->text);
-    }
-    for (int i = 0; i < e->n_fields; i++) {
-        const net_event_field *f = &e->fields[i];
-        if (f->type == NET_FIELD_STR)
-            cJSON_AddStringToObject(o, f->key, f->str ? f->str : "");
-        else if (f->type == NET_FIELD_BOOL)
-            cJSON_AddBoolToObject(o, f->key, f->num != 0);
-        else
-            cJSON_AddNumberToObject(o, f->key, f->num);
-    }
-    char *line = cJSON_PrintUnformatted(o);
+    cJSON *o = net_event_json(e, p->peer);
+    char *line = o ? cJSON_PrintUnformatted(o) : NULL;
     if (line) printf("%s\n", line);
     free(line);
     cJSON_Delete(o);
@@ -66,6 +50,9 @@ static bool step_is_progress(const net_event *e, cli_event_printer *p) {
 void cli_print_event(const net_event *e, void *ctx) {
     cli_event_printer *p = ctx;
     if (p->json) return print_json(e, p);
+    /* Per-peer round figures and hash arrivals are for dashboards and
+     * reports; as text they would bury the log. */
+    if (e->kind == NET_EVENT_PEER_STEP || e->kind == NET_EVENT_HASH) return;
     if (step_is_progress(e, p)) return;
     if (p->progress_open) {
         fprintf(stderr, "\r\033[K");

@@ -194,10 +194,13 @@ dt_status coord_on_hello(coord *c, const net_frame *f, const net_msg *m) {
     if (st == DT_OK && !keep && !(c->snapshot && c->snapshot_version >= oldest))
         st = coord_take_snapshot(c);
     if (st != DT_OK) return st;
-    coord_event(c, NET_EVENT_JOINED, p->id, "peer %u '%s' joined from %s: %s (%s)%s%s; %s", p->id,
-                p->name, p->address[0] ? p->address : "?", p->device, p->backend,
-                p->key[0] ? ", key " : "", p->key,
-                keep ? "keeps its weights" : "pulls the weights");
+    const net_event_field facts[] = {{"device", NET_FIELD_STR, 0, p->device},
+                                     {"backend", NET_FIELD_STR, 0, p->backend},
+                                     {"address", NET_FIELD_STR, 0, p->address}};
+    coord_event_with(
+        c, NET_EVENT_JOINED, p->id, -1, facts, 3, "peer %u '%s' joined from %s: %s (%s)%s%s; %s",
+        p->id, p->name, p->address[0] ? p->address : "?", p->device, p->backend,
+        p->key[0] ? ", key " : "", p->key, keep ? "keeps its weights" : "pulls the weights");
     return send_welcome(c, p, keep, c->snapshot_hash);
 }
 

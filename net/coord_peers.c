@@ -28,10 +28,16 @@ static void retire(coord *c, coord_peer *p, const char *why) {
     snprintf(p->gone, sizeof p->gone, "%s", why);
 }
 
-void coord_drop_peer(coord *c, coord_peer *p, const char *why) {
+static void drop_as(coord *c, coord_peer *p, const char *how, const char *why) {
     if (!coord_live(p)) return;
-    coord_event(c, NET_EVENT_LEFT, p->id, "peer %u '%s' dropped: %s", p->id, p->name, why);
+    const net_event_field f = {"how", NET_FIELD_STR, 0, how};
+    coord_event_with(c, NET_EVENT_LEFT, p->id, -1, &f, 1, "peer %u '%s' %s: %s", p->id, p->name,
+                     how, why);
     retire(c, p, why);
+}
+
+void coord_drop_peer(coord *c, coord_peer *p, const char *why) {
+    drop_as(c, p, "dropped", why);
 }
 
 dt_status coord_send_failed(coord *c, coord_peer *p, dt_status st, const char *what) {
@@ -62,12 +68,14 @@ void coord_eject(coord *c, coord_peer *p, const char *why) {
     snprintf(text, sizeof text, "ejected: %s", why);
     coord_send_reject(c, &p->route, NET_REJECT_EJECTED, 0, text);
     coord_strike(c, p);
-    coord_drop_peer(c, p, why);
+    drop_as(c, p, "ejected", why);
 }
 
 void coord_on_leave(coord *c, coord_peer *p, const char *why) {
-    coord_event(c, NET_EVENT_LEFT, p->id, "peer %u '%s' %s after %lld applied rounds", p->id,
-                p->name, why, (long long)p->steps_applied);
+    const net_event_field f = {"how", NET_FIELD_STR, 0, "left"};
+    coord_event_with(c, NET_EVENT_LEFT, p->id, -1, &f, 1,
+                     "peer %u '%s' %s after %lld applied rounds", p->id, p->name, why,
+                     (long long)p->steps_applied);
     retire(c, p, why);
 }
 

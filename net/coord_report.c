@@ -12,23 +12,36 @@
 #include "net/coordinator_internal.h"
 #include "net/record.h"
 
-void coord_vevent(coord *c, net_event_kind kind, uint32_t peer, int64_t step, const char *fmt,
-                  va_list ap) {
+#define COORD_EVENT_FIELDS 16
+
+void coord_vevent(coord *c, net_event_kind kind, uint32_t peer, int64_t step,
+                  const net_event_field *extra, int n_extra, const char *fmt, va_list ap) {
     if (!c->o->events.fn) return;
     char text[1024];
     vsnprintf(text, sizeof text, fmt, ap);
     /* An event about a peer names it: tests and dashboards select by name. */
-    net_event_field name = {"name", NET_FIELD_STR, 0, NULL};
-    for (int i = 0; peer && i < NET_MAX_PEERS && !name.str; i++)
-        if (c->peers[i].state != PEER_FREE && c->peers[i].id == peer) name.str = c->peers[i].name;
-    net_event e = {kind, coord_now() - c->started_at, peer, step, text, &name, name.str ? 1 : 0};
+    net_event_field f[COORD_EVENT_FIELDS];
+    int n = 0;
+    for (int i = 0; peer && i < NET_MAX_PEERS && n == 0; i++)
+        if (c->peers[i].state != PEER_FREE && c->peers[i].id == peer)
+            f[n++] = (net_event_field){"name", NET_FIELD_STR, 0, c->peers[i].name};
+    for (int i = 0; i < n_extra && n < COORD_EVENT_FIELDS; i++) f[n++] = extra[i];
+    net_event e = {kind, coord_now() - c->started_at, peer, step, text, f, n};
     c->o->events.fn(&e, c->o->events.ctx);
+}
+
+void coord_event_with(coord *c, net_event_kind kind, uint32_t peer, int64_t step,
+                      const net_event_field *extra, int n_extra, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    coord_vevent(c, kind, peer, step, extra, n_extra, fmt, ap);
+    va_end(ap);
 }
 
 void coord_event(coord *c, net_event_kind kind, uint32_t peer, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    coord_vevent(c, kind, peer, -1, fmt, ap);
+    coord_vevent(c, kind, peer, -1, NULL, 0, fmt, ap);
     va_end(ap);
 }
 
@@ -36,14 +49,14 @@ void coord_event_at(coord *c, net_event_kind kind, uint32_t peer, int64_t step, 
                     ...) {
     va_list ap;
     va_start(ap, fmt);
-    coord_vevent(c, kind, peer, step, fmt, ap);
+    coord_vevent(c, kind, peer, step, NULL, 0, fmt, ap);
     va_end(ap);
 }
 
 void coord_log(coord *c, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    coord_vevent(c, NET_EVENT_LOG, 0, -1, fmt, ap);
+    coord_vevent(c, NET_EVENT_LOG, 0, -1, NULL, 0, fmt, ap);
     va_end(ap);
 }
 
@@ -78,7 +91,7 @@ void coord_log_step(coord *c, const coord_step_record *rec) {
     snprintf(text, sizeof text,
              "step %lld/%lld: %d peer%s applied, loss %.4f, lr %.2e, per peer %.1f KB up "
              "(%.1f KB payload) / %.1f KB down, all-reduce would move %.1f KB, %.2f s",
-             (long long)rec->step + 1, (long long)c->cfg->steps, rec->n_applied,
+             (long long)rec->step, (long long)c->cfg->steps, rec->n_applied,
              rec->n_applied == 1 ? "" : "s", (double)rec->loss, (double)c->round_lr, up / 1e3,
              (double)rec->payload_up / k / 1e3, down / 1e3, ar / 1e3, rec->seconds);
     net_event e = {NET_EVENT_STEP,
@@ -89,6 +102,45 @@ void coord_log_step(coord *c, const coord_step_record *rec) {
                    f,
                    (int)(sizeof f / sizeof f[0])};
     c->o->events.fn(&e, c->o->events.ctx);
+}
+
+void coord_report_started(coord *c) {
+    char run_id[24];
+    snprintf(run_id, sizeof run_id, "%016llx", (unsigned long long)c->run_id);
+    const char *opt = model_optimizer_name(c->cfg->optimizer);
+    const net_event_field f[] = {
+        {"run_id", NET_FIELD_STR, 0, run_id},
+        {"model", NET_FIELD_STR, 0, c->cfg->model_name},
+        {"params", NET_FIELD_NUM, (double)model_config_param_count(&c->cfg->model), NULL},
+        {"steps", NET_FIELD_NUM, (double)c->cfg->steps, NULL},
+        {"optimizer", NET_FIELD_STR, 0, opt},
+        {"payload_bytes", NET_FIELD_NUM, (double)c->payload_bytes, NULL},
+    };
+    coord_event_with(c, NET_EVENT_STARTED, 0, -1, f, (int)(sizeof f / sizeof f[0]),
+                     "run %s: %s model, %s, %lld steps, %zu-byte payloads", run_id,
+                     c->cfg->model_name, opt, (long long)c->cfg->steps, c->payload_bytes);
+}
+
+/* Waiting is what a peer spent between handing in its payload and the
+ * round's close: the time the slowest contributor (or the deadline) cost
+ * it. A peer that did not submit waited the whole round. */
+void coord_report_peer_step(coord *c, const coord_peer *p, int64_t step, uint64_t up, uint64_t down,
+                            double closed_at) {
+    double wait = p->submitted ? closed_at - p->submitted_at : closed_at - c->round_started;
+    const net_event_field f[] = {
+        {"step", NET_FIELD_NUM, (double)step, NULL},
+        {"submitted", NET_FIELD_BOOL, p->submitted, NULL},
+        {"compute_s", NET_FIELD_NUM, p->submitted ? p->compute_s : 0.0, NULL},
+        {"wait_s", NET_FIELD_NUM, wait > 0 ? wait : 0.0, NULL},
+        {"tokens_total", NET_FIELD_NUM, (double)p->tokens, NULL},
+        {"tokens_per_s", NET_FIELD_NUM, p->measured ? p->tokens_per_s : 0.0, NULL},
+        {"bytes_up", NET_FIELD_NUM, (double)up, NULL},
+        {"bytes_down", NET_FIELD_NUM, (double)down, NULL},
+        {"misses", NET_FIELD_NUM, p->misses, NULL},
+    };
+    coord_event_with(c, NET_EVENT_PEER_STEP, p->id, step, f, (int)(sizeof f / sizeof f[0]),
+                     "peer %u '%s' in step %lld: %s", p->id, p->name, (long long)step,
+                     p->submitted ? "submitted" : "no payload");
 }
 
 static char *checkpoint_path(const coord *c, const char *name) {
@@ -126,9 +178,10 @@ dt_status coord_checkpoint(coord *c) {
             {"run_config", config}, {"run_id", run_id}, {"param_hash", hash_text}};
         keep_previous(path, prev);
         st = model_checkpoint_save(path, c->m, "demo", c->version, NULL, 0, extra, 3);
+        const net_event_field ok = {"ok", NET_FIELD_BOOL, 1, NULL};
         if (st == DT_OK)
-            coord_event(c, NET_EVENT_CHECKPOINT, 0, "checkpoint of step %lld written to %s",
-                        (long long)c->version, path);
+            coord_event_with(c, NET_EVENT_CHECKPOINT, 0, c->version, &ok, 1,
+                             "checkpoint of step %lld written to %s", (long long)c->version, path);
     }
     free(path);
     free(prev);
@@ -185,9 +238,12 @@ dt_status coord_resume(coord *c) {
          * is there (a peer that died with the old coordinator never will). */
         c->started = false;
         c->resume_grace_until = coord_now() + 10.0;
-        coord_event_at(c, NET_EVENT_RESUMED, 0, c->version,
-                       "resuming run %016llx at step %lld from %s", (unsigned long long)c->run_id,
-                       (long long)c->version, used);
+        char run_id[24];
+        snprintf(run_id, sizeof run_id, "%016llx", (unsigned long long)c->run_id);
+        const net_event_field f = {"run_id", NET_FIELD_STR, 0, run_id};
+        coord_event_with(c, NET_EVENT_RESUMED, 0, c->version, &f, 1,
+                         "resuming run %s at step %lld from %s", run_id, (long long)c->version,
+                         used);
     } else {
         dt_error_wrap(st, "--resume: ");
     }

@@ -159,6 +159,7 @@ static dt_status check_payload(coord *c, coord_peer *p, const net_submit *s) {
         return refuse(c, p, why);
     }
     p->submitted = true;
+    p->submitted_at = coord_now();
     p->loss = s->loss;
     p->compute_s = s->compute_s;
     if (s->compute_s > 1e-6) {
@@ -302,6 +303,10 @@ dt_status coord_on_hash(coord *c, coord_peer *p, const net_msg *m) {
     uint64_t want = rec->step == v - 1 ? rec->hash : 0;
     if (!want) return DT_OK;
     rec->hashes_reported++;
+    const net_event_field agree = {"agree", NET_FIELD_BOOL, h == want, NULL};
+    coord_event_with(c, NET_EVENT_HASH, p->id, v - 1, &agree, 1,
+                     "peer %u '%s' hash after step %lld: %016llx, %s", p->id, p->name,
+                     (long long)(v - 1), (unsigned long long)h, h == want ? "agrees" : "differs");
     if (h == want) {
         rec->hashes_agreeing++;
         return DT_OK;
@@ -340,10 +345,11 @@ static bool collect(coord *c, coord_peer **contrib, int *n_out) {
         coord_peer *p = &c->peers[i];
         if (!coord_live(p) || !p->in_round) continue;
         p->misses = p->submitted ? 0 : p->misses + 1;
+        const net_event_field misses = {"misses", NET_FIELD_NUM, p->misses, NULL};
         if (!p->submitted && !p->refused)
-            coord_event_at(c, NET_EVENT_MISSED, p->id, c->round_step,
-                           "peer %u '%s' missed the deadline of step %lld (%d in a row)", p->id,
-                           p->name, (long long)c->round_step, p->misses);
+            coord_event_with(c, NET_EVENT_MISSED, p->id, c->round_step, &misses, 1,
+                             "peer %u '%s' missed the deadline of step %lld (%d in a row)", p->id,
+                             p->name, (long long)c->round_step, p->misses);
     }
     *n_out = n;
     return true;
@@ -430,6 +436,7 @@ static void account_peer(coord *c, coord_step_record *rec, coord_peer *p) {
         rec->tokens += tokens;
         coord_pardon(c, p);
     }
+    coord_report_peer_step(c, p, rec->step, up, down, c->round_started + rec->seconds);
 }
 
 /* Bytes and tokens per peer, ejections, the step's log line, and the
@@ -454,11 +461,12 @@ static void account(coord *c, coord_step_record *rec) {
          * goes to a temporary file first, so the last good checkpoint is
          * untouched, and the next interval tries again. */
         if (coord_checkpoint(c) != DT_OK)
-            coord_event(c, NET_EVENT_CHECKPOINT, 0,
-                        "checkpoint of step %lld failed (%s); the run goes on, the last good "
-                        "checkpoint is kept, the next one is due at step %lld",
-                        (long long)c->version, dt_last_error(),
-                        (long long)(c->version + c->cfg->checkpoint_every));
+            coord_event_with(c, NET_EVENT_CHECKPOINT, 0, c->version,
+                             &(const net_event_field){"ok", NET_FIELD_BOOL, 0, NULL}, 1,
+                             "checkpoint of step %lld failed (%s); the run goes on, the last good "
+                             "checkpoint is kept, the next one is due at step %lld",
+                             (long long)c->version, dt_last_error(),
+                             (long long)(c->version + c->cfg->checkpoint_every));
     }
     if (c->version >= c->cfg->steps) c->finished = true;
 }

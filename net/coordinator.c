@@ -94,6 +94,7 @@ static dt_status setup(coord *c) {
     net_server_config sc = {c->o->listen, c->o->keys, c->o->open != 0, 0};
     st = net_server_open(&sc, &c->server);
     if (st == DT_OK && c->o->ready_file) st = write_ready_file(c);
+    if (st == DT_OK) coord_report_started(c);
     return st;
 }
 
@@ -192,9 +193,13 @@ static dt_status finish(coord *c) {
     uint64_t hash = 0;
     st = model_param_hash(c->m, &hash);
     if (st != DT_OK) return st;
-    coord_event_at(c, NET_EVENT_FINISHED, 0, c->version,
-                   "finished %lld steps: val loss %.4f, param hash %016llx", (long long)c->version,
-                   (double)val, (unsigned long long)hash);
+    char hash_text[24];
+    snprintf(hash_text, sizeof hash_text, "%016llx", (unsigned long long)hash);
+    const net_event_field f[] = {{"val_loss", NET_FIELD_NUM, (double)val, NULL},
+                                 {"hash", NET_FIELD_STR, 0, hash_text}};
+    coord_event_with(c, NET_EVENT_FINISHED, 0, c->version, f, 2,
+                     "finished %lld steps: val loss %.4f, param hash %s", (long long)c->version,
+                     (double)val, hash_text);
     if (c->o->checkpoint_dir) st = coord_checkpoint(c);
     if (st == DT_OK && c->o->summary_file) st = coord_write_summary(c, val);
     /* Tell every peer the run is over (LEAVE from the coordinator). */

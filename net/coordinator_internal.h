@@ -53,6 +53,7 @@ typedef struct coord_peer {
     size_t submit_len, submit_got;
     float loss;
     double compute_s;
+    double submitted_at; /* when its payload was complete and accepted */
     /* accounting */
     net_counters at_round_start;
     uint64_t payload_up;   /* SUBMIT data bytes this round */
@@ -204,8 +205,17 @@ void coord_event(coord *c, net_event_kind kind, uint32_t peer, const char *fmt, 
     __attribute__((format(printf, 4, 5)));
 void coord_event_at(coord *c, net_event_kind kind, uint32_t peer, int64_t step, const char *fmt,
                     ...) __attribute__((format(printf, 5, 6)));
-void coord_vevent(coord *c, net_event_kind kind, uint32_t peer, int64_t step, const char *fmt,
-                  va_list ap);
+/* With figures: the event's fields are "name" (for a peer) then extra. */
+void coord_event_with(coord *c, net_event_kind kind, uint32_t peer, int64_t step,
+                      const net_event_field *extra, int n_extra, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+void coord_vevent(coord *c, net_event_kind kind, uint32_t peer, int64_t step,
+                  const net_event_field *extra, int n_extra, const char *fmt, va_list ap);
+/* The run's facts, once bound (a STARTED event). */
+void coord_report_started(coord *c);
+/* One peer's part in the round that just closed (a PEER_STEP event). */
+void coord_report_peer_step(coord *c, const coord_peer *p, int64_t step, uint64_t up, uint64_t down,
+                            double closed_at);
 dt_status coord_checkpoint(coord *c);
 dt_status coord_resume(coord *c);
 dt_status coord_write_summary(coord *c, float val_loss);

@@ -7,6 +7,7 @@
 #ifndef DISTRO_NET_EVENTS_H
 #define DISTRO_NET_EVENTS_H
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,6 +23,9 @@ typedef enum net_event_kind {
     NET_EVENT_RESUMED,    /* coordinator: resumed from a checkpoint (step: where) */
     NET_EVENT_MISSED,     /* coordinator: a peer missed a round's deadline (step: which) */
     NET_EVENT_FINISHED,   /* the run is over (step: the steps done) */
+    NET_EVENT_STARTED,    /* coordinator: set up and bound (the run's facts as fields) */
+    NET_EVENT_PEER_STEP,  /* coordinator: one peer's part in a closed round (per peer, per step) */
+    NET_EVENT_HASH,       /* coordinator: a peer's hash of a checked step arrived (agree: bool) */
     NET_EVENT_KINDS
 } net_event_kind;
 
@@ -36,6 +40,21 @@ typedef struct net_event_field {
     const char *str;
 } net_event_field;
 
+/* Fields by kind (besides "name", which every event about a peer has):
+ *   started:   run_id, model, params, steps, optimizer, payload_bytes
+ *   joined:    device, backend, address
+ *   left:      how ("left", "dropped" or "ejected")
+ *   missed:    misses (in a row)
+ *   checkpoint: ok (bool)
+ *   resumed:   run_id
+ *   finished:  val_loss (the coordinator's), hash
+ *   step (coordinator): step, peers, loss, lr, seconds, tokens, bytes_up_per_peer,
+ *              bytes_down_per_peer, payload_up_per_peer, allreduce_bytes_per_peer, hash
+ *   step (peer): step, steps, loss, tokens_per_s, bytes_up, bytes_down, peers,
+ *              submitted, applied, hash
+ *   peer_step: step, submitted, compute_s, wait_s, tokens_total, tokens_per_s, bytes_up,
+ *              bytes_down, misses
+ *   hash:      agree (bool) */
 typedef struct net_event {
     net_event_kind kind;
     double t;         /* seconds since the coordinator or peer started */
@@ -52,5 +71,10 @@ typedef struct net_event_sink {
     void (*fn)(const net_event *e, void *ctx);
     void *ctx;
 } net_event_sink;
+
+/* The event as one JSON object: {"t", "event": kind, "peer" (when with_peer
+ * or nonzero), "step" and "text" (except for STEP events, whose figures
+ * carry the step), then the fields}. NULL when out of memory. */
+cJSON *net_event_json(const net_event *e, bool with_peer);
 
 #endif

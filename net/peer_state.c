@@ -222,12 +222,12 @@ void peer_report_step(peer *p, int64_t step, bool submitted, bool applied, int n
     if (submitted)
         snprintf(line, sizeof line,
                  "step %lld/%lld  loss %.4f  %.0f tok/s  up %.1f KB  down %.1f KB  peers %d%s",
-                 (long long)step + 1, (long long)p->cfg.steps, (double)p->round_loss, tps,
+                 (long long)step, (long long)p->cfg.steps, (double)p->round_loss, tps,
                  (double)up / 1e3, (double)down / 1e3, n_applied,
                  applied ? "" : "  (my payload was not applied)");
     else
         snprintf(line, sizeof line, "step %lld/%lld  catching up  down %.1f KB  peers %d",
-                 (long long)step + 1, (long long)p->cfg.steps, (double)down / 1e3, n_applied);
+                 (long long)step, (long long)p->cfg.steps, (double)down / 1e3, n_applied);
     net_event e = {NET_EVENT_STEP,
                    peer_now() - p->started_at,
                    p->id,

@@ -17,6 +17,7 @@ static const cli_opt sample_opts[] = {
     {"top-k", "K", "sample among the K most likely tokens; 0 for all (default 40)"},
     {"seed", "S", "random seed (default 1)"},
     {"device", "SPEC", "cpu, opencl:N, vulkan:N, cuda:N or auto (default auto)"},
+    {"logits", NULL, "print the next-token logits after the prompt instead, 'id logit' a line"},
     {NULL, NULL, NULL},
 };
 
@@ -68,9 +69,18 @@ int cmd_sample(int argc, char **argv) {
     int32_t *prompt_tokens = malloc((size_t)(n_prompt > 0 ? n_prompt : 1) * 4);
     if (!prompt_tokens) goto done;
     model_tokenize_bytes(prompt, prompt_tokens, n_prompt);
-    if (text) fputs(prompt, stdout);
+    const bool logits = cli_flag(&args, "logits");
+    if (text && !logits) fputs(prompt, stdout);
     dt_status st = sampler_feed(&s, prompt_tokens, n_prompt);
     free(prompt_tokens);
+    /* --logits: what generation would draw from next (the window of the
+     * last seq_len prompt tokens), exact to float (%.9g) for comparisons. */
+    if (logits && st == DT_OK) {
+        st = model_forward_last_logits(m, s.context, s.n_context, s.logits);
+        for (int64_t i = 0; st == DT_OK && i < ck.config.vocab_size; i++)
+            printf("%lld %.9g\n", (long long)i, (double)s.logits[i]);
+        n_tokens = 0;
+    }
     for (int64_t i = 0; st == DT_OK && i < n_tokens; i++) {
         int32_t tok;
         st = sampler_next(&s, &tok);
@@ -81,7 +91,7 @@ int cmd_sample(int argc, char **argv) {
             printf("%d ", tok);
         fflush(stdout);
     }
-    printf("\n");
+    if (!logits) printf("\n");
     if (st != DT_OK) {
         fprintf(stderr, "distro-cli sample: %s\n", dt_last_error());
         goto done;

@@ -190,6 +190,20 @@ static cJSON *exact_number(double v) {
     return cJSON_CreateRaw(text);
 }
 
+/* A float setting (lr, beta, ...) as the shortest decimal that parses back
+ * to the same float the way net_run_config_parse reads it (strtod, then a
+ * cast), so --validate shows 0.003 rather than the float's exact double
+ * 0.0030000000260770321, and the text still reproduces the config. */
+static cJSON *float_number(float f) {
+    if (!isfinite(f)) return cJSON_CreateNumber((double)f);
+    char text[40];
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, (double)f);
+        if ((float)strtod(text, NULL) == f) break;
+    }
+    return cJSON_CreateRaw(text);
+}
+
 /* The numbers among obj's members, spelled exactly (see exact_number). */
 static void spell_numbers_exactly(cJSON *obj) {
     for (cJSON *it = obj ? obj->child : NULL; it;) {
@@ -365,19 +379,19 @@ char *net_run_config_to_json(const net_run_config *c, int pretty) {
     cJSON_AddItemToObject(root, "seed", exact_number((double)c->seed));
     cJSON *o = cJSON_AddObjectToObject(root, "optimizer");
     cJSON_AddStringToObject(o, "name", model_optimizer_name(c->optimizer));
-    cJSON_AddNumberToObject(o, "lr", (double)c->schedule.lr);
+    cJSON_AddItemToObject(o, "lr", float_number(c->schedule.lr));
     cJSON_AddNumberToObject(o, "warmup", (double)c->schedule.warmup);
-    cJSON_AddNumberToObject(o, "final_lr_frac", (double)c->schedule.final_frac);
-    cJSON_AddNumberToObject(o, "weight_decay", (double)c->demo.weight_decay);
-    cJSON_AddNumberToObject(o, "clip", (double)c->demo.clip);
-    cJSON_AddNumberToObject(o, "beta", (double)c->demo.beta);
+    cJSON_AddItemToObject(o, "final_lr_frac", float_number(c->schedule.final_frac));
+    cJSON_AddItemToObject(o, "weight_decay", float_number(c->demo.weight_decay));
+    cJSON_AddItemToObject(o, "clip", float_number(c->demo.clip));
+    cJSON_AddItemToObject(o, "beta", float_number(c->demo.beta));
     cJSON_AddNumberToObject(o, "chunk", (double)c->demo.chunk);
     cJSON_AddNumberToObject(o, "topk", (double)c->demo.topk);
     cJSON_AddStringToObject(o, "values", demo_values_name(c->demo.values));
     cJSON_AddStringToObject(o, "aggregate", c->demo.mean_over_all ? "all" : "chosen");
     if (c->optimizer == MODEL_OPT_LOCAL) {
         cJSON_AddNumberToObject(o, "inner_steps", (double)c->inner_steps);
-        cJSON_AddNumberToObject(o, "outer_lr", (double)c->outer_lr);
+        cJSON_AddItemToObject(o, "outer_lr", float_number(c->outer_lr));
         cJSON_AddStringToObject(o, "outer",
                                 c->demo.update == DT_DEMO_UPDATE_SIGN ? "sign" : "scaled");
     }

@@ -2,6 +2,7 @@
  * local-steps fields and their defaults, the effective config round trip,
  * and strict JSON (a repeated key or trailing text is refused, naming it;
  * cJSON alone would take the first "steps" of two, silently). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,42 @@ static void local_defaults(void) {
         free(again);
     }
     free(text);
+}
+
+/* Float settings print as the shortest decimal that reads back to the same
+ * float (0.003, not 0.0030000000260770321), and every float survives the
+ * trip through text bit for bit. */
+static void short_floats(void) {
+    net_run_config c;
+    if (!CHECK_OK(net_run_config_parse(
+            "{\"model\": \"tiny\", \"optimizer\": {\"name\": \"local\", \"lr\": 0.003, "
+            "\"beta\": 0.999, \"final_lr_frac\": 0.1, \"weight_decay\": 0.01, \"outer_lr\": 0.7}}",
+            &c)))
+        return;
+    char *text = net_run_config_to_json(&c, 0);
+    const char *want[] = {"\"lr\":0.003,",          "\"beta\":0.999,",   "\"final_lr_frac\":0.1,",
+                          "\"weight_decay\":0.01,", "\"outer_lr\":0.7,", "\"clip\":1,"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        CHECK(text && strstr(text, want[i]), "%s not in %s", want[i], text ? text : "(null)");
+    free(text);
+    /* A spread of floats in each field's range, including ones that need
+     * all nine digits. */
+    uint32_t bits = 0x3a000000u; /* about 4.9e-4 */
+    for (int i = 0; i < 2000; i++, bits += 0x9e37u) {
+        float v;
+        memcpy(&v, &bits, sizeof v);
+        c.schedule.lr = v;
+        c.demo.beta = v < 0.999f ? v : 0.5f;
+        c.outer_lr = v * 3.0f;
+        text = net_run_config_to_json(&c, 0);
+        net_run_config back;
+        int ok = CHECK_OK(net_run_config_parse(text, &back)) && back.schedule.lr == c.schedule.lr &&
+                 back.demo.beta == c.demo.beta && back.outer_lr == c.outer_lr;
+        CHECK(ok, "%.9g %.9g %.9g changed on the way through %s", (double)c.schedule.lr,
+              (double)c.demo.beta, (double)c.outer_lr, text);
+        free(text);
+        if (!ok) return;
+    }
 }
 
 static void refusals(void) {
@@ -67,6 +104,7 @@ static void refusals(void) {
 
 int main(void) {
     local_defaults();
+    short_floats();
     refusals();
     return nt_finish("test_run_config");
 }

@@ -1,4 +1,5 @@
-/* Option parsing shared by every subcommand. */
+/* Option parsing shared by every subcommand. Every error is one line that
+ * names the option or value and points at --help. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -23,13 +24,65 @@ void cli_usage(const cli_cmd *cmd, FILE *f) {
     if (cmd->details) fprintf(f, "\n%s\n", cmd->details);
 }
 
+/* One line naming the problem, then where to look: the whole usage after a
+ * typo buries the message. */
 int cli_fail(const cli_cmd *cmd, const char *fmt, ...) {
     fprintf(stderr, "distro-cli %s: ", cmd->name);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n(see 'distro-cli %s --help')\n", cmd->name);
+    fprintf(stderr, "; see 'distro-cli %s --help'\n", cmd->name);
+    return 2;
+}
+
+size_t cli_edit_distance(const char *a, size_t n, const char *b) {
+    enum { MAX = 40 };
+    size_t m = strlen(b);
+    if (n >= MAX || m >= MAX) return (size_t)-1;
+    size_t d[MAX][MAX];
+    for (size_t i = 0; i <= n; i++) d[i][0] = i;
+    for (size_t j = 0; j <= m; j++) d[0][j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        for (size_t j = 1; j <= m; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    }
+    return d[n][m];
+}
+
+/* The closest option name within a third of its length (at least 1), or the
+ * only one the word starts; NULL when nothing is close. */
+static const char *closest_opt(const cli_cmd *cmd, const char *name, size_t len) {
+    const char *best = NULL, *prefixed = NULL;
+    size_t best_d = (size_t)-1;
+    int n_prefixed = 0;
+    for (const cli_opt *o = cmd->opts; o && o->name; o++) {
+        size_t d = cli_edit_distance(name, len, o->name), limit = strlen(o->name) / 3;
+        if (d <= (limit ? limit : 1) && d < best_d) {
+            best_d = d;
+            best = o->name;
+        }
+        if (len >= 2 && strncmp(o->name, name, len) == 0) {
+            prefixed = o->name;
+            n_prefixed++;
+        }
+    }
+    return best ? best : n_prefixed == 1 ? prefixed : NULL;
+}
+
+static int unknown_option(const cli_cmd *cmd, const char *name, size_t len) {
+    const char *near = closest_opt(cmd, name, len);
+    if (near)
+        cli_fail(cmd, "unknown option '--%.*s' (did you mean --%s?)", (int)len, name, near);
+    else
+        cli_fail(cmd, "unknown option '--%.*s'", (int)len, name);
     return 2;
 }
 
@@ -56,52 +109,34 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_args *out) {
         }
         if (!only_positional && arg[0] == '-' && arg[1] != '\0') {
             if (arg[1] != '-') {
-                fprintf(stderr, "distro-cli %s: unknown option '%s'\n\n", cmd->name, arg);
-                cli_usage(cmd, stderr);
-                return 2;
+                const char *near = closest_opt(cmd, arg + 1, strlen(arg + 1));
+                if (near)
+                    return cli_fail(cmd, "unknown option '%s' (did you mean --%s?)", arg, near);
+                return cli_fail(cmd, "unknown option '%s' (options start with --)", arg);
             }
             const char *name = arg + 2, *eq = strchr(name, '=');
             size_t len = eq ? (size_t)(eq - name) : strlen(name);
             int k = find_opt(cmd, name, len);
-            if (k < 0) {
-                fprintf(stderr, "distro-cli %s: unknown option '--%.*s'\n\n", cmd->name, (int)len,
-                        name);
-                cli_usage(cmd, stderr);
-                return 2;
-            }
+            if (k < 0) return unknown_option(cmd, name, len);
             const cli_opt *o = &cmd->opts[k];
             if (!o->metavar) {
-                if (eq) {
-                    fprintf(stderr, "distro-cli %s: option '--%s' takes no value\n\n", cmd->name,
-                            o->name);
-                    cli_usage(cmd, stderr);
-                    return 2;
-                }
+                if (eq) return cli_fail(cmd, "option '--%s' takes no value", o->name);
                 out->value[k] = "";
             } else if (eq) {
                 out->value[k] = eq + 1;
             } else if (i + 1 < argc) {
                 out->value[k] = argv[++i];
             } else {
-                fprintf(stderr, "distro-cli %s: option '--%s' needs a value (%s)\n\n", cmd->name,
-                        o->name, o->metavar);
-                cli_usage(cmd, stderr);
-                return 2;
+                return cli_fail(cmd, "option '--%s' needs a value (%s)", o->name, o->metavar);
             }
             continue;
         }
-        if (out->n_positional >= cmd->max_positional) {
-            fprintf(stderr, "distro-cli %s: unexpected argument '%s'\n\n", cmd->name, arg);
-            cli_usage(cmd, stderr);
-            return 2;
-        }
+        if (out->n_positional >= cmd->max_positional)
+            return cli_fail(cmd, "unexpected argument '%s'", arg);
         out->positional[out->n_positional++] = arg;
     }
-    if (out->n_positional < cmd->min_positional) {
-        fprintf(stderr, "distro-cli %s: missing argument %s\n\n", cmd->name, cmd->args);
-        cli_usage(cmd, stderr);
-        return 2;
-    }
+    if (out->n_positional < cmd->min_positional)
+        return cli_fail(cmd, "missing argument %s", cmd->args);
     return 0;
 }
 

@@ -1,10 +1,11 @@
 /* A small table-driven option parser shared by every subcommand, so each
  * gets --help, "--opt value" and "--opt=value", and an error that names the
- * bad option or value, followed by the usage. */
+ * bad option or value on one line and points at --help. */
 #ifndef DISTRO_CLI_ARGS_H
 #define DISTRO_CLI_ARGS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -33,7 +34,7 @@ typedef struct cli_args {
     int n_positional;
 } cli_args;
 
-/* 0: parsed; 1: --help printed (exit 0); 2: error printed with usage (exit 2). */
+/* 0: parsed; 1: --help printed (exit 0); 2: a one-line error printed (exit 2). */
 int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_args *out);
 void cli_usage(const cli_cmd *cmd, FILE *f);
 
@@ -50,12 +51,18 @@ bool cli_get_double(const cli_args *a, const char *name, double lo, double hi, d
 bool cli_get_choice(const cli_args *a, const char *name, const char *const *choices, int def,
                     int *out);
 
-/* Error helper: "distro-cli CMD: message" then a usage hint; returns 2. */
+/* Error helper: "distro-cli CMD: message; see 'distro-cli CMD --help'" on one line;
+ * returns 2. */
 int cli_fail(const cli_cmd *cmd, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* Edit distance between a[0..n) and b (insertions, deletions, substitutions
+ * and swaps of two neighbours), for "did you mean"; SIZE_MAX for names of 40
+ * characters or more. */
+size_t cli_edit_distance(const char *a, size_t n, const char *b);
 
 /* Whether stderr is a terminal (progress lines are drawn only there). */
 bool cli_isatty_stderr(void);

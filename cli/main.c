@@ -2,7 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli_args.h"
 #include "cli/commands.h"
+#include "distro/runtime.h"
 #include "distro_config.h"
 
 typedef struct command {
@@ -29,8 +31,42 @@ static void usage(FILE *f) {
                "peer has (DeMo-style compressed momentum synchronisation).\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'distro-cli <command> --help' describes a command; --version prints the "
-               "version.\n");
+    fprintf(f, "\n'distro-cli help <command>' (or '<command> --help') describes a command;\n"
+               "--version prints the version, the build and the compiled backends.\n");
+}
+
+/* The version, how this binary was built and what it can run on, so a bug
+ * report can say exactly which build it came from. */
+static void version(void) {
+    printf("distro-cli %s\n", DISTRO_VERSION);
+    printf("build: %s, %s, commit %s\n", DISTRO_BUILD_TYPE[0] ? DISTRO_BUILD_TYPE : "no build type",
+           DISTRO_COMPILER, DISTRO_GIT_COMMIT[0] ? DISTRO_GIT_COMMIT : "unknown");
+    printf("backends:");
+    for (int i = 0; i < dt_backend_count(); i++) printf(" %s", dt_backend_name(i));
+    printf("\nGEMM on cpu: %s\n", DISTRO_BLAS_NAME);
+}
+
+static const command *find_command(const char *name) {
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0) return &commands[i];
+    return NULL;
+}
+
+/* One line and a hint, naming the closest command when one is near. */
+static int unknown_command(const char *name) {
+    const char *near = NULL;
+    size_t best = 3;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        size_t d = cli_edit_distance(name, strlen(name), commands[i].name);
+        if (d < best) {
+            best = d;
+            near = commands[i].name;
+        }
+    }
+    fprintf(stderr, "distro-cli: unknown command '%s'", name);
+    if (near) fprintf(stderr, " (did you mean %s?)", near);
+    fprintf(stderr, "; see 'distro-cli --help'\n");
+    return 2;
 }
 
 int main(int argc, char **argv) {
@@ -39,17 +75,22 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *name = argv[1];
+    /* "help CMD" is "CMD --help". */
+    if (strcmp(name, "help") == 0 && argc > 2) {
+        const command *c = find_command(argv[2]);
+        if (!c) return unknown_command(argv[2]);
+        char *help_argv[] = {"--help", NULL};
+        return c->run(1, help_argv);
+    }
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
         usage(stdout);
         return 0;
     }
-    if (strcmp(name, "--version") == 0) {
-        printf("distro-cli %s\n", DISTRO_VERSION);
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        version();
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(name, commands[i].name) == 0) return commands[i].run(argc - 2, argv + 2);
-    fprintf(stderr, "distro-cli: unknown command '%s'\n\n", name);
-    usage(stderr);
-    return 2;
+    const command *c = find_command(name);
+    if (c) return c->run(argc - 2, argv + 2);
+    return unknown_command(name);
 }

@@ -14,14 +14,34 @@ help)
     grep -q "usage: distro-cli $sub" "$tmp/out" || fail "$sub --help prints no usage"
   done
   "$cli" --help | grep -q "commands:" || fail "top-level --help"
+  # help CMD is CMD --help.
+  "$cli" help train >"$tmp/help" 2>&1 || fail "help train exited $?"
+  "$cli" train --help >"$tmp/out" 2>&1
+  cmp -s "$tmp/help" "$tmp/out" || fail "help train differs from train --help"
+  "$cli" help nosuch >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q "unknown command 'nosuch'" "$tmp/out" || fail "help nosuch: rc $rc"
+  # --version: the version, the build and the compiled backends.
+  "$cli" --version >"$tmp/out" 2>&1 || fail "--version exited $?"
+  grep -q "^distro-cli [0-9]" "$tmp/out" || fail "--version: no version"
+  grep -q "^build: .*, commit " "$tmp/out" || fail "--version: no build line"
+  grep -q "^backends: cpu" "$tmp/out" || fail "--version: no backends"
   ;;
 errors)
+  # An unknown option or a bad value: one line naming it, and a hint.
   "$cli" bench --bogus >"$tmp/out" 2>&1; rc=$?
   [ $rc -eq 2 ] || fail "unknown option exited $rc, expected 2"
-  grep -q "unknown option '--bogus'" "$tmp/out" || fail "unknown option not named"
-  grep -q "usage: distro-cli bench" "$tmp/out" || fail "no usage after an unknown option"
+  grep -q "unknown option '--bogus'; see 'distro-cli bench --help'" "$tmp/out" ||
+    fail "unknown option not named"
+  [ "$(wc -l <"$tmp/out")" -eq 1 ] || fail "unknown option printed more than one line"
+  "$cli" train --stpes 3 >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q "unknown option '--stpes' (did you mean --steps?)" "$tmp/out" &&
+    [ "$(wc -l <"$tmp/out")" -eq 1 ] || fail "misspelt --steps: rc $rc"
+  "$cli" trian >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q "unknown command 'trian' (did you mean train?)" "$tmp/out" &&
+    [ "$(wc -l <"$tmp/out")" -eq 1 ] || fail "misspelt train: rc $rc"
   "$cli" train --steps zero >"$tmp/out" 2>&1; rc=$?
-  [ $rc -eq 2 ] && grep -q -- "--steps 'zero'" "$tmp/out" || fail "bad --steps value: rc $rc"
+  [ $rc -eq 2 ] && grep -q -- "--steps 'zero'.*; see 'distro-cli train --help'" "$tmp/out" &&
+    [ "$(wc -l <"$tmp/out")" -eq 1 ] || fail "bad --steps value: rc $rc"
   "$cli" train --optimizer sgd >"$tmp/out" 2>&1; rc=$?
   [ $rc -eq 2 ] && grep -q "sgd" "$tmp/out" || fail "bad --optimizer: rc $rc"
   "$cli" train --preset huge --dry-run >"$tmp/out" 2>&1; rc=$?

@@ -317,18 +317,35 @@ static void bench_device(const bench_config *cfg, const char *spec, bench_result
     if (cfg->progress) fprintf(stderr, "\r\033[K");
 }
 
-/* Every device of every backend, or the comma-separated list given. */
+/* Every device of every backend, or the comma-separated list given; each
+ * spec given is checked here, before anything is measured, so a typo fails
+ * at once instead of after the other devices' tables. Returns the count, or
+ * after printing the error -2 (a malformed list) or -1 (no such device). */
 static int collect_specs(const char *list, char specs[][32], int max) {
     int n = 0;
     if (list) {
         const char *p = list;
-        while (*p && n < max) {
+        while (*p) {
             size_t len = strcspn(p, ",");
-            if (len > 0 && len < 32) {
-                memcpy(specs[n], p, len);
-                specs[n++][len] = '\0';
+            if (len == 0 || len >= 32 || n == max) {
+                cli_fail(&bench_cmd, "--device '%s': %s", list,
+                         len == 0    ? "an empty device spec"
+                         : len >= 32 ? "a device spec longer than 31 characters"
+                                     : "more than 16 devices");
+                return -2;
             }
-            p += len + (p[len] == ',');
+            memcpy(specs[n], p, len);
+            specs[n][len] = '\0';
+            if (dt_device_check_spec(specs[n]) != DT_OK) {
+                fprintf(stderr, "distro-cli bench: %s\n", dt_last_error());
+                return -1;
+            }
+            n++;
+            p += len;
+            if (*p == ',' && !*++p) {
+                cli_fail(&bench_cmd, "--device '%s': an empty device spec", list);
+                return -2;
+            }
         }
         return n;
     }
@@ -461,6 +478,7 @@ int cmd_bench(int argc, char **argv) {
     }
     static char specs[MAX_DEVICES][32];
     int n = collect_specs(cli_get(&args, "device"), specs, MAX_DEVICES);
+    if (n < 0) return n == -2 ? 2 : 1;
     if (n == 0) return cli_fail(&bench_cmd, "no devices to measure");
     static bench_result results[MAX_DEVICES];
     int failed = 0;

@@ -136,10 +136,12 @@ static dt_status open_auto(dt_device **out) {
     return backends[best_backend]->open(best_index, out);
 }
 
-dt_status dt_device_open(const char *spec, dt_device **out) {
-    *out = NULL;
-    if (!spec || !*spec) spec = "auto";
-    if (strcmp(spec, "auto") == 0) return open_auto(out);
+/* Which backend and device a spec names ("auto" is backend -1), checking
+ * that both exist, without opening anything. */
+static dt_status resolve_spec(const char *spec, int *backend, int *index_out) {
+    *backend = -1;
+    *index_out = 0;
+    if (!spec || !*spec || strcmp(spec, "auto") == 0) return DT_OK;
 
     char name[32];
     const char *colon = strchr(spec, ':');
@@ -173,7 +175,9 @@ dt_status dt_device_open(const char *spec, dt_device **out) {
                             "device spec '%s': backend %s has %d device%s "
                             "(%s:0 to %s:%d)",
                             spec, name, count, count == 1 ? "" : "s", name, name, count - 1);
-        return backends[b]->open((int)index, out);
+        *backend = b;
+        *index_out = (int)index;
+        return DT_OK;
     }
     static const char *known[] = {"cpu", "opencl", "vulkan", "cuda"};
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
@@ -190,6 +194,19 @@ dt_status dt_device_open(const char *spec, dt_device **out) {
                     "device spec '%s': unknown backend '%s' (expected cpu, "
                     "opencl:N, vulkan:N, cuda:N or auto)",
                     spec, name);
+}
+
+dt_status dt_device_check_spec(const char *spec) {
+    int backend, index;
+    return resolve_spec(spec, &backend, &index);
+}
+
+dt_status dt_device_open(const char *spec, dt_device **out) {
+    *out = NULL;
+    int backend, index;
+    dt_status st = resolve_spec(spec, &backend, &index);
+    if (st != DT_OK) return st;
+    return backend < 0 ? open_auto(out) : backends[backend]->open(index, out);
 }
 
 void dt_device_close(dt_device *dev) {

@@ -70,6 +70,9 @@ dt_status dt_backend_device_info(int i, int index, dt_device_info *info);
  * "auto" (the best available device: discrete GPU first, then integrated,
  * then the native cpu backend; CPU devices of other backends never win). */
 dt_status dt_device_open(const char *spec, dt_device **out);
+/* Whether dt_device_open(spec) would find a device (the backend is compiled
+ * in and sees that device), without opening it: the same errors, at once. */
+dt_status dt_device_check_spec(const char *spec);
 void dt_device_close(dt_device *dev);
 const dt_device_info *dt_device_get_info(const dt_device *dev);
 

@@ -66,6 +66,15 @@ errors)
   "$cli" train --steps 1 --save /dev/null >"$tmp/out" 2>&1; rc=$?
   [ $rc -eq 1 ] && grep -q "/dev/null is not a regular file" "$tmp/out" && [ -c /dev/null ] ||
     fail "train --save /dev/null: rc $rc"
+  # bench checks every device spec before measuring any: no table, no JSON.
+  "$cli" bench --device cpu,nope --quick >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 1 ] && grep -q "device spec 'nope': unknown backend" "$tmp/out" &&
+    ! grep -q "GEMM" "$tmp/out" || fail "bench --device cpu,nope: rc $rc"
+  "$cli" bench --device cpu,cpu:9 --quick --json >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 1 ] && grep -q "cpu:9" "$tmp/out" && ! grep -q "gflops" "$tmp/out" ||
+    fail "bench --device cpu,cpu:9: rc $rc"
+  "$cli" bench --device cpu, --quick >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q "an empty device spec" "$tmp/out" || fail "bench --device cpu,: rc $rc"
   "$cli" frobnicate >"$tmp/out" 2>&1; rc=$?
   [ $rc -eq 2 ] && grep -q "unknown command 'frobnicate'" "$tmp/out" || fail "unknown command"
   ;;

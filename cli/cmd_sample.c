@@ -11,7 +11,8 @@
 
 static const cli_opt sample_opts[] = {
     {"checkpoint", "FILE", "a checkpoint written by train --save (required)"},
-    {"prompt", "TEXT", "text to continue (default: a newline)"},
+    {"prompt", "TEXT", "text to continue (default: a newline; byte-level models only)"},
+    {"prompt-tokens", "IDS", "token ids to continue instead, comma-separated (any vocabulary)"},
     {"tokens", "N", "tokens to generate (default 300)"},
     {"temperature", "T", "softmax temperature; 0 picks the most likely token (default 0.8)"},
     {"top-k", "K", "sample among the K most likely tokens; 0 for all (default 40)"},
@@ -25,8 +26,9 @@ static const cli_cmd sample_cmd = {
     "sample",
     "",
     "Generate text from a checkpoint.",
-    "Models on the byte-level corpus (vocab 256) print text; other vocabularies print\n"
-    "token ids, since distro carries no tokenizer for them.",
+    "Models on the byte-level corpus (vocab 256) read a text prompt and print text. Other\n"
+    "vocabularies need the prompt as token ids (--prompt-tokens) and print token ids,\n"
+    "since distro carries no tokenizer for them.",
     sample_opts,
     0,
     0,
@@ -45,13 +47,30 @@ int cmd_sample(int argc, char **argv) {
         !cli_get_int(&args, "seed", 0, INT64_MAX, 1, &seed) ||
         !cli_get_double(&args, "temperature", 0.0, 100.0, 0.8, &temperature))
         return 2;
-    const char *prompt = cli_get(&args, "prompt");
-    if (!prompt || !*prompt) prompt = "\n";
+    const char *prompt = cli_get(&args, "prompt"), *ids = cli_get(&args, "prompt-tokens");
+    if (prompt && ids)
+        return cli_fail(&sample_cmd, "--prompt and --prompt-tokens are alternatives");
+    int32_t *prompt_tokens = NULL;
+    int64_t n_prompt = 0;
+    if (ids && sampler_parse_ids(ids, &prompt_tokens, &n_prompt) != DT_OK)
+        return cli_fail(&sample_cmd, "--prompt-tokens: %s", dt_last_error());
+    if (!ids && (!prompt || !*prompt)) prompt = "\n";
 
     model_checkpoint ck;
     if (model_checkpoint_open(path, &ck) != DT_OK) {
         fprintf(stderr, "distro-cli sample: %s\n", dt_last_error());
+        free(prompt_tokens);
         return 1;
+    }
+    /* Bytes are token ids only for a byte-level vocabulary; anything else
+     * would feed the model ids it never saw in that role. */
+    const bool text = ck.config.vocab_size == 256;
+    if (!text && !ids) {
+        model_checkpoint_close(&ck);
+        return cli_fail(&sample_cmd,
+                        "%s has a vocabulary of %lld tokens, not bytes, and distro has no "
+                        "tokenizer for it: give the prompt as token ids with --prompt-tokens 1,2,3",
+                        path, (long long)ck.config.vocab_size);
     }
     dt_device *dev = NULL;
     model *m = NULL;
@@ -64,15 +83,19 @@ int cmd_sample(int argc, char **argv) {
         fprintf(stderr, "distro-cli sample: %s\n", dt_last_error());
         goto done;
     }
-    const bool text = ck.config.vocab_size == 256;
-    int64_t n_prompt = (int64_t)strlen(prompt);
-    int32_t *prompt_tokens = malloc((size_t)(n_prompt > 0 ? n_prompt : 1) * 4);
-    if (!prompt_tokens) goto done;
-    model_tokenize_bytes(prompt, prompt_tokens, n_prompt);
+    if (!ids) {
+        n_prompt = (int64_t)strlen(prompt);
+        prompt_tokens = malloc((size_t)n_prompt * 4);
+        if (!prompt_tokens) goto done;
+        model_tokenize_bytes(prompt, prompt_tokens, n_prompt);
+    }
     const bool logits = cli_flag(&args, "logits");
-    if (text && !logits) fputs(prompt, stdout);
     dt_status st = sampler_feed(&s, prompt_tokens, n_prompt);
-    free(prompt_tokens);
+    for (int64_t i = 0; st == DT_OK && !logits && i < n_prompt; i++) /* echo the prompt */
+        if (text)
+            putchar(prompt_tokens[i]);
+        else
+            printf("%d ", prompt_tokens[i]);
     /* --logits: what generation would draw from next (the window of the
      * last seq_len prompt tokens), exact to float (%.9g) for comparisons. */
     if (logits && st == DT_OK) {
@@ -98,6 +121,7 @@ int cmd_sample(int argc, char **argv) {
     }
     exit_code = 0;
 done:
+    free(prompt_tokens);
     sampler_free(&s);
     model_destroy(m);
     dt_device_close(dev);

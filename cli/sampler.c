@@ -1,4 +1,5 @@
 /* Sampling from the model's next-token distribution. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,33 @@ dt_status sampler_feed(sampler *s, const int32_t *tokens, int64_t n) {
         }
         s->context[s->n_context++] = tokens[i];
     }
+    return DT_OK;
+}
+
+dt_status sampler_parse_ids(const char *text, int32_t **out, int64_t *n) {
+    *out = NULL;
+    *n = 0;
+    int64_t cap = 1;
+    for (const char *p = text; *p; p++) cap += *p == ',';
+    int32_t *ids = malloc((size_t)cap * sizeof *ids);
+    if (!ids) return dt_error(DT_ERR_OOM, "token ids: cannot allocate %lld", (long long)cap);
+    const char *p = text;
+    for (int64_t i = 0; i < cap; i++) {
+        while (*p == ' ') p++;
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        size_t len = strcspn(p, ",");
+        if (end == p || errno || v < 0 || v > INT32_MAX || (*end && *end != ',')) {
+            free(ids);
+            return dt_error(DT_ERR_INVALID, "token ids '%s': '%.*s' is not a token id", text,
+                            (int)len, p);
+        }
+        ids[i] = (int32_t)v;
+        p = *end ? end + 1 : end;
+    }
+    *out = ids;
+    *n = cap;
     return DT_OK;
 }
 

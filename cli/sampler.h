@@ -20,6 +20,10 @@ dt_status sampler_init(sampler *s, model *m, double temperature, int64_t top_k, 
 void sampler_free(sampler *s);
 /* Append tokens to the context (each checked against the vocabulary). */
 dt_status sampler_feed(sampler *s, const int32_t *tokens, int64_t n);
+/* Token ids from "1,2,3" (spaces allowed after commas) into a new array
+ * *out of *n ids; a missing, negative or non-numeric id is an error naming
+ * it. The ids are checked against the vocabulary when fed. */
+dt_status sampler_parse_ids(const char *text, int32_t **out, int64_t *n);
 /* Draw the next token and append it to the context. */
 dt_status sampler_next(sampler *s, int32_t *token);
 

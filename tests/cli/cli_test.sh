@@ -118,6 +118,34 @@ train_sample)
   [ "$(wc -c <"$tmp/sample")" -ge 46 ] || fail "sample too short"
   "$cli" sample --checkpoint "$tmp/missing" >"$tmp/out" 2>&1 && fail "missing checkpoint accepted"
   grep -q "missing" "$tmp/out" || fail "missing checkpoint not named"
+  # Token ids work on a byte-level model too ("RO" is 82,79).
+  "$cli" sample --checkpoint "$tmp/ck.safetensors" --prompt-tokens 82,79 --tokens 4 --device cpu \
+    >"$tmp/sample" 2>&1 || fail "sample --prompt-tokens exited $?"
+  head -c 2 "$tmp/sample" | grep -q "RO" || fail "sample --prompt-tokens does not echo the prompt"
+  # A vocabulary that is not byte-level: a text prompt (or the default one)
+  # is refused, naming --prompt-tokens; token ids are taken.
+  cat >"$tmp/v300.json" <<'JSON'
+{"vocab_size": 300, "dim": 32, "n_layers": 1, "n_heads": 2, "ffn_dim": 64, "seq_len": 16,
+ "rope_theta": 10000, "tie_embeddings": false, "init_std": 0.02, "seed": 1}
+JSON
+  "$cli" train --config "$tmp/v300.json" --steps 1 --batch 1 --device cpu \
+    --save "$tmp/v300.safetensors" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "train vocab 300"; }
+  for prompt in "--prompt ROMEO:" ""; do
+    # shellcheck disable=SC2086
+    "$cli" sample --checkpoint "$tmp/v300.safetensors" $prompt --tokens 3 --device cpu \
+      >"$tmp/out" 2>&1; rc=$?
+    [ $rc -eq 2 ] && grep -q "vocabulary of 300 tokens, not bytes.*--prompt-tokens" "$tmp/out" ||
+      fail "sample '$prompt' on vocab 300: rc $rc"
+  done
+  "$cli" sample --checkpoint "$tmp/v300.safetensors" --prompt-tokens 1,2,299 --tokens 3 \
+    --device cpu >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "sample --prompt-tokens on vocab 300"; }
+  grep -Eq "^1 2 299( [0-9]+){3} ?$" "$tmp/out" || fail "ids not echoed and continued: $(cat "$tmp/out")"
+  "$cli" sample --checkpoint "$tmp/v300.safetensors" --prompt-tokens 1,300 --device cpu \
+    >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 1 ] && grep -q "token 300 outside the vocabulary of 300" "$tmp/out" ||
+    fail "out-of-vocabulary id: rc $rc"
+  "$cli" sample --checkpoint "$tmp/v300.safetensors" --prompt-tokens 1,,2 >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q "'' is not a token id" "$tmp/out" || fail "empty id: rc $rc"
   ;;
 checkpoint_python)
   py=$3

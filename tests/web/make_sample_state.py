@@ -107,7 +107,7 @@ def make_run(idx, label, optimizer, steps_total, step, finished, peers,
         events.append({"t": 18.2, "event": "resync", "name": peers[1]["name"],
                        "text": "peer '%s' resynced from step 57 to 60" % peers[1]["name"]})
         events.append({"t": 19.0, "event": "refused", "name": peers[-1]["name"],
-                       "text": "refused payload from '%s': <script>alert('x')</script> bad index" % peers[-1]["name"]})
+                       "text": "refused payload from '%s': <b id=pwned2>bold</b><script>document.title=2</script> bad index" % peers[-1]["name"]})
     events.sort(key=lambda e: e["t"])
     val = s["val_loss"][-1][1] if (finished and s["val_loss"]) else None
     sent = sum(v for _, v in s["bytes_up"])
@@ -134,12 +134,13 @@ PEERS_A = [
     {"name": "vulkan-0", "device": "vulkan:0", "backend": "vulkan", "tps": 540.0,
      "join_step": 40},
 ]
-# The second run's last peer has a hostile name: the page must show it as text.
+# The second run's last peer has a name that is markup: the page must show it
+# as text. (No alert(): a dialog would hang headless Chromium.)
 PEERS_B = [
     {"name": "cpu-a", "device": "cpu", "backend": "cpu", "tps": 380.0},
     {"name": "cpu-b", "device": "cpu", "backend": "cpu", "tps": 395.0,
      "leave_step": 150, "state": "dropped", "misses": 5},
-    {"name": "<img src=x id=pwned onerror=alert(1)>", "device": "cuda:0",
+    {"name": "<img src=x id=pwned onerror=document.title=1>", "device": "cuda:0",
      "backend": "cuda", "tps": 900.0, "last_hash": "mismatch"},
 ]
 

@@ -9,8 +9,10 @@
 #     the runs in the other order, so the peer table shows the peer whose name
 #     is markup (it must appear as text).
 #   live mode: serve_sample.py serves web/page and an api/state.json whose
-#     step advances at every request; two loads must see ready=1, one row per
-#     peer, a loss chart with points and a later step the second time; then
+#     step advances at every request (20, 23, 26, ...); two loads must see
+#     ready=1, one row per peer, a loss chart with points and a later step the
+#     second time; the first load must already show a step past the first
+#     answer's (the page polls and re-renders within one load); then
 #     with the server answering 503 the connection-lost banner must show.
 #
 # Screenshots and DOM dumps go to OUT_DIR (default: a temporary folder).
@@ -64,7 +66,8 @@ browser_dump_dom "file://$out/report.html" "$out/report.dom.html" 2000 \
   || fail "chromium could not load report.html"
 echo -n "report: "
 check "$out/report.dom.html" ready live=0 runs=2 peers=3 peer=cpu-0 peer=opencl-0 peer=vulkan-0 \
-  min-points=400 min-events=5 min-step=199 no-id=pwned "event-text=<script>alert('x')</script>"
+  min-points=400 min-events=5 min-step=199 no-id=pwned no-id=pwned2 \
+  "event-text=<b id=pwned2>bold</b><script>document.title=2</script>"
 browser_screenshot "file://$out/report.html" "$out/report.png" 2000 1400,2000 \
   || fail "no screenshot of report.html"
 
@@ -78,7 +81,7 @@ browser_dump_dom "file://$out/report_reversed.html" "$out/report_reversed.dom.ht
   || fail "chromium could not load report_reversed.html"
 echo -n "report, runs reversed: "
 check "$out/report_reversed.dom.html" ready peers=3 peer=cpu-a \
-  "peer=<img src=x id=pwned onerror=alert(1)>" no-id=pwned min-step=199
+  "peer=<img src=x id=pwned onerror=document.title=1>" no-id=pwned no-id=pwned2 min-step=199
 browser_screenshot "file://$out/report_reversed.html" "$out/report_reversed.png" 2000 1400,2000 \
   || fail "no screenshot of report_reversed.html"
 
@@ -95,8 +98,8 @@ url="http://127.0.0.1:$(cat "$tmp/port")/"
 
 browser_dump_dom "$url" "$out/live1.dom.html" 2500 || fail "chromium could not load the live page"
 echo -n "live, first load: "
-check "$out/live1.dom.html" ready live=1 runs=1 peers=3 peer=cpu-0 min-points=1 min-events=1 \
-  min-step=20 conn-lost=hidden
+check "$out/live1.dom.html" ready live=1 runs=1 peers=3 peer=cpu-0 min-events=1 conn-lost=hidden \
+  min-step=23 min-points=24
 step1=$(python3 "$here/check_dom.py" "$out/live1.dom.html" --print step)
 browser_dump_dom "$url" "$out/live2.dom.html" 2500 || fail "chromium could not load the live page again"
 echo -n "live, second load: "

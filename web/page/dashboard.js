@@ -350,6 +350,22 @@
     sel.value = String(focus);
   }
 
+  /* The cards that show one run (timeline, hash, events) name it when the
+   * document has several. */
+  function renderFocusTags(runs) {
+    var tags = document.querySelectorAll('.focus-run');
+    for (var i = 0; i < tags.length; i++) {
+      var t = tags[i];
+      clear(t);
+      if (runs.length < 2) { t.hidden = true; continue; }
+      t.hidden = false;
+      var sw = el('span', 'swatch');
+      sw.style.background = runColor(focus);
+      t.appendChild(sw);
+      t.appendChild(el('span', null, runLabel(runs[focus], focus)));
+    }
+  }
+
   function renderLoss(runs) {
     var wanted = [];
     var count = 0;
@@ -372,14 +388,14 @@
       var val = points(s.val_loss);
       if (val.length) {
         wanted.push({ _key: i + ':val', type: 'line', label: name + ' \u00b7 val', data: val,
-                      borderColor: c, backgroundColor: '#ffffff', borderWidth: 2, pointRadius: 4,
+                      borderColor: c, backgroundColor: '#ffffff', borderWidth: 2, pointRadius: val.length > 40 ? 2 : 4,
                       pointHoverRadius: 6, pointBorderWidth: 2, showLine: true, order: 0 });
       }
       var bv = points(s.baseline_val_loss);
       if (bv.length) {
         wanted.push({ _key: i + ':bval', type: 'line', label: name + ' \u00b7 baseline val', data: bv,
                       borderColor: alpha(c, 0.6), backgroundColor: '#ffffff', borderWidth: 1.5,
-                      borderDash: [4, 3], pointRadius: 4, pointStyle: 'rectRot', pointBorderWidth: 2,
+                      borderDash: [4, 3], pointRadius: bv.length > 40 ? 2 : 4, pointStyle: 'rectRot', pointBorderWidth: 2,
                       showLine: true, order: 1 });
       }
     });
@@ -648,6 +664,7 @@
     $('no-data').hidden = runs.length > 0;
     renderRuns(state, runs);
     renderRunSelect(runs);
+    renderFocusTags(runs);
     renderLoss(runs);
     renderThroughput(runs);
     renderBytes(runs);

@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #define CLI_MAX_OPTS       40
-#define CLI_MAX_POSITIONAL 4
+#define CLI_MAX_POSITIONAL 16
 
 typedef struct cli_opt {
     const char *name;    /* without the leading "--" */

@@ -11,5 +11,6 @@ int cmd_coordinator(int argc, char **argv);
 int cmd_join(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

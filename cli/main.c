@@ -22,6 +22,7 @@ static const command commands[] = {
     {"join", cmd_join, "take part in a run as a peer"},
     {"run", cmd_run,
      "play a networked run on this machine (the embedded default without arguments)"},
+    {"report", cmd_report, "write report.html (loss curves, bytes, throughput) from JSON logs"},
     {"keygen", cmd_keygen, "write a CURVE keypair for a coordinator or a peer"},
 };
 

@@ -128,7 +128,6 @@ void coord_report_peer_step(coord *c, const coord_peer *p, int64_t step, uint64_
                             double closed_at) {
     double wait = p->submitted ? closed_at - p->submitted_at : closed_at - c->round_started;
     const net_event_field f[] = {
-        {"step", NET_FIELD_NUM, (double)step, NULL},
         {"submitted", NET_FIELD_BOOL, p->submitted, NULL},
         {"compute_s", NET_FIELD_NUM, p->submitted ? p->compute_s : 0.0, NULL},
         {"wait_s", NET_FIELD_NUM, wait > 0 ? wait : 0.0, NULL},

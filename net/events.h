@@ -52,7 +52,7 @@ typedef struct net_event_field {
  *              bytes_down_per_peer, payload_up_per_peer, allreduce_bytes_per_peer, hash
  *   step (peer): step, steps, loss, tokens_per_s, bytes_up, bytes_down, peers,
  *              submitted, applied, hash
- *   peer_step: step, submitted, compute_s, wait_s, tokens_total, tokens_per_s, bytes_up,
+ *   peer_step: submitted, compute_s, wait_s, tokens_total, tokens_per_s, bytes_up,
  *              bytes_down, misses
  *   hash:      agree (bool) */
 typedef struct net_event {

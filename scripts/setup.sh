@@ -16,12 +16,15 @@ packages=(
   build-essential cmake pkg-config git
   # required libraries: transport, JSON, CPU BLAS, BLAKE2b (hashes, checksums)
   libzmq3-dev libcjson-dev libopenblas-dev libsodium-dev
+  # dashboard and reports: HTTP server, Chart.js (embedded at build time)
+  libmicrohttpd-dev libjs-chart.js
   # OpenCL backend: headers, ICD loader, CLBlast; PoCL runs it on the CPU
   ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd
   # Vulkan backend: loader headers, shader compiler; lavapipe runs it on the CPU
   libvulkan-dev glslc mesa-vulkan-drivers
-  # tests: independent checkpoint reader, fuzzing with clang's libFuzzer
-  python3 python3-venv clang clang-format
+  # tests: independent checkpoint reader, fuzzing with clang's libFuzzer,
+  # a real browser for the dashboard and report
+  python3 python3-venv clang clang-format chromium
 )
 
 missing=()

@@ -197,16 +197,17 @@ static bool start_peer(run_ctx *r, int i) {
     return r->peer_started[i];
 }
 
-/* One line of the coordinator's JSON log. */
-static void on_coordinator_line(run_ctx *r, const char *line) {
+/* One line of the coordinator's JSON log; true when it ended a step. */
+static bool on_coordinator_line(run_ctx *r, const char *line) {
     if (r->coord_log) {
         fprintf(r->coord_log, "%s\n", line);
         fflush(r->coord_log);
     }
     cJSON *o = cJSON_Parse(line);
-    if (!o) return;
+    if (!o) return false;
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event");
-    if (cJSON_IsString(ev) && strcmp(ev->valuestring, "step") == 0) {
+    bool step_done = cJSON_IsString(ev) && strcmp(ev->valuestring, "step") == 0;
+    if (step_done) {
         const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step");
         const cJSON *loss = cJSON_GetObjectItemCaseSensitive(o, "loss");
         const cJSON *peers = cJSON_GetObjectItemCaseSensitive(o, "peers");
@@ -220,6 +221,7 @@ static void on_coordinator_line(run_ctx *r, const char *line) {
         if (cJSON_IsString(text)) run_note(r, "coordinator: %s", text->valuestring);
     }
     cJSON_Delete(o);
+    return step_done;
 }
 
 /* Joins, kills and the coordinator restart, as the run reaches their steps. */
@@ -230,7 +232,10 @@ static bool scenario_events(run_ctx *r) {
         if (!r->peer_started[i] && r->step >= sp->join_step && !start_peer(r, i)) return false;
         if (r->peer_started[i] && sp->kill_step >= 0 && r->step >= sp->kill_step &&
             !r->peer_killed[i]) {
+            /* Reaped before anything else is read, so the peer is gone
+             * (its connection closed) before the run goes on. */
             run_child_kill(&r->peers[i], SIGKILL);
+            run_child_wait(&r->peers[i], 5.0);
             r->peer_killed[i] = true;
             run_note(r, "killed peer %s with SIGKILL at step %lld", sp->name, (long long)r->step);
         }
@@ -248,6 +253,60 @@ static bool scenario_events(run_ctx *r) {
     return true;
 }
 
+/* Every coordinator line there is, each handled in order: a step's joins
+ * and kills fire on the very line that ends the step before it, not after
+ * a batch of later lines (which would kill a peer steps late). */
+static bool read_coordinator(run_ctx *r) {
+    char line[8192];
+    while (run_child_read_line(&r->coord, line, sizeof line))
+        if (on_coordinator_line(r, line) && !scenario_events(r)) return false;
+    return true;
+}
+
+/* A peer that ended without being killed by the scenario: an error exit or
+ * a signal is a broken run (named, with the signal); a clean exit before
+ * the run's end leaves one peer fewer. */
+static bool check_peers(run_ctx *r, int *live) {
+    *live = 0;
+    for (int i = 0; i < r->s.n_peers; i++) {
+        if (!r->peer_started[i] || r->peer_killed[i]) continue;
+        if (!run_child_poll(&r->peers[i])) {
+            (*live)++;
+            continue;
+        }
+        if (r->peer_reported[i]) continue;
+        r->peer_reported[i] = true;
+        int ps = r->peers[i].status;
+        if (WIFEXITED(ps) && WEXITSTATUS(ps) == 0) continue;
+        char how[160];
+        run_child_describe(&r->peers[i], how, sizeof how);
+        fprintf(stderr, "distro-cli run: peer '%s' %s at step %lld (see %s/peer-%s.err)\n",
+                r->s.peers[i].name, how, (long long)r->step, r->dir, r->s.peers[i].name);
+        return false;
+    }
+    return true;
+}
+
+/* No peer left while steps remain: nothing can finish a round again. */
+static void report_no_peers(run_ctx *r) {
+    fprintf(stderr,
+            "distro-cli run: every peer is gone at step %lld of %lld, so the run cannot go on:",
+            (long long)r->step, (long long)r->s.run.steps);
+    for (int i = 0; i < r->s.n_peers; i++) {
+        const scenario_peer *sp = &r->s.peers[i];
+        char how[160];
+        if (r->skipped[i]) continue;
+        if (!r->peer_started[i]) {
+            fprintf(stderr, " '%s' would join at step %lld;", sp->name, (long long)sp->join_step);
+            continue;
+        }
+        run_child_describe(&r->peers[i], how, sizeof how);
+        fprintf(stderr, " '%s' %s%s;", sp->name,
+                r->peer_killed[i] ? "was killed by the scenario, it " : "", how);
+    }
+    fprintf(stderr, " (see %s)\n", r->dir);
+}
+
 static int play(run_ctx *r) {
     if (!start_coordinator(r, false)) {
         fprintf(stderr, "distro-cli run: the coordinator did not start (see %s/coordinator.err)\n",
@@ -258,44 +317,41 @@ static int play(run_ctx *r) {
              r->s.open ? "open" : "CURVE");
     r->last_progress = now_s();
     double stall = 3.0 * r->s.run.round_deadline_s + 120.0;
-    char line[8192];
-    while (!interrupted) {
-        if (!scenario_events(r)) {
-            fprintf(stderr, "distro-cli run: could not start a process\n");
-            return 1;
-        }
-        while (run_child_read_line(&r->coord, line, sizeof line)) on_coordinator_line(r, line);
+    bool ok = scenario_events(r);
+    while (ok && !interrupted) {
+        ok = read_coordinator(r);
+        if (!ok) break;
         if (run_child_poll(&r->coord)) {
-            while (run_child_read_line(&r->coord, line, sizeof line)) on_coordinator_line(r, line);
+            ok = read_coordinator(r);
             break;
         }
-        /* A peer that dies before the run ends on its own (not killed by
-         * the scenario) means something is broken: stop instead of waiting
-         * for it until the stall timeout. */
-        for (int i = 0; i < r->s.n_peers; i++) {
-            if (!r->peer_started[i] || r->peer_killed[i] || r->peer_reported[i] ||
-                !run_child_poll(&r->peers[i]))
-                continue;
-            r->peer_reported[i] = true;
-            int ps = r->peers[i].status;
-            if (!WIFEXITED(ps) || WEXITSTATUS(ps) != 0) {
-                fprintf(stderr, "distro-cli run: peer %s exited early (see %s/peer-%s.err)\n",
-                        r->s.peers[i].name, r->dir, r->s.peers[i].name);
-                return 1;
-            }
+        int live = 0;
+        if (!check_peers(r, &live)) return 1;
+        /* A peer that left after the last step was written (the run's end)
+         * may be seen before that line: read what the coordinator said. */
+        if (live == 0 && (ok = read_coordinator(r)) && r->step < r->s.run.steps &&
+            !run_child_poll(&r->coord)) {
+            report_no_peers(r);
+            return 1;
         }
         if (now_s() - r->last_progress > stall) {
             fprintf(stderr, "distro-cli run: no step finished for %.0f s; stopping\n", stall);
             return 1;
         }
-        struct timespec pause = {0, 50 * 1000 * 1000};
-        nanosleep(&pause, NULL);
+        /* Woken by the coordinator's next line, so a step's events fire
+         * as soon as it is reported. */
+        run_child_wait_fd(&r->coord, 0.05);
+    }
+    if (!ok) {
+        fprintf(stderr, "distro-cli run: could not start a process\n");
+        return 1;
     }
     run_progress_done(r);
     if (interrupted) return 130;
-    int st = r->coord.status;
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "distro-cli run: the coordinator failed (see %s/coordinator.err)\n",
+    if (!WIFEXITED(r->coord.status) || WEXITSTATUS(r->coord.status) != 0) {
+        char how[160];
+        run_child_describe(&r->coord, how, sizeof how);
+        fprintf(stderr, "distro-cli run: the coordinator %s (see %s/coordinator.err)\n", how,
                 r->dir);
         return 1;
     }
@@ -336,6 +392,22 @@ int cmd_run(int argc, char **argv) {
         }
         r->n_active += !r->skipped[i];
         r->n_initial += !r->skipped[i] && r->s.peers[i].join_step == 0;
+    }
+    /* Refused here rather than found out by waiting: a run that no peer can
+     * start or finish would wait forever. */
+    dt_status checked = scenario_check(&r->s, r->skipped);
+    if (checked == DT_OK && r->s.run.min_peers > r->n_initial)
+        checked = dt_error(DT_ERR_INVALID,
+                           "the run config's min_peers is %lld, but only %d peer%s start%s at "
+                           "step 0: the coordinator would wait for the others forever",
+                           (long long)r->s.run.min_peers, r->n_initial,
+                           r->n_initial == 1 ? "" : "s", r->n_initial == 1 ? "s" : "");
+    if (checked != DT_OK) {
+        fprintf(stderr, "distro-cli run: %s%s\n", args.n_positional ? "" : "the default ",
+                dt_last_error());
+        scenario_free(&r->s);
+        free(r);
+        return 1;
     }
     /* The peers that start with the run train from its first step. */
     if (r->s.run.min_peers < r->n_initial) r->s.run.min_peers = r->n_initial;

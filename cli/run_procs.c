@@ -1,6 +1,7 @@
 /* Process handling for `distro-cli run`. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,4 +102,29 @@ bool run_child_read_line(run_child *c, char *out, size_t cap) {
         }
         c->line_len += (size_t)r;
     }
+}
+
+void run_child_describe(const run_child *c, char *out, size_t cap) {
+    if (!c->exited)
+        snprintf(out, cap, "is still running");
+    else if (WIFSIGNALED(c->status))
+        snprintf(out, cap, "was killed by signal %d (%s)", WTERMSIG(c->status),
+                 strsignal(WTERMSIG(c->status)));
+    else if (WIFEXITED(c->status) && WEXITSTATUS(c->status) == 127)
+        snprintf(out, cap, "exited with status 127 (could it be started at all?)");
+    else if (WIFEXITED(c->status))
+        snprintf(out, cap, "exited with status %d", WEXITSTATUS(c->status));
+    else
+        snprintf(out, cap, "ended with wait status %d", c->status);
+}
+
+int run_child_wait_fd(const run_child *c, double seconds) {
+    struct pollfd p = {c->out_fd, POLLIN, 0};
+    int ms = (int)(seconds * 1000.0);
+    if (c->out_fd < 0) {
+        struct timespec pause = {ms / 1000, (long)(ms % 1000) * 1000000L};
+        nanosleep(&pause, NULL);
+        return 0;
+    }
+    return poll(&p, 1, ms);
 }

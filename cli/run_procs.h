@@ -4,6 +4,7 @@
 #define DISTRO_CLI_RUN_PROCS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct run_child {
@@ -24,6 +25,12 @@ bool run_child_poll(run_child *c);
 void run_child_kill(run_child *c, int sig);
 /* Wait up to `seconds` for it to exit; SIGKILL after that. */
 void run_child_wait(run_child *c, double seconds);
+/* How it ended, for people: "exited with status 1", "was killed by
+ * signal 9 (Killed)", ... */
+void run_child_describe(const run_child *c, char *out, size_t cap);
+/* Wait up to `seconds` for its piped stdout to have something to read (or
+ * just sleep that long when it has none); > 0 when it has. */
+int run_child_wait_fd(const run_child *c, double seconds);
 /* Next complete line of its piped stdout, if any (non-blocking). */
 bool run_child_read_line(run_child *c, char *out, size_t cap);
 

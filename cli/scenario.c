@@ -127,6 +127,15 @@ static dt_status parse(const char *text, scenario *s) {
                       SCENARIO_MAX_PEERS);
     for (int i = 0; st == DT_OK && i < cJSON_GetArraySize(peers); i++)
         st = parse_peer(cJSON_GetArrayItem(peers, i), i, &s->peers[s->n_peers++]);
+    /* A name is a peer's files (DIR/peer-NAME.log, its keys) and its row in
+     * the summary: two peers of one name would overwrite each other. */
+    for (int i = 0; st == DT_OK && i < s->n_peers; i++)
+        for (int j = 0; st == DT_OK && j < i; j++)
+            if (strcmp(s->peers[i].name, s->peers[j].name) == 0)
+                st = dt_error(DT_ERR_FORMAT,
+                              "scenario: peers[%d] and peers[%d] are both named '%s'; every peer "
+                              "needs its own name",
+                              j, i, s->peers[i].name);
     cJSON_Delete(root);
     if (st != DT_OK) scenario_free(s);
     return st;
@@ -144,6 +153,59 @@ dt_status scenario_load(const char *path, scenario *out) {
     dt_status st = parse(text, out);
     free(text);
     return st == DT_OK ? st : dt_error_wrap(st, "%s: ", path);
+}
+
+dt_status scenario_check(const scenario *s, const bool *left_out) {
+    const int64_t steps = s->run.steps;
+    for (int i = 0; i < s->n_peers; i++) {
+        const scenario_peer *p = &s->peers[i];
+        if (p->join_step >= steps)
+            return dt_error(DT_ERR_INVALID,
+                            "scenario: peer '%s' joins at step %lld, but the run has only %lld "
+                            "steps (0 to %lld): it would never start",
+                            p->name, (long long)p->join_step, (long long)steps,
+                            (long long)steps - 1);
+        if (p->kill_step >= 0 && (p->kill_step <= p->join_step || p->kill_step >= steps))
+            return dt_error(DT_ERR_INVALID,
+                            "scenario: peer '%s': kill_step %lld must come after its join_step "
+                            "%lld and before the run's last step %lld",
+                            p->name, (long long)p->kill_step, (long long)p->join_step,
+                            (long long)steps);
+    }
+    /* Steps advance only while some peer trains: a step at which no peer is
+     * in the run is a run that stops there for good. Coverage can only end
+     * at step 0 or where a peer is killed, so those are the steps to check. */
+    for (int c = -1; c < s->n_peers; c++) {
+        int64_t at = c < 0 ? 0 : s->peers[c].kill_step;
+        if (at < 0 || at >= steps) continue;
+        bool someone = false;
+        int64_t next = steps; /* the next step at which a peer joins */
+        for (int i = 0; i < s->n_peers; i++) {
+            const scenario_peer *p = &s->peers[i];
+            if (left_out && left_out[i]) continue;
+            int64_t end = p->kill_step >= 0 ? p->kill_step : steps;
+            someone |= p->join_step <= at && at < end;
+            if (p->join_step > at && p->join_step < next) next = p->join_step;
+        }
+        if (someone) continue;
+        bool any_left_out = false;
+        for (int i = 0; left_out && i < s->n_peers; i++) any_left_out |= left_out[i];
+        if (at == 0)
+            return dt_error(DT_ERR_INVALID,
+                            "scenario: no peer starts at step 0 (each has a later join_step%s), "
+                            "so the run could never begin",
+                            any_left_out ? " or was left out for its missing device" : "");
+        if (next < steps)
+            return dt_error(DT_ERR_INVALID,
+                            "scenario: every peer is killed by step %lld and the next one joins "
+                            "at step %lld, which the run cannot reach without peers",
+                            (long long)at, (long long)next);
+        return dt_error(DT_ERR_INVALID,
+                        "scenario: every peer is killed by step %lld, so the run could never "
+                        "reach its last step %lld",
+                        (long long)at, (long long)steps);
+    }
+    return DT_OK;
 }
 
 void scenario_free(scenario *s) {

@@ -14,9 +14,12 @@
  *     "baseline_lr": 2e-3,                 its peak lr (tuned: docs/quality.md)
  *     "sample_tokens": 200, "description": "..."
  *   }
- * An optional peer whose device does not exist here is left out. */
+ * An optional peer whose device does not exist here is left out. Names are
+ * unique (they name the peer's files). */
 #ifndef DISTRO_CLI_SCENARIO_H
 #define DISTRO_CLI_SCENARIO_H
+
+#include <stdbool.h>
 
 #include "net/run_config.h"
 
@@ -26,8 +29,12 @@ typedef struct scenario_peer {
     char name[64];
     char device[32];
     int optional;
-    int64_t join_step; /* start once the run reaches this step (0: at the start) */
-    int64_t kill_step; /* SIGKILL once the run reaches this step (-1: never) */
+    /* Steps count from 0, as in the JSON events: "at step k" is once steps
+     * 0..k-1 are applied. A joiner starts then; a peer killed at k is
+     * SIGKILLed on the very event that reports step k-1, so its payload is
+     * in steps join_step..k-1 at most, and never in step k. */
+    int64_t join_step; /* start at this step (0: with the run), below the run's steps */
+    int64_t kill_step; /* SIGKILL at this step, after join_step and below steps (-1: never) */
     int threads;       /* OMP/BLAS threads (0: share the cores) */
     double up_mbit, down_mbit, latency_ms;
 } scenario_peer;
@@ -48,6 +55,11 @@ typedef struct scenario {
 
 /* path NULL: the embedded default. Errors name the field. */
 dt_status scenario_load(const char *path, scenario *out);
+/* The peers against the run's steps (after --steps): every join_step and
+ * kill_step inside the run, and at every step some peer in it (left_out[i]:
+ * peer i is not started here; NULL: none), since a run with no peer would
+ * wait forever. DT_ERR_INVALID naming the peer or the step. */
+dt_status scenario_check(const scenario *s, const bool *left_out);
 void scenario_free(scenario *s);
 
 #endif

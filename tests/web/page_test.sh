@@ -12,8 +12,10 @@
 #     step advances at every request (20, 23, 26, ...); two loads must see
 #     ready=1, one row per peer, a loss chart with points and a later step the
 #     second time; the first load must already show a step past the first
-#     answer's (the page polls and re-renders within one load); then
-#     with the server answering 503 the connection-lost banner must show.
+#     answer's (the page polls and re-renders within one load); then with a
+#     server that answers twice and then 503, the page must keep its render
+#     and show the connection-lost banner; with one that never answers, the
+#     banner alone.
 #
 # Screenshots and DOM dumps go to OUT_DIR (default: a temporary folder).
 # Exits 77 when python3, Chromium or Chart.js is missing.
@@ -86,16 +88,28 @@ browser_screenshot "file://$out/report_reversed.html" "$out/report_reversed.png"
   || fail "no screenshot of report_reversed.html"
 
 # ---- live mode ----------------------------------------------------------------
-python3 "$here/serve_sample.py" "$page" "$chartjs" "$tmp/port" "$tmp/down" 2>"$out/server.log" &
-server_pid=$!
-for _ in $(seq 1 100); do
-  [ -s "$tmp/port" ] && break
-  kill -0 "$server_pid" 2>/dev/null || fail "sample server died: $(cat "$out/server.log")"
-  sleep 0.1
-done
-[ -s "$tmp/port" ] || fail "sample server did not start"
-url="http://127.0.0.1:$(cat "$tmp/port")/"
+start_server() { # start_server DOWN_AFTER: sets url
+  stop_server
+  rm -f "$tmp/port"
+  python3 "$here/serve_sample.py" "$page" "$chartjs" "$tmp/port" "$1" 2>>"$out/server.log" &
+  server_pid=$!
+  for _ in $(seq 1 100); do
+    [ -s "$tmp/port" ] && break
+    kill -0 "$server_pid" 2>/dev/null || fail "sample server died: $(cat "$out/server.log")"
+    sleep 0.1
+  done
+  [ -s "$tmp/port" ] || fail "sample server did not start"
+  url="http://127.0.0.1:$(cat "$tmp/port")/"
+}
+stop_server() {
+  [ -n "$server_pid" ] || return 0
+  kill "$server_pid" 2>/dev/null
+  wait "$server_pid" 2>/dev/null
+  server_pid=
+}
+: >"$out/server.log"
 
+start_server -1
 browser_dump_dom "$url" "$out/live1.dom.html" 2500 || fail "chromium could not load the live page"
 echo -n "live, first load: "
 check "$out/live1.dom.html" ready live=1 runs=1 peers=3 peer=cpu-0 min-events=1 conn-lost=hidden \
@@ -109,13 +123,21 @@ step2=$(python3 "$here/check_dom.py" "$out/live2.dom.html" --print step)
 echo "live: step advanced from $step1 to $step2"
 browser_screenshot "$url" "$out/live.png" 2500 1400,2000 || fail "no screenshot of the live page"
 
-touch "$tmp/down"
-browser_dump_dom "$url" "$out/live_down.dom.html" 2500 || fail "chromium could not load the live page (server down)"
-echo -n "live, api answering 503: "
-check "$out/live_down.dom.html" live=1 conn-lost=shown
-browser_screenshot "$url" "$out/live_down.png" 2500 1400,700 || fail "no screenshot of the live page (server down)"
-rm -f "$tmp/down"
+# The server answers twice, then 503: the page keeps what it showed and says so.
+start_server 2
+browser_dump_dom "$url" "$out/live_lost.dom.html" 4000 || fail "chromium could not load the live page (server lost)"
+echo -n "live, api lost after two answers: "
+check "$out/live_lost.dom.html" ready live=1 peers=3 min-step=23 conn-lost=shown
+start_server 2
+browser_screenshot "$url" "$out/live_lost.png" 4000 1400,900 || fail "no screenshot of the live page (server lost)"
 
-echo "PASS: screenshots: $out/report.png $out/report_reversed.png $out/live.png $out/live_down.png"
+# The server never answers: no render, the banner shows.
+start_server 0
+browser_dump_dom "$url" "$out/live_down.dom.html" 2500 || fail "chromium could not load the live page (server down)"
+echo -n "live, api answering 503 from the start: "
+check "$out/live_down.dom.html" live=1 conn-lost=shown
+stop_server
+
+echo "PASS: screenshots: $out/report.png $out/report_reversed.png $out/live.png $out/live_lost.png"
 [ $keep_out -eq 1 ] || echo "(temporary output removed; pass OUT_DIR to keep it)"
 exit 0

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""serve_sample.py PAGE_DIR CHART_JS PORT_FILE [DOWN_FLAG]
+"""serve_sample.py PAGE_DIR CHART_JS PORT_FILE [DOWN_AFTER]
 
 For the page test only: a loopback HTTP server for the live dashboard.
 Serves PAGE_DIR (dashboard.html at /), CHART_JS as /chart.js, and
 /api/state.json from make_sample_state.make_state(): the run's step starts at
 20 and advances by 3 at every request, so two page loads see different steps.
-While the file DOWN_FLAG exists, /api/state.json answers 503 (to show the
-connection-lost banner). Binds 127.0.0.1 on a free port and writes the port
+With DOWN_AFTER = N >= 0, /api/state.json answers 503 from its (N+1)th
+request on (to show the connection-lost banner). Binds 127.0.0.1 on a free port and writes the port
 to PORT_FILE. Python 3 stdlib only.
 """
 import os
@@ -19,7 +19,7 @@ import make_sample_state  # noqa: E402
 import json  # noqa: E402
 
 PAGE_DIR, CHART_JS, PORT_FILE = sys.argv[1], sys.argv[2], sys.argv[3]
-DOWN_FLAG = sys.argv[4] if len(sys.argv) > 4 else None
+DOWN_AFTER = int(sys.argv[4]) if len(sys.argv) > 4 else -1
 lock = threading.Lock()
 counter = {"n": 0}
 
@@ -42,12 +42,13 @@ class Handler(SimpleHTTPRequestHandler):
     def do_GET(self):
         path = self.path.split("?", 1)[0]
         if path == "/api/state.json":
-            if DOWN_FLAG and os.path.exists(DOWN_FLAG):
+            with lock:
+                n = counter["n"]
+                counter["n"] += 1
+            if 0 <= DOWN_AFTER <= n:
                 self._send(503, "text/plain", b"down\n")
                 return
-            with lock:
-                step = 20 + 3 * counter["n"]
-                counter["n"] += 1
+            step = 20 + 3 * n
             doc = make_sample_state.make_state(live_step=step)
             self._send(200, "application/json", json.dumps(doc).encode())
         elif path == "/chart.js":

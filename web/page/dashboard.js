@@ -23,7 +23,8 @@
  *   #events                       <ol>, one <li> per event of the shown run,
  *                                 newest first
  *   #conn-lost                    banner, visible (no `hidden`) while the last
- *                                 fetch failed
+ *                                 fetch failed (body gets class "stale": what is
+ *                                 shown is the last good state, dimmed)
  *
  * Data from the document (peer names, event texts, labels) only ever reaches
  * the page through textContent, attribute setters and Chart.js labels; never
@@ -694,10 +695,12 @@
   function connOk() {
     lostSince = null;
     $('conn-lost').hidden = true;
+    document.body.classList.remove('stale');
   }
   function connLost(err) {
     if (lostSince === null) lostSince = new Date();
     $('conn-lost').hidden = false;
+    document.body.classList.add('stale');
     $('conn-lost-since').textContent = '(since ' + lostSince.toLocaleTimeString() + ': ' +
       (err && err.message ? err.message : 'no answer') + ')';
     var mode = $('mode');

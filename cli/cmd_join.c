@@ -9,6 +9,10 @@
 #include "cli/event_printer.h"
 #include "net/peer.h"
 
+/* Long enough for a coordinator restart (--resume loads a checkpoint), short
+ * enough that a typo or a dead coordinator does not keep a peer for ever. */
+#define JOIN_DEFAULT_TIMEOUT_S 60.0
+
 static const cli_opt join_opts[] = {
     {"device", "SPEC", "cpu, opencl:N, vulkan:N, cuda:N or auto (default auto)"},
     {"keys", "FILE", "this peer's keypair (distro-cli keygen); enables CURVE"},
@@ -17,7 +21,8 @@ static const cli_opt join_opts[] = {
     {"up-mbit", "RATE", "shape the upload to RATE Mbit/s (replay a home link)"},
     {"down-mbit", "RATE", "shape the download to RATE Mbit/s"},
     {"latency-ms", "MS", "add MS milliseconds of latency in each direction"},
-    {"connect-timeout", "S", "give up when no coordinator answers for S seconds (default: never)"},
+    {"connect-timeout", "S",
+     "give up after S seconds without a connection, saying why (default 60; 0: wait for ever)"},
     {"json", NULL, "one JSON object per event on stdout (\"event\": log or step)"},
     {"state", "FILE", "keep my optimizer state in FILE and resume from it after a restart"},
     {"state-every", "N", "with --state: write it after every N applied rounds (default 10)"},
@@ -31,7 +36,12 @@ static const cli_cmd join_cmd = {
     "The peer measures its throughput, says HELLO, pulls the weights, then trains the\n"
     "micro-batches each round assigns it, sends its compressed momentum, and applies every\n"
     "round's result with the canonical update. It reconnects by itself after a coordinator\n"
-    "restart; Ctrl-C leaves the run cleanly.",
+    "restart; Ctrl-C leaves the run cleanly.\n"
+    "\n"
+    "A malformed address, a bad port or an unknown host fails at once. Without a connection\n"
+    "for --connect-timeout seconds (default 60) join gives up and names the reason: nothing\n"
+    "listening, this peer's key refused, a wrong --server-key, or a coordinator that stopped\n"
+    "answering.",
     join_opts,
     1,
     1,
@@ -47,12 +57,12 @@ int cmd_join(int argc, char **argv) {
     cli_args args;
     int rc = cli_parse(&join_cmd, argc, argv, &args);
     if (rc) return rc == 1 ? 0 : rc;
-    double up = 0, down = 0, latency = 0, timeout = 0;
+    double up = 0, down = 0, latency = 0, timeout = JOIN_DEFAULT_TIMEOUT_S;
     int64_t state_every = 10;
     if (!cli_get_double(&args, "up-mbit", 0.001, 1e6, 0, &up) ||
         !cli_get_double(&args, "down-mbit", 0.001, 1e6, 0, &down) ||
         !cli_get_double(&args, "latency-ms", 0, 60000, 0, &latency) ||
-        !cli_get_double(&args, "connect-timeout", 0, 1e6, 0, &timeout) ||
+        !cli_get_double(&args, "connect-timeout", 0, 1e6, JOIN_DEFAULT_TIMEOUT_S, &timeout) ||
         !cli_get_int(&args, "state-every", 1, 1000000, 10, &state_every))
         return 2;
     const char *keys_file = cli_get(&args, "keys"), *server_key = cli_get(&args, "server-key");

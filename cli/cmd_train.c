@@ -153,7 +153,8 @@ int cmd_train(int argc, char **argv) {
         exit_code = fail("device");
         goto done;
     }
-    if (model_dataset_open(s.data, s.config.vocab_size, &ds) != DT_OK) {
+    if (model_dataset_open(s.data, s.config.vocab_size, &ds) != DT_OK ||
+        model_dataset_check(ds, s.config.seq_len) != DT_OK) {
         exit_code = fail("data");
         goto done;
     }

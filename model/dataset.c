@@ -6,6 +6,7 @@
  * row's window start is a counter-based hash of those coordinates and the
  * row index, so no generator state exists that a restart, a replica or a
  * coordinator reassigning micro-batches would have to carry along. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,26 @@ void model_dataset_close(model_dataset *ds) {
     llmc_shard_close(&ds->shard);
     free(ds->name);
     free(ds);
+}
+
+dt_status model_dataset_check(const model_dataset *ds, int64_t seq_len) {
+    if (!ds) return dt_error(DT_ERR_INVALID, "dataset check: dataset is NULL");
+    if (seq_len <= 0 || seq_len > INT64_MAX / 20)
+        return dt_error(DT_ERR_INVALID, "dataset %s: seq_len %lld is out of range", ds->name,
+                        (long long)seq_len);
+    int64_t need = seq_len + 1, n_val = ds->n_tokens - ds->n_train;
+    if (ds->n_train >= need && n_val >= need) return DT_OK;
+    bool train_short = n_val >= need; /* the validation split is the smaller but for a few tokens */
+    /* The smallest dataset whose splits both hold `need` tokens. */
+    int64_t total = need * 10;
+    while (train_split(total - 1) >= need && total - 1 - train_split(total - 1) >= need) total--;
+    return dt_error(DT_ERR_INVALID,
+                    "dataset %s is too short for seq_len %lld: its %s split (the %s) has %lld "
+                    "tokens and needs at least %lld, so the dataset needs %lld tokens or more",
+                    ds->name, (long long)seq_len, train_short ? "train" : "validation",
+                    train_short ? "first 90%" : "last 10%",
+                    (long long)(train_short ? ds->n_train : n_val), (long long)need,
+                    (long long)total);
 }
 
 const char *model_dataset_name(const model_dataset *ds) {

@@ -18,6 +18,12 @@ typedef struct model_dataset model_dataset;
 dt_status model_dataset_open(const char *spec, int64_t vocab_size, model_dataset **out);
 void model_dataset_close(model_dataset *ds);
 
+/* Before training: each split holds one window of seq_len + 1 tokens
+ * (seq_len inputs and the last target), so no run fails at its first
+ * evaluation. DT_ERR_INVALID names the dataset, the split, its size and
+ * what is needed. */
+dt_status model_dataset_check(const model_dataset *ds, int64_t seq_len);
+
 /* "tinyshakespeare (builtin, 1115394 tokens)" or "path (N tokens)". */
 const char *model_dataset_name(const model_dataset *ds);
 int64_t model_dataset_train_tokens(const model_dataset *ds);

@@ -2,8 +2,10 @@
  * a socket monitor that tells the peer whether (and why not) it is
  * connected (see transport.h). No threads: the monitor and the shaping
  * queues are serviced from every call. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,8 @@ struct net_client {
     zmq_msg_t last; /* the frame handed out by the last recv */
     net_counters totals;
     link_phase phase;
+    bool reached;    /* the current attempt got a TCP connection (CONNECTED seen) */
+    bool unresolved; /* the host name did not resolve at open (a temporary failure) */
     net_client_state state;
 };
 
@@ -43,6 +47,20 @@ static void on_event(net_client *c, unsigned event, unsigned value) {
     switch (event) {
     case ZMQ_EVENT_CONNECTED:
         c->phase = PHASE_HANDSHAKE;
+        c->reached = true;
+        c->unresolved = false;
+        break;
+    case ZMQ_EVENT_CONNECT_RETRIED:
+        /* libzmq retries after every failed or dropped connection; only an
+         * attempt that never got a TCP connection means nobody answered. */
+        if (!c->reached && c->unresolved)
+            note_failure(c, "the coordinator's host name does not resolve (DNS failure?)", NULL);
+        else if (!c->reached)
+            note_failure(c,
+                         "nothing is listening there (connection refused, or the host is "
+                         "unreachable); is the coordinator running, on that port?",
+                         NULL);
+        c->reached = false;
         break;
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
         c->phase = PHASE_UP;
@@ -58,7 +76,7 @@ static void on_event(net_client *c, unsigned event, unsigned value) {
         c->phase = PHASE_DOWN;
         snprintf(detail, sizeof detail, "(protocol error 0x%x)", value);
         if (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC)
-            note_failure(c, "the CURVE handshake failed: wrong server key?", detail);
+            note_failure(c, "the CURVE handshake failed: wrong server key (--server-key)?", detail);
         else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
             note_failure(c, "security mismatch: one side uses CURVE, the other is open", detail);
         else
@@ -71,8 +89,8 @@ static void on_event(net_client *c, unsigned event, unsigned value) {
          * server key) closes the connection without a word. */
         if (value == EPIPE || value == ECONNRESET)
             note_failure(c,
-                         "the coordinator closed the connection during the handshake: wrong "
-                         "server key, or its security differs",
+                         "the coordinator closed the connection during the handshake: wrong server "
+                         "key (--server-key), or its security differs",
                          detail);
         else
             note_failure(c, "the handshake failed", detail);
@@ -81,8 +99,8 @@ static void on_event(net_client *c, unsigned event, unsigned value) {
         /* A drop mid-handshake that libzmq did not report as a failure. */
         if (c->phase == PHASE_HANDSHAKE)
             note_failure(c,
-                         "the connection closed during the handshake (wrong server key, or the "
-                         "coordinator's security differs)",
+                         "the connection closed during the handshake (wrong server key, or "
+                         "the coordinator's security differs)",
                          NULL);
         c->phase = PHASE_DOWN;
         c->state.connected = false;
@@ -125,6 +143,47 @@ static void read_monitor(net_client *c) {
 
 /* ---- open / close -------------------------------------------------------- */
 
+/* A typo in a tcp address fails now, not after a timeout: libzmq would
+ * retry an unknown host name for ever, and takes a port above 65535 modulo
+ * 2^16. A name that fails to resolve only for now (no DNS yet) is retried
+ * like a coordinator that is not up yet. Other transports (ipc://) are left
+ * to zmq_connect. */
+static dt_status check_address(net_client *c) {
+    const char *e = c->endpoint;
+    if (strncmp(e, "tcp://", 6) != 0) return DT_OK;
+    const char *host = e + 6, *semi = strrchr(host, ';'); /* "tcp://source;host:port" */
+    if (semi) host = semi + 1;
+    const char *colon = strrchr(host, ':');
+    if (!colon) return dt_error(DT_ERR_INVALID, "address %s has no port (want host:port)", e);
+    char *end = NULL;
+    unsigned long port = isdigit((unsigned char)colon[1]) ? strtoul(colon + 1, &end, 10) : 0;
+    if (!end || *end || port < 1 || port > 65535)
+        return dt_error(DT_ERR_INVALID, "address %s: bad port '%s' (want a number 1..65535)", e,
+                        colon + 1);
+    char name[256];
+    size_t len = (size_t)(colon - host);
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']') host++, len -= 2; /* [::1]:7070 */
+    if (len == 0 || len >= sizeof name || (len == 1 && host[0] == '*'))
+        return dt_error(DT_ERR_INVALID, "address %s: no host to connect to", e);
+    memcpy(name, host, len);
+    name[len] = '\0';
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo(name, NULL, &hints, &res);
+    if (res) freeaddrinfo(res);
+    bool unknown = rc == EAI_NONAME || rc == EAI_FAIL;
+#ifdef EAI_NODATA
+    unknown |= rc == EAI_NODATA;
+#endif
+    if (unknown)
+        return dt_error(DT_ERR_NOT_FOUND, "address %s: unknown host '%s' (%s)", e, name,
+                        gai_strerror(rc));
+    if (rc != 0) {
+        c->unresolved = true;
+        note_failure(c, "the coordinator's host name does not resolve", gai_strerror(rc));
+    }
+    return DT_OK;
+}
+
 static dt_status set_int(void *sock, int option, int value, const char *name) {
     if (zmq_setsockopt(sock, option, &value, sizeof value) != 0)
         return dt_error(DT_ERR_IO, "client: setting %s: %s", name, zmq_strerror(zmq_errno()));
@@ -165,6 +224,7 @@ dt_status net_client_open(const net_client_config *cfg, net_client **out) {
     net_shaper_init(&c->up, cfg->shape.up_bytes_per_s, cfg->shape.up_latency_s);
     net_shaper_init(&c->down, cfg->shape.down_bytes_per_s, cfg->shape.down_latency_s);
     dt_status st = net_endpoint_normalize(cfg->endpoint, c->endpoint, sizeof c->endpoint);
+    if (st == DT_OK) st = check_address(c);
     if (st == DT_OK && !(c->ctx = zmq_ctx_new())) st = net_zmq_fail("client: zmq_ctx_new");
     if (st == DT_OK && !(c->dealer = zmq_socket(c->ctx, ZMQ_DEALER)))
         st = net_zmq_fail("client: zmq_socket");
@@ -175,7 +235,7 @@ dt_status net_client_open(const net_client_config *cfg, net_client **out) {
     if (st == DT_OK) st = set_int(c->dealer, ZMQ_IMMEDIATE, 1, "ZMQ_IMMEDIATE");
     if (st == DT_OK) st = setup_security(c, cfg);
     /* The monitor is attached before connecting so no event is missed. */
-    const int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+    const int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED |
                        ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                        ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
     if (st == DT_OK && zmq_socket_monitor(c->dealer, MONITOR_ENDPOINT, events) != 0)

@@ -54,26 +54,75 @@ static dt_status write_ready_file(const coord *c) {
     return DT_OK;
 }
 
-/* The checkpoint folder exists before the first round (created when its
- * parent does): a typo shows now, not when the first checkpoint is due. */
+/* Writes and removes a probe file in dir: the one test that also catches a
+ * read-only mount or a full quota, which permission bits do not show. */
+static dt_status probe_folder(const char *what, const char *path, const char *dir) {
+    static int probes;
+    char probe[4352];
+    snprintf(probe, sizeof probe, "%s/.distro-probe-%ld-%d", dir, (long)getpid(), probes++);
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return dt_error(DT_ERR_IO, "%s %s: cannot write in the folder %s: %s", what, path, dir,
+                        strerror(errno));
+    close(fd);
+    unlink(probe);
+    return DT_OK;
+}
+
+/* The checkpoint folder exists and takes files before the first round
+ * (created when its parent exists): a typo shows now, not when the first
+ * checkpoint is due. */
 static dt_status check_checkpoint_dir(const char *dir) {
     struct stat sb;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return dt_error(DT_ERR_IO, "--checkpoint-dir %s: cannot create it: %s", dir,
-                        strerror(errno));
+                        errno == ENOENT ? "its parent folder does not exist" : strerror(errno));
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return dt_error(DT_ERR_IO, "--checkpoint-dir %s: not a folder", dir);
-    return DT_OK;
+    return probe_folder("--checkpoint-dir", dir, dir);
+}
+
+/* A file written at the end (--summary, replaced by a rename) or appended
+ * to each round (--record): its folder exists and takes files, and the path
+ * is not a device, folder or other non-regular file, which a rename would
+ * replace. */
+static dt_status check_output_file(const char *what, const char *path) {
+    struct stat sb;
+    if (!path[0]) return dt_error(DT_ERR_INVALID, "%s: empty path", what);
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return dt_error(DT_ERR_INVALID, "%s %s: not a regular file", what, path);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return dt_error(DT_ERR_IO, "%s %s: the folder %s does not exist", what, path, dir);
+    return probe_folder(what, path, dir);
+}
+
+/* Everything the run will write is checked before any model is built or
+ * the port bound, so a run never dies at its first checkpoint or its end. */
+static dt_status check_outputs(const net_coordinator_options *o) {
+    dt_status st = o->checkpoint_dir ? check_checkpoint_dir(o->checkpoint_dir) : DT_OK;
+    if (st == DT_OK && o->summary_file) st = check_output_file("--summary", o->summary_file);
+    if (st == DT_OK && o->record_file) st = check_output_file("--record", o->record_file);
+    return st;
 }
 
 static dt_status setup(coord *c) {
     const net_run_config *cfg = c->cfg;
-    dt_status st = c->o->checkpoint_dir ? check_checkpoint_dir(c->o->checkpoint_dir) : DT_OK;
+    dt_status st = check_outputs(c->o);
     if (st == DT_OK) st = dt_device_open(c->o->device, &c->dev);
     if (st == DT_OK) st = model_create(c->dev, &cfg->model, cfg->micro_batch, &c->m);
     if (st == DT_OK) st = model_init_weights(c->m);
     if (st == DT_OK) st = model_demo_create(c->m, &cfg->demo, &c->demo);
     if (st == DT_OK) st = model_dataset_open(cfg->data, cfg->model.vocab_size, &c->ds);
+    if (st == DT_OK) st = model_dataset_check(c->ds, cfg->model.seq_len);
     if (st != DT_OK) return st;
     c->payload_bytes = model_demo_payload_bytes(c->demo);
     c->run_id = random_run_id();

@@ -252,6 +252,52 @@ static dt_status dispatch(peer *p, const net_frame *f) {
     }
 }
 
+/* The peer has had no connection to its coordinator for --connect-timeout:
+ * it names why. Never connected: the client's last failure says what went
+ * wrong (nothing listening, key refused, wrong server key...). Connected
+ * before: the coordinator died, or its host or the network went away. */
+static dt_status give_up(peer *p, const net_client_state *cs) {
+    const net_peer_options *o = p->o;
+    if (cs->connects == 0)
+        return dt_error(DT_ERR_UNAVAILABLE,
+                        "no coordinator at %s after %.0f s: %s (--connect-timeout S sets the "
+                        "wait, 0 waits for ever)",
+                        o->address, o->connect_timeout_s,
+                        cs->last_failure[0] ? cs->last_failure
+                                            : "no answer (is the host up? does a firewall drop "
+                                              "the connection?)");
+    return dt_error(DT_ERR_UNAVAILABLE,
+                    "the coordinator at %s stopped answering: no connection for %.0f s%s%s "
+                    "(--connect-timeout S sets the wait, 0 waits for ever)",
+                    o->address, o->connect_timeout_s, cs->last_failure[0] ? "; last attempt: " : "",
+                    cs->last_failure);
+}
+
+/* Stopped (Ctrl-C) while still in the run: LEAVE frees the slot at once. A
+ * peer that never reached the coordinator has nobody to tell. */
+static void leave(peer *p) {
+    net_client_state cs = net_client_status(p->client);
+    if (cs.connects == 0) {
+        peer_log(p, "stopped before reaching the coordinator at %s%s%s", p->o->address,
+                 cs.last_failure[0] ? ": " : "", cs.last_failure);
+        return;
+    }
+    net_msg m = {.h = {NET_LEAVE, p->run_id, p->version}};
+    peer_send(p, &m);
+    net_client_flush(p->client, 1000);
+    /* LINGER 0 drops what the I/O thread has not sent yet: give LEAVE a
+     * moment on the wire before the socket closes. */
+    for (double until = peer_now() + 0.3; peer_now() < until;) {
+        net_frame f;
+        bool arrived = false;
+        if (net_client_recv(p->client, 50, &f, &arrived) != DT_OK) break;
+    }
+    if (p->version < 0)
+        peer_log(p, "left before being given the weights");
+    else
+        peer_log(p, "left the run at step %lld", (long long)p->version);
+}
+
 dt_status net_peer_run(const net_peer_options *o) {
     peer *p = calloc(1, sizeof *p);
     if (!p) return dt_error(DT_ERR_OOM, "peer: cannot allocate");
@@ -261,7 +307,8 @@ dt_status net_peer_run(const net_peer_options *o) {
     dt_status st = peer_setup(p);
     if (st == DT_OK) st = send_hello(p);
     uint64_t connects = 0;
-    double last_contact = peer_now();
+    double last_contact = peer_now(); /* a frame arrived */
+    double last_up = peer_now();      /* connected (the timeout counts from here) */
     while (st == DT_OK && !p->finished && !(o->stop && *o->stop)) {
         net_frame f;
         bool arrived = false;
@@ -285,6 +332,7 @@ dt_status net_peer_run(const net_peer_options *o) {
         if (arrived) {
             last_contact = peer_now();
             st = dispatch(p, &f);
+            last_up = peer_now(); /* a round may have kept us from watching the link */
         } else if (st == DT_OK && p->hello_due > 0) {
             if (peer_now() >= p->hello_due) {
                 p->hello_due = 0;
@@ -299,24 +347,15 @@ dt_status net_peer_run(const net_peer_options *o) {
             peer_log(p, "the run reached its last step and the coordinator went quiet; leaving");
             p->finished = true;
         }
-        if (st == DT_OK && o->connect_timeout_s > 0 && !cs.connected &&
-            peer_now() - last_contact > o->connect_timeout_s)
-            st = dt_error(DT_ERR_UNAVAILABLE, "no coordinator at %s for %.0f s%s%s", o->address,
-                          o->connect_timeout_s, cs.last_failure[0] ? ": " : "", cs.last_failure);
+        /* Whatever the phase (waiting out a BUSY or BACKOFF included): a
+         * link that heartbeats keep up means a live coordinator, so only
+         * time without one counts. */
+        cs = net_client_status(p->client);
+        if (cs.connected) last_up = peer_now();
+        if (st == DT_OK && o->connect_timeout_s > 0 && peer_now() - last_up > o->connect_timeout_s)
+            st = give_up(p, &cs);
     }
-    if (st == DT_OK && !p->finished && p->client) {
-        net_msg m = {.h = {NET_LEAVE, p->run_id, p->version}};
-        peer_send(p, &m);
-        net_client_flush(p->client, 1000);
-        /* LINGER 0 drops what the I/O thread has not sent yet: give LEAVE a
-         * moment on the wire before the socket closes. */
-        for (double until = peer_now() + 0.3; peer_now() < until;) {
-            net_frame f;
-            bool arrived = false;
-            if (net_client_recv(p->client, 50, &f, &arrived) != DT_OK) break;
-        }
-        peer_log(p, "left the run at step %lld", (long long)p->version);
-    }
+    if (st == DT_OK && !p->finished && p->client) leave(p);
     dt_status keep = st;
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", dt_last_error());

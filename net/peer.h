@@ -4,7 +4,12 @@
  * weights to pull) -> per round: train the assigned micro-batches, compress,
  * SUBMIT, receive RESULT, apply with the canonical op, confirm or discard
  * the error feedback, report HASH. Reconnects (and says HELLO again with
- * what it holds) after a coordinator restart; leaves cleanly on a stop. */
+ * what it holds) after a coordinator restart; leaves cleanly on a stop.
+ *
+ * It gives up, naming why, after connect_timeout_s without a connection:
+ * never connected (nothing listening, key refused, wrong server key), or
+ * connected once and the coordinator stopped answering (heartbeats drop a
+ * dead link within seconds). A bad address or unknown host fails at once. */
 #ifndef DISTRO_NET_PEER_H
 #define DISTRO_NET_PEER_H
 
@@ -22,7 +27,7 @@ typedef struct net_peer_options {
     const char *name;         /* shown in the coordinator's log */
     net_link_shape shape;     /* optional link shaping */
     net_event_sink events;    /* where log lines and applied steps go */
-    double connect_timeout_s; /* give up when no coordinator answers this long (0: never) */
+    double connect_timeout_s; /* give up after this long without a connection (0: never) */
     const char *state_file;   /* keep this peer's optimizer state here (NULL: nowhere) */
     int64_t state_every;      /* ... after every this many applied rounds (and the last) */
     volatile sig_atomic_t *stop;

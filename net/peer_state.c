@@ -34,8 +34,12 @@ static dt_status measure_throughput(peer *p) {
     return st;
 }
 
+/* The client first: a bad address or an unknown host fails before any
+ * device work, and the connection comes up while the throughput is measured. */
 dt_status peer_setup(peer *p) {
-    dt_status st = dt_device_open(p->o->device, &p->dev);
+    net_client_config cc = {p->o->address, p->o->keys, p->o->server_key, p->o->shape, 0};
+    dt_status st = net_client_open(&cc, &p->client);
+    if (st == DT_OK) st = dt_device_open(p->o->device, &p->dev);
     if (st == DT_OK) st = measure_throughput(p);
     p->frame = malloc(NET_MAX_FRAME);
     p->msg = malloc(sizeof *p->msg);
@@ -45,8 +49,7 @@ dt_status peer_setup(peer *p) {
     peer_log(p, "device %s (%s), %.0f tokens/s on the tiny preset; connecting to %s%s", info->spec,
              info->name, p->tiny_tokens_per_s, p->o->address,
              p->o->keys ? " (CURVE)" : " (no authentication)");
-    net_client_config cc = {p->o->address, p->o->keys, p->o->server_key, p->o->shape, 0};
-    return net_client_open(&cc, &p->client);
+    return DT_OK;
 }
 
 static void drop_model(peer *p) {
@@ -89,6 +92,7 @@ static dt_status adopt_run(peer *p, const net_run_config *cfg, uint64_t run_id) 
     net_run_sync_config(cfg, &sc);
     if (st == DT_OK) st = model_worker_create(p->m, &sc, &p->worker);
     if (st == DT_OK) st = model_dataset_open(cfg->data, cfg->model.vocab_size, &p->ds);
+    if (st == DT_OK) st = model_dataset_check(p->ds, cfg->model.seq_len);
     if (st == DT_OK) {
         p->payload = malloc(model_worker_payload_bytes(p->worker));
         if (!p->payload) st = dt_error(DT_ERR_OOM, "peer: buffers");

@@ -171,11 +171,16 @@ typedef struct net_client_state {
     bool connected;              /* a handshake succeeded and the link has not dropped since */
     uint64_t connects;           /* successful handshakes; it grows on every reconnect */
     uint64_t handshake_failures; /* attempts that ended before or in the handshake */
-    char last_failure[160];      /* why the last one failed, for the user */
+    char last_failure[256];      /* why the last one failed, for the user */
     uint64_t dropped;            /* received messages of more than one frame, dropped */
 } net_client_state;
 
-/* Starts connecting (in the background; the first send waits for it). */
+/* Starts connecting (in the background; the first send waits for it).
+ * A tcp address is checked first: DT_ERR_INVALID for a missing host or a
+ * port that is not 1..65535, DT_ERR_NOT_FOUND for a host name that does not
+ * exist. Later failures land in net_client_state.last_failure: nothing
+ * listening, the key refused (ZAP), a wrong server key, a security
+ * mismatch, a name that does not resolve yet. */
 dt_status net_client_open(const net_client_config *cfg, net_client **out);
 void net_client_close(net_client *c);
 

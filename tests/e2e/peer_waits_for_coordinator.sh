@@ -1,5 +1,5 @@
 # A peer started before its coordinator waits for it (--connect-timeout
-# defaults to never): issue 6 wants peers that reconnect by themselves, and
+# defaults to 60 s): issue 6 wants peers that reconnect by themselves, and
 # a coordinator that is down for longer than a send timeout (a slow restart,
 # a peer started first) must not kill them. The peer runs 7 s alone, then
 # the coordinator comes up on the port it is dialling, and the run finishes

@@ -36,7 +36,7 @@ rc=$?
 expect_eq "the intruder's exit status" "$rc" 1
 # It gave up through --connect-timeout, and says why.
 expect_grep "the intruder timed out after --connect-timeout 3" \
-    "distro-cli join: no coordinator at tcp://$ADDR for 3 s" "$WORK/intruder.err"
+    "distro-cli join: no coordinator at tcp://$ADDR after 3 s" "$WORK/intruder.err"
 expect_grep "the intruder's error says its key was refused" \
     "the coordinator refused this peer's key" "$WORK/intruder.err"
 expect_no_grep "the intruder was never welcomed" "welcomed" "$WORK/intruder.out"

@@ -63,6 +63,37 @@ static void format_duration(double s, char *out, size_t len) {
         snprintf(out, len, "%lds", t);
 }
 
+/* Throughput leaves out the first round of the process: it pays for one-time
+ * work such as a driver compiling kernels on their first launch (PoCL takes
+ * seconds), which llm.c's timing leaves out too. Until a second round has
+ * run, the first is all there is. */
+typedef struct train_clock {
+    double tokens, seconds; /* from the second round on */
+    double first_tokens, first_seconds;
+    int64_t steps; /* steps in tokens and seconds */
+} train_clock;
+
+static void train_clock_add(train_clock *c, const model_step_report *r, bool tty) {
+    if (c->first_seconds == 0.0) {
+        c->first_tokens = (double)r->tokens;
+        c->first_seconds = r->seconds > 0 ? r->seconds : 1e-9;
+        if (r->seconds > 1.0)
+            fprintf(stderr,
+                    "%sthe first step took %.1f s (one-time work, such as kernels compiled "
+                    "on first launch); tokens/s leaves it out\n",
+                    tty ? "\r\033[K" : "", r->seconds);
+        return;
+    }
+    c->tokens += (double)r->tokens;
+    c->seconds += r->seconds;
+    c->steps += r->steps;
+}
+
+static double train_clock_tps(const train_clock *c) {
+    if (c->seconds > 0) return c->tokens / c->seconds;
+    return c->first_seconds > 0 ? c->first_tokens / c->first_seconds : 0.0;
+}
+
 static void print_json_step(const model_step_report *r, double tps, float val_loss,
                             const uint64_t *hash) {
     printf("{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6g,\"tokens\":%lld,"
@@ -195,7 +226,7 @@ int cmd_train(int argc, char **argv) {
     signal(SIGINT, on_sigint);
     const int64_t total = s.options.schedule.total;
     const int64_t plain_every = total / 20 > 0 ? total / 20 : 1;
-    double tokens = 0.0, seconds = 0.0;
+    train_clock clock = {0};
     float val_loss = NAN;
     model_step_report r = {0};
     while (model_trainer_next_step(tr) < total && !interrupted) {
@@ -203,9 +234,8 @@ int cmd_train(int argc, char **argv) {
             exit_code = fail("step");
             goto done;
         }
-        tokens += (double)r.tokens;
-        seconds += r.seconds;
-        double tps = seconds > 0 ? tokens / seconds : 0.0;
+        train_clock_add(&clock, &r, tty && !json);
+        double tps = train_clock_tps(&clock);
         int64_t done_steps = r.step + 1, before = done_steps - r.steps;
         float step_val = NAN;
         if ((eval_every && done_steps / eval_every != before / eval_every) || done_steps == total) {
@@ -223,8 +253,9 @@ int cmd_train(int argc, char **argv) {
             print_json_step(&r, tps, step_val, hashes ? &hash : NULL);
         } else {
             char eta[48];
-            format_duration((double)(total - done_steps) * (seconds / (double)done_steps), eta,
-                            sizeof eta);
+            double per_step = clock.steps ? clock.seconds / (double)clock.steps
+                                          : clock.first_seconds / (double)r.steps;
+            format_duration((double)(total - done_steps) * per_step, eta, sizeof eta);
             if (tty)
                 fprintf(stderr,
                         "\r\033[Kstep %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  "
@@ -259,7 +290,7 @@ int cmd_train(int argc, char **argv) {
     fprintf(json ? stderr : stdout,
             "%s at step %lld: val loss %.4f, %.0f tokens/s, param hash %016llx%s%s\n",
             interrupted ? "interrupted" : "finished", (long long)model_trainer_next_step(tr),
-            (double)val_loss, seconds > 0 ? tokens / seconds : 0.0, (unsigned long long)hash,
+            (double)val_loss, train_clock_tps(&clock), (unsigned long long)hash,
             save ? ", saved " : "", save ? save : "");
     exit_code = interrupted ? 130 : 0;
 done:

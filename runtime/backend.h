@@ -129,6 +129,15 @@ dt_status dt_demo_apply_via_host(const dt_tile_plan *plan, const dt_tensor *idx,
 /* Fill the fields common to every device of a backend (backend, index, spec). */
 void dt_device_info_init(dt_device_info *info, const char *backend, int index);
 
+/* A progress message to the callback of dt_set_log, if any. */
+void dt_log(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* Monotonic seconds, for timing one-time work in those messages. */
+double dt_seconds(void);
+
 /* Safe bounded string copy for info fields (always NUL-terminates). */
 void dt_strlcpy(char *dst, const char *src, size_t size);
 

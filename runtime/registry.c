@@ -1,10 +1,12 @@
 /* The backend registry: the one place that lists the compiled backends, and
  * device enumeration and opening built on it. The list is a constant array
- * fixed at build time, so there is no mutable global state. */
+ * fixed at build time; the only mutable global is the progress callback. */
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "distro_config.h"
 #include "runtime/backend.h"
@@ -65,6 +67,32 @@ dt_status dt_backend_device_info(int i, int index, dt_device_info *info) {
                         backends[i]->name, index, backends[i]->name, count, count ? "" : "; ",
                         count ? "" : why);
     return backends[i]->query(index, info);
+}
+
+/* The one other process-wide setting beside the backend list, written once
+ * at start-up (see dt_set_log). */
+static dt_log_fn log_fn;
+static void *log_user;
+
+void dt_set_log(dt_log_fn fn, void *user) {
+    log_fn = fn;
+    log_user = user;
+}
+
+void dt_log(const char *fmt, ...) {
+    if (!log_fn) return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log_fn(log_user, line);
+}
+
+double dt_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 void dt_device_info_init(dt_device_info *info, const char *backend, int index) {

@@ -159,6 +159,8 @@ static dt_status build_from_source(ocl_device *d, ocl_program_id pid, const char
 dt_status ocl_build_all(ocl_device *d) {
     char options[256];
     build_options(options, sizeof options);
+    const dt_device_info *info = &d->base.info;
+    double started = 0.0;
     for (int pid = 0; pid < OCL_PROGRAM_COUNT; pid++) {
         const program_desc *p = &programs[pid];
         ocl_cache_key key;
@@ -166,10 +168,19 @@ dt_status ocl_build_all(ocl_device *d) {
                            (const char *)ocl_src_common, (size_t)ocl_src_common_size,
                            (const char *)p->source, (size_t)*p->size);
         if (load_cached(d, (ocl_program_id)pid, &key, options)) continue;
+        /* Compiling takes seconds to minutes (PoCL): say so once, up front. */
+        if (started == 0.0) {
+            dt_log("building OpenCL kernels for %s (%s) (%s)...", info->spec, info->name,
+                   key.file[0] ? "first use, cached afterwards"
+                               : "the program cache is off, so on every start");
+            started = dt_seconds();
+        }
         dt_status st = build_from_source(d, (ocl_program_id)pid, options);
         if (st != DT_OK) return st;
         store_binary(d, (ocl_program_id)pid, &key);
     }
+    if (started != 0.0)
+        dt_log("built OpenCL kernels for %s in %.1f s", info->spec, dt_seconds() - started);
     return DT_OK;
 }
 

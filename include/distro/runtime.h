@@ -31,6 +31,16 @@ const char *dt_backend_name(int i);
  * an error when asking itself failed. */
 dt_status dt_backend_devices(int i, int *count, char *why, size_t why_len);
 
+/* ---- progress messages ----------------------------------------------------- */
+
+/* The runtime never prints. Slow one-time work, such as an OpenCL driver
+ * compiling the kernels for a device on its first use, is announced through
+ * this callback instead, one line per call (no trailing newline). The
+ * setting is process-wide like the backend list: set it once, before
+ * opening devices or starting threads. NULL (the default) drops messages. */
+typedef void (*dt_log_fn)(void *user, const char *message);
+void dt_set_log(dt_log_fn fn, void *user);
+
 /* ---- devices ------------------------------------------------------------- */
 
 typedef enum dt_device_type {

@@ -7,6 +7,7 @@ int cmd_devices(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_coordinator(int argc, char **argv);
 int cmd_join(int argc, char **argv);
 int cmd_run(int argc, char **argv);

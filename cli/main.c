@@ -18,6 +18,7 @@ static const command commands[] = {
     {"bench", cmd_bench, "measure GEMM, memory bandwidth and DeMo throughput per device"},
     {"train", cmd_train, "train a model on one device (AdamW or DeMo)"},
     {"sample", cmd_sample, "generate text from a checkpoint"},
+    {"export", cmd_export, "write a checkpoint as a Hugging Face (LlamaForCausalLM) folder"},
     {"coordinator", cmd_coordinator, "coordinate a networked DeMo run"},
     {"join", cmd_join, "take part in a run as a peer"},
     {"run", cmd_run,

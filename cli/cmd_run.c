@@ -35,7 +35,10 @@ static const cli_cmd run_cmd = {
     "summary: final validation loss next to AdamW on one device over the same tokens,\n"
     "bytes per peer per step against a dense fp32 ring all-reduce, replica hash agreement,\n"
     "throughput per peer, and a text sample. A scenario file can name peers, devices, join\n"
-    "and kill steps, link shaping, and a coordinator restart (see the README).",
+    "and kill steps, link shaping, and a coordinator restart (see the README). A\n"
+    "scenario the run could never finish (duplicate peer names, a join or kill step\n"
+    "outside the run, a step with no peer in it) is refused before anything starts; a\n"
+    "peer that dies on its own stops the run, naming its exit status or signal.",
     run_opts,
     0,
     1,

@@ -6,6 +6,8 @@
 #include "cli/cli_args.h"
 #include "cli/commands.h"
 #include "cli/event_printer.h"
+#include "cli/payload_check.h"
+#include "cli/live_view.h"
 #include "net/coordinator.h"
 
 static const cli_opt coordinator_opts[] = {
@@ -24,6 +26,9 @@ static const cli_opt coordinator_opts[] = {
     {"json", NULL,
      "one JSON object per event: log, joined, left, resync, refused, rejected, "
      "checkpoint, step, resumed, missed, finished"},
+    {"http", "[HOST:]PORT",
+     "serve a live dashboard (/), its state (/api/state.json) and Prometheus /metrics; "
+     "loopback unless HOST says otherwise ('*': every interface)"},
     {"max-peers-per-key", "N", "peer slots one admitted key may hold at once (default 4)"},
     {"max-peers-per-address", "N",
      "with --open: peer slots one IP address may hold at once (default 64)"},
@@ -72,6 +77,9 @@ int cmd_coordinator(int argc, char **argv) {
             fprintf(stderr, "distro-cli coordinator: %s\n", dt_last_error());
             return 1;
         }
+        if (cfg.optimizer != MODEL_OPT_ADAMW)
+            cli_warn_large_payload("coordinator", &cfg.model, cfg.demo.chunk, cfg.demo.topk,
+                                   cfg.demo.values);
         char *text = net_run_config_to_json(&cfg, 1);
         printf("%s\n", text ? text : "");
         printf("%s: valid; %s, %lld rounds of %lld optimizer step%s, each %lld micro-batches of "
@@ -96,6 +104,9 @@ int cmd_coordinator(int argc, char **argv) {
         fprintf(stderr, "distro-cli coordinator: %s\n", dt_last_error());
         return 1;
     }
+    if (cfg.optimizer != MODEL_OPT_ADAMW)
+        cli_warn_large_payload("coordinator", &cfg.model, cfg.demo.chunk, cfg.demo.topk,
+                               cfg.demo.values);
     net_keys keys;
     memset(&keys, 0, sizeof keys);
     if (keys_file) {
@@ -123,6 +134,14 @@ int cmd_coordinator(int argc, char **argv) {
     const char *listen = cli_get(&args, "listen");
     cli_event_printer printer;
     cli_event_printer_init(&printer, "coordinator", false, cli_flag(&args, "json"));
+    cli_live_view live = {0};
+    const char *http = cli_get(&args, "http");
+    if (http && !cli_live_view_start(&live, "coordinator", http, &printer)) {
+        net_keys_free(&keys);
+        return 1;
+    }
+    net_event_sink events = {cli_print_event, &printer};
+    if (http) events = (net_event_sink){cli_live_event, &live};
     net_coordinator_options o = {
         .config = &cfg,
         .listen = listen ? listen : "tcp://*:7070",
@@ -134,7 +153,7 @@ int cmd_coordinator(int argc, char **argv) {
         .ready_file = cli_get(&args, "ready-file"),
         .summary_file = cli_get(&args, "summary"),
         .record_file = cli_get(&args, "record"),
-        .events = {cli_print_event, &printer},
+        .events = events,
         .max_per_key = (int)per_key,
         .max_per_address = (int)per_address,
         .stop = &stop_requested,
@@ -144,6 +163,7 @@ int cmd_coordinator(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     dt_status st = net_coordinator_run(&o);
     net_keys_free(&keys);
+    if (http) cli_live_view_stop(&live);
     if (st != DT_OK) {
         fprintf(stderr, "distro-cli coordinator: %s\n", dt_last_error());
         return 1;

@@ -110,14 +110,19 @@ static enum MHD_Result on_request(void *ctx, struct MHD_Connection *conn, const 
     (void)version;
     (void)upload_data;
     web_dashboard *d = ctx;
-    /* The first call only announces the request (headers read). */
+    /* Anything but a read is answered at once, before any body is read. */
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return text(conn, 405, "read-only: GET only\n");
+    /* The first call only announces the request (headers read); a body
+     * sent with a GET is read and dropped. */
     if (!*state) {
         *state = d;
         return MHD_YES;
     }
-    if (*upload_size) return text(conn, 413, "this dashboard takes no uploads\n");
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return text(conn, 405, "read-only: GET only\n");
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
     if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
         return respond(conn, 200, "text/html; charset=utf-8", distro_page_html,
                        distro_page_html_size, MHD_RESPMEM_PERSISTENT);

@@ -13,18 +13,13 @@
 #define LINE_CHARTS "<script src=\"chart.js\"></script>"
 #define LINE_SCRIPT "<script src=\"dashboard.js\"></script>"
 
-/* JSON inside <script>: "</" only occurs in strings, where "<\/" means the
- * same and cannot end the element. */
+/* JSON inside <script>: a '<' only occurs in strings, where \u003c means
+ * the same and can neither end the element nor open a comment ("<!--"
+ * would change how the browser finds the end: peers choose their names). */
 static int put_state(FILE *f, const char *json) {
     if (fputs("<script>window.DISTRO_STATE = ", f) < 0) return -1;
-    for (const char *s = json; *s; s++) {
-        if (s[0] == '<' && s[1] == '/') {
-            if (fputs("<\\/", f) < 0) return -1;
-            s++;
-        } else if (fputc(*s, f) == EOF) {
-            return -1;
-        }
-    }
+    for (const char *s = json; *s; s++)
+        if (*s == '<' ? fputs("\\u003c", f) < 0 : fputc(*s, f) == EOF) return -1;
     return fputs(";</script>\n", f) < 0 ? -1 : 0;
 }
 

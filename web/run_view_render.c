@@ -185,7 +185,7 @@ static void put(text_buf *b, const char *fmt, ...) {
 static void metric(text_buf *b, const char *name, const char *type, const char *help, double x) {
     put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
     if (isfinite(x))
-        put(b, "%s %.17g\n", name, x);
+        put(b, "%s %.10g\n", name, x);
     else
         put(b, "%s NaN\n", name);
 }
@@ -216,7 +216,7 @@ static void peer_metrics(text_buf *b, const rv_run *r) {
         if (!isfinite(r->peers[i].tokens_per_s)) continue;
         put(b, "distro_peer_tokens_per_second{peer=\"");
         label_value(b, r->peers[i].name);
-        put(b, "\"} %.17g\n", r->peers[i].tokens_per_s);
+        put(b, "\"} %.10g\n", r->peers[i].tokens_per_s);
     }
 }
 

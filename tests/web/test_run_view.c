@@ -1,0 +1,213 @@
+/* The run view against hand-written events whose state is known: steps,
+ * peers, hash agreement, the reduction factor, the timeline, metrics in
+ * Prometheus syntax, and report.html with a hostile peer name inlined. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "web/report.h"
+#include "web/run_view.h"
+
+static int failures;
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fprintf(stderr, "\n");                                                                 \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+/* A coordinator's log of a 3-step run: two peers, 'b' misses step 1 and
+ * reports a differing hash after step 2, then is ejected. The second peer
+ * is named with markup. */
+static const char *const coordinator_log[] = {
+    "{\"t\":0.1,\"event\":\"started\",\"text\":\"run\",\"run_id\":\"00000000000000ab\","
+    "\"model\":\"tiny\",\"params\":1000,\"steps\":3,\"optimizer\":\"demo\",\"payload_bytes\":64}",
+    "{\"t\":0.5,\"event\":\"joined\",\"peer\":1,\"text\":\"j\",\"name\":\"a\",\"device\":\"cpu X\","
+    "\"backend\":\"cpu\",\"address\":\"127.0.0.1\"}",
+    "{\"t\":0.6,\"event\":\"joined\",\"peer\":2,\"text\":\"j\",\"name\":\"<!--<script>b\","
+    "\"device\":\"vk\",\"backend\":\"vulkan\",\"address\":\"127.0.0.1\"}",
+    "{\"t\":1.0,\"event\":\"peer_step\",\"peer\":1,\"step\":0,\"text\":\"p\",\"name\":\"a\","
+    "\"submitted\":true,\"compute_s\":0.3,\"wait_s\":0.1,\"tokens_total\":100,\"tokens_per_s\":333,"
+    "\"bytes_up\":80,\"bytes_down\":160,\"misses\":0}",
+    "{\"t\":1.0,\"event\":\"peer_step\",\"peer\":2,\"step\":0,\"text\":\"p\","
+    "\"name\":\"<!--<script>b\",\"submitted\":true,\"compute_s\":0.4,\"wait_s\":0,"
+    "\"tokens_total\":100,\"tokens_per_s\":250,\"bytes_up\":80,\"bytes_down\":160,\"misses\":0}",
+    "{\"t\":1.0,\"event\":\"step\",\"step\":0,\"peers\":2,\"loss\":5.5,\"lr\":0.001,\"seconds\":0."
+    "5,"
+    "\"tokens\":200,\"bytes_up_per_peer\":80,\"bytes_down_per_peer\":160,\"payload_up_per_peer\":"
+    "64,"
+    "\"allreduce_bytes_per_peer\":4000,\"hash\":\"0123456789abcdef\"}",
+    "{\"t\":1.1,\"event\":\"hash\",\"peer\":1,\"step\":0,\"text\":\"h\",\"name\":\"a\","
+    "\"agree\":true}",
+    "{\"t\":1.1,\"event\":\"hash\",\"peer\":2,\"step\":0,\"text\":\"h\",\"name\":\"<!--<script>b\","
+    "\"agree\":true}",
+    "{\"t\":2.0,\"event\":\"missed\",\"peer\":2,\"step\":1,\"text\":\"m\","
+    "\"name\":\"<!--<script>b\",\"misses\":1}",
+    "{\"t\":2.0,\"event\":\"step\",\"step\":1,\"peers\":1,\"loss\":5.0,\"lr\":0.001,\"seconds\":1."
+    "0,"
+    "\"tokens\":100,\"bytes_up_per_peer\":120,\"bytes_down_per_peer\":100,"
+    "\"payload_up_per_peer\":64,\"allreduce_bytes_per_peer\":0,\"hash\":\"\"}",
+    "{\"t\":2.5,\"event\":\"checkpoint\",\"step\":2,\"text\":\"c\",\"ok\":true}",
+    "{\"t\":3.0,\"event\":\"step\",\"step\":2,\"peers\":2,\"loss\":4.5,\"lr\":0.001,\"seconds\":0."
+    "5,"
+    "\"tokens\":200,\"bytes_up_per_peer\":120,\"bytes_down_per_peer\":160,"
+    "\"payload_up_per_peer\":64,\"allreduce_bytes_per_peer\":4000,\"hash\":\"fedcba9876543210\"}",
+    "{\"t\":3.1,\"event\":\"hash\",\"peer\":1,\"step\":2,\"text\":\"h\",\"name\":\"a\","
+    "\"agree\":true}",
+    "{\"t\":3.1,\"event\":\"hash\",\"peer\":2,\"step\":2,\"text\":\"h\",\"name\":\"<!--<script>b\","
+    "\"agree\":false}",
+    "{\"t\":3.2,\"event\":\"left\",\"peer\":2,\"text\":\"l\",\"name\":\"<!--<script>b\","
+    "\"how\":\"ejected\"}",
+    "{\"t\":3.5,\"event\":\"finished\",\"step\":3,\"text\":\"f\",\"val_loss\":4.25,"
+    "\"hash\":\"fedcba9876543210\"}",
+};
+
+static const cJSON *at(const cJSON *o, const char *path) {
+    char key[64];
+    while (o && *path) {
+        size_t n = strcspn(path, ".");
+        snprintf(key, sizeof key, "%.*s", (int)n, path);
+        o = key[0] >= '0' && key[0] <= '9' ? cJSON_GetArrayItem(o, atoi(key))
+                                           : cJSON_GetObjectItemCaseSensitive(o, key);
+        path += n + (path[n] == '.');
+    }
+    return o;
+}
+
+static double num_at(const cJSON *o, const char *path) {
+    const cJSON *it = at(o, path);
+    return cJSON_IsNumber(it) ? it->valuedouble : NAN;
+}
+
+static const char *str_at(const cJSON *o, const char *path) {
+    const cJSON *it = at(o, path);
+    return cJSON_IsString(it) ? it->valuestring : "";
+}
+
+static void check_state(run_view *v) {
+    char *text = run_view_state_json(v);
+    cJSON *doc = text ? cJSON_Parse(text) : NULL;
+    CHECK(doc, "the state document is not JSON");
+    const cJSON *r = at(doc, "runs.0");
+    CHECK(num_at(r, "step") == 2 && num_at(r, "steps_total") == 3, "step %g of %g",
+          num_at(r, "step"), num_at(r, "steps_total"));
+    CHECK(strcmp(str_at(r, "kind"), "coordinator") == 0, "kind %s", str_at(r, "kind"));
+    CHECK(strcmp(str_at(r, "run_id"), "00000000000000ab") == 0, "run id");
+    CHECK(num_at(r, "val_loss") == 4.25 && cJSON_IsTrue(at(r, "finished")), "val loss, finished");
+    /* Only rounds with an all-reduce to compare count: (4000 + 4000) / (80 + 120). */
+    CHECK(fabs(num_at(r, "reduction") - 40.0) < 1e-9, "reduction %g", num_at(r, "reduction"));
+    CHECK(num_at(r, "hash.checked") == 2 && num_at(r, "hash.agreeing") == 1 &&
+              num_at(r, "hash.mismatches") == 1,
+          "hash %g checked, %g agreeing, %g mismatches", num_at(r, "hash.checked"),
+          num_at(r, "hash.agreeing"), num_at(r, "hash.mismatches"));
+    CHECK(cJSON_GetArraySize(at(r, "series.train_loss")) == 3 &&
+              num_at(r, "series.train_loss.2.1") == 4.5,
+          "train loss series");
+    CHECK(num_at(r, "series.hash_agree.1.0") == 2 && num_at(r, "series.hash_agree.1.1") == 2 &&
+              num_at(r, "series.hash_agree.1.2") == 1,
+          "hash agreement of step 2");
+    CHECK(num_at(r, "series.tokens_per_s.1.1") == 100, "global tokens/s of step 1");
+    CHECK(cJSON_GetArraySize(at(r, "peers")) == 2, "peers %d", cJSON_GetArraySize(at(r, "peers")));
+    CHECK(strcmp(str_at(r, "peers.0.state"), "finished") == 0 &&
+              strcmp(str_at(r, "peers.1.state"), "ejected") == 0,
+          "states %s, %s", str_at(r, "peers.0.state"), str_at(r, "peers.1.state"));
+    CHECK(strcmp(str_at(r, "peers.0.link"), "20 Mbit/s") == 0, "link from the scenario");
+    CHECK(strcmp(str_at(r, "peers.1.last_hash"), "mismatch") == 0 &&
+              num_at(r, "peers.1.misses") == 1 && num_at(r, "peers.0.steps") == 1,
+          "peer b: hash %s, misses %g; a: steps %g", str_at(r, "peers.1.last_hash"),
+          num_at(r, "peers.1.misses"), num_at(r, "peers.0.steps"));
+    CHECK(num_at(r, "timeline.0.step") == 0 && num_at(r, "timeline.0.seconds") == 0.5 &&
+              num_at(r, "timeline.0.peers.1.compute_s") == 0.4,
+          "timeline of step 0");
+    CHECK(cJSON_GetArraySize(at(r, "events")) == 7, "events kept %d (steps are not events)",
+          cJSON_GetArraySize(at(r, "events")));
+    CHECK(num_at(r, "series.baseline_val_loss.0.1") == 4.0, "baseline point");
+    cJSON_Delete(doc);
+    free(text);
+}
+
+static void check_metrics(run_view *v) {
+    char *m = run_view_metrics(v);
+    CHECK(m && strstr(m, "\ndistro_step 2\n"), "distro_step");
+    CHECK(m && strstr(m, "\ndistro_val_loss 4.25\n"), "distro_val_loss");
+    CHECK(m && strstr(m, "\ndistro_hash_mismatches_total 1\n"), "mismatches");
+    CHECK(m && strstr(m, "distro_peers{state=\"ejected\"} 1\n"), "peers by state");
+    CHECK(m && strstr(m, "distro_checkpoint_age_seconds 1\n"), "checkpoint age (3.5 - 2.5)");
+    CHECK(m && strstr(m, "distro_peer_tokens_per_second{peer=\"<!--<script>b\"} 250\n"),
+          "per-peer tokens/s");
+    /* Every line is a comment or "name[{labels}] value". */
+    for (char *line = m; line && *line;) {
+        char *end = strchr(line, '\n');
+        CHECK(end, "unterminated last line");
+        if (!end) break;
+        if (line[0] != '#') {
+            size_t n = strspn(line, "abcdefghijklmnopqrstuvwxyz_");
+            CHECK(n > 7 && strncmp(line, "distro_", 7) == 0 && (line[n] == ' ' || line[n] == '{'),
+                  "metric line '%.*s'", (int)(end - line), line);
+        }
+        line = end + 1;
+    }
+    free(m);
+}
+
+static void check_report(run_view *v) {
+    char path[] = "/tmp/distro-report-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "temporary file");
+    if (fd < 0) return;
+    close(fd);
+    CHECK(web_report_write(v, path) == DT_OK, "report: %s", dt_last_error());
+    FILE *f = fopen(path, "rb");
+    static char page[4 << 20];
+    size_t n = f ? fread(page, 1, sizeof page - 1, f) : 0;
+    if (f) fclose(f);
+    page[n] = '\0';
+    remove(path);
+    char *state = strstr(page, "window.DISTRO_STATE = ");
+    CHECK(state, "no inlined state");
+    CHECK(!strstr(page, "src=\"chart.js\"") && !strstr(page, "href=\"dashboard.css\""),
+          "an asset line was left as a link");
+    CHECK(strstr(page, "<style>") && strstr(page, "Chart"), "style or Chart.js not inlined");
+    if (!state) return;
+    char *end = strstr(state, ";</script>");
+    CHECK(end, "the state's script does not end");
+    if (!end) return;
+    /* No '<' inside the state at all: a peer's name cannot end or comment
+     * out the script it is in. */
+    CHECK(!memchr(state, '<', (size_t)(end - state)), "a raw '<' inside the inlined state");
+    CHECK(strstr(state, "\\u003c!--\\u003cscript>b"), "the hostile name, escaped");
+}
+
+int main(void) {
+    run_view *v = NULL;
+    int run = -1;
+    if (run_view_create(false, &v) != DT_OK || run_view_add_run(v, "", &run) != DT_OK) {
+        fprintf(stderr, "FAIL: %s\n", dt_last_error());
+        return 1;
+    }
+    CHECK(run_view_set_link(v, run, "a", "20 Mbit/s") == DT_OK, "link");
+    for (size_t i = 0; i < sizeof coordinator_log / sizeof coordinator_log[0]; i++)
+        CHECK(run_view_add_line(v, run, coordinator_log[i]) == DT_OK, "line %zu: %s", i,
+              dt_last_error());
+    CHECK(run_view_add_baseline(v, run, "baseline_val_loss", 2, 4.0) == DT_OK, "baseline");
+    CHECK(run_view_add_line(v, run, "not json") == DT_ERR_FORMAT, "a line that is not JSON");
+    CHECK(run_view_add_line(v, run, "{\"x\":1}") == DT_ERR_FORMAT, "an object that is no event");
+    CHECK(run_view_add_line(v, 7, coordinator_log[0]) == DT_ERR_INVALID, "no run 7");
+    CHECK(run_view_events(v) == (int64_t)(sizeof coordinator_log / sizeof coordinator_log[0]),
+          "events counted");
+    check_state(v);
+    check_metrics(v);
+    check_report(v);
+    run_view_destroy(v);
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("run view: state, metrics and report as expected\n");
+    return 0;
+}

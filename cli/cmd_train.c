@@ -7,6 +7,7 @@
 
 #include "cli/cli_args.h"
 #include "cli/commands.h"
+#include "cli/payload_check.h"
 #include "cli/train_setup.h"
 #include "model/checkpoint.h"
 #include "model/trainer.h"
@@ -170,6 +171,9 @@ int cmd_train(int argc, char **argv) {
         return 1;
     }
     s.options.eval_batches = eval_batches;
+    if (s.options.optimizer != MODEL_OPT_ADAMW)
+        cli_warn_large_payload("train", &s.config, s.options.demo.chunk, s.options.demo.topk,
+                               s.options.demo.values);
     if (cli_flag(&args, "dry-run")) return dry_run(&s);
     bool json = cli_flag(&args, "json"), tty = cli_isatty_stderr();
     bool hashes = cli_flag(&args, "hashes");

@@ -71,7 +71,16 @@ static int unknown_command(const char *name) {
     return 2;
 }
 
+/* The runtime's progress messages (a first-use kernel build) go to stderr,
+ * so stdout stays clean for --json. */
+static void print_progress(void *user, const char *message) {
+    (void)user;
+    fprintf(stderr, "%s\n", message);
+    fflush(stderr);
+}
+
 int main(int argc, char **argv) {
+    dt_set_log(print_progress, NULL);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -107,6 +107,18 @@ dry_run)
   cat "$tmp/out"
   grep -q "^model llama-1b: $total parameters" "$tmp/out" || fail "expected $total parameters"
   grep -q "weights .* $(python3 -c "print(f'{$total*4/2**20:.1f}')") MiB" "$tmp/out" || fail "weights MiB"
+  # A payload larger than the dense weights is warned about: every coefficient
+  # of 64 x 64 tiles in fp32 is 6 bytes a parameter; 1-bit values are not.
+  "$cli" train --preset tiny --topk 4096 --dry-run >"$tmp/out" 2>&1 || fail "dry-run topk 4096"
+  grep -q "warning: each payload is .* the dense fp32 weights" "$tmp/out" || fail "no payload warning"
+  "$cli" train --preset tiny --topk 4096 --values 1bit --dry-run >"$tmp/out" 2>&1 || fail "1bit dry-run"
+  ! grep -q "warning" "$tmp/out" || fail "warned about a 1-bit payload"
+  "$cli" train --preset tiny --dry-run >"$tmp/out" 2>&1 && ! grep -q "warning" "$tmp/out" ||
+    fail "warned about the default payload"
+  echo '{"model": "tiny", "optimizer": {"topk": 4096}}' >"$tmp/big.json"
+  "$cli" coordinator --validate "$tmp/big.json" >"$tmp/out" 2>"$tmp/err" || fail "--validate exited"
+  grep -q "distro-cli coordinator: warning: each payload is" "$tmp/err" || fail "--validate: no warning"
+  grep -q '"topk":.*4096' "$tmp/out" || fail "--validate output"
   ;;
 train_sample)
   "$cli" train --preset tiny --steps 5 --batch 2 --device cpu --save "$tmp/ck.safetensors" \
@@ -146,6 +158,42 @@ JSON
     fail "out-of-vocabulary id: rc $rc"
   "$cli" sample --checkpoint "$tmp/v300.safetensors" --prompt-tokens 1,,2 >"$tmp/out" 2>&1; rc=$?
   [ $rc -eq 2 ] && grep -q "'' is not a token id" "$tmp/out" || fail "empty id: rc $rc"
+  ;;
+opencl_first_use)
+  # The one-time kernel build says so on stderr (stdout stays JSON), and only
+  # while the program cache is cold; with the cache off it says why.
+  "$cli" devices --json | grep -Eq '"spec":[[:space:]]*"opencl:0"' ||
+    { echo "SKIP: no OpenCL device (opencl:0) in this build or on this machine"; exit 77; }
+  run() { "$cli" train --preset tiny --steps 2 --batch 1 --eval-batches 1 --device opencl:0 --json; }
+  DISTRO_CACHE_DIR="$tmp/cache" run >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; fail "train exited"; }
+  grep -q "^building OpenCL kernels for opencl:0 (.*) (first use, cached afterwards)\.\.\.$" "$tmp/err" ||
+    fail "no progress line before the kernel build: $(cat "$tmp/err")"
+  grep -q "^built OpenCL kernels for opencl:0 in [0-9.]* s$" "$tmp/err" || fail "build time not reported"
+  python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$tmp/out" ||
+    fail "stdout is not JSON lines"
+  DISTRO_CACHE_DIR="$tmp/cache" run >"$tmp/out" 2>"$tmp/err" || fail "second train exited"
+  ! grep -q "building OpenCL kernels" "$tmp/err" || fail "kernels rebuilt with a warm cache"
+  DISTRO_OPENCL_CACHE=0 run >"$tmp/out" 2>"$tmp/err" || fail "train without a cache exited"
+  grep -q "building OpenCL kernels for opencl:0 .*(the program cache is off" "$tmp/err" ||
+    fail "cache off not said"
+  ;;
+opencl_first_step)
+  # A driver that compiles kernels at their first launch (PoCL does) makes the
+  # first step slow; tokens/s leaves that step out. Both caches start empty.
+  "$cli" devices --json | grep -Eq '"spec":[[:space:]]*"opencl:0"' ||
+    { echo "SKIP: no OpenCL device (opencl:0) in this build or on this machine"; exit 77; }
+  DISTRO_CACHE_DIR="$tmp/cache" POCL_CACHE_DIR="$tmp/pocl" "$cli" train --preset tiny --steps 4 \
+    --batch 2 --eval-batches 1 --device opencl:0 --json >"$tmp/out" 2>"$tmp/err" ||
+    { cat "$tmp/err"; fail "train exited"; }
+  first=$(sed -n 's/^the first step took \([0-9.]*\) s .*tokens\/s leaves it out$/\1/p' "$tmp/err")
+  [ -n "$first" ] || { echo "SKIP: the first step took under 1 s: this driver compiled nothing lazily"; exit 77; }
+  python3 - "$tmp/out" "$first" <<'PY' || fail "the first step is counted in tokens/s"
+import json, sys
+steps = [json.loads(l) for l in open(sys.argv[1])]
+total = sum(s["tokens"] for s in steps)
+# Counting the first step, tokens/s would be below total / (its seconds).
+assert steps[-1]["tokens_per_s"] > 2 * total / float(sys.argv[2]), (steps[-1], sys.argv[2])
+PY
   ;;
 checkpoint_python)
   py=$3

@@ -20,7 +20,8 @@ static const cli_opt train_opts[] = {
     {"device", "SPEC", "cpu, opencl:N, vulkan:N, cuda:N or auto (default auto)"},
     {"save", "FILE", "write a checkpoint here at the end (and with --save-every)"},
     {"save-every", "N", "also checkpoint every N steps (needs --save)"},
-    {"resume", "FILE", "continue bit-exactly from a checkpoint"},
+    {"resume", "FILE",
+     "continue bit-exactly from a checkpoint, with its model, optimizer and schedule"},
     {"eval-every", "N", "validation loss every N steps (default 100; 0: only at the end)"},
     {"eval-batches", "N", "validation batches per evaluation (default 20)"},
     {"json", NULL, "one JSON object per round on stdout"},
@@ -41,7 +42,11 @@ static const cli_cmd train_cmd = {
     "weights; the compressed difference moves them (--outer scaled or sign).\n"
     "AdamW trains on every worker's micro-batches at once: the dense baseline on the\n"
     "same tokens.\n"
-    "Ctrl-C stops after the current round and writes the --save checkpoint.",
+    "Ctrl-C stops after the current round and writes the --save checkpoint.\n"
+    "--resume takes the model, the optimizer, its settings and the schedule from the\n"
+    "checkpoint: an option given as well must agree with it (it is refused, named,\n"
+    "otherwise), except --data and --steps; a --steps that makes the learning rate\n"
+    "jump at the resume step is warned about.",
     train_opts,
     0,
     0,
@@ -147,6 +152,17 @@ static int dry_run(const train_setup *s) {
     return 0;
 }
 
+/* A checkpoint holds the options it was trained with ("train"), so that
+ * --resume can take them instead of asking for them again. */
+static dt_status save_checkpoint(model_trainer *tr, const train_setup *s, const char *path) {
+    char *options = train_setup_to_json(s);
+    if (!options) return dt_error(DT_ERR_OOM, "checkpoint %s: cannot describe the options", path);
+    st_metadata meta[] = {{"train", options}};
+    dt_status st = model_trainer_save_with(tr, path, meta, 1);
+    free(options);
+    return st;
+}
+
 static int fail(const char *what) {
     fprintf(stderr, "distro-cli train: %s: %s\n", what, dt_last_error());
     return 1;
@@ -157,7 +173,8 @@ int cmd_train(int argc, char **argv) {
     int rc = cli_parse(&train_cmd, argc, argv, &args);
     if (rc) return rc == 1 ? 0 : rc;
     train_setup s;
-    if (!train_setup_parse(&args, &s)) return 2;
+    rc = train_setup_parse(&args, &s);
+    if (rc) return rc;
     int64_t save_every = 0, eval_every = 0, eval_batches = 0;
     if (!cli_get_int(&args, "save-every", 0, INT64_MAX, 0, &save_every) ||
         !cli_get_int(&args, "eval-every", 0, INT64_MAX, 100, &eval_every) ||
@@ -277,13 +294,13 @@ int cmd_train(int argc, char **argv) {
             }
         }
         if (save && save_every && done_steps / save_every != before / save_every &&
-            model_trainer_save(tr, save) != DT_OK) {
+            save_checkpoint(tr, &s, save) != DT_OK) {
             exit_code = fail("checkpoint");
             goto done;
         }
     }
     if (tty && !json) fprintf(stderr, "\r\033[K");
-    if (save && model_trainer_save(tr, save) != DT_OK) {
+    if (save && save_checkpoint(tr, &s, save) != DT_OK) {
         exit_code = fail("checkpoint");
         goto done;
     }

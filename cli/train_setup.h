@@ -35,10 +35,19 @@ typedef struct train_setup {
     const char *data;
     int64_t batch;
     model_train_options options;
+    char data_buf[1024]; /* data taken from a checkpoint */
 } train_setup;
 
-/* Reads the TRAIN_MODEL_OPTS plus "steps", "batch" and "accum"; prints the
- * error and returns false on a bad value. */
-bool train_setup_parse(const cli_args *a, train_setup *s);
+/* Reads the TRAIN_MODEL_OPTS plus "steps", "batch" and "accum"; with
+ * "resume" the model, optimizer, schedule and data come from the
+ * checkpoint's metadata (its "train" entry, train_setup_to_json), and a
+ * given option that disagrees is refused by name; --steps may differ (a
+ * warning when the learning rate jumps at the resume step). Prints the
+ * error; returns 0, 2 for a bad or disagreeing option, 1 for an
+ * unreadable checkpoint. */
+int train_setup_parse(const cli_args *a, train_setup *s);
+/* The options as JSON named like the command line's, for the checkpoint's
+ * "train" metadata (malloc'd; NULL when out of memory). */
+char *train_setup_to_json(const train_setup *s);
 
 #endif

@@ -278,6 +278,13 @@ typedef struct state_table {
 } state_table;
 
 dt_status model_trainer_save(model_trainer *t, const char *path) {
+    return model_trainer_save_with(t, path, NULL, 0);
+}
+
+dt_status model_trainer_save_with(model_trainer *t, const char *path, const st_metadata *more,
+                                  int n_more) {
+    if (n_more < 0 || n_more > 8)
+        return dt_error(DT_ERR_INVALID, "save: %d extra metadata entries (0 to 8)", n_more);
     state_table *tab = malloc(sizeof *tab);
     if (!tab) return dt_error(DT_ERR_OOM, "save: cannot allocate");
     int n = state_groups(t, tab->g, tab->names);
@@ -286,9 +293,10 @@ dt_status model_trainer_save(model_trainer *t, const char *path) {
     char hash_text[24], seed_text[24];
     snprintf(hash_text, sizeof hash_text, "%016llx", (unsigned long long)hash);
     snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)t->opt.data_seed);
-    st_metadata extra[] = {{"param_hash", hash_text}, {"data_seed", seed_text}};
+    st_metadata extra[10] = {{"param_hash", hash_text}, {"data_seed", seed_text}};
+    for (int i = 0; i < n_more; i++) extra[2 + i] = more[i];
     dt_status st = model_checkpoint_save(path, t->m, model_optimizer_name(t->opt.optimizer),
-                                         t->next_step, tab->g, n, extra, 2);
+                                         t->next_step, tab->g, n, extra, 2 + n_more);
     free(tab);
     return st;
 }

@@ -10,6 +10,7 @@
 #ifndef DISTRO_MODEL_TRAINER_H
 #define DISTRO_MODEL_TRAINER_H
 
+#include "model/safetensors.h"
 #include "model/worker.h"
 
 typedef struct model_train_options {
@@ -68,6 +69,10 @@ dt_status model_trainer_eval(model_trainer *t, float *val_loss);
 /* Save weights, optimizer state and the step; resume restores all three so
  * that k steps + save + resume + (n - k) steps gives the bits of n steps. */
 dt_status model_trainer_save(model_trainer *t, const char *path);
+/* save, plus up to 8 metadata entries of the caller's (the command line's
+ * training options, so a resume can take them: cli/train_setup.c). */
+dt_status model_trainer_save_with(model_trainer *t, const char *path, const st_metadata *more,
+                                  int n_more);
 dt_status model_trainer_resume(model_trainer *t, const char *path);
 
 #endif

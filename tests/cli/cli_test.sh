@@ -195,6 +195,62 @@ total = sum(s["tokens"] for s in steps)
 assert steps[-1]["tokens_per_s"] > 2 * total / float(sys.argv[2]), (steps[-1], sys.argv[2])
 PY
   ;;
+resume)
+  # --resume takes the model, the optimizer, its settings and the schedule
+  # from the checkpoint: none of the first run's options is repeated, and
+  # 4 + 4 steps land on the bits of 8 straight (a constant lr after warmup,
+  # final-lr-frac 1, so extending --steps moves no learning rate).
+  opts="--preset tiny --batch 2 --workers 2 --topk 8 --chunk 32 --values bf16 --beta 0.99
+        --lr 2e-3 --warmup 2 --final-lr-frac 1 --seed 5 --weight-decay 0.05 --clip 0.5"
+  # shellcheck disable=SC2086
+  "$cli" train $opts --device cpu --steps 8 >"$tmp/straight" 2>&1 || { cat "$tmp/straight"; fail "straight run"; }
+  # shellcheck disable=SC2086
+  "$cli" train $opts --device cpu --steps 4 --save "$tmp/half.st" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "first half"; }
+  "$cli" train --resume "$tmp/half.st" --steps 8 --device cpu >"$tmp/resumed" 2>&1 ||
+    { cat "$tmp/resumed"; fail "resume without repeating the options: rc $?"; }
+  want=$(grep -o "param hash [0-9a-f]*" "$tmp/straight" | tail -n 1)
+  got=$(grep -o "param hash [0-9a-f]*" "$tmp/resumed" | tail -n 1)
+  [ -n "$want" ] && [ "$got" = "$want" ] || fail "4 + 4 resumed steps: '$got', 8 straight: '$want'"
+  grep -q "optimizer demo (top-k 8, bf16 values, chunk 32, beta 0.99); 2 workers; resuming at step 4" \
+    "$tmp/resumed" || fail "the resumed run did not take the checkpoint's optimizer settings"
+  ! grep -q "warning" "$tmp/resumed" || fail "a warning for a schedule whose lr does not move"
+  # An option that disagrees is refused, named; one that agrees is fine.
+  for bad in "--optimizer adamw:--optimizer adamw disagrees" "--topk 16:--topk 16 disagrees" \
+             "--lr 1e-3:--lr 1e-3 disagrees with the checkpoint .* trained with --lr 0.002" \
+             "--values fp32:--values fp32 disagrees" "--workers 1:--workers 1 disagrees" \
+             "--batch 4:--batch 4 disagrees" "--preset shakespeare:--preset shakespeare: the checkpoint" \
+             "--steps 3:--steps 3: the checkpoint .* is at step 4"; do
+    # shellcheck disable=SC2086
+    "$cli" train --resume "$tmp/half.st" --device cpu ${bad%%:*} >"$tmp/out" 2>&1; rc=$?
+    [ $rc -eq 2 ] && grep -q -- "${bad#*:}" "$tmp/out" || { cat "$tmp/out"; fail "resume ${bad%%:*}: rc $rc"; }
+  done
+  "$cli" train --resume "$tmp/half.st" --device cpu --topk 8 --preset tiny >"$tmp/out" 2>&1 ||
+    { cat "$tmp/out"; fail "resume with options that agree"; }
+  # A --steps that reshapes a cosine schedule makes the lr jump: a warning.
+  "$cli" train --preset tiny --batch 2 --device cpu --steps 4 --save "$tmp/cos.st" >"$tmp/out" 2>&1 ||
+    fail "cosine run"
+  "$cli" train --resume "$tmp/cos.st" --device cpu --steps 8 >"$tmp/out" 2>&1 || fail "extend a cosine run"
+  grep -q "warning: --steps 8 reshapes the schedule .* the learning rate jumps from" "$tmp/out" ||
+    { cat "$tmp/out"; fail "no warning for an lr jump at the resume step"; }
+  # A checkpoint from before the options were recorded still resumes (the
+  # model and optimizer from it, the rest from the command line), saying so.
+  python3 - "$tmp/half.st" "$tmp/old.st" <<'PY' || fail "could not write an older checkpoint"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+del h["__metadata__"]["train"]
+t = json.dumps(h).encode()
+t += b" " * ((8 - len(t) % 8) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(t)) + t + b[8 + n:])
+PY
+  "$cli" train --resume "$tmp/old.st" --device cpu --batch 2 --workers 2 --topk 8 --chunk 32 \
+    --values bf16 --beta 0.99 --lr 2e-3 --warmup 2 --final-lr-frac 1 --weight-decay 0.05 --clip 0.5 \
+    --steps 8 >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "an older checkpoint no longer resumes"; }
+  grep -q "records no training options" "$tmp/out" || fail "no note for an older checkpoint"
+  [ "$(grep -o "param hash [0-9a-f]*" "$tmp/out" | tail -n 1)" = "$want" ] ||
+    fail "an older checkpoint resumed with the same options lands elsewhere"
+  ;;
 checkpoint_python)
   py=$3
   if [ ! -x "$py" ] || ! "$py" -c 'import safetensors, numpy' 2>/dev/null; then

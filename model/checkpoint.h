@@ -13,7 +13,12 @@
  *                   written (little-endian fp32, layout order), 64 hex
  *                   digits.
  * A file without "hash" was written by an older build (its param_hash is
- * another algorithm) and is refused at open, saying so. */
+ * another algorithm) and is refused at open, saying so.
+ *
+ * model_trainer_save adds "data_seed"; `distro-cli train --save` adds
+ * "train", the options of the run as JSON named like the command line's
+ * (cli/train_setup.c), which --resume takes. Files without it (older) still
+ * open: the command line supplies those options. */
 #ifndef DISTRO_MODEL_CHECKPOINT_H
 #define DISTRO_MODEL_CHECKPOINT_H
 

@@ -17,12 +17,17 @@
 #include "cli/commands.h"
 #include "cli/run_report.h"
 #include "net/keys.h"
+#include "web/report.h"
 
 static const cli_opt run_opts[] = {
     {"steps", "N", "override the scenario's step count (a shorter run)"},
     {"keep", "DIR", "keep the run's files (logs, keys, checkpoint, summary) in DIR"},
     {"summary", "FILE", "write the summary as JSON"},
     {"no-baseline", NULL, "skip the AdamW single-device baseline"},
+    {"http", "[HOST:]PORT",
+     "serve a live dashboard while the run plays (loopback unless HOST says otherwise)"},
+    {"report", "FILE",
+     "where report.html goes (default: beside --summary, else in --keep DIR, else ./report.html)"},
     {NULL, NULL, NULL},
 };
 
@@ -208,7 +213,11 @@ static bool on_coordinator_line(run_ctx *r, const char *line) {
     }
     cJSON *o = cJSON_Parse(line);
     if (!o) return false;
+    run_view_add_event(r->view, r->view_run, o); /* what it cannot read, it leaves out */
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event");
+    /* Per-peer round figures and hash arrivals are for the dashboard. */
+    bool quiet = cJSON_IsString(ev) && (strcmp(ev->valuestring, "peer_step") == 0 ||
+                                        strcmp(ev->valuestring, "hash") == 0);
     bool step_done = cJSON_IsString(ev) && strcmp(ev->valuestring, "step") == 0;
     if (step_done) {
         const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step");
@@ -219,7 +228,7 @@ static bool on_coordinator_line(run_ctx *r, const char *line) {
         if (cJSON_IsNumber(peers)) r->peers_in_step = (int)peers->valuedouble;
         r->last_progress = now_s();
         run_progress(r);
-    } else if (cJSON_IsString(ev)) { /* log, joined, left, resync, refused, ... */
+    } else if (cJSON_IsString(ev) && !quiet) { /* log, joined, left, resync, refused, ... */
         const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text");
         if (cJSON_IsString(text)) run_note(r, "coordinator: %s", text->valuestring);
     }
@@ -308,6 +317,60 @@ static void report_no_peers(run_ctx *r) {
                 r->peer_killed[i] ? "was killed by the scenario, it " : "", how);
     }
     fprintf(stderr, " (see %s)\n", r->dir);
+}
+
+/* The view of the run (report.html, and the dashboard with --http), with
+ * each peer's link shaping, which no event carries. */
+static bool open_view(run_ctx *r, const char *http) {
+    /* Unlabelled, the run is named by its run id once the coordinator says it. */
+    if (run_view_create(http != NULL, &r->view) != DT_OK ||
+        run_view_add_run(r->view, "", &r->view_run) != DT_OK) {
+        fprintf(stderr, "distro-cli run: %s\n", dt_last_error());
+        return false;
+    }
+    for (int i = 0; i < r->s.n_peers; i++) {
+        const scenario_peer *p = &r->s.peers[i];
+        char link[128] = "";
+        if (p->up_mbit > 0 || p->down_mbit > 0 || p->latency_ms > 0)
+            snprintf(link, sizeof link, "%g/%g Mbit/s, %g ms", p->up_mbit, p->down_mbit,
+                     p->latency_ms);
+        if (!r->skipped[i] && link[0]) run_view_set_link(r->view, r->view_run, p->name, link);
+    }
+    if (!http) return true;
+    if (web_dashboard_start(http, r->view, &r->dashboard) != DT_OK) {
+        fprintf(stderr, "distro-cli run: %s\n", dt_last_error());
+        return false;
+    }
+    fprintf(stderr, "distro-cli run: live dashboard at %s\n", web_dashboard_url(r->dashboard));
+    if (!web_dashboard_loopback(r->dashboard))
+        fprintf(stderr,
+                "distro-cli run: warning: the dashboard listens beyond this machine (%s) "
+                "and has no authentication\n",
+                http);
+    return true;
+}
+
+/* report.html: --report, else beside --summary, else in --keep DIR, else
+ * in the current folder. Written whatever the outcome: a failed run's
+ * curves are what tell why. */
+static void write_report(run_ctx *r, const char *report, const char *summary, const char *keep) {
+    char path[PATH_MAX];
+    if (report) {
+        snprintf(path, sizeof path, "%s", report);
+    } else if (summary || keep) {
+        const char *base = summary ? summary : keep;
+        const char *slash = summary ? strrchr(summary, '/') : NULL;
+        int dir_len = summary ? (slash ? (int)(slash - summary) : 0) : (int)strlen(keep);
+        snprintf(path, sizeof path, "%.*s%sreport.html", dir_len, base, dir_len ? "/" : "");
+    } else {
+        snprintf(path, sizeof path, "report.html");
+    }
+    if (run_view_events(r->view) == 0) return;
+    if (web_report_write(r->view, path) != DT_OK)
+        fprintf(stderr, "distro-cli run: %s\n", dt_last_error());
+    else
+        printf("\nreport: %s (loss curves, bytes, throughput, hashes; open it in a browser)\n",
+               path);
 }
 
 static int play(run_ctx *r) {
@@ -442,6 +505,7 @@ int cmd_run(int argc, char **argv) {
     }
     free(run_json);
     run_banner(r);
+    if (!open_view(r, cli_get(&args, "http"))) return 1;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
@@ -456,6 +520,9 @@ int cmd_run(int argc, char **argv) {
         run_child_wait(&r->peers[i], 5.0);
     }
     if (rc == 0) rc = run_report(r, cli_get(&args, "summary"));
+    write_report(r, cli_get(&args, "report"), cli_get(&args, "summary"), keep);
+    web_dashboard_stop(r->dashboard);
+    run_view_destroy(r->view);
     if (rc != 0 || keep)
         fprintf(stderr, "distro-cli run: files of this run are in %s\n", r->dir);
     else

@@ -3,6 +3,7 @@
  * takes the union of the applied peers' micro-batches, in ascending peer
  * id, the same batches (seed, step, peer, micro) those peers trained on. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -76,6 +77,9 @@ dt_status run_baseline(const run_baseline_config *b, const cJSON *summary, bool 
     if (st == DT_OK) st = model_trainer_create(m, ds, &o, &t);
     out->tokens = 0;
     out->filled_rounds = 0;
+    out->round_loss = malloc((size_t)c->steps * sizeof *out->round_loss);
+    if (!out->round_loss && st == DT_OK) st = dt_error(DT_ERR_OOM, "baseline: losses");
+    for (int64_t i = 0; out->round_loss && i < c->steps; i++) out->round_loss[i] = NAN;
     for (int64_t round = 0; st == DT_OK && round < c->steps; round++) {
         const cJSON *rec = record_of(records, round);
         int64_t n = rec ? record_refs(rec, &refs, &cap) : 0;
@@ -90,6 +94,7 @@ dt_status run_baseline(const run_baseline_config *b, const cJSON *summary, bool 
             st = model_trainer_step_on(t, refs, n, &rep);
             out->tokens += rep.tokens;
         }
+        if (st == DT_OK) out->round_loss[round] = rep.loss;
         if (tty && st == DT_OK) {
             fprintf(stderr, "\r\033[Kbaseline: AdamW on cpu, step %lld/%lld  loss %.4f",
                     (long long)rep.step + 1, (long long)c->schedule.total, (double)rep.loss);

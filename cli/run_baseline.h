@@ -17,6 +17,8 @@ typedef struct run_baseline_result {
     int64_t tokens;
     double seconds;
     int64_t filled_rounds; /* rounds the summary had no record of */
+    float *round_loss;     /* train loss of each round's last optimizer step (steps
+                              floats, NAN where not reached); malloc'd, the caller frees */
 } run_baseline_result;
 
 /* summary: the coordinator's summary JSON (its step_records' "micro"). */

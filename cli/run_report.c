@@ -197,12 +197,21 @@ int run_report(run_ctx *r, const char *summary_path) {
     if (opt_steps > 0) up /= opt_steps, down /= opt_steps, payload /= opt_steps, ar /= opt_steps;
     if (n_rec > 0) contributors /= n_rec;
 
-    run_baseline_result base = {NAN, 0, 0, 0};
+    run_baseline_result base = {NAN, 0, 0, 0, NULL};
     run_baseline_config bc = {c, r->s.baseline_lr};
     if (r->s.baseline && run_baseline(&bc, sum, r->tty, &base) != DT_OK) {
         fprintf(stderr, "distro-cli run: baseline failed: %s\n", dt_last_error());
         base.val_loss = NAN;
     }
+    /* The baseline's curve beside the run's in report.html and the dashboard. */
+    for (int64_t i = 0; base.round_loss && i < c->steps; i++)
+        if (isfinite(base.round_loss[i]))
+            run_view_add_baseline(r->view, r->view_run, "baseline_train_loss", i,
+                                  base.round_loss[i]);
+    if (isfinite(base.val_loss))
+        run_view_add_baseline(r->view, r->view_run, "baseline_val_loss", c->steps - 1,
+                              base.val_loss);
+    free(base.round_loss);
     char text[8192] = "";
     if (r->s.sample_tokens > 0 && sample(r, text, sizeof text) != DT_OK)
         snprintf(text, sizeof text, "(no sample: %s)", dt_last_error());

@@ -10,6 +10,8 @@
 
 #include "cli/run_procs.h"
 #include "cli/scenario.h"
+#include "web/dashboard.h"
+#include "web/run_view.h"
 
 typedef struct run_ctx {
     scenario s;
@@ -30,6 +32,9 @@ typedef struct run_ctx {
     int peers_in_step;
     double started, last_progress;
     bool tty;
+    run_view *view; /* what report.html and the dashboard show, from the coordinator's log */
+    int view_run;
+    web_dashboard *dashboard; /* --http; NULL: none */
 } run_ctx;
 
 void run_banner(run_ctx *r);

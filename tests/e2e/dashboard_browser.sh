@@ -97,4 +97,31 @@ python3 "$WEB/check_dom.py" "$SHOTS/report-dom.html" ready live=0 peers=2 min-po
 browser_screenshot "file://$SHOTS/report.html" "$SHOTS/report.png" 3000 1400,2200 60 ||
     fail "screenshot of report.html"
 note "ok: report.html shows the whole run; screenshots in $SHOTS"
+
+# distro-cli run writes report.html by itself, with the AdamW baseline's
+# curve and each peer's link shaping from the scenario.
+cat >"$WORK/scenario.json" <<'EOF2'
+{"run": {"model": "tiny", "steps": 8, "micro_batch": 4, "tokens_per_round": 512,
+         "checkpoint_every": 0},
+ "peers": [{"name": "near", "device": "cpu"},
+           {"name": "far", "device": "cpu", "up_mbit": 20, "down_mbit": 50, "latency_ms": 5}],
+ "baseline": true, "sample_tokens": 0}
+EOF2
+(cd "$WORK" && "$CLI" run "$WORK/scenario.json" --report "$SHOTS/run-report.html" >run.out 2>run.err) ||
+    fail "distro-cli run: $(tail -3 "$WORK/run.err")"
+expect_grep "run names its report" "^report: $SHOTS/run-report.html" "$WORK/run.out"
+dom run-report-dom "file://$SHOTS/run-report.html"
+python3 "$WEB/check_dom.py" "$SHOTS/run-report-dom.html" ready live=0 peers=2 peer=near peer=far \
+    min-points=8 || fail "run's report.html"
+python3 - "$SHOTS/run-report.html" <<'EOF2' || fail "run's report.html lacks the baseline or the link"
+import json, re, sys
+page = open(sys.argv[1]).read()
+state = json.loads(re.search(r"window\.DISTRO_STATE = (.*?);</script>", page, re.S).group(1))
+run = state["runs"][0]
+assert len(run["series"]["baseline_train_loss"]) == 8, run["series"]["baseline_train_loss"]
+assert len(run["series"]["baseline_val_loss"]) == 1
+links = {p["name"]: p["link"] for p in run["peers"]}
+assert links["far"] == "20/50 Mbit/s, 5 ms" and links["near"] == "", links
+EOF2
+note "ok: run's report.html holds the baseline curve and the link shaping"
 note "pass"

@@ -24,8 +24,8 @@ static const cli_opt coordinator_opts[] = {
     {"ready-file", "FILE", "write the bound endpoint and public key here once listening"},
     {"record", "FILE", "append every applied round (for replaying the run elsewhere)"},
     {"json", NULL,
-     "one JSON object per event: log, joined, left, resync, refused, rejected, "
-     "checkpoint, step, resumed, missed, finished"},
+     "one JSON object per event: started, log, joined, left, resync, refused, rejected, "
+     "checkpoint, step, peer_step, hash, resumed, missed, finished"},
     {"http", "[HOST:]PORT",
      "serve a live dashboard (/), its state (/api/state.json) and Prometheus /metrics; "
      "loopback unless HOST says otherwise ('*': every interface)"},

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "model/checkpoint.h"
+#include "runtime/file_io.h"
 #include "model/hash.h"
 
 #define NAME_CAP    96
@@ -93,14 +94,7 @@ dt_status model_checkpoint_check_path(const char *path) {
                         "%s is not a regular file; a checkpoint replaces only a regular file",
                         path);
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
+    dt_path_folder(path, dir, sizeof dir);
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return dt_error(DT_ERR_IO, "checkpoint %s: the folder %s does not exist", path, dir);
     if (access(dir, W_OK) != 0)

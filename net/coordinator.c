@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "model/checkpoint.h"
+#include "runtime/file_io.h"
 #include "net/coordinator_internal.h"
 
 double coord_now(void) {
@@ -92,14 +93,7 @@ static dt_status check_output_file(const char *what, const char *path) {
     if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
         return dt_error(DT_ERR_INVALID, "%s %s: not a regular file", what, path);
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
+    dt_path_folder(path, dir, sizeof dir);
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return dt_error(DT_ERR_IO, "%s %s: the folder %s does not exist", what, path, dir);
     return probe_folder(what, path, dir);

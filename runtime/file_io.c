@@ -1,5 +1,7 @@
-/* dt_write_all (file_io.h). */
+/* dt_write_all and dt_path_folder (file_io.h). */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "runtime/file_io.h"
@@ -17,4 +19,15 @@ int dt_write_all(int fd, const void *data, size_t len) {
         len -= (size_t)n;
     }
     return 0;
+}
+
+void dt_path_folder(const char *path, char *dir, size_t len) {
+    snprintf(dir, len, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, len, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
 }

@@ -35,6 +35,35 @@ static inline int32_t *cpu_i32(const dt_tensor *t) {
 void cpu_gemm_init(void);
 dt_status cpu_gemm(dt_device *dev, const dt_gemm_desc *d, const dt_tensor *a, const dt_tensor *b,
                    const dt_tensor *c);
+/* The same on host pointers with a given path (cpu_gemm_select.c times it). */
+void cpu_gemm_host(cpu_gemm_path path, const dt_gemm_desc *d, const float *a, const float *b,
+                   float *c);
+
+/* cpu_gemm_select.c: which path a device uses. request: "own", "blas",
+ * "auto" or NULL (auto: measured at first use, cached on disk); origin
+ * names where an explicit request came from, for the reason and errors. */
+typedef enum cpu_gemm_source {
+    CPU_GEMM_EXPLICIT, /* asked for */
+    CPU_GEMM_MEASURED, /* measured now (and cached) */
+    CPU_GEMM_CACHED,   /* read from the cache file */
+    CPU_GEMM_ONLY,     /* the only correct one (no CBLAS, or a path gave wrong results) */
+} cpu_gemm_source;
+typedef struct cpu_gemm_choice {
+    cpu_gemm_path path;
+    cpu_gemm_source source;
+    double ratio;     /* own / BLAS time at model shapes when measured, else 0 */
+    char reason[144]; /* "own kernel (measured 3.10x OpenBLAS 0.3.21 (Prescott) ...)" */
+} cpu_gemm_choice;
+/* Once per process for auto, with the cache file and key of this machine. */
+dt_status cpu_gemm_choose(const char *request, const char *origin, cpu_gemm_choice *out);
+/* One selection against the given cache file and key (NULL: no cache). */
+dt_status cpu_gemm_select(const char *request, const char *origin, const char *cache_file,
+                          const char *key, cpu_gemm_choice *out);
+void cpu_gemm_cache_key(char *out, size_t len);
+int cpu_gemm_cache_file(char *out, size_t len); /* 0: no cache directory */
+int cpu_gemm_cache_store(const char *file, const char *key, cpu_gemm_path path, double ratio);
+int cpu_gemm_cache_load(const char *file, const char *key, cpu_gemm_path *path, double *ratio);
+
 /* cpu_gemm_blocked.c: the own cache-blocked kernel, one (piece of a batch
  * item of a) GEMM on host pointers with the conventions of dt_gemm_desc, on
  * the calling thread. */

@@ -41,13 +41,12 @@ static int cpuinfo_field(const char *key, char *out, size_t len) {
     return found;
 }
 
-static cpu_gemm_path gemm_path_from_env(void) {
-    const char *e = getenv("DISTRO_CPU_GEMM");
-    if (e && strcmp(e, "own") == 0) return CPU_GEMM_OWN;
-    return DISTRO_HAVE_CBLAS ? CPU_GEMM_BLAS : CPU_GEMM_OWN;
+/* DISTRO_CPU_GEMM=own|blas|auto, else measured once (cpu_gemm_select.c). */
+static dt_status choose_gemm(cpu_gemm_choice *choice) {
+    return cpu_gemm_choose(getenv("DISTRO_CPU_GEMM"), "DISTRO_CPU_GEMM", choice);
 }
 
-static void fill_info(dt_device_info *info, cpu_gemm_path path) {
+static void fill_info(dt_device_info *info, const cpu_gemm_choice *gemm) {
     dt_device_info_init(info, "cpu", 0);
     snprintf(info->spec, sizeof info->spec, "cpu");
     if (!cpuinfo_field("model name", info->name, sizeof info->name))
@@ -78,15 +77,16 @@ static void fill_info(dt_device_info *info, cpu_gemm_path path) {
 #else
     snprintf(info->driver, sizeof info->driver, "distro %s, single thread", DISTRO_VERSION);
 #endif
-    snprintf(info->note, sizeof info->note, "GEMM via %s",
-             path == CPU_GEMM_BLAS ? DISTRO_BLAS_NAME : "the own blocked kernel");
+    snprintf(info->note, sizeof info->note, "gemm: %s", gemm->reason);
 }
 
 static dt_status cpu_query(int index, dt_device_info *info) {
     if (index != 0)
         return dt_error(DT_ERR_NOT_FOUND, "cpu:%d: the cpu backend has one device", index);
-    fill_info(info, gemm_path_from_env());
-    return DT_OK;
+    cpu_gemm_choice gemm;
+    dt_status st = choose_gemm(&gemm);
+    if (st == DT_OK) fill_info(info, &gemm);
+    return st;
 }
 
 static void cpu_close(dt_device *dev) {
@@ -180,9 +180,15 @@ static dt_status cpu_open(int index, dt_device **out) {
     cpu_device *d = calloc(1, sizeof *d);
     if (!d) return dt_error(DT_ERR_OOM, "cpu: cannot allocate a device");
     d->base.ops = &cpu_ops;
-    d->gemm_path = gemm_path_from_env();
+    cpu_gemm_choice gemm;
+    dt_status st = choose_gemm(&gemm);
+    if (st != DT_OK) {
+        free(d);
+        return st;
+    }
+    d->gemm_path = gemm.path;
     if (d->gemm_path == CPU_GEMM_BLAS) cpu_gemm_init();
-    fill_info(&d->base.info, d->gemm_path);
+    fill_info(&d->base.info, &gemm);
     *out = &d->base;
     return DT_OK;
 }

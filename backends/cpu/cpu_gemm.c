@@ -11,6 +11,14 @@
  * fast as sharing its packed B between threads, measured, and without any
  * barrier inside a GEMM).
  *
+ * The rule, then: cblas_sgemm runs only with OpenBLAS set to one thread,
+ * whether inside the team's parallel region or on the calling thread. The
+ * count is set when a device opens and checked again before every parallel
+ * region (outside it: openblas_set_num_threads is not meant to race with
+ * calls), since other code in the process may have raised it.
+ *
+ * Which path a device uses is chosen in cpu_gemm_select.c (measured).
+ *
  * Bits: the own kernel gives the same result for any thread count. OpenBLAS
  * pieces of different shapes may use different edge kernels, so with the
  * CBLAS path the bits of some shapes depend on the thread count (same
@@ -83,8 +91,11 @@ static void gemm_piece(cpu_gemm_path path, const dt_gemm_desc *d, const float *a
  * the longer side of C, at multiples of 16 so every piece keeps full
  * register tiles. No piece waits for another (no barrier inside a GEMM), so
  * a thread the OS delays holds up only its own piece. */
-static void gemm_split(cpu_gemm_path path, const dt_gemm_desc *d, const float *a, const float *b,
-                       float *c) {
+void cpu_gemm_host(cpu_gemm_path path, const dt_gemm_desc *d, const float *a, const float *b,
+                   float *c) {
+#if DISTRO_HAVE_CBLAS
+    if (path == CPU_GEMM_BLAS && openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+#endif
     const double flops = 2.0 * (double)d->m * (double)d->n * (double)d->k * (double)d->batch;
     const int threads = flops < GEMM_PARALLEL_FLOPS ? 1 : max_threads();
     const int64_t parts = d->batch >= threads ? 1 : (threads + d->batch - 1) / d->batch;
@@ -114,6 +125,6 @@ dt_status cpu_gemm(dt_device *dev, const dt_gemm_desc *d, const dt_tensor *a, co
                             (long long)d->m, (long long)d->n, (long long)d->k, dev->info.spec);
     }
 #endif
-    gemm_split(((cpu_device *)dev)->gemm_path, d, cpu_f32(a), cpu_f32(b), cpu_f32(c));
+    cpu_gemm_host(((cpu_device *)dev)->gemm_path, d, cpu_f32(a), cpu_f32(b), cpu_f32(c));
     return DT_OK;
 }

@@ -19,7 +19,9 @@ static const cli_cmd devices_cmd = {
     "List every device on every backend compiled into this build.",
     "The SPEC column is what --device takes (\"auto\" picks the best device). UPDATE says\n"
     "where the canonical DeMo update runs for that device: on the device, or on the host\n"
-    "when the device cannot reproduce it bit for bit.",
+    "when the device cannot reproduce it bit for bit. A device with ops that do not run\n"
+    "on it gets a line naming them (on the host, or unsupported: refused). --json lists\n"
+    "every op under \"ops\": \"device\", \"host\" and \"unsupported\".",
     devices_opts,
     0,
     0,
@@ -48,7 +50,30 @@ static cJSON *info_json(const dt_device_info *in) {
     cJSON_AddBoolToObject(o, "fp64", in->fp64);
     cJSON_AddStringToObject(o, "canonical_update", in->canonical_on_host ? "host" : "device");
     cJSON_AddStringToObject(o, "note", in->note);
+    /* Where each backend op runs: on the device, on the host (the runtime
+     * does it for this device) or nowhere (refused). */
+    if (in->ops_on_device | in->ops_on_host) {
+        cJSON *ops = cJSON_AddObjectToObject(o, "ops");
+        cJSON *dev = cJSON_AddArrayToObject(ops, "device");
+        cJSON *host = cJSON_AddArrayToObject(ops, "host");
+        cJSON *none = cJSON_AddArrayToObject(ops, "unsupported");
+        for (int op = 0; op < dt_op_count(); op++) {
+            uint64_t bit = (uint64_t)1 << op;
+            cJSON *to = in->ops_on_device & bit ? dev : in->ops_on_host & bit ? host : none;
+            cJSON_AddItemToArray(to, cJSON_CreateString(dt_op_name(op)));
+        }
+    }
     return o;
+}
+
+/* "demo_apply, gemm" for the ops in `mask`, or "" when there are none. */
+static void op_list(uint64_t mask, char *out, size_t len) {
+    out[0] = '\0';
+    size_t used = 0;
+    for (int op = 0; op < dt_op_count() && used < len; op++)
+        if (mask & ((uint64_t)1 << op))
+            used +=
+                (size_t)snprintf(out + used, len - used, "%s%s", used ? ", " : "", dt_op_name(op));
 }
 
 int cmd_devices(int argc, char **argv) {
@@ -105,6 +130,15 @@ int cmd_devices(int argc, char **argv) {
             printf("%-10s vendor %s; driver %s%s%s%s%s\n", "", in.vendor, in.driver,
                    in.platform[0] ? "; platform " : "", in.platform, in.note[0] ? "; " : "",
                    in.note);
+            /* Ops that do not run on the device, if any. */
+            uint64_t all =
+                dt_op_count() >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << dt_op_count()) - 1);
+            char host[512], none[512];
+            op_list(in.ops_on_host, host, sizeof host);
+            op_list(all & ~(in.ops_on_device | in.ops_on_host), none, sizeof none);
+            if ((in.ops_on_device | in.ops_on_host) && (host[0] || none[0]))
+                printf("%-10s ops on the host: %s%s%s\n", "", host[0] ? host : "none",
+                       none[0] ? "; unsupported: " : "", none);
         }
     }
     if (json) {

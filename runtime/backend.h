@@ -14,6 +14,7 @@
 #define DISTRO_RUNTIME_BACKEND_H
 
 #include "distro/ops.h"
+#include "runtime/op_list.h"
 
 typedef struct dt_device_ops dt_device_ops;
 
@@ -29,6 +30,10 @@ struct dt_buffer {
 
 typedef struct dt_backend {
     const char *name;
+    /* The table its devices get, for reporting which ops run where without
+     * opening a device (dt_backend_device_info); NULL when it depends on
+     * the device (then only an opened device reports it). */
+    const dt_device_ops *ops;
     /* Count devices; with none, *count = 0 and a reason in `why`. May be
      * called often: cache what is expensive. */
     dt_status (*probe)(int *count, char *why, size_t why_len);
@@ -36,87 +41,27 @@ typedef struct dt_backend {
     dt_status (*open)(int index, dt_device **out);
 } dt_backend;
 
-/* Every entry is required except demo_apply: a backend that leaves it NULL
- * (or sets info.canonical_on_host) gets the host implementation, run by the
- * runtime through download / dt_demo_apply_host / upload. */
+/* One table per backend (or per kind of device): the entries of
+ * runtime/op_list.h, same names, same prototypes. The DT_DEVICE_CORE
+ * entries are required (a device whose table lacks one is refused at open);
+ * an op entry left NULL makes the runtime refuse that op with
+ * DT_ERR_UNSUPPORTED, naming the op and the device, instead of calling it;
+ * demo_apply left NULL (or info.canonical_on_host) runs on the host,
+ * through download / dt_demo_apply_host / upload. */
+#define DT_OPS_FIELD_(ret, name, params, args) ret(*name) params;
 struct dt_device_ops {
-    void (*close)(dt_device *dev);
-    dt_status (*sync)(dt_device *dev);
-
-    dt_status (*buffer_alloc)(dt_device *dev, size_t bytes, dt_buffer **out);
-    void (*buffer_free)(dt_buffer *buf);
-    dt_status (*upload)(dt_buffer *dst, size_t offset, const void *src, size_t bytes);
-    dt_status (*download)(const dt_buffer *src, size_t offset, void *dst, size_t bytes);
-    dt_status (*copy)(dt_buffer *dst, size_t dst_offset, const dt_buffer *src, size_t src_offset,
-                      size_t bytes);
-
-    /* desc is normalised: ld* and stride* filled in, batch >= 1. */
-    dt_status (*gemm)(dt_device *dev, const dt_gemm_desc *desc, const dt_tensor *a,
-                      const dt_tensor *b, const dt_tensor *c);
-
-    dt_status (*embedding_fwd)(dt_device *dev, const dt_tensor *tokens, const dt_tensor *table,
-                               const dt_tensor *out);
-    dt_status (*embedding_bwd)(dt_device *dev, const dt_tensor *tokens, const dt_tensor *dout,
-                               const dt_tensor *dtable);
-
-    dt_status (*rmsnorm_fwd)(dt_device *dev, const dt_tensor *x, const dt_tensor *w,
-                             const dt_tensor *y, const dt_tensor *rstd, int64_t rows, int64_t cols,
-                             float eps);
-    dt_status (*rmsnorm_bwd)(dt_device *dev, const dt_tensor *x, const dt_tensor *w,
-                             const dt_tensor *rstd, const dt_tensor *dy, const dt_tensor *dx,
-                             const dt_tensor *dw, int64_t rows, int64_t cols);
-
-    /* inverse = 0 for the forward rotation, 1 for the backward. */
-    dt_status (*rope)(dt_device *dev, const dt_tensor *x, const dt_tensor *table, int64_t rows,
-                      int64_t width, int64_t seq_len, int64_t head_dim, int64_t rot_cols,
-                      int inverse);
-
-    dt_status (*attention_fwd)(dt_device *dev, const dt_tensor *qkv, const dt_tensor *out,
-                               const dt_tensor *lse, int64_t batch, int64_t seq_len,
-                               int64_t n_heads, int64_t head_dim, float scale);
-    dt_status (*attention_bwd)(dt_device *dev, const dt_tensor *qkv, const dt_tensor *out,
-                               const dt_tensor *dout, const dt_tensor *lse, const dt_tensor *dqkv,
-                               const dt_tensor *scratch, int64_t batch, int64_t seq_len,
-                               int64_t n_heads, int64_t head_dim, float scale);
-
-    dt_status (*swiglu_fwd)(dt_device *dev, const dt_tensor *h, const dt_tensor *out, int64_t n,
-                            int64_t f);
-    dt_status (*swiglu_bwd)(dt_device *dev, const dt_tensor *h, const dt_tensor *dout,
-                            const dt_tensor *dh, int64_t n, int64_t f);
-
-    dt_status (*add)(dt_device *dev, const dt_tensor *a, const dt_tensor *b, const dt_tensor *y,
-                     int64_t n);
-    dt_status (*scale)(dt_device *dev, const dt_tensor *x, float alpha, const dt_tensor *y,
-                       int64_t n);
-    /* dt_copy is served by the `copy` entry above. */
-    dt_status (*fill)(dt_device *dev, const dt_tensor *y, float value, int64_t n);
-
-    /* dlogits is NULL for forward only. */
-    dt_status (*softmax_xent)(dt_device *dev, const dt_tensor *logits, const dt_tensor *targets,
-                              const dt_tensor *losses, const dt_tensor *dlogits, int64_t n,
-                              int64_t vocab, float grad_scale);
-
-    dt_status (*sum_squares)(dt_device *dev, const dt_tensor *x, const dt_tensor *out, int64_t n);
-    dt_status (*check_finite)(dt_device *dev, const dt_tensor *x, const dt_tensor *out, int64_t n);
-
-    dt_status (*adamw)(dt_device *dev, const dt_tensor *p, const dt_tensor *g, const dt_tensor *m,
-                       const dt_tensor *v, int64_t n, const dt_adamw_params *params);
-
-    dt_status (*demo_momentum)(dt_device *dev, const dt_tensor *d, const dt_tensor *g, int64_t n,
-                               float beta, float lr);
-    dt_status (*demo_encode)(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *x,
-                             const dt_tensor *f1, const dt_tensor *f2, const dt_tensor *coeffs);
-    dt_status (*demo_topk)(dt_device *dev, const dt_tensor *coeffs, int64_t n_tiles,
-                           int64_t tile_size, int64_t k, const dt_tensor *idx,
-                           const dt_tensor *vals);
-    dt_status (*demo_decode_sub)(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
-                                 const dt_tensor *vals, int64_t k, const dt_tensor *f1,
-                                 const dt_tensor *f2, const dt_tensor *d);
-    dt_status (*demo_apply)(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
-                            const dt_tensor *vals, int64_t k, int64_t n_contrib,
-                            const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                            const dt_tensor *w, float lr, float decay, dt_demo_update update);
+    DT_DEVICE_CORE(DT_OPS_FIELD_)
+    DT_DEVICE_OPS(DT_OPS_FIELD_)
 };
+#undef DT_OPS_FIELD_
+
+/* Whether a table fills the entry of `op`. */
+bool dt_device_ops_has(const dt_device_ops *ops, dt_op_id op);
+
+/* dt_device_info.ops_on_device / ops_on_host from a table and the info's
+ * canonical_on_host; the registry calls it after query and open, the
+ * canonical-update probe after deciding. */
+void dt_device_info_set_ops(dt_device_info *info, const dt_device_ops *ops);
 
 /* The canonical update through the host: download the operands, run
  * dt_demo_apply_host, upload W. For a backend that finds, at run time, that

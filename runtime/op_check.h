@@ -35,6 +35,15 @@ const char *op_shape(const dt_tensor *t, char *buf, size_t len);
 
 dt_status op_finite(const op_ctx *c, const char *name, float v);
 
+/* DT_ERR_UNSUPPORTED: the device's backend leaves `op` out of its table. */
+dt_status op_unsupported(const op_ctx *c, dt_op_id op);
+
+/* Calls the device's entry `name` (an op of runtime/op_list.h) with the
+ * parenthesised `args`, or refuses the op when the backend has no entry:
+ * a missing op is never called. */
+#define OP_DISPATCH(c, name, args)                                                                 \
+    ((c)->dev->ops->name ? (c)->dev->ops->name args : op_unsupported((c), DT_OP_##name))
+
 #define OP_TRY(expr)                                                                               \
     do {                                                                                           \
         dt_status op_try_st_ = (expr);                                                             \

@@ -54,7 +54,7 @@ dt_status dt_demo_momentum(dt_device *dev, dt_tensor d, dt_tensor g, float beta,
     OP_TRY(op_view_n(&ctx, "g", &g, DT_F32, n, "same as D"));
     OP_TRY(op_finite(&ctx, "beta", beta));
     OP_TRY(op_finite(&ctx, "lr", lr));
-    return dev->ops->demo_momentum(dev, &d, &g, n, beta, lr);
+    return OP_DISPATCH(&ctx, demo_momentum, (dev, &d, &g, n, beta, lr));
 }
 
 dt_status dt_demo_encode(dt_device *dev, const dt_tile_plan *plan, dt_tensor x, dt_tensor f1,
@@ -69,7 +69,7 @@ dt_status dt_demo_encode(dt_device *dev, const dt_tile_plan *plan, dt_tensor x, 
     snprintf(e, sizeof e, "[n_tiles, tile_size] = [%lld, %lld]", (long long)plan->n_tiles,
              (long long)plan->tile_size);
     OP_TRY(op_view_n(&ctx, "coeffs", &coeffs, DT_F32, plan->n_tiles * plan->tile_size, e));
-    return dev->ops->demo_encode(dev, plan, &x, &f1, &f2, &coeffs);
+    return OP_DISPATCH(&ctx, demo_encode, (dev, plan, &x, &f1, &f2, &coeffs));
 }
 
 dt_status dt_demo_topk(dt_device *dev, dt_tensor coeffs, int64_t k, dt_tensor idx, dt_tensor vals) {
@@ -83,7 +83,7 @@ dt_status dt_demo_topk(dt_device *dev, dt_tensor coeffs, int64_t k, dt_tensor id
     snprintf(e, sizeof e, "[n_tiles, k] = [%lld, %lld]", (long long)n_tiles, (long long)k);
     OP_TRY(op_view_n(&ctx, "idx", &idx, DT_I32, n_tiles * k, e));
     OP_TRY(op_view_n(&ctx, "vals", &vals, DT_F32, n_tiles * k, e));
-    return dev->ops->demo_topk(dev, &coeffs, n_tiles, size, k, &idx, &vals);
+    return OP_DISPATCH(&ctx, demo_topk, (dev, &coeffs, n_tiles, size, k, &idx, &vals));
 }
 
 dt_status dt_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, dt_tensor idx,
@@ -94,7 +94,7 @@ dt_status dt_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, dt_tensor
     OP_TRY(check_sparse(&ctx, plan, &idx, &vals, 1, &k));
     OP_TRY(check_basis(&ctx, plan, &f1, &f2));
     OP_TRY(op_view_n(&ctx, "D", &d, DT_F32, plan->rows * plan->cols, "rows x cols of the plan"));
-    return dev->ops->demo_decode_sub(dev, plan, &idx, &vals, k, &f1, &f2, &d);
+    return OP_DISPATCH(&ctx, demo_decode_sub, (dev, plan, &idx, &vals, k, &f1, &f2, &d));
 }
 
 /* Devices that cannot be made exact: bring the operands to the host, run

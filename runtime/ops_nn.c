@@ -62,7 +62,7 @@ dt_status dt_gemm(dt_device *dev, const dt_gemm_desc *desc, dt_tensor a, dt_tens
     OP_TRY(gemm_operand(&ctx, "A", &a, d.batch, d.stride_a, a_rows, d.lda, a_width));
     OP_TRY(gemm_operand(&ctx, "B", &b, d.batch, d.stride_b, b_rows, d.ldb, b_width));
     OP_TRY(gemm_operand(&ctx, "C", &c, d.batch, d.stride_c, d.m, d.ldc, d.n));
-    return dev->ops->gemm(dev, &d, &a, &b, &c);
+    return OP_DISPATCH(&ctx, gemm, (dev, &d, &a, &b, &c));
 }
 
 dt_status dt_matmul(dt_device *dev, int trans_a, int trans_b, float alpha, dt_tensor a, dt_tensor b,
@@ -97,7 +97,7 @@ dt_status dt_embedding_fwd(dt_device *dev, dt_tensor tokens, dt_tensor table, dt
     int64_t n = dt_tensor_numel(&tokens), dim = table.shape[1];
     snprintf(e, sizeof e, "[tokens, dim] = [%lld, %lld]", (long long)n, (long long)dim);
     OP_TRY(op_view_n(&ctx, "out", &out, DT_F32, n * dim, e));
-    return dev->ops->embedding_fwd(dev, &tokens, &table, &out);
+    return OP_DISPATCH(&ctx, embedding_fwd, (dev, &tokens, &table, &out));
 }
 
 dt_status dt_embedding_bwd(dt_device *dev, dt_tensor tokens, dt_tensor dout, dt_tensor dtable) {
@@ -109,7 +109,7 @@ dt_status dt_embedding_bwd(dt_device *dev, dt_tensor tokens, dt_tensor dout, dt_
     int64_t n = dt_tensor_numel(&tokens), dim = dtable.shape[1];
     snprintf(e, sizeof e, "[tokens, dim] = [%lld, %lld]", (long long)n, (long long)dim);
     OP_TRY(op_view_n(&ctx, "dout", &dout, DT_F32, n * dim, e));
-    return dev->ops->embedding_bwd(dev, &tokens, &dout, &dtable);
+    return OP_DISPATCH(&ctx, embedding_bwd, (dev, &tokens, &dout, &dtable));
 }
 
 /* ---- RMSNorm ------------------------------------------------------------- */
@@ -134,7 +134,7 @@ dt_status dt_rmsnorm_fwd(dt_device *dev, dt_tensor x, dt_tensor w, dt_tensor y, 
     OP_TRY(op_view_n(&ctx, "y", &y, DT_F32, rows * cols, "same as x"));
     if (!(eps >= 0.0f) || !isfinite(eps))
         return op_fail(&ctx, "eps %g must be finite and >= 0", (double)eps);
-    return dev->ops->rmsnorm_fwd(dev, &x, &w, &y, &rstd, rows, cols, eps);
+    return OP_DISPATCH(&ctx, rmsnorm_fwd, (dev, &x, &w, &y, &rstd, rows, cols, eps));
 }
 
 dt_status dt_rmsnorm_bwd(dt_device *dev, dt_tensor x, dt_tensor w, dt_tensor rstd, dt_tensor dy,
@@ -145,7 +145,7 @@ dt_status dt_rmsnorm_bwd(dt_device *dev, dt_tensor x, dt_tensor w, dt_tensor rst
     OP_TRY(op_view_n(&ctx, "dy", &dy, DT_F32, rows * cols, "same as x"));
     OP_TRY(op_view_n(&ctx, "dx", &dx, DT_F32, rows * cols, "same as x"));
     OP_TRY(op_view_n(&ctx, "dw", &dw, DT_F32, cols, "same as w"));
-    return dev->ops->rmsnorm_bwd(dev, &x, &w, &rstd, &dy, &dx, &dw, rows, cols);
+    return OP_DISPATCH(&ctx, rmsnorm_bwd, (dev, &x, &w, &rstd, &dy, &dx, &dw, rows, cols));
 }
 
 /* ---- RoPE ---------------------------------------------------------------- */
@@ -172,7 +172,8 @@ static dt_status rope(const char *name, dt_device *dev, dt_tensor x, dt_tensor t
     if (rows % seq_len)
         return op_fail(&ctx, "%lld rows are not a whole number of sequences of %lld",
                        (long long)rows, (long long)seq_len);
-    return dev->ops->rope(dev, &x, &table, rows, width, seq_len, head_dim, rot_cols, inverse);
+    return OP_DISPATCH(&ctx, rope,
+                       (dev, &x, &table, rows, width, seq_len, head_dim, rot_cols, inverse));
 }
 
 dt_status dt_rope_fwd(dt_device *dev, dt_tensor x, dt_tensor table, int64_t head_dim,
@@ -220,8 +221,8 @@ dt_status dt_attention_fwd(dt_device *dev, dt_tensor qkv, dt_tensor out, dt_tens
     op_ctx ctx = {"attention_fwd", dev};
     attn_dims d = {0};
     OP_TRY(attention_common(&ctx, &qkv, &out, &lse, n_heads, scale, &d));
-    return dev->ops->attention_fwd(dev, &qkv, &out, &lse, d.batch, d.seq, d.heads, d.head_dim,
-                                   scale);
+    return OP_DISPATCH(&ctx, attention_fwd,
+                       (dev, &qkv, &out, &lse, d.batch, d.seq, d.heads, d.head_dim, scale));
 }
 
 dt_status dt_attention_bwd(dt_device *dev, dt_tensor qkv, dt_tensor out, dt_tensor dout,
@@ -233,8 +234,9 @@ dt_status dt_attention_bwd(dt_device *dev, dt_tensor qkv, dt_tensor out, dt_tens
     OP_TRY(op_view_n(&ctx, "dout", &dout, DT_F32, dt_tensor_numel(&out), "same as out"));
     OP_TRY(op_view_n(&ctx, "dqkv", &dqkv, DT_F32, dt_tensor_numel(&qkv), "same as qkv"));
     OP_TRY(op_view_n(&ctx, "scratch", &scratch, DT_F32, dt_tensor_numel(&lse), "same as lse"));
-    return dev->ops->attention_bwd(dev, &qkv, &out, &dout, &lse, &dqkv, &scratch, d.batch, d.seq,
-                                   d.heads, d.head_dim, scale);
+    return OP_DISPATCH(&ctx, attention_bwd,
+                       (dev, &qkv, &out, &dout, &lse, &dqkv, &scratch, d.batch, d.seq, d.heads,
+                        d.head_dim, scale));
 }
 
 /* ---- SwiGLU -------------------------------------------------------------- */
@@ -258,7 +260,7 @@ dt_status dt_swiglu_fwd(dt_device *dev, dt_tensor h, dt_tensor out) {
     char e[96];
     snprintf(e, sizeof e, "[n, F] = [%lld, %lld]", (long long)n, (long long)f);
     OP_TRY(op_view_n(&ctx, "out", &out, DT_F32, n * f, e));
-    return dev->ops->swiglu_fwd(dev, &h, &out, n, f);
+    return OP_DISPATCH(&ctx, swiglu_fwd, (dev, &h, &out, n, f));
 }
 
 dt_status dt_swiglu_bwd(dt_device *dev, dt_tensor h, dt_tensor dout, dt_tensor dh) {
@@ -269,7 +271,7 @@ dt_status dt_swiglu_bwd(dt_device *dev, dt_tensor h, dt_tensor dout, dt_tensor d
     snprintf(e, sizeof e, "[n, F] = [%lld, %lld]", (long long)n, (long long)f);
     OP_TRY(op_view_n(&ctx, "dout", &dout, DT_F32, n * f, e));
     OP_TRY(op_view_n(&ctx, "dh", &dh, DT_F32, n * 2 * f, "same as h"));
-    return dev->ops->swiglu_bwd(dev, &h, &dout, &dh, n, f);
+    return OP_DISPATCH(&ctx, swiglu_bwd, (dev, &h, &dout, &dh, n, f));
 }
 
 /* ---- elementwise --------------------------------------------------------- */
@@ -280,7 +282,7 @@ dt_status dt_add(dt_device *dev, dt_tensor a, dt_tensor b, dt_tensor y) {
     int64_t n = dt_tensor_numel(&a);
     OP_TRY(op_view_n(&ctx, "b", &b, DT_F32, n, "same as a"));
     OP_TRY(op_view_n(&ctx, "y", &y, DT_F32, n, "same as a"));
-    return dev->ops->add(dev, &a, &b, &y, n);
+    return OP_DISPATCH(&ctx, add, (dev, &a, &b, &y, n));
 }
 
 dt_status dt_scale(dt_device *dev, dt_tensor x, float alpha, dt_tensor y) {
@@ -289,7 +291,7 @@ dt_status dt_scale(dt_device *dev, dt_tensor x, float alpha, dt_tensor y) {
     int64_t n = dt_tensor_numel(&x);
     OP_TRY(op_view_n(&ctx, "y", &y, DT_F32, n, "same as x"));
     OP_TRY(op_finite(&ctx, "alpha", alpha));
-    return dev->ops->scale(dev, &x, alpha, &y, n);
+    return OP_DISPATCH(&ctx, scale, (dev, &x, alpha, &y, n));
 }
 
 dt_status dt_copy(dt_device *dev, dt_tensor src, dt_tensor dst) {
@@ -308,7 +310,7 @@ dt_status dt_copy(dt_device *dev, dt_tensor src, dt_tensor dst) {
 dt_status dt_fill(dt_device *dev, dt_tensor y, float value) {
     op_ctx ctx = {"fill", dev};
     OP_TRY(op_view(&ctx, "y", &y, DT_F32));
-    return dev->ops->fill(dev, &y, value, dt_tensor_numel(&y));
+    return OP_DISPATCH(&ctx, fill, (dev, &y, value, dt_tensor_numel(&y)));
 }
 
 /* ---- cross-entropy ------------------------------------------------------- */
@@ -328,7 +330,8 @@ dt_status dt_softmax_xent(dt_device *dev, dt_tensor logits, dt_tensor targets, d
         OP_TRY(op_finite(&ctx, "grad_scale", grad_scale));
         dl = &dlogits;
     }
-    return dev->ops->softmax_xent(dev, &logits, &targets, &losses, dl, n, vocab, grad_scale);
+    return OP_DISPATCH(&ctx, softmax_xent,
+                       (dev, &logits, &targets, &losses, dl, n, vocab, grad_scale));
 }
 
 /* ---- reductions ---------------------------------------------------------- */
@@ -337,14 +340,14 @@ dt_status dt_sum_squares(dt_device *dev, dt_tensor x, dt_tensor out) {
     op_ctx ctx = {"sum_squares", dev};
     OP_TRY(op_view(&ctx, "x", &x, DT_F32));
     OP_TRY(op_view_n(&ctx, "out", &out, DT_F32, 1, "one element"));
-    return dev->ops->sum_squares(dev, &x, &out, dt_tensor_numel(&x));
+    return OP_DISPATCH(&ctx, sum_squares, (dev, &x, &out, dt_tensor_numel(&x)));
 }
 
 dt_status dt_check_finite(dt_device *dev, dt_tensor x, dt_tensor out) {
     op_ctx ctx = {"check_finite", dev};
     OP_TRY(op_view(&ctx, "x", &x, DT_F32));
     OP_TRY(op_view_n(&ctx, "out", &out, DT_F32, 1, "one element"));
-    return dev->ops->check_finite(dev, &x, &out, dt_tensor_numel(&x));
+    return OP_DISPATCH(&ctx, check_finite, (dev, &x, &out, dt_tensor_numel(&x)));
 }
 
 /* ---- AdamW --------------------------------------------------------------- */
@@ -369,5 +372,5 @@ dt_status dt_adamw(dt_device *dev, dt_tensor p, dt_tensor g, dt_tensor m, dt_ten
                        (double)hp->bias2);
     if (!(hp->eps > 0.0f) || !(hp->eps < 1.0f))
         return op_fail(&ctx, "eps %g must lie in (0, 1)", (double)hp->eps);
-    return dev->ops->adamw(dev, &p, &g, &m, &v, n, hp);
+    return OP_DISPATCH(&ctx, adamw, (dev, &p, &g, &m, &v, n, hp));
 }

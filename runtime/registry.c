@@ -66,7 +66,34 @@ dt_status dt_backend_device_info(int i, int index, dt_device_info *info) {
         return dt_error(DT_ERR_NOT_FOUND, "%s:%d: no such device (%s has %d%s%s)",
                         backends[i]->name, index, backends[i]->name, count, count ? "" : "; ",
                         count ? "" : why);
-    return backends[i]->query(index, info);
+    st = backends[i]->query(index, info);
+    if (st == DT_OK) dt_device_info_set_ops(info, backends[i]->ops);
+    return st;
+}
+
+/* Opens device `index` of backend `b` and checks that its table has every
+ * required entry, so that no call through a NULL entry can happen later. */
+static dt_status open_device(int b, int index, dt_device **out) {
+    dt_device *dev = NULL;
+    dt_status st = backends[b]->open(index, &dev);
+    if (st != DT_OK) return st;
+    const dt_device_ops *ops = dev->ops;
+    const char *missing = NULL;
+#define CORE_CHECK_(ret, name, params, args)                                                       \
+    if (!missing && !ops->name) missing = #name;
+    DT_DEVICE_CORE(CORE_CHECK_)
+#undef CORE_CHECK_
+    if (missing) {
+        st = dt_error(DT_ERR_UNSUPPORTED,
+                      "%s (%s): the %s backend's device table has no '%s' entry, which every "
+                      "device needs",
+                      dev->info.spec, dev->info.name, backends[b]->name, missing);
+        if (ops->close) ops->close(dev);
+        return st;
+    }
+    dt_device_info_set_ops(&dev->info, ops);
+    *out = dev;
+    return DT_OK;
 }
 
 /* The one other process-wide setting beside the backend list, written once
@@ -161,7 +188,7 @@ static dt_status open_auto(dt_device **out) {
         }
     }
     dt_error_clear();
-    return backends[best_backend]->open(best_index, out);
+    return open_device(best_backend, best_index, out);
 }
 
 /* Which backend and device a spec names ("auto" is backend -1), checking
@@ -234,7 +261,7 @@ dt_status dt_device_open(const char *spec, dt_device **out) {
     int backend, index;
     dt_status st = resolve_spec(spec, &backend, &index);
     if (st != DT_OK) return st;
-    return backend < 0 ? open_auto(out) : backends[backend]->open(index, out);
+    return backend < 0 ? open_auto(out) : open_device(backend, index, out);
 }
 
 void dt_device_close(dt_device *dev) {

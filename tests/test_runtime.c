@@ -1,12 +1,14 @@
 /* test_runtime: the runtime's contract outside the ops' arithmetic: device
- * specs and their errors, buffer bounds, view validation, and that a
- * rejected op names itself and the shapes in its message. */
+ * specs and their errors, buffer bounds, view validation, that a rejected
+ * op names itself and the shapes in its message, and that an op a backend
+ * leaves out is refused by name (a fake backend). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/backend.h"
 #include "tests/test_util.h"
 
 static int failures, checks;
@@ -398,6 +400,191 @@ static void test_cross_device(dt_device *cpu) {
     dt_device_close(other);
 }
 
+/* ---- a backend that leaves ops out -------------------------------------------
+ * A fake device on host memory whose table has the required entries, fill,
+ * and nothing else: every other op must be refused by name (never called
+ * through a NULL entry), and demo_apply must run on the host. */
+
+typedef struct fake_buffer {
+    dt_buffer base;
+    unsigned char *data;
+} fake_buffer;
+
+static void fake_close(dt_device *dev) {
+    free(dev);
+}
+static dt_status fake_sync(dt_device *dev) {
+    (void)dev;
+    return DT_OK;
+}
+static dt_status fake_buffer_alloc(dt_device *dev, size_t bytes, dt_buffer **out) {
+    (void)dev;
+    fake_buffer *b = calloc(1, sizeof *b);
+    if (b) b->data = calloc(1, bytes);
+    if (!b || !b->data) {
+        free(b);
+        return dt_error(DT_ERR_OOM, "fake: out of memory");
+    }
+    *out = &b->base;
+    return DT_OK;
+}
+static void fake_buffer_free(dt_buffer *buf) {
+    free(((fake_buffer *)buf)->data);
+    free(buf);
+}
+static dt_status fake_upload(dt_buffer *dst, size_t offset, const void *src, size_t bytes) {
+    memcpy(((fake_buffer *)dst)->data + offset, src, bytes);
+    return DT_OK;
+}
+static dt_status fake_download(const dt_buffer *src, size_t offset, void *dst, size_t bytes) {
+    memcpy(dst, ((const fake_buffer *)src)->data + offset, bytes);
+    return DT_OK;
+}
+static dt_status fake_copy(dt_buffer *dst, size_t dst_offset, const dt_buffer *src,
+                           size_t src_offset, size_t bytes) {
+    memcpy(((fake_buffer *)dst)->data + dst_offset, ((const fake_buffer *)src)->data + src_offset,
+           bytes);
+    return DT_OK;
+}
+static int fake_fills;
+static dt_status fake_fill(dt_device *dev, const dt_tensor *y, float value, int64_t n) {
+    (void)dev;
+    float *p = (float *)(((fake_buffer *)y->buf)->data + y->offset);
+    for (int64_t i = 0; i < n; i++) p[i] = value;
+    fake_fills++;
+    return DT_OK;
+}
+
+static const dt_device_ops fake_ops = {
+    .close = fake_close,
+    .sync = fake_sync,
+    .buffer_alloc = fake_buffer_alloc,
+    .buffer_free = fake_buffer_free,
+    .upload = fake_upload,
+    .download = fake_download,
+    .copy = fake_copy,
+    .fill = fake_fill,
+};
+
+static dt_device *fake_open(const dt_device_ops *ops) {
+    dt_device *dev = calloc(1, sizeof *dev);
+    if (!dev) return NULL;
+    dev->ops = ops;
+    dt_device_info_init(&dev->info, "fake", 0);
+    dt_strlcpy(dev->info.name, "Fake Device", sizeof dev->info.name);
+    dt_device_info_set_ops(&dev->info, ops);
+    return dev;
+}
+
+/* DT_ERR_UNSUPPORTED naming the entry point, the backend op and the device. */
+static void expect_refused(int line, dt_status got, const char *op, const char *entry) {
+    char what[96], quoted[64];
+    snprintf(what, sizeof what, "%s on a backend without '%s'", op, entry);
+    snprintf(quoted, sizeof quoted, "'%s'", entry);
+    expect2(line, got, DT_ERR_UNSUPPORTED, DT_ERR_UNSUPPORTED, what, op, quoted);
+    if (got == DT_ERR_UNSUPPORTED &&
+        (!strstr(dt_last_error(), "fake:0") || !strstr(dt_last_error(), "Fake Device"))) {
+        failures++;
+        printf("  FAIL line %d: %s: message \"%s\" does not name the device\n", line, what,
+               dt_last_error());
+    }
+}
+#define EXPECT_REFUSED(got, op, entry) expect_refused(__LINE__, (got), (op), (entry))
+
+static void test_missing_ops(void) {
+    printf("a backend that leaves ops out\n");
+    dt_device *dev = fake_open(&fake_ops);
+    dt_buffer *b = NULL;
+    if (!dev || dt_buffer_alloc(dev, 4096, &b) != DT_OK) {
+        failures++;
+        printf("  FAIL: fake device: %s\n", dt_last_error());
+        return;
+    }
+    /* Where each op runs, as `devices` reports it. */
+    const dt_device_info *in = dt_device_get_info(dev);
+    checks++;
+    int fill = -1, apply = -1, add = -1;
+    for (int op = 0; op < dt_op_count(); op++) {
+        if (strcmp(dt_op_name(op), "fill") == 0) fill = op;
+        if (strcmp(dt_op_name(op), "demo_apply") == 0) apply = op;
+        if (strcmp(dt_op_name(op), "add") == 0) add = op;
+    }
+    if (fill < 0 || apply < 0 || add < 0 || dt_op_name(dt_op_count()) || dt_op_name(-1) ||
+        in->ops_on_device != (uint64_t)1 << fill || in->ops_on_host != (uint64_t)1 << apply) {
+        failures++;
+        printf("  FAIL: op masks on device %#llx, on host %#llx (fill %d, demo_apply %d)\n",
+               (unsigned long long)in->ops_on_device, (unsigned long long)in->ops_on_host, fill,
+               apply);
+    }
+
+    dt_tensor v8 = dt_tensor_1d(b, 0, DT_F32, 8), w8 = dt_tensor_1d(b, 64, DT_F32, 8);
+    EXPECT(dt_fill(dev, v8, 2.0f), DT_OK, "fill (provided)", NULL, NULL);
+    checks++;
+    if (fake_fills != 1) {
+        failures++;
+        printf("  FAIL: fill did not reach the backend\n");
+    }
+    EXPECT_REFUSED(dt_add(dev, v8, v8, w8), "add", "add");
+    EXPECT_REFUSED(dt_scale(dev, v8, 2.0f, w8), "scale", "scale");
+    EXPECT_REFUSED(dt_sum_squares(dev, v8, dt_tensor_1d(b, 128, DT_F32, 1)), "sum_squares",
+                   "sum_squares");
+    EXPECT_REFUSED(dt_matmul(dev, 0, 0, 1.0f, dt_tensor_2d(b, 0, DT_F32, 2, 2),
+                             dt_tensor_2d(b, 16, DT_F32, 2, 2), 0.0f,
+                             dt_tensor_2d(b, 32, DT_F32, 2, 2)),
+                   "gemm", "gemm"); /* dt_matmul is dt_gemm */
+    EXPECT_REFUSED(dt_rope_fwd(dev, dt_tensor_2d(b, 0, DT_F32, 2, 4),
+                               dt_tensor_3d(b, 256, DT_F32, 2, 2, 2), 4, 4),
+                   "rope_fwd", "rope");
+    EXPECT_REFUSED(dt_rope_bwd(dev, dt_tensor_2d(b, 0, DT_F32, 2, 4),
+                               dt_tensor_3d(b, 256, DT_F32, 2, 2, 2), 4, 4),
+                   "rope_bwd", "rope");
+    EXPECT_REFUSED(dt_demo_momentum(dev, v8, w8, 0.9f, 1.0f), "demo_momentum", "demo_momentum");
+    /* Arguments are still checked first: a bad call is INVALID everywhere. */
+    EXPECT(dt_add(dev, v8, dt_tensor_1d(b, 0, DT_F32, 7), w8), DT_ERR_INVALID,
+           "add with mismatched sizes", "add", "[7]");
+    /* dt_copy is the required copy entry. */
+    EXPECT(dt_copy(dev, v8, w8), DT_OK, "copy", NULL, NULL);
+
+    /* The canonical update without a device entry runs on the host: the
+     * same bits as dt_demo_apply_host. A 4 x 4 tensor in 2 x 2 tiles. */
+    dt_tile_plan plan;
+    dt_demo_tile_plan(2, (int64_t[]){4, 4}, 2, &plan);
+    int32_t idx[2 * 4 * 2];
+    float vals[2 * 4 * 2], recip[3], f1[4], f2[4], w[16], want[16], got[16];
+    for (int i = 0; i < 16; i++) {
+        idx[i] = (i * 3 + i / 2) % 4;
+        vals[i] = 0.1f * (float)(i % 5) - 0.2f;
+        w[i] = 0.01f * (float)i;
+    }
+    for (int i = 0; i < 16; i += 2)
+        if (idx[i] == idx[i + 1]) idx[i + 1] = (idx[i] + 1) % 4;
+    dt_recip_table(2, recip);
+    dt_dct_basis(2, f1);
+    dt_dct_basis(2, f2);
+    memcpy(want, w, sizeof w);
+    dt_demo_apply_host(&plan, idx, vals, 2, 2, recip, f1, f2, want, 1e-2f, 0.99f,
+                       DT_DEMO_UPDATE_SIGN);
+    dt_buffer_upload(b, 0, idx, sizeof idx);
+    dt_buffer_upload(b, 64, vals, sizeof vals);
+    dt_buffer_upload(b, 128, recip, sizeof recip);
+    dt_buffer_upload(b, 192, f1, sizeof f1);
+    dt_buffer_upload(b, 256, f2, sizeof f2);
+    dt_buffer_upload(b, 320, w, sizeof w);
+    EXPECT(dt_demo_apply(dev, &plan, dt_tensor_1d(b, 0, DT_I32, 16),
+                         dt_tensor_1d(b, 64, DT_F32, 16), 2, dt_tensor_1d(b, 128, DT_F32, 3),
+                         dt_tensor_1d(b, 192, DT_F32, 4), dt_tensor_1d(b, 256, DT_F32, 4),
+                         dt_tensor_1d(b, 320, DT_F32, 16), 1e-2f, 0.99f, DT_DEMO_UPDATE_SIGN),
+           DT_OK, "demo_apply without a device entry (the host fallback)", NULL, NULL);
+    dt_buffer_download(b, 320, got, sizeof got);
+    checks++;
+    if (memcmp(got, want, sizeof got) != 0) {
+        failures++;
+        printf("  FAIL: demo_apply's host fallback differs from dt_demo_apply_host\n");
+    }
+    dt_buffer_free(b);
+    dt_device_close(dev);
+}
+
 int main(void) {
     /* Every status has a distinct, non-empty name. */
     for (int s = DT_OK; s <= DT_ERR_UNSUPPORTED; s++)
@@ -411,6 +598,7 @@ int main(void) {
             }
         }
     test_specs();
+    test_missing_ops();
     dt_device *dev = NULL;
     if (dt_device_open("cpu", &dev) != DT_OK) {
         printf("FAIL: cannot open the cpu device: %s\n", dt_last_error());

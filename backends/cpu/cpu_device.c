@@ -197,5 +197,6 @@ const dt_backend dt_backend_cpu = {
     .name = "cpu",
     .probe = cpu_probe,
     .query = cpu_query,
+    .ops = &cpu_ops,
     .open = cpu_open,
 };

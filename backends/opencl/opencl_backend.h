@@ -143,6 +143,7 @@ void ocl_platform_string(cl_platform_id p, cl_platform_info what, char *out, siz
 
 /* ---- opencl_device.c ------------------------------------------------------- */
 dt_status ocl_open(int index, dt_device **out);
+extern const dt_device_ops ocl_ops; /* every OpenCL device's table */
 
 /* ---- opencl_program.c: building programs and kernels ----------------------- */
 

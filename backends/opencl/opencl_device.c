@@ -24,7 +24,7 @@ static dt_status ocl_sync(dt_device *dev) {
     return err == CL_SUCCESS ? DT_OK : ocl_fail(d, "sync", "clFinish", err);
 }
 
-static const dt_device_ops ocl_ops = {
+const dt_device_ops ocl_ops = {
     .close = ocl_close,
     .sync = ocl_sync,
     .buffer_alloc = ocl_buffer_alloc,

@@ -277,5 +277,6 @@ const dt_backend dt_backend_opencl = {
     .name = "opencl",
     .probe = ocl_probe,
     .query = ocl_query,
+    .ops = &ocl_ops,
     .open = ocl_open,
 };

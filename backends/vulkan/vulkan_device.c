@@ -204,5 +204,6 @@ const dt_backend dt_backend_vulkan = {
     .name = "vulkan",
     .probe = vk_probe,
     .query = vk_query,
+    .ops = &vk_ops,
     .open = vk_open,
 };

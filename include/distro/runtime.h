@@ -71,7 +71,20 @@ typedef struct dt_device_info {
      * this device, so the runtime runs it on the host for it. */
     bool canonical_on_host;
     char note[160]; /* anything a user should know ("GEMM via OpenBLAS") */
+    /* Where each backend op runs for this device (bit i is op i of
+     * dt_op_name): on the device, or on the host by the runtime (the
+     * canonical update of a device that cannot reproduce it). An op in
+     * neither mask is refused with DT_ERR_UNSUPPORTED. Both 0 when not
+     * known without opening the device. */
+    uint64_t ops_on_device;
+    uint64_t ops_on_host;
 } dt_device_info;
+
+/* The backend ops, by number (0 .. dt_op_count() - 1): "gemm",
+ * "embedding_fwd", ..., "demo_apply". One op may serve two entry points of
+ * ops.h ("rope": dt_rope_fwd and dt_rope_bwd). NULL outside the range. */
+int dt_op_count(void);
+const char *dt_op_name(int op);
 
 /* Describe device `index` of backend `i` without opening it for work. */
 dt_status dt_backend_device_info(int i, int index, dt_device_info *info);

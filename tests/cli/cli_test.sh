@@ -83,6 +83,27 @@ devices)
   grep -q "^cpu " "$tmp/out" || fail "no cpu row"
   "$cli" devices --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert any(x["spec"]=="cpu" for x in d["devices"])' \
     || fail "devices --json"
+  # Every device lists every op once, as running on the device, on the host
+  # or unsupported; the cpu device runs them all itself; the canonical update
+  # is on the host exactly when UPDATE says so.
+  "$cli" devices --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["devices"]
+names = None
+for x in d:
+    if "ops" not in x:
+        continue
+    o = x["ops"]
+    listed = o["device"] + o["host"] + o["unsupported"]
+    assert len(listed) == len(set(listed)), (x["spec"], o)
+    if names is None:
+        names = sorted(listed)
+    assert sorted(listed) == names, (x["spec"], o)
+    assert ("demo_apply" in o["host"]) == (x["canonical_update"] == "host"), (x["spec"], o)
+cpu = [x for x in d if x["spec"] == "cpu"][0]
+assert not cpu["ops"]["host"] and not cpu["ops"]["unsupported"], cpu["ops"]
+assert "gemm" in cpu["ops"]["device"] and "demo_apply" in cpu["ops"]["device"], cpu["ops"]
+' || fail "devices --json: ops"
   ;;
 bench_quick)
   "$cli" bench --device cpu --quick --json >"$tmp/out" || fail "bench exited $?"

@@ -142,37 +142,10 @@ static dt_status cpu_copy(dt_buffer *dst, size_t dst_offset, const dt_buffer *sr
     return DT_OK;
 }
 
-static const dt_device_ops cpu_ops = {
-    .close = cpu_close,
-    .sync = cpu_sync,
-    .buffer_alloc = cpu_buffer_alloc,
-    .buffer_free = cpu_buffer_free,
-    .upload = cpu_upload,
-    .download = cpu_download,
-    .copy = cpu_copy,
-    .gemm = cpu_gemm,
-    .embedding_fwd = cpu_embedding_fwd,
-    .embedding_bwd = cpu_embedding_bwd,
-    .rmsnorm_fwd = cpu_rmsnorm_fwd,
-    .rmsnorm_bwd = cpu_rmsnorm_bwd,
-    .rope = cpu_rope,
-    .attention_fwd = cpu_attention_fwd,
-    .attention_bwd = cpu_attention_bwd,
-    .swiglu_fwd = cpu_swiglu_fwd,
-    .swiglu_bwd = cpu_swiglu_bwd,
-    .add = cpu_add,
-    .scale = cpu_scale,
-    .fill = cpu_fill,
-    .softmax_xent = cpu_softmax_xent,
-    .sum_squares = cpu_sum_squares,
-    .check_finite = cpu_check_finite,
-    .adamw = cpu_adamw,
-    .demo_momentum = cpu_demo_momentum,
-    .demo_encode = cpu_demo_encode,
-    .demo_topk = cpu_demo_topk,
-    .demo_decode_sub = cpu_demo_decode_sub,
-    .demo_apply = cpu_demo_apply,
-};
+/* Every entry of runtime/op_list.h: cpu_<name>. */
+#define CPU_OP_ENTRY(ret, name, params, args) .name = cpu_##name,
+static const dt_device_ops cpu_ops = {DT_DEVICE_CORE(CPU_OP_ENTRY) DT_DEVICE_OPS(CPU_OP_ENTRY)};
+#undef CPU_OP_ENTRY
 
 static dt_status cpu_open(int index, dt_device **out) {
     if (index != 0)

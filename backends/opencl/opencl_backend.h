@@ -207,13 +207,15 @@ dt_status ocl_run_1d(ocl_args *a, const char *op, size_t n, size_t local);
  * DT_ERR_DEVICE otherwise; the message names the op and the device. */
 dt_status ocl_fail(const ocl_device *d, const char *op, const char *call, cl_int err);
 
-/* ---- opencl_buffer.c ------------------------------------------------------- */
-dt_status ocl_buffer_alloc(dt_device *dev, size_t bytes, dt_buffer **out);
-void ocl_buffer_free(dt_buffer *buf);
-dt_status ocl_upload(dt_buffer *dst, size_t offset, const void *src, size_t bytes);
-dt_status ocl_download(const dt_buffer *src, size_t offset, void *dst, size_t bytes);
-dt_status ocl_copy(dt_buffer *dst, size_t dst_offset, const dt_buffer *src, size_t src_offset,
-                   size_t bytes);
+/* ---- the device's entries ----------------------------------------------------
+ * ocl_<name> for every entry of runtime/op_list.h: close and sync in
+ * opencl_device.c, the buffer entries in opencl_buffer.c, gemm in
+ * opencl_gemm.c, the ops in opencl_ops_elementwise.c, opencl_ops_nn.c,
+ * opencl_ops_attention.c and opencl_ops_demo.c. */
+#define OCL_DECLARE_OP(ret, name, params, args) ret ocl_##name params;
+DT_DEVICE_CORE(OCL_DECLARE_OP)
+DT_DEVICE_OPS(OCL_DECLARE_OP)
+#undef OCL_DECLARE_OP
 
 /* ---- opencl_gemm.c --------------------------------------------------------- */
 /* How GEMM runs on a device, for info.note ("GEMM via CLBlast ..."). */
@@ -221,63 +223,7 @@ const char *ocl_gemm_note(cl_platform_id platform, cl_device_id device);
 /* At open: CLBlast kernel parameters for devices its database does not
  * know (PoCL's CPU device); a no-op elsewhere. */
 dt_status ocl_gemm_setup(ocl_device *d);
-dt_status ocl_gemm(dt_device *dev, const dt_gemm_desc *d, const dt_tensor *a, const dt_tensor *b,
-                   const dt_tensor *c);
 
-/* ---- opencl_ops_elementwise.c ---------------------------------------------- */
-dt_status ocl_add(dt_device *dev, const dt_tensor *a, const dt_tensor *b, const dt_tensor *y,
-                  int64_t n);
-dt_status ocl_scale(dt_device *dev, const dt_tensor *x, float alpha, const dt_tensor *y, int64_t n);
-dt_status ocl_fill(dt_device *dev, const dt_tensor *y, float value, int64_t n);
-dt_status ocl_sum_squares(dt_device *dev, const dt_tensor *x, const dt_tensor *out, int64_t n);
-dt_status ocl_check_finite(dt_device *dev, const dt_tensor *x, const dt_tensor *out, int64_t n);
-dt_status ocl_adamw(dt_device *dev, const dt_tensor *p, const dt_tensor *g, const dt_tensor *m,
-                    const dt_tensor *v, int64_t n, const dt_adamw_params *params);
-dt_status ocl_demo_momentum(dt_device *dev, const dt_tensor *d, const dt_tensor *g, int64_t n,
-                            float beta, float lr);
-
-/* ---- opencl_ops_nn.c ------------------------------------------------------- */
-dt_status ocl_embedding_fwd(dt_device *dev, const dt_tensor *tokens, const dt_tensor *table,
-                            const dt_tensor *out);
-dt_status ocl_embedding_bwd(dt_device *dev, const dt_tensor *tokens, const dt_tensor *dout,
-                            const dt_tensor *dtable);
-dt_status ocl_rmsnorm_fwd(dt_device *dev, const dt_tensor *x, const dt_tensor *w,
-                          const dt_tensor *y, const dt_tensor *rstd, int64_t rows, int64_t cols,
-                          float eps);
-dt_status ocl_rmsnorm_bwd(dt_device *dev, const dt_tensor *x, const dt_tensor *w,
-                          const dt_tensor *rstd, const dt_tensor *dy, const dt_tensor *dx,
-                          const dt_tensor *dw, int64_t rows, int64_t cols);
-dt_status ocl_rope(dt_device *dev, const dt_tensor *x, const dt_tensor *table, int64_t rows,
-                   int64_t width, int64_t seq_len, int64_t head_dim, int64_t rot_cols, int inverse);
-dt_status ocl_swiglu_fwd(dt_device *dev, const dt_tensor *h, const dt_tensor *out, int64_t n,
-                         int64_t f);
-dt_status ocl_swiglu_bwd(dt_device *dev, const dt_tensor *h, const dt_tensor *dout,
-                         const dt_tensor *dh, int64_t n, int64_t f);
-dt_status ocl_softmax_xent(dt_device *dev, const dt_tensor *logits, const dt_tensor *targets,
-                           const dt_tensor *losses, const dt_tensor *dlogits, int64_t n,
-                           int64_t vocab, float grad_scale);
-
-/* ---- opencl_ops_attention.c ------------------------------------------------ */
-dt_status ocl_attention_fwd(dt_device *dev, const dt_tensor *qkv, const dt_tensor *out,
-                            const dt_tensor *lse, int64_t batch, int64_t seq_len, int64_t n_heads,
-                            int64_t head_dim, float scale);
-dt_status ocl_attention_bwd(dt_device *dev, const dt_tensor *qkv, const dt_tensor *out,
-                            const dt_tensor *dout, const dt_tensor *lse, const dt_tensor *dqkv,
-                            const dt_tensor *scratch, int64_t batch, int64_t seq_len,
-                            int64_t n_heads, int64_t head_dim, float scale);
-
-/* ---- opencl_ops_demo.c ----------------------------------------------------- */
-dt_status ocl_demo_encode(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *x,
-                          const dt_tensor *f1, const dt_tensor *f2, const dt_tensor *coeffs);
-dt_status ocl_demo_topk(dt_device *dev, const dt_tensor *coeffs, int64_t n_tiles, int64_t tile_size,
-                        int64_t k, const dt_tensor *idx, const dt_tensor *vals);
-dt_status ocl_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
-                              const dt_tensor *vals, int64_t k, const dt_tensor *f1,
-                              const dt_tensor *f2, const dt_tensor *d);
-dt_status ocl_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
-                         const dt_tensor *vals, int64_t k, int64_t n_contrib,
-                         const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                         const dt_tensor *w, float lr, float decay, dt_demo_update update);
 /* opencl_demo_selftest.c: runs the device's canonical update, under both
  * update rules, on small problems built to expose FMA contraction and
  * ordering mistakes and compares the bits with dt_demo_apply_host; *exact = 0

@@ -7,7 +7,7 @@
 
 #include "backends/opencl/opencl_backend.h"
 
-static void ocl_close(dt_device *dev) {
+void ocl_close(dt_device *dev) {
     ocl_device *d = ocl_dev(dev);
     if (d->queue) clFinish(d->queue);
     if (d->reduce_partials) clReleaseMemObject(d->reduce_partials);
@@ -18,43 +18,16 @@ static void ocl_close(dt_device *dev) {
     free(d);
 }
 
-static dt_status ocl_sync(dt_device *dev) {
+dt_status ocl_sync(dt_device *dev) {
     ocl_device *d = ocl_dev(dev);
     cl_int err = clFinish(d->queue);
     return err == CL_SUCCESS ? DT_OK : ocl_fail(d, "sync", "clFinish", err);
 }
 
-const dt_device_ops ocl_ops = {
-    .close = ocl_close,
-    .sync = ocl_sync,
-    .buffer_alloc = ocl_buffer_alloc,
-    .buffer_free = ocl_buffer_free,
-    .upload = ocl_upload,
-    .download = ocl_download,
-    .copy = ocl_copy,
-    .gemm = ocl_gemm,
-    .embedding_fwd = ocl_embedding_fwd,
-    .embedding_bwd = ocl_embedding_bwd,
-    .rmsnorm_fwd = ocl_rmsnorm_fwd,
-    .rmsnorm_bwd = ocl_rmsnorm_bwd,
-    .rope = ocl_rope,
-    .attention_fwd = ocl_attention_fwd,
-    .attention_bwd = ocl_attention_bwd,
-    .swiglu_fwd = ocl_swiglu_fwd,
-    .swiglu_bwd = ocl_swiglu_bwd,
-    .add = ocl_add,
-    .scale = ocl_scale,
-    .fill = ocl_fill,
-    .softmax_xent = ocl_softmax_xent,
-    .sum_squares = ocl_sum_squares,
-    .check_finite = ocl_check_finite,
-    .adamw = ocl_adamw,
-    .demo_momentum = ocl_demo_momentum,
-    .demo_encode = ocl_demo_encode,
-    .demo_topk = ocl_demo_topk,
-    .demo_decode_sub = ocl_demo_decode_sub,
-    .demo_apply = ocl_demo_apply,
-};
+/* Every entry of runtime/op_list.h: ocl_<name>. */
+#define OCL_OP_ENTRY(ret, name, params, args) .name = ocl_##name,
+const dt_device_ops ocl_ops = {DT_DEVICE_CORE(OCL_OP_ENTRY) DT_DEVICE_OPS(OCL_OP_ENTRY)};
+#undef OCL_OP_ENTRY
 
 /* What the device must offer beyond OpenCL 1.2 itself. */
 static dt_status check_capable(ocl_device *d) {

@@ -308,12 +308,6 @@ dt_status vk_workspace(vk_device *d, size_t bytes, const char *op, vk_buffer **o
 /* Record a fill of bytes [offset, offset + bytes) with a 32-bit pattern. */
 dt_status vk_fill(vk_device *d, const char *op, vk_buffer *buf, size_t offset, size_t bytes,
                   uint32_t bits);
-dt_status vk_op_buffer_alloc(dt_device *dev, size_t bytes, dt_buffer **out);
-void vk_op_buffer_free(dt_buffer *buf);
-dt_status vk_op_upload(dt_buffer *dst, size_t offset, const void *src, size_t bytes);
-dt_status vk_op_download(const dt_buffer *src, size_t offset, void *dst, size_t bytes);
-dt_status vk_op_copy(dt_buffer *dst, size_t dst_offset, const dt_buffer *src, size_t src_offset,
-                     size_t bytes);
 
 /* vulkan_commands.c */
 dt_status vk_batches_create(vk_device *d);
@@ -335,7 +329,6 @@ dt_status vk_submit(vk_device *d, const char *op);
 void vk_poll(vk_device *d);
 /* Wait until every batch up to `serial` has finished (submitting if needed). */
 dt_status vk_wait(vk_device *d, uint64_t serial, const char *op);
-dt_status vk_op_sync(dt_device *dev);
 /* Fail fast on a lost device. */
 dt_status vk_check_alive(vk_device *d, const char *op);
 
@@ -387,6 +380,16 @@ static inline vk_arg vk_out(const dt_tensor *t) {
 /* Workgroups for n items of `per_group` each, capped for grid-stride loops. */
 uint32_t vk_groups(int64_t n, int64_t per_group);
 
+/* ---- the device's entries -------------------------------------------------------
+ * vk_op_<name> for every entry of runtime/op_list.h: close in
+ * vulkan_device.c, sync in vulkan_commands.c, the buffer entries in
+ * vulkan_memory.c, the ops in vulkan_ops_gemm.c, vulkan_ops_nn.c,
+ * vulkan_ops_attention.c, vulkan_ops_elementwise.c and vulkan_ops_demo.c. */
+#define VK_DECLARE_OP(ret, name, params, args) ret vk_op_##name params;
+DT_DEVICE_CORE(VK_DECLARE_OP)
+DT_DEVICE_OPS(VK_DECLARE_OP)
+#undef VK_DECLARE_OP
+
 /* ---- ops ------------------------------------------------------------------------ */
 
 /* vulkan_ops_gemm.c */
@@ -395,65 +398,5 @@ uint32_t vk_groups(int64_t n, int64_t per_group);
  * ascending k, one rounded product at a time (the canonical update). */
 dt_status vk_gemm(vk_device *d, const char *op, const dt_gemm_desc *g, vk_arg a, vk_arg b, vk_arg c,
                   bool precise);
-dt_status vk_op_gemm(dt_device *dev, const dt_gemm_desc *d, const dt_tensor *a, const dt_tensor *b,
-                     const dt_tensor *c);
-
-/* vulkan_ops_nn.c */
-dt_status vk_op_embedding_fwd(dt_device *dev, const dt_tensor *tokens, const dt_tensor *table,
-                              const dt_tensor *out);
-dt_status vk_op_embedding_bwd(dt_device *dev, const dt_tensor *tokens, const dt_tensor *dout,
-                              const dt_tensor *dtable);
-dt_status vk_op_rmsnorm_fwd(dt_device *dev, const dt_tensor *x, const dt_tensor *w,
-                            const dt_tensor *y, const dt_tensor *rstd, int64_t rows, int64_t cols,
-                            float eps);
-dt_status vk_op_rmsnorm_bwd(dt_device *dev, const dt_tensor *x, const dt_tensor *w,
-                            const dt_tensor *rstd, const dt_tensor *dy, const dt_tensor *dx,
-                            const dt_tensor *dw, int64_t rows, int64_t cols);
-dt_status vk_op_rope(dt_device *dev, const dt_tensor *x, const dt_tensor *table, int64_t rows,
-                     int64_t width, int64_t seq_len, int64_t head_dim, int64_t rot_cols,
-                     int inverse);
-dt_status vk_op_swiglu_fwd(dt_device *dev, const dt_tensor *h, const dt_tensor *out, int64_t n,
-                           int64_t f);
-dt_status vk_op_swiglu_bwd(dt_device *dev, const dt_tensor *h, const dt_tensor *dout,
-                           const dt_tensor *dh, int64_t n, int64_t f);
-dt_status vk_op_softmax_xent(dt_device *dev, const dt_tensor *logits, const dt_tensor *targets,
-                             const dt_tensor *losses, const dt_tensor *dlogits, int64_t n,
-                             int64_t vocab, float grad_scale);
-
-/* vulkan_ops_attention.c */
-dt_status vk_op_attention_fwd(dt_device *dev, const dt_tensor *qkv, const dt_tensor *out,
-                              const dt_tensor *lse, int64_t batch, int64_t seq_len, int64_t n_heads,
-                              int64_t head_dim, float scale);
-dt_status vk_op_attention_bwd(dt_device *dev, const dt_tensor *qkv, const dt_tensor *out,
-                              const dt_tensor *dout, const dt_tensor *lse, const dt_tensor *dqkv,
-                              const dt_tensor *scratch, int64_t batch, int64_t seq_len,
-                              int64_t n_heads, int64_t head_dim, float scale);
-
-/* vulkan_ops_elementwise.c */
-dt_status vk_op_add(dt_device *dev, const dt_tensor *a, const dt_tensor *b, const dt_tensor *y,
-                    int64_t n);
-dt_status vk_op_scale(dt_device *dev, const dt_tensor *x, float alpha, const dt_tensor *y,
-                      int64_t n);
-dt_status vk_op_fill(dt_device *dev, const dt_tensor *y, float value, int64_t n);
-dt_status vk_op_sum_squares(dt_device *dev, const dt_tensor *x, const dt_tensor *out, int64_t n);
-dt_status vk_op_check_finite(dt_device *dev, const dt_tensor *x, const dt_tensor *out, int64_t n);
-dt_status vk_op_adamw(dt_device *dev, const dt_tensor *p, const dt_tensor *g, const dt_tensor *m,
-                      const dt_tensor *v, int64_t n, const dt_adamw_params *params);
-dt_status vk_op_demo_momentum(dt_device *dev, const dt_tensor *d, const dt_tensor *g, int64_t n,
-                              float beta, float lr);
-
-/* vulkan_ops_demo.c */
-dt_status vk_op_demo_encode(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *x,
-                            const dt_tensor *f1, const dt_tensor *f2, const dt_tensor *coeffs);
-dt_status vk_op_demo_topk(dt_device *dev, const dt_tensor *coeffs, int64_t n_tiles,
-                          int64_t tile_size, int64_t k, const dt_tensor *idx,
-                          const dt_tensor *vals);
-dt_status vk_op_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
-                                const dt_tensor *vals, int64_t k, const dt_tensor *f1,
-                                const dt_tensor *f2, const dt_tensor *d);
-dt_status vk_op_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
-                           const dt_tensor *vals, int64_t k, int64_t n_contrib,
-                           const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                           const dt_tensor *w, float lr, float decay, dt_demo_update update);
 
 #endif

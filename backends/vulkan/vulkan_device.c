@@ -43,7 +43,7 @@ static dt_status vk_query(int index, dt_device_info *info) {
     return DT_OK;
 }
 
-static void vk_close(dt_device *dev) {
+void vk_op_close(dt_device *dev) {
     vk_device *d = vk_dev(dev);
     vk_profile_report(d);
     if (d->device && d->fn->DeviceWaitIdle) {
@@ -70,37 +70,10 @@ void vk_set_note(vk_device *d) {
              d->vi.validation ? "; validation layer on" : "");
 }
 
-static const dt_device_ops vk_ops = {
-    .close = vk_close,
-    .sync = vk_op_sync,
-    .buffer_alloc = vk_op_buffer_alloc,
-    .buffer_free = vk_op_buffer_free,
-    .upload = vk_op_upload,
-    .download = vk_op_download,
-    .copy = vk_op_copy,
-    .gemm = vk_op_gemm,
-    .embedding_fwd = vk_op_embedding_fwd,
-    .embedding_bwd = vk_op_embedding_bwd,
-    .rmsnorm_fwd = vk_op_rmsnorm_fwd,
-    .rmsnorm_bwd = vk_op_rmsnorm_bwd,
-    .rope = vk_op_rope,
-    .attention_fwd = vk_op_attention_fwd,
-    .attention_bwd = vk_op_attention_bwd,
-    .swiglu_fwd = vk_op_swiglu_fwd,
-    .swiglu_bwd = vk_op_swiglu_bwd,
-    .add = vk_op_add,
-    .scale = vk_op_scale,
-    .fill = vk_op_fill,
-    .softmax_xent = vk_op_softmax_xent,
-    .sum_squares = vk_op_sum_squares,
-    .check_finite = vk_op_check_finite,
-    .adamw = vk_op_adamw,
-    .demo_momentum = vk_op_demo_momentum,
-    .demo_encode = vk_op_demo_encode,
-    .demo_topk = vk_op_demo_topk,
-    .demo_decode_sub = vk_op_demo_decode_sub,
-    .demo_apply = vk_op_demo_apply,
-};
+/* Every entry of runtime/op_list.h: vk_op_<name>. */
+#define VK_OP_ENTRY(ret, name, params, args) .name = vk_op_##name,
+static const dt_device_ops vk_ops = {DT_DEVICE_CORE(VK_OP_ENTRY) DT_DEVICE_OPS(VK_OP_ENTRY)};
+#undef VK_OP_ENTRY
 
 static dt_status create_logical_device(vk_device *d) {
     VkQueueFamilyProperties fam[16];
@@ -192,7 +165,7 @@ static dt_status vk_open(int index, dt_device **out) {
     if (st == DT_OK) st = vk_layouts_create(d);
     if (st == DT_OK) st = vk_batches_create(d);
     if (st != DT_OK) {
-        vk_close(&d->base);
+        vk_op_close(&d->base);
         return st;
     }
     vk_set_note(d);

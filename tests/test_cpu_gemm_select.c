@@ -1,0 +1,348 @@
+/* test_cpu_gemm_select: how the cpu device picks its GEMM path
+ * (backends/cpu/cpu_gemm_select.c), and both paths at model shapes.
+ *
+ *  - auto measures and picks a path, writes the cache; the next selection
+ *    reads it (and really does: a cache saying the other path wins);
+ *  - a cache with another key (CPU model, threads, library, build), a
+ *    corrupt, truncated or empty one is ignored, measured again and
+ *    rewritten;
+ *  - an explicit request wins over the cache; an unknown one is an error;
+ *  - a device opened in a fresh process reads the cache the first wrote,
+ *    and DISTRO_CPU_GEMM=own|blas|bogus behaves likewise through dt_device_open;
+ *  - both paths agree with a double reference on model-shaped GEMMs.
+ * Timing is never asserted: which path wins is the machine's business. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backends/cpu/cpu_backend.h"
+#include "distro_config.h"
+#include "tests/test_util.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+static const char *source_name(cpu_gemm_source s) {
+    return s == CPU_GEMM_EXPLICIT   ? "explicit"
+           : s == CPU_GEMM_MEASURED ? "measured"
+           : s == CPU_GEMM_CACHED   ? "cached"
+                                    : "only";
+}
+
+static cpu_gemm_choice select_ok(const char *request, const char *file, const char *key) {
+    cpu_gemm_choice c;
+    dt_status st = cpu_gemm_select(request, "test", file, key, &c);
+    CHECK(st == DT_OK, "select(%s): %s", request ? request : "auto", dt_last_error());
+    printf("  select(%s, key %s): %s, %s\n", request ? request : "auto", key ? key : "-",
+           source_name(c.source), c.reason);
+    return c;
+}
+
+static void write_text(const char *file, const char *text, size_t len) {
+    FILE *f = fopen(file, "wb");
+    if (f) {
+        fwrite(text, 1, len, f);
+        fclose(f);
+    }
+}
+
+static size_t read_text(const char *file, char *buf, size_t cap) {
+    FILE *f = fopen(file, "rb");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return n;
+}
+
+/* Measured, then cached, then the cache is what decides. */
+static void check_cache_roundtrip(const char *file) {
+    unlink(file);
+    cpu_gemm_choice a = select_ok(NULL, file, "K1");
+    CHECK(a.source == CPU_GEMM_MEASURED, "first auto selection: %s, want measured",
+          source_name(a.source));
+    CHECK(a.ratio > 0.0 && isfinite(a.ratio), "ratio %g", a.ratio);
+    CHECK(access(file, R_OK) == 0, "no cache file %s after measuring", file);
+    cpu_gemm_choice b = select_ok(NULL, file, "K1");
+    CHECK(b.source == CPU_GEMM_CACHED && b.path == a.path, "second: %s path %d, want cached %d",
+          source_name(b.source), b.path, a.path);
+    CHECK(strstr(b.reason, "cached") != NULL, "reason '%s' does not say cached", b.reason);
+    CHECK(fabs(b.ratio / a.ratio - 1.0) < 1e-5, "cached ratio %g vs measured %g", b.ratio, a.ratio);
+    /* A cache saying the other path won must be obeyed: it is read, not
+     * re-measured. */
+    cpu_gemm_path other = a.path == CPU_GEMM_OWN ? CPU_GEMM_BLAS : CPU_GEMM_OWN;
+    double ratio = other == CPU_GEMM_OWN ? 0.5 : 2.0;
+    CHECK(cpu_gemm_cache_store(file, "K1", other, ratio), "cannot store %s", file);
+    cpu_gemm_choice c = select_ok(NULL, file, "K1");
+    CHECK(c.source == CPU_GEMM_CACHED && c.path == other, "stored path %d: got %s path %d", other,
+          source_name(c.source), c.path);
+    /* Another key (other CPU, library, threads or build): measured again,
+     * and the file now holds the new key only. */
+    cpu_gemm_choice d = select_ok(NULL, file, "K2");
+    CHECK(d.source == CPU_GEMM_MEASURED, "other key: %s, want measured", source_name(d.source));
+    cpu_gemm_path p;
+    double r;
+    CHECK(cpu_gemm_cache_load(file, "K2", &p, &r) && p == d.path, "cache not rewritten for K2");
+    CHECK(!cpu_gemm_cache_load(file, "K1", &p, &r), "the K1 entry survived K2's measurement");
+    CHECK(!cpu_gemm_cache_load(file, "K", &p, &r), "a prefix of the key matched");
+}
+
+/* Damaged files: ignored, measured again, rewritten. */
+static void check_corrupt(const char *file) {
+    char good[2048];
+    CHECK(cpu_gemm_cache_store(file, "K1", CPU_GEMM_OWN, 0.5), "cannot store %s", file);
+    size_t n = read_text(file, good, sizeof good);
+    CHECK(n > 40, "cache file %s has %zu bytes", file, n);
+    char bad[2048];
+    for (int kind = 0; kind < 5; kind++) {
+        memcpy(bad, good, n + 1);
+        size_t len = n;
+        const char *what;
+        if (kind == 0) {
+            what = "a changed path";
+            char *pl = strstr(bad, "path own");
+            if (pl) memcpy(pl, "path bla", 8);
+        } else if (kind == 1) {
+            what = "a changed ratio";
+            char *rl = strstr(bad, "ratio 0.5");
+            if (rl) rl[8] = '4';
+        } else if (kind == 2) {
+            what = "a truncated file";
+            len = n / 2;
+        } else if (kind == 3) {
+            what = "an empty file";
+            len = 0;
+        } else {
+            what = "a garbled check line";
+            bad[n - 3] = 'x';
+        }
+        write_text(file, bad, len);
+        printf("  cache with %s:\n", what);
+        cpu_gemm_choice c = select_ok(NULL, file, "K1");
+        CHECK(c.source == CPU_GEMM_MEASURED, "%s: %s, want measured", what, source_name(c.source));
+        cpu_gemm_path p;
+        double r;
+        CHECK(cpu_gemm_cache_load(file, "K1", &p, &r) && p == c.path,
+              "%s: the cache was not rewritten", what);
+    }
+}
+
+static void check_explicit(const char *file) {
+    CHECK(cpu_gemm_cache_store(file, "K1", CPU_GEMM_BLAS, 2.0), "cannot store %s", file);
+    cpu_gemm_choice c = select_ok("own", file, "K1");
+    CHECK(c.source == CPU_GEMM_EXPLICIT && c.path == CPU_GEMM_OWN, "own: %s path %d",
+          source_name(c.source), c.path);
+    CHECK(strstr(c.reason, "asked for: test=own") != NULL, "reason '%s'", c.reason);
+    if (DISTRO_HAVE_CBLAS) {
+        CHECK(cpu_gemm_cache_store(file, "K1", CPU_GEMM_OWN, 0.5), "cannot store %s", file);
+        c = select_ok("blas", file, "K1");
+        CHECK(c.source == CPU_GEMM_EXPLICIT && c.path == CPU_GEMM_BLAS, "blas: %s path %d",
+              source_name(c.source), c.path);
+    }
+    cpu_gemm_choice bad;
+    dt_status st = cpu_gemm_select("fast", "test", file, "K1", &bad);
+    CHECK(st == DT_ERR_INVALID && strstr(dt_last_error(), "fast"),
+          "request 'fast': status %d, '%s'", st, dt_last_error());
+}
+
+/* The child half of check_device: open the device, write its note. */
+static int child_open(const char *out) {
+    dt_device *dev = NULL;
+    FILE *f = fopen(out, "w");
+    if (!f) return 1;
+    if (dt_device_open("cpu", &dev) != DT_OK) {
+        fprintf(f, "error: %s", dt_last_error());
+        fclose(f);
+        return 1;
+    }
+    fprintf(f, "%s", dt_device_get_info(dev)->note);
+    fclose(f);
+    dt_device_close(dev);
+    return 0;
+}
+
+/* dt_device_open("cpu") in a fresh process with the given DISTRO_CPU_GEMM. */
+static void open_in_child(const char *self, const char *gemm, const char *out, char *note,
+                          size_t len) {
+    note[0] = '\0';
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (gemm)
+            setenv("DISTRO_CPU_GEMM", gemm, 1);
+        else
+            unsetenv("DISTRO_CPU_GEMM");
+        execl(self, self, "--child", out, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid > 0) waitpid(pid, &status, 0);
+    read_text(out, note, len);
+    printf("  process with DISTRO_CPU_GEMM=%s: %s\n", gemm ? gemm : "(unset)", note);
+}
+
+static void check_device(const char *self, const char *dir) {
+    char out[600], note[512], file[700];
+    snprintf(out, sizeof out, "%s/note.txt", dir);
+    setenv("DISTRO_CACHE_DIR", dir, 1);
+    CHECK(cpu_gemm_cache_file(file, sizeof file) && strncmp(file, dir, strlen(dir)) == 0,
+          "cache file '%s' is not under DISTRO_CACHE_DIR %s", file, dir);
+    open_in_child(self, NULL, out, note, sizeof note);
+    CHECK(strncmp(note, "gemm: ", 6) == 0 && strstr(note, "measured") && !strstr(note, "cached"),
+          "first process: '%s', want a fresh measurement", note);
+    CHECK(access(file, R_OK) == 0, "no cache file %s after the first process", file);
+    open_in_child(self, NULL, out, note, sizeof note);
+    CHECK(strstr(note, "cached") != NULL, "second process: '%s', want the cached choice", note);
+    open_in_child(self, "auto", out, note, sizeof note);
+    CHECK(strstr(note, "cached") != NULL, "DISTRO_CPU_GEMM=auto: '%s'", note);
+    open_in_child(self, "own", out, note, sizeof note);
+    CHECK(strncmp(note, "gemm: own kernel (asked for: DISTRO_CPU_GEMM=own)", 50) == 0,
+          "DISTRO_CPU_GEMM=own: '%s'", note);
+    if (DISTRO_HAVE_CBLAS) {
+        open_in_child(self, "blas", out, note, sizeof note);
+        CHECK(strstr(note, "asked for: DISTRO_CPU_GEMM=blas") && !strstr(note, "own kernel"),
+              "DISTRO_CPU_GEMM=blas: '%s'", note);
+    }
+    open_in_child(self, "bogus", out, note, sizeof note);
+    CHECK(strncmp(note, "error: ", 7) == 0 && strstr(note, "bogus"), "DISTRO_CPU_GEMM=bogus: '%s'",
+          note);
+}
+
+/* ---- both paths against a double reference at model shapes -------------- */
+
+static double gemm_worst(cpu_gemm_path path, const dt_gemm_desc *d, const float *a, const float *b,
+                         const float *c0, float *c) {
+    const int64_t c_len = d->batch * d->stride_c;
+    memcpy(c, c0, (size_t)c_len * sizeof(float));
+    cpu_gemm_host(path, d, a, b, c);
+    double worst = 0.0;
+    for (int64_t t = 0; t < d->batch; t++)
+        for (int64_t i = 0; i < d->m; i++)
+            for (int64_t j = 0; j < d->n; j++) {
+                const float *at = a + t * d->stride_a, *bt = b + t * d->stride_b;
+                double sum = 0.0, mag = 0.0;
+                for (int64_t p = 0; p < d->k; p++) {
+                    double av = d->trans_a ? at[p * d->lda + i] : at[i * d->lda + p];
+                    double bv = d->trans_b ? bt[j * d->ldb + p] : bt[p * d->ldb + j];
+                    sum += av * bv;
+                    mag += fabs(av * bv);
+                }
+                int64_t ci = t * d->stride_c + i * d->ldc + j;
+                double want = d->alpha * sum + (d->beta != 0.0f ? d->beta * c0[ci] : 0.0);
+                double scale =
+                    fabs(d->alpha) * mag + (d->beta != 0.0f ? fabs(d->beta * c0[ci]) : 0.0);
+                double err = fabs(c[ci] - want) / (scale + 1e-30);
+                if (!(err <= worst)) worst = isnan(err) ? INFINITY : err;
+            }
+    return worst;
+}
+
+static void check_model_shapes(void) {
+    /* The small preset's forward (x W^T), dx (dy W) and dW (dy^T x, beta 1)
+     * GEMMs at 256 rows, the tiny head at vocab 256, and attention-like
+     * batched products with a ragged edge. */
+    static const struct {
+        int ta, tb;
+        int64_t m, n, k, batch;
+        float beta;
+    } shapes[] = {
+        {0, 1, 256, 1152, 384, 1, 0.0f}, {0, 0, 256, 384, 1024, 1, 0.0f},
+        {1, 0, 384, 1024, 256, 1, 1.0f}, {0, 1, 256, 256, 64, 1, 0.0f},
+        {0, 1, 100, 100, 32, 6, 0.0f},   {0, 0, 100, 32, 100, 6, 0.0f},
+    };
+    rng r;
+    rng_seed(&r, 20261206);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        dt_gemm_desc d;
+        memset(&d, 0, sizeof d);
+        d.trans_a = shapes[s].ta, d.trans_b = shapes[s].tb;
+        d.m = shapes[s].m, d.n = shapes[s].n, d.k = shapes[s].k, d.batch = shapes[s].batch;
+        d.alpha = 1.0f, d.beta = shapes[s].beta;
+        d.lda = d.trans_a ? d.m : d.k, d.ldb = d.trans_b ? d.k : d.n, d.ldc = d.n;
+        d.stride_a = d.m * d.k, d.stride_b = d.k * d.n, d.stride_c = d.m * d.n;
+        size_t na = (size_t)(d.batch * d.stride_a), nb = (size_t)(d.batch * d.stride_b),
+               nc = (size_t)(d.batch * d.stride_c);
+        float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b),
+              *c0 = malloc(nc * sizeof *c0), *c = malloc(nc * sizeof *c);
+        if (!a || !b || !c0 || !c) {
+            CHECK(0, "out of memory");
+            return;
+        }
+        rng_fill(&r, a, na, 1.0f);
+        rng_fill(&r, b, nb, 1.0f);
+        if (d.beta != 0.0f)
+            rng_fill(&r, c0, nc, 1.0f);
+        else
+            for (size_t i = 0; i < nc; i++) c0[i] = NAN; /* beta 0 must overwrite */
+        for (int p = 0; p < 2; p++) {
+            cpu_gemm_path path = p ? CPU_GEMM_OWN : CPU_GEMM_BLAS;
+            if (path == CPU_GEMM_BLAS && !DISTRO_HAVE_CBLAS) continue;
+            double worst = gemm_worst(path, &d, a, b, c0, c);
+            printf("  %s %c%c m %lld n %lld k %lld batch %lld: worst error %.2e of sum |a b|\n",
+                   p ? "own " : "blas", d.trans_a ? 'T' : 'N', d.trans_b ? 'T' : 'N',
+                   (long long)d.m, (long long)d.n, (long long)d.k, (long long)d.batch, worst);
+            /* fp32 sums of k terms: a few ulps times sqrt(k) at most. */
+            CHECK(worst < 1e-5, "%s path: error %.2e at this shape", p ? "own" : "blas", worst);
+        }
+        free(a);
+        free(b);
+        free(c0);
+        free(c);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--child") == 0) return child_open(argv[2]);
+    char dir[] = "/tmp/distro-gemm-select-XXXXXX";
+    if (!mkdtemp(dir)) {
+        printf("FAIL: cannot make a temporary directory\n");
+        return 1;
+    }
+    char file[600];
+    snprintf(file, sizeof file, "%s/sub/dir/cpu-gemm-test.txt", dir);
+
+    printf("explicit requests:\n");
+    check_explicit(file);
+    printf("both paths against a double reference at model shapes:\n");
+    check_model_shapes();
+    if (DISTRO_HAVE_CBLAS) {
+        printf("the cache:\n");
+        check_cache_roundtrip(file);
+        printf("damaged caches:\n");
+        check_corrupt(file);
+        printf("through dt_device_open in fresh processes:\n");
+        check_device(argv[0], dir);
+    } else {
+        cpu_gemm_choice c = select_ok(NULL, file, "K1");
+        CHECK(c.path == CPU_GEMM_OWN && c.source == CPU_GEMM_ONLY, "no CBLAS: %s path %d",
+              source_name(c.source), c.path);
+        cpu_gemm_choice bad;
+        CHECK(cpu_gemm_select("blas", "test", file, "K1", &bad) == DT_ERR_UNSUPPORTED,
+              "blas without CBLAS was not refused");
+    }
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("note: could not remove %s\n", dir);
+    if (failures) {
+        printf("FAIL: %d checks failed\n", failures);
+        return 1;
+    }
+    if (!DISTRO_HAVE_CBLAS) {
+        printf("SKIP: this build has no CBLAS, so there is nothing to measure or cache (the own "
+               "kernel is the only path; its explicit and model-shape checks passed)\n");
+        return TEST_SKIP;
+    }
+    printf("PASS\n");
+    return 0;
+}

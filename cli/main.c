@@ -1,6 +1,8 @@
 /* distro-cli: one binary, one subcommand per job. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli_args.h"
 #include "cli/commands.h"
@@ -79,7 +81,28 @@ static void print_progress(void *user, const char *message) {
     fflush(stderr);
 }
 
+/* Idle OpenMP threads wait passively (asleep) in every command, unless the
+ * user chose a policy. libgomp's default spins for up to 300,000 rounds
+ * after every parallel region; on a machine with other work those spinning
+ * threads take the cores the work needs, and train ran 7-40x slower
+ * (issue 10). libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT only once,
+ * in a constructor that runs when it is loaded, before main (checked:
+ * setting them here changes nothing), so this process re-executes itself
+ * with the variable set; the second start sees it and goes on. Without
+ * /proc (not Linux) it goes on spinning; child processes still wait
+ * passively. */
+static void wait_passively(char **argv) {
+#ifdef _OPENMP
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+#else
+    (void)argv;
+#endif
+}
+
 int main(int argc, char **argv) {
+    wait_passively(argv);
     dt_set_log(print_progress, NULL);
     if (argc < 2) {
         usage(stderr);

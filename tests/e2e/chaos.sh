@@ -247,10 +247,10 @@ kill_coordinator() {
     sleep "$((COORD_DOWN_MS / 1000)).$(printf %03d $((COORD_DOWN_MS % 1000)))"
     start_coord coord2 "tcp://127.0.0.1:$PORT" --resume
     local line
-    line=$(grep -oE 'resuming run [0-9a-f]{16} at step [0-9]+' "$COORD_LOG") ||
-        fail "the restarted coordinator did not say it resumed"
-    COORD_BASE=${line##* }
-    RESUMED_ID=$(echo "$line" | cut -d' ' -f3)
+    COORD_BASE=$(jl "$COORD_LOG" '[event=resumed].step' | head -n 1)
+    RESUMED_ID=$(jl "$COORD_LOG" '[event=resumed].run_id' | head -n 1)
+    [ -n "$COORD_BASE" ] && [ -n "$RESUMED_ID" ] ||
+        fail "the restarted coordinator did not say it resumed (no resumed event)"
     note "the coordinator resumed run $RESUMED_ID at step $COORD_BASE on port $PORT"
 }
 
@@ -278,8 +278,8 @@ peer_exited() { # I
 
 # ---- the run --------------------------------------------------------------
 start_coord coord1 tcp://127.0.0.1:0
-FIRST_ID=$(grep -oE '"text":"run [0-9a-f]{16}:' "$COORD_LOG" | grep -oE '[0-9a-f]{16}') ||
-    fail "the coordinator did not log its run id"
+FIRST_ID=$(jl "$COORD_LOG" '[event=started].run_id' | head -n 1)
+[ -n "$FIRST_ID" ] || fail "the coordinator did not report its run id (a started event)"
 note "coordinator listening on $ADDR, run $FIRST_ID"
 for i in 0 1 2 3; do start_peer "$i" state; done
 

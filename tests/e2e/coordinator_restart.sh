@@ -26,12 +26,13 @@ expect_grep "the coordinator was killed" "killed the coordinator with SIGKILL at
 # The restarted coordinator's resumed event (its JSON events, kept by run).
 K=$(jl "$KEEP/coordinator.log" '[event=resumed].step' | head -n 1)
 [ -n "$K" ] || fail "the restarted coordinator did not say it resumed (no resumed event)"
-line=$(jl "$KEEP/coordinator.log" '[event=resumed].text' | head -n 1)
-resumed_id=$(echo "$line" | sed -E 's/.*resuming run ([0-9a-f]{16}) at step.*/\1/')
+resumed_id=$(jl "$KEEP/coordinator.log" '[event=resumed].run_id' | head -n 1)
 note "ok: resumed run $resumed_id at step $K"
 [ "$K" -gt 0 ] && [ "$K" -lt $STEPS ] && [ $((K % 3)) = 0 ] ||
     fail "resumed at step $K: expected a checkpoint step (a multiple of 3) in 1..$((STEPS - 1))"
-first_id=$(grep -Eom1 "coordinator: run [0-9a-f]{16}:" "$OUT" | sed -E 's/.*run ([0-9a-f]{16}):/\1/')
+# The log is appended to across the restart: its first started event is the
+# first coordinator's.
+first_id=$(jl "$KEEP/coordinator.log" '[event=started].run_id' | head -n 1)
 expect_eq "the resumed run id is the first coordinator's" "$resumed_id" "$first_id"
 jv run_id "$S" .run_id
 expect_eq "the summary's run id" "$run_id" "$first_id"

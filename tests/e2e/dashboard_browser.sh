@@ -14,7 +14,7 @@ browser_find || skip "$BROWSER_WHY"
 SHOTS=${DASHBOARD_SHOTS:-$WORK/shots}
 mkdir -p "$SHOTS" || fail "cannot create $SHOTS"
 
-STEPS=40
+STEPS=60
 run_config $STEPS '"min_peers": 2' >"$WORK/run.json"
 start_coordinator coordinator --config "$WORK/run.json" --open --json --http 127.0.0.1:0
 URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$WORK/coordinator.err" | head -1)
@@ -36,6 +36,8 @@ python3 "$WEB/check_dom.py" "$SHOTS/live1.html" ready live=1 peers=2 peer=cpu-a 
     min-points=3 min-step=3 || fail "the live page after step 3"
 step1=$(python3 "$WEB/check_dom.py" "$SHOTS/live1.html" --print step)
 note "ok: the live page shows both peers and step $step1"
+# The picture while the run is live (the server goes with the coordinator).
+browser_screenshot "$URL" "$SHOTS/live.png" 4000 1400,2200 60 || fail "screenshot of the live page"
 
 # Prometheus text from /metrics, and the state document.
 fetch() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' "$1"; }
@@ -83,7 +85,6 @@ else
     step2=$(python3 "$WEB/check_dom.py" "$SHOTS/live2.html" --print step)
     [ "$step2" -gt "$step1" ] || fail "the step counter did not advance ($step1, then $step2)"
     note "ok: the step counter advanced from $step1 to $step2"
-    browser_screenshot "$URL" "$SHOTS/live.png" 4000 1400,2200 60 || fail "screenshot of the live page"
 fi
 
 wait_exit "$COORD_PID" 180

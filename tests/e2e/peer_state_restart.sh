@@ -46,7 +46,16 @@ trained=0
 while read -r step submitted; do
     [ "$step" -lt "$round" ] && [ "$submitted" = true ] && trained=$((trained + 1))
 done < <(paste -d' ' <(jl "$WORK/a1.out" '[event=step].step') <(jl "$WORK/a1.out" '[event=step].submitted'))
-expect_eq "inner updates restored (3 per round trained before round $round)" "$inner" $((trained * 3))
+# A round that closed with nothing applied (a loaded machine misses the
+# deadline) starts again: its peers train it twice, and the inner AdamW
+# state keeps both passes. Each such restart before the saved round allows
+# 3 more.
+restarts=$(grep -oE 'step [0-9]+: no payload was applied' "$WORK/coordinator.out" |
+    awk -v r="$round" '$2 + 0 < r' | wc -l)
+[ "$inner" -ge $((trained * 3)) ] && [ "$inner" -le $(((trained + restarts) * 3)) ] &&
+    [ $((inner % 3)) = 0 ] ||
+    fail "inner updates restored: $inner, expected 3 per round trained before round $round ($trained), plus 3 per restarted round ($restarts)"
+note "ok: inner updates restored: $inner (3 x $trained trained rounds, $restarts restarted rounds before round $round)"
 S=$WORK/summary.json
 jv agreeing "$S" .steps_hash_agreeing
 jv checked "$S" .steps_hash_checked

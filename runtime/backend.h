@@ -18,9 +18,22 @@
 
 typedef struct dt_device_ops dt_device_ops;
 
+/* Where the canonical update stands on a device (runtime/canonical_probe.c). */
+typedef enum dt_canonical_state {
+    DT_CANONICAL_UNCHECKED = 0, /* probe at the first dt_demo_apply */
+    DT_CANONICAL_EXACT,         /* probed (or cached) exact: the device runs it */
+    DT_CANONICAL_HOST,          /* the runtime runs it on the host for this device */
+} dt_canonical_state;
+
 struct dt_device {
     const dt_device_ops *ops;
     dt_device_info info;
+    /* Identity of the code behind this device's demo_apply, set by the
+     * backend at open: a dt_hash64 of the kernel source and build options
+     * (or SPIR-V) and of the variant chosen. The probe's outcome is cached
+     * on disk under (device, driver, this); 0 probes in every process. */
+    uint64_t canonical_source;
+    dt_canonical_state canonical_state; /* the runtime's; 0 at open */
 };
 
 struct dt_buffer {
@@ -70,6 +83,34 @@ dt_status dt_demo_apply_via_host(const dt_tile_plan *plan, const dt_tensor *idx,
                                  const dt_tensor *vals, int64_t k, int64_t n_contrib,
                                  const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
                                  const dt_tensor *w, float lr, float decay, dt_demo_update update);
+
+/* ---- the canonical update's exactness probe (runtime/canonical_probe.c) ----
+ * The runtime probes every device's demo_apply against dt_demo_apply_host
+ * at the first dt_demo_apply (both update rules; contraction traps,
+ * subnormals, a random problem) and runs the op on the host for a device
+ * that differs. Backends only set dt_device.canonical_source, and mark
+ * info.canonical_on_host themselves (dt_canonical_on_host) where they know
+ * without probing that the device cannot be exact (no fp32 denormals). */
+
+/* FNV-1a 64 over `len` bytes, continuing from h (start: DT_HASH64_SEED). */
+#define DT_HASH64_SEED 0xcbf29ce484222325ULL
+uint64_t dt_hash64(uint64_t h, const void *data, size_t len);
+/* Marks the canonical update as run on the host for this device, the
+ * reason appended to info.note ("canonical DeMo update on the host
+ * (reason)"); once. */
+void dt_canonical_on_host(dt_device_info *info, const char *reason);
+/* When describing a device without opening it: applies a cached failed
+ * probe of (this device, its driver, `source`). */
+void dt_canonical_lookup(dt_device_info *info, uint64_t source);
+/* The registry, after a backend opened a device: the cached outcome, if
+ * any, decides; otherwise the probe will run at first use. */
+void dt_canonical_open(dt_device *dev);
+/* Probes now unless decided (dt_demo_apply calls it). Errors only when the
+ * device failed to run the probe; an inexact device is no error. */
+dt_status dt_canonical_check(dt_device *dev);
+/* The probe itself, through dev->ops->demo_apply, uncached: *exact = 0 when
+ * any result differs from the host's bits. */
+dt_status dt_canonical_probe(dt_device *dev, int *exact);
 
 /* Fill the fields common to every device of a backend (backend, index, spec). */
 void dt_device_info_init(dt_device_info *info, const char *backend, int index);

@@ -147,6 +147,9 @@ dt_status dt_demo_apply(dt_device *dev, const dt_tile_plan *plan, dt_tensor idx,
     OP_TRY(op_finite(&ctx, "decay", decay));
     if (update != DT_DEMO_UPDATE_SIGN && update != DT_DEMO_UPDATE_SCALED)
         return op_fail(&ctx, "unknown update rule %d", (int)update);
+    /* The device's own update is used only once the probe has found it
+     * exact (at this first use, or cached from an earlier process). */
+    if (dev->canonical_state == DT_CANONICAL_UNCHECKED) OP_TRY(dt_canonical_check(dev));
     if (!dev->ops->demo_apply || dev->info.canonical_on_host)
         return dt_demo_apply_via_host(plan, &idx, &vals, k, n_contrib, &recip, &f1, &f2, &w, lr,
                                       decay, update);

@@ -92,6 +92,7 @@ static dt_status open_device(int b, int index, dt_device **out) {
         return st;
     }
     dt_device_info_set_ops(&dev->info, ops);
+    dt_canonical_open(dev);
     *out = dev;
     return DT_OK;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "runtime/backend.h"
 #include "tests/op_cases.h"
 
 static double now(void) {
@@ -63,6 +64,22 @@ int main(void) {
          * the device's own canonical update or the host fallback. */
         printf("   canonical dt_demo_apply (sign and scaled rules) ran %s\n",
                info->canonical_on_host ? "on the host (the fallback)" : "on the device");
+        /* The runtime's exactness probe, run again here whatever its cache
+         * says: a device trusted with the update must pass it. */
+        int exact = 0;
+        if (dt_canonical_probe(dev, &exact) != DT_OK) {
+            printf("FAIL %s: the exactness probe could not run: %s\n", info->spec, dt_last_error());
+            c.ops_failed++;
+        } else {
+            printf("   exactness probe of its own canonical update: %s\n",
+                   exact ? "exact" : "inexact");
+            if (!exact && (info->ops_on_device & ((uint64_t)1 << DT_OP_demo_apply))) {
+                printf("FAIL %s: fails the exactness probe but runs the canonical update "
+                       "itself\n",
+                       info->spec);
+                c.ops_failed++;
+            }
+        }
         printf("== %s: %s, %d op families passed, %d failed, %.1f s (seed %llu)\n", info->spec,
                c.ops_failed ? "FAIL" : "PASS", c.ops_passed, c.ops_failed, now() - t0,
                (unsigned long long)seed);

@@ -585,6 +585,180 @@ static void test_missing_ops(void) {
     dt_device_close(dev);
 }
 
+/* ---- the canonical update's exactness probe ----------------------------------
+ * Fake devices whose demo_apply runs the host reference on their memory,
+ * once as is (exact) and once flushing subnormal results to zero (as a GPU
+ * may): the probe must trust the first and send the second to the host,
+ * say so, and remember both per device, driver and source. */
+
+static int fake_applies;
+static float *fake_f32(const dt_tensor *t) {
+    return (float *)(((fake_buffer *)t->buf)->data + t->offset);
+}
+static dt_status fake_apply(const dt_tile_plan *plan, const dt_tensor *idx, const dt_tensor *vals,
+                            int64_t k, int64_t n_contrib, const dt_tensor *recip,
+                            const dt_tensor *f1, const dt_tensor *f2, const dt_tensor *w, float lr,
+                            float decay, dt_demo_update update, int flush) {
+    fake_applies++;
+    float *wp = fake_f32(w);
+    dt_status st =
+        dt_demo_apply_host(plan, (const int32_t *)fake_f32(idx), fake_f32(vals), k, n_contrib,
+                           fake_f32(recip), fake_f32(f1), fake_f32(f2), wp, lr, decay, update);
+    for (int64_t i = 0; flush && i < dt_tensor_numel(w); i++)
+        if (wp[i] != 0.0f && fabsf(wp[i]) < 0x1p-126f) wp[i] = copysignf(0.0f, wp[i]);
+    return st;
+}
+static dt_status fake_apply_exact(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
+                                  const dt_tensor *vals, int64_t k, int64_t n_contrib,
+                                  const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
+                                  const dt_tensor *w, float lr, float decay,
+                                  dt_demo_update update) {
+    (void)dev;
+    return fake_apply(plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr, decay, update, 0);
+}
+static dt_status fake_apply_ftz(dt_device *dev, const dt_tile_plan *plan, const dt_tensor *idx,
+                                const dt_tensor *vals, int64_t k, int64_t n_contrib,
+                                const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
+                                const dt_tensor *w, float lr, float decay, dt_demo_update update) {
+    (void)dev;
+    return fake_apply(plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr, decay, update, 1);
+}
+
+/* One update whose result has subnormals, on `dev`; 1 when it gave the
+ * host's bits. */
+static int apply_once(dt_device *dev) {
+    dt_tile_plan plan;
+    dt_demo_tile_plan(1, (int64_t[]){4}, 4, &plan);
+    int32_t idx[2] = {0, 2};
+    float vals[2] = {0x1p-130f, -0x1p-128f}, recip[2], f1[1] = {1.0f}, f2[16];
+    float w[4] = {0x1p-127f, 0.5f, -0x1p-129f, 1.0f}, want[4], got[4];
+    dt_recip_table(1, recip);
+    dt_dct_basis(4, f2);
+    memcpy(want, w, sizeof w);
+    dt_demo_apply_host(&plan, idx, vals, 2, 1, recip, f1, f2, want, 0.75f, 0.75f,
+                       DT_DEMO_UPDATE_SCALED);
+    dt_buffer *b = NULL;
+    if (dt_buffer_alloc(dev, 256, &b) != DT_OK) return 0;
+    dt_buffer_upload(b, 0, idx, sizeof idx);
+    dt_buffer_upload(b, 16, vals, sizeof vals);
+    dt_buffer_upload(b, 32, recip, sizeof recip);
+    dt_buffer_upload(b, 48, f1, sizeof f1);
+    dt_buffer_upload(b, 64, f2, sizeof f2);
+    dt_buffer_upload(b, 128, w, sizeof w);
+    dt_status st =
+        dt_demo_apply(dev, &plan, dt_tensor_1d(b, 0, DT_I32, 2), dt_tensor_1d(b, 16, DT_F32, 2), 1,
+                      dt_tensor_1d(b, 32, DT_F32, 2), dt_tensor_1d(b, 48, DT_F32, 1),
+                      dt_tensor_1d(b, 64, DT_F32, 16), dt_tensor_1d(b, 128, DT_F32, 4), 0.75f,
+                      0.75f, DT_DEMO_UPDATE_SCALED);
+    if (st == DT_OK) st = dt_buffer_download(b, 128, got, sizeof got);
+    dt_buffer_free(b);
+    if (st != DT_OK) printf("  demo_apply: %s\n", dt_last_error());
+    return st == DT_OK && memcmp(got, want, sizeof got) == 0;
+}
+
+static void check(int line, int ok, const char *what) {
+    checks++;
+    if (ok) return;
+    failures++;
+    printf("  FAIL line %d: %s\n", line, what);
+}
+#define CHECK(ok, what) check(__LINE__, (ok), (what))
+
+static void test_probe(void) {
+    printf("the canonical update's exactness probe\n");
+    /* A private cache folder: the outcomes below are of fake devices. */
+    char dir[] = "/tmp/distro_probe_XXXXXX";
+    if (!mkdtemp(dir)) {
+        failures++;
+        printf("  FAIL: mkdtemp\n");
+        return;
+    }
+    setenv("DISTRO_CACHE_DIR", dir, 1);
+    const uint64_t apply_bit = (uint64_t)1 << DT_OP_demo_apply;
+    dt_device_ops exact_ops = fake_ops, ftz_ops = fake_ops;
+    exact_ops.demo_apply = fake_apply_exact;
+    ftz_ops.demo_apply = fake_apply_ftz;
+
+    for (int source = 0; source <= 1; source++) {
+        /* An exact device: probed at the first update, then trusted. */
+        dt_device *dev = fake_open(&exact_ops);
+        dev->canonical_source = source ? 0x1234 : 0;
+        dt_canonical_open(dev);
+        fake_applies = 0;
+        CHECK(apply_once(dev), "exact fake device: the update's bits");
+        CHECK(fake_applies > 4, "exact fake device: no probe at the first update");
+        CHECK(!dev->info.canonical_on_host && (dev->info.ops_on_device & apply_bit) &&
+                  dev->canonical_state == DT_CANONICAL_EXACT,
+              "exact fake device: its update is not trusted");
+        fake_applies = 0;
+        CHECK(apply_once(dev) && fake_applies == 1, "exact fake device: probed twice");
+        dt_device_close(dev);
+
+        /* A device that flushes subnormals: the host takes over, reported. */
+        dev = fake_open(&ftz_ops);
+        dev->canonical_source = source ? 0x1234 : 0;
+        dt_strlcpy(dev->info.driver, "flushing driver", sizeof dev->info.driver);
+        dt_device_info_set_ops(&dev->info, &ftz_ops);
+        dt_canonical_open(dev);
+        fake_applies = 0;
+        CHECK(apply_once(dev), "flushing fake device: the update's bits (host fallback)");
+        CHECK(fake_applies > 0, "flushing fake device: not probed");
+        CHECK(dev->info.canonical_on_host && (dev->info.ops_on_host & apply_bit) &&
+                  !(dev->info.ops_on_device & apply_bit) &&
+                  strstr(dev->info.note, "canonical DeMo update on the host"),
+              "flushing fake device: the host fallback is not reported");
+        fake_applies = 0;
+        CHECK(apply_once(dev) && fake_applies == 0,
+              "flushing fake device: its own update ran after failing the probe");
+        dt_device_close(dev);
+    }
+
+    /* Cached per device, driver and source: a second process (here: a
+     * second open) decides at open without probing, and describing the
+     * device without opening it shows a failed probe. */
+    dt_device *dev = fake_open(&exact_ops);
+    dev->canonical_source = 0x1234;
+    dt_canonical_open(dev);
+    CHECK(dev->canonical_state == DT_CANONICAL_EXACT, "exact outcome not cached");
+    fake_applies = 0;
+    CHECK(apply_once(dev) && fake_applies == 1, "cached exact device probed again");
+    dt_device_close(dev);
+    dev = fake_open(&ftz_ops);
+    dt_strlcpy(dev->info.driver, "flushing driver", sizeof dev->info.driver);
+    dev->canonical_source = 0x1234;
+    dt_canonical_open(dev);
+    CHECK(dev->canonical_state == DT_CANONICAL_HOST && dev->info.canonical_on_host,
+          "inexact outcome not cached");
+    dt_device_close(dev);
+    dt_device_info info;
+    dt_device_info_init(&info, "fake", 0);
+    dt_strlcpy(info.name, "Fake Device", sizeof info.name);
+    dt_strlcpy(info.driver, "flushing driver", sizeof info.driver);
+    dt_canonical_lookup(&info, 0x1234);
+    CHECK(info.canonical_on_host, "a cached failed probe is not seen without opening");
+    dt_strlcpy(info.driver, "flushing driver 2", sizeof info.driver);
+    info.canonical_on_host = false;
+    dt_canonical_lookup(&info, 0x1234);
+    CHECK(!info.canonical_on_host, "another driver version shares the outcome");
+    dt_strlcpy(info.driver, "flushing driver", sizeof info.driver);
+    dt_canonical_lookup(&info, 0x1235);
+    CHECK(!info.canonical_on_host, "another source shares the outcome");
+
+    /* A damaged cache file is ignored (probed again), never trusted. */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "for f in %s/canonical-*.txt; do printf 'x' >> \"$f\"; done", dir);
+    CHECK(system(cmd) == 0, "appending to the cache files");
+    dev = fake_open(&ftz_ops);
+    dt_strlcpy(dev->info.driver, "flushing driver", sizeof dev->info.driver);
+    dev->canonical_source = 0x1234;
+    dt_canonical_open(dev);
+    CHECK(dev->canonical_state == DT_CANONICAL_UNCHECKED, "a damaged cache entry was used");
+    dt_device_close(dev);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) printf("  (could not remove %s)\n", dir);
+    unsetenv("DISTRO_CACHE_DIR");
+}
+
 int main(void) {
     /* Every status has a distinct, non-empty name. */
     for (int s = DT_OK; s <= DT_ERR_UNSUPPORTED; s++)
@@ -599,6 +773,7 @@ int main(void) {
         }
     test_specs();
     test_missing_ops();
+    test_probe();
     dt_device *dev = NULL;
     if (dt_device_open("cpu", &dev) != DT_OK) {
         printf("FAIL: cannot open the cpu device: %s\n", dt_last_error());

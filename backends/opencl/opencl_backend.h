@@ -130,11 +130,6 @@ dt_status ocl_find_device(int index, cl_platform_id *platform, cl_device_id *dev
 /* Everything dt_device_info says about a device, without opening it. */
 dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id device,
                               dt_device_info *info);
-/* Marks the canonical DeMo update as running on the host, with the reason
- * in info->note. */
-void ocl_note_canonical_on_host(dt_device_info *info, cl_platform_id platform, cl_device_id device,
-                                const char *reason);
-#define OCL_INEXACT_REASON "its result differed from the reference bits"
 /* Name of an OpenCL error code ("CL_OUT_OF_RESOURCES"). */
 const char *ocl_error_name(cl_int err);
 /* A string property of a device or platform, always NUL-terminated. */
@@ -173,10 +168,10 @@ int ocl_cache_load(const ocl_cache_key *key, unsigned char **bin, size_t *len);
  * a cache is not an error for the caller: the next start compiles again. */
 void ocl_cache_store(const ocl_cache_key *key, const unsigned char *bin, size_t len);
 
-/* opencl_program.c: where the outcome of the canonical update's self-test is
- * remembered (the demo_apply program's key under the name
- * "demo_apply-check"). */
-void ocl_canonical_check_key(ocl_cache_key *key, cl_platform_id platform, cl_device_id device);
+/* opencl_program.c: the identity of the canonical update's code (kernels/
+ * common.cl, kernels/demo_apply.cl and the build options), under which the
+ * runtime caches its exactness probe (dt_device.canonical_source). */
+uint64_t ocl_canonical_source(void);
 
 /* ---- opencl_launch.c: arguments and enqueue ------------------------------- */
 
@@ -223,11 +218,5 @@ const char *ocl_gemm_note(cl_platform_id platform, cl_device_id device);
 /* At open: CLBlast kernel parameters for devices its database does not
  * know (PoCL's CPU device); a no-op elsewhere. */
 dt_status ocl_gemm_setup(ocl_device *d);
-
-/* opencl_demo_selftest.c: runs the device's canonical update, under both
- * update rules, on small problems built to expose FMA contraction and
- * ordering mistakes and compares the bits with dt_demo_apply_host; *exact = 0
- * when any differ. */
-dt_status ocl_demo_apply_selftest(ocl_device *d, int *exact);
 
 #endif

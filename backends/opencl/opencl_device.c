@@ -1,6 +1,7 @@
 /* Opening an OpenCL device: context, in-order queue, every program built (or
- * loaded from the disk cache), every kernel created once, and a check that
- * the canonical DeMo update really is bit-exact here before it is trusted. */
+ * loaded from the disk cache) and every kernel created once. Whether the
+ * canonical DeMo update is bit-exact here is the runtime's to find out
+ * (runtime/canonical_probe.c, at its first use). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,28 +77,6 @@ static dt_status create_context(ocl_device *d) {
     return DT_OK;
 }
 
-/* Trust the device's canonical update only once it has matched the host's
- * bits; otherwise the runtime runs it on the host for this device. The
- * outcome is remembered next to the program cache so that listing devices
- * (which does not open them) reports it too. */
-static dt_status check_canonical(ocl_device *d) {
-    dt_device_info *info = &d->base.info;
-    if (info->canonical_on_host) return DT_OK; /* already ruled out (denormals) */
-    int exact = 0;
-    dt_status st = ocl_demo_apply_selftest(d, &exact);
-    if (st != DT_OK) return st;
-    if (!exact) ocl_note_canonical_on_host(info, d->platform, d->device, OCL_INEXACT_REASON);
-
-    ocl_cache_key key;
-    ocl_canonical_check_key(&key, d->platform, d->device);
-    unsigned char *old = NULL, now = exact ? 'E' : 'I';
-    size_t len = 0;
-    if (!ocl_cache_load(&key, &old, &len) || len != 1 || old[0] != now)
-        ocl_cache_store(&key, &now, 1);
-    free(old);
-    return DT_OK;
-}
-
 dt_status ocl_open(int index, dt_device **out) {
     cl_platform_id platform;
     cl_device_id device;
@@ -106,6 +85,7 @@ dt_status ocl_open(int index, dt_device **out) {
     ocl_device *d = calloc(1, sizeof *d);
     if (!d) return dt_error(DT_ERR_OOM, "opencl:%d: cannot allocate a device", index);
     d->base.ops = &ocl_ops;
+    d->base.canonical_source = ocl_canonical_source();
     d->platform = platform;
     d->device = device;
     st = ocl_describe_device(index, platform, device, &d->base.info);
@@ -113,7 +93,6 @@ dt_status ocl_open(int index, dt_device **out) {
     if (st == DT_OK) st = create_context(d);
     if (st == DT_OK) st = ocl_gemm_setup(d);
     if (st == DT_OK) st = ocl_build_all(d);
-    if (st == DT_OK) st = check_canonical(d);
     if (st != DT_OK) {
         ocl_close(&d->base);
         return st;

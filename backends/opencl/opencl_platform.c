@@ -181,25 +181,6 @@ static int cl_version(const char *s, int *major, int *minor) {
     return sscanf(s, "OpenCL %d.%d", major, minor) == 2;
 }
 
-void ocl_note_canonical_on_host(dt_device_info *info, cl_platform_id platform, cl_device_id device,
-                                const char *reason) {
-    info->canonical_on_host = true;
-    snprintf(info->note, sizeof info->note, "%s; canonical DeMo update on the host (%s)",
-             ocl_gemm_note(platform, device), reason);
-}
-
-/* Whether an earlier open found the canonical update inexact here (the
- * check itself needs the device opened; see opencl_device.c). */
-static int canonical_check_failed(cl_platform_id platform, cl_device_id device) {
-    ocl_cache_key key;
-    ocl_canonical_check_key(&key, platform, device);
-    unsigned char *flag = NULL;
-    size_t len = 0;
-    int failed = ocl_cache_load(&key, &flag, &len) && len == 1 && flag[0] == 'I';
-    free(flag);
-    return failed;
-}
-
 dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id device,
                               dt_device_info *info) {
     dt_device_info_init(info, "opencl", index);
@@ -248,7 +229,7 @@ dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id d
 
     /* The canonical update compares bits with the CPU, which keeps fp32
      * denormals; a device that flushes them can disagree on tiny values. The
-     * kernel itself is checked against the host when the device is opened. */
+     * kernel itself is probed against the host by the runtime at first use. */
     clGetDeviceInfo(device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp32, &fp32, NULL);
     const char *problem = NULL;
     if (!(fp32 & CL_FP_DENORM))
@@ -259,9 +240,9 @@ dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id d
     if (major && (major < 1 || (major == 1 && minor < 2)))
         snprintf(info->note, sizeof info->note, "unusable: %s; distro needs OpenCL 1.2", version);
     else if (problem)
-        ocl_note_canonical_on_host(info, platform, device, problem);
-    else if (canonical_check_failed(platform, device))
-        ocl_note_canonical_on_host(info, platform, device, OCL_INEXACT_REASON);
+        dt_canonical_on_host(info, problem);
+    else /* what an earlier exactness probe found (runtime/canonical_probe.c) */
+        dt_canonical_lookup(info, ocl_canonical_source());
     return DT_OK;
 }
 

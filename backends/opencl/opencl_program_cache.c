@@ -23,10 +23,8 @@
  * binary that passes the checks but that the driver then rejects is
  * rebuilt too (opencl_program.c).
  *
- * The same files also remember whether a device passed the bit-exactness
- * check of the canonical DeMo update (a one-byte payload under the program
- * name "demo_apply-check"), so that listing devices can say so without
- * opening them. */
+ * (Whether a device's canonical DeMo update passed the runtime's exactness
+ * probe is cached by the runtime, runtime/canonical_probe.c.) */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>

@@ -253,7 +253,6 @@ typedef struct vk_device {
      * the canonical update then uses its _dp variants. */
     bool denorm_preserve;
     bool float_controls_ext; /* VK_KHR_shader_float_controls must be enabled */
-    bool canonical_checked;  /* vk_check_canonical has run */
 
     VkCommandPool cmd_pool;
     vk_batch batches[VK_BATCHES];
@@ -335,16 +334,9 @@ dt_status vk_check_alive(vk_device *d, const char *op);
 /* vulkan_device.c: info.note from the device's state. */
 void vk_set_note(vk_device *d);
 
-/* vulkan_exactness.c: run the canonical update on data whose result
- * depends on subnormals and compare with the host; a device that differs
- * gets info.canonical_on_host (checked before the first update). */
-dt_status vk_check_canonical(vk_device *d);
-/* The canonical update through the host (download, dt_demo_apply_host,
- * upload), for the call that found the device inexact. */
-dt_status vk_demo_apply_on_host(vk_device *d, const dt_tile_plan *plan, const dt_tensor *idx,
-                                const dt_tensor *vals, int64_t k, int64_t n_contrib,
-                                const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
-                                const dt_tensor *w, float lr, float decay, dt_demo_update update);
+/* vulkan_ops_demo.c: identity of the canonical update's shaders for the
+ * exactness probe's cache (dt_device.canonical_source). */
+uint64_t vk_canonical_source(bool cpu_kernels);
 
 /* vulkan_profile.c */
 bool vk_profile_requested(void);
@@ -355,6 +347,8 @@ void vk_profile_report(const vk_device *d);
 
 /* vulkan_pipeline.c */
 dt_status vk_layouts_create(vk_device *d);
+/* dt_hash64 of a shader's SPIR-V, continuing from h. */
+uint64_t vk_shader_hash(uint64_t h, vk_shader_id shader);
 void vk_pipelines_destroy(vk_device *d);
 /* One binding of a dispatch: bytes [offset, offset + bytes) of buf. The
  * shader receives the element offset of `offset` inside its binding as the

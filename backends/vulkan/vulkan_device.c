@@ -33,12 +33,29 @@ static dt_status find_device(int index, vk_instance *vi, bool validation, VkPhys
     return DT_OK;
 }
 
+/* Whether the shader variants written for CPU devices (one subgroup per
+ * workgroup, shuffles instead of shared memory) can run here, and whether
+ * they are the default: on a CPU device (lavapipe) that can run them. */
+static bool cpu_kernels_usable(const VkPhysicalDeviceSubgroupProperties *sg) {
+    return (sg->supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+           (sg->supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) && sg->subgroupSize >= 4 &&
+           sg->subgroupSize <= 64;
+}
+
 static dt_status vk_query(int index, dt_device_info *info) {
     vk_instance vi;
     VkPhysicalDevice pd = VK_NULL_HANDLE;
     dt_status st = find_device(index, &vi, false, &pd);
     if (st != DT_OK) return st;
     vk_describe_device(&vi, pd, index, info);
+    /* What an earlier exactness probe of the default variant found. */
+    VkPhysicalDeviceSubgroupProperties sg = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                      .pNext = &sg};
+    vi.fn.GetPhysicalDeviceProperties2(pd, &p2);
+    dt_canonical_lookup(
+        info, vk_canonical_source(info->type == DT_DEVICE_CPU && cpu_kernels_usable(&sg)));
     vk_instance_destroy(&vi);
     return DT_OK;
 }
@@ -63,9 +80,7 @@ void vk_op_close(dt_device *dev) {
 
 void vk_set_note(vk_device *d) {
     snprintf(d->base.info.note, sizeof d->base.info.note, "own tiled GEMM shader; %s; %s%s",
-             d->base.info.canonical_on_host
-                 ? "canonical DeMo update on the host (the device flushes subnormals)"
-                 : "canonical DeMo update on device",
+             d->cpu_kernels ? "shaders for CPU devices" : "shaders for GPUs",
              d->unified ? "mapped unified memory" : "device memory with staging",
              d->vi.validation ? "; validation layer on" : "");
 }
@@ -156,9 +171,9 @@ static dt_status vk_open(int index, dt_device **out) {
     d->subgroup_shuffle = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                           (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
     const char *kernels = getenv("DISTRO_VULKAN_KERNELS");
-    d->cpu_kernels = d->base.info.type == DT_DEVICE_CPU && d->subgroup_shuffle &&
-                     d->subgroup_size >= 4 && d->subgroup_size <= 64 &&
+    d->cpu_kernels = d->base.info.type == DT_DEVICE_CPU && cpu_kernels_usable(&subgroup) &&
                      !(kernels && strcmp(kernels, "gpu") == 0);
+    d->base.canonical_source = vk_canonical_source(d->cpu_kernels);
 
     st = create_logical_device(d);
     if (st == DT_OK) st = vk_select_memory_types(d);

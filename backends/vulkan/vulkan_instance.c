@@ -335,9 +335,7 @@ void vk_describe_device(vk_instance *vi, VkPhysicalDevice pd, int index, dt_devi
             info->memory_bytes = mem.memoryHeaps[h].size;
     info->compute_units = compute_units(fn, pd, info->type);
     info->canonical_on_host = false;
-    /* Where the device may flush subnormals, the first canonical update
-     * checks it is exact (vulkan_exactness.c) and moves the update to the
-     * host if not; the note of an opened device says so then. */
-    snprintf(info->note, sizeof info->note,
-             "own tiled GEMM shader; canonical DeMo update on device");
+    /* Whether the canonical update is exact here is the runtime's probe's
+     * to find out (runtime/canonical_probe.c). */
+    snprintf(info->note, sizeof info->note, "own tiled GEMM shader");
 }

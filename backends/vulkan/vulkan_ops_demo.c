@@ -14,8 +14,25 @@
  * tile; the mean multiplies by the host's reciprocal; the two inverse-DCT
  * GEMMs are the `precise` variants, which form every output as a sum from
  * 0.0 of one rounded product at a time in ascending index; the final step
- * (by sign(X), or by X itself under the scaled rule) is `precise` as well. */
+ * (by sign(X), or by X itself under the scaled rule) is `precise` as well.
+ * The runtime probes it against the host before trusting it
+ * (runtime/canonical_probe.c). */
+#include <string.h>
+
 #include "backends/vulkan/vulkan_backend.h"
+
+uint64_t vk_canonical_source(bool cpu_kernels) {
+    /* Every shader the update may use on some device (which one a device
+     * takes depends only on its properties and on the kernel variant). */
+    static const vk_shader_id used[] = {VK_SH_gemm_precise,     VK_SH_gemm_precise_dp,
+                                        VK_SH_gemm_cpu_precise, VK_SH_gemm_cpu_precise_dp,
+                                        VK_SH_demo_tile_map,    VK_SH_demo_tile_map_dp,
+                                        VK_SH_demo_tile_sparse, VK_SH_demo_tile_sparse_dp};
+    uint64_t h = DT_HASH64_SEED;
+    for (size_t i = 0; i < sizeof used / sizeof used[0]; i++) h = vk_shader_hash(h, used[i]);
+    const char *variant = cpu_kernels ? "kernels=cpu" : "kernels=gpu";
+    return dt_hash64(h, variant, strlen(variant));
+}
 
 enum { MAP_GATHER = 0, MAP_SUBTRACT = 1, MAP_MEAN = 2, MAP_SIGN = 3, MAP_SCALED = 4 };
 enum { SPARSE_ASSIGN = 0, SPARSE_AGGREGATE = 1 };
@@ -197,14 +214,6 @@ dt_status vk_op_demo_apply(dt_device *dev, const dt_tile_plan *plan, const dt_te
                            const dt_tensor *w, float lr, float decay, dt_demo_update update) {
     vk_device *d = vk_dev(dev);
     const char *op = "demo_apply";
-    if (!d->canonical_checked) {
-        /* Marked first: the check itself runs this op. */
-        d->canonical_checked = true;
-        TRY(vk_check_canonical(d));
-    }
-    if (dev->info.canonical_on_host)
-        return vk_demo_apply_on_host(d, plan, idx, vals, k, n_contrib, recip, f1, f2, w, lr, decay,
-                                     update);
     /* The runtime has refused any other rule. */
     const uint32_t step_mode = update == DT_DEMO_UPDATE_SCALED ? MAP_SCALED : MAP_SIGN;
     tile_chunk c;

@@ -31,6 +31,10 @@ typedef struct shader_desc {
 static const shader_desc shaders[VK_SH_COUNT] = {VK_SHADERS(VK_SHADER_DESC)};
 #undef VK_SHADER_DESC
 
+uint64_t vk_shader_hash(uint64_t h, vk_shader_id shader) {
+    return dt_hash64(h, shaders[shader].spv, (size_t)*shaders[shader].size);
+}
+
 dt_status vk_layouts_create(vk_device *d) {
     VkDescriptorSetLayoutBinding binding[VK_MAX_BINDINGS];
     for (int i = 0; i < VK_MAX_BINDINGS; i++)

@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# gpu-check.sh: build distro with CUDA on an NVIDIA GPU machine (no network
+# needed) and check every GPU code path on one GPU; prints one summary.
+#
+#   scripts/gpu-check.sh [--build-dir DIR] [--debs DIR] [--no-build]
+#                        [--budget SECONDS] [--skip STEP[,STEP...]] [--help]
+#
+#   --build-dir DIR  build folder (default build-gpu in the checkout)
+#   --debs DIR       .deb files from scripts/fetch-debs.sh (default .debs);
+#                    unpacked with dpkg -x into .deps/ in the checkout, never
+#                    into /. Without any, the system's packages are used.
+#   --no-build       use an existing build in --build-dir as it is
+#   --configure-only unpack and configure, then stop (checks the .debs)
+#   --budget S       wall-clock budget for the whole check (default 470 s);
+#                    a step that cannot start in time is skipped, named
+#   --skip LIST      leave steps out: parity, grad, train, e2e, bench, models,
+#                    torch
+#
+# Steps, on GPU 0: parity, gradients and tiny training on cuda:0 and on
+# NVIDIA's vulkan:* and opencl:* devices when the build has them; a networked
+# run with a cuda:0 peer beside a cpu peer, replica hashes equal at every
+# step; `distro-cli bench` on every GPU device; a few AdamW steps of the
+# gpt2-small-like and llama-1b presets at batch 1 on cuda:0 (tokens/s and
+# memory); the same models in PyTorch eager fp32 on the same GPU when torch
+# imports, as a tokens/s ratio. Exit status 0 when no step failed, 1 when
+# one did, 77 when there was no GPU device to check.
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="$root/build-gpu"
+debs="$root/.debs"
+deps="$root/.deps"
+do_build=1
+configure_only=0
+budget=470
+skip=","
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+need_arg() { [ $# -ge 2 ] && [ -n "$2" ] || { echo "gpu-check: $1 needs a value (try --help)" >&2; exit 2; }; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build-dir) need_arg "$@"; build=$(realpath -m "$2"); shift 2 ;;
+    --debs) need_arg "$@"; debs=$(realpath -m "$2"); shift 2 ;;
+    --no-build) do_build=0; shift ;;
+    --configure-only) configure_only=1; shift ;;
+    --budget) need_arg "$@"; budget=$2; shift 2
+      case "$budget" in '' | *[!0-9]*) echo "gpu-check: --budget takes whole seconds" >&2; exit 2 ;; esac ;;
+    --skip) need_arg "$@"; skip=",$2,"; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "gpu-check: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+for s in ${skip//,/ }; do
+  case "$s" in parity | grad | train | e2e | bench | models | torch) ;;
+    *) echo "gpu-check: --skip: unknown step '$s'" >&2; exit 2 ;; esac
+done
+
+t0=$(date +%s)
+elapsed() { echo $(($(date +%s) - t0)); }
+left() { echo $((budget - $(elapsed))); }
+work="$build/gpu-check"
+summary=()      # "STATUS|step|detail"
+failed=0
+note() { summary+=("$1|$2|$3"); [ "$1" = FAIL ] && failed=1; printf '[%4ss] %-4s %-28s %s\n' "$(elapsed)" "$1" "$2" "$3"; }
+skipped() { case "$skip" in *",$1,"*) return 0 ;; esac; return 1; }
+
+# run_step NAME SECONDS CMD...: runs CMD with a timeout (never past the
+# budget), its output in $work/NAME.log; PASS, FAIL or SKIP (exit 77).
+run_step() {
+  local name=$1 limit=$2
+  shift 2
+  local l
+  l=$(left)
+  if [ "$l" -lt 15 ]; then note SKIP "$name" "out of time (budget ${budget}s)"; return 1; fi
+  [ "$limit" -gt "$l" ] && limit=$l
+  local log="$work/${name//[:\/ ]/_}.log" rc
+  timeout --kill-after=5 "$limit" "$@" >"$log" 2>&1
+  rc=$?
+  case $rc in
+    0) note PASS "$name" "$(tail -1 "$log" | cut -c1-90)" ;;
+    77) note SKIP "$name" "$(grep -m1 -i skip "$log" | cut -c1-90)" ;;
+    124 | 137) note FAIL "$name" "timed out after ${limit}s (log: $log)" ;;
+    *) note FAIL "$name" "exit $rc: $(grep -m1 -iE 'fail|error' "$log" | cut -c1-80) (log: $log)" ;;
+  esac
+  return $rc
+}
+
+# ---- dependencies: the .debs unpacked into the checkout ----------------------
+cmake_extra=()
+if compgen -G "$debs/*.deb" >/dev/null; then
+  rm -rf "$deps" && mkdir -p "$deps"
+  n=0
+  for f in "$debs"/*.deb; do dpkg -x "$f" "$deps" && n=$((n + 1)); done
+  # The .pc files say prefix=/usr; point them at the unpacked tree.
+  find "$deps" -name '*.pc' -exec sed -i "s|=/usr|=$deps/usr|g" {} +
+  multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+  export PKG_CONFIG_PATH="$deps/usr/lib/$multiarch/pkgconfig:$deps/usr/lib/pkgconfig:$deps/usr/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+  export LD_LIBRARY_PATH="$deps/usr/lib/$multiarch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export PATH="$PATH:$deps/usr/bin"
+  cmake_extra+=("-DCMAKE_PREFIX_PATH=$deps/usr")
+  chart=$(find "$deps/usr/share" -iname 'chart*.min.js' 2>/dev/null | head -1)
+  [ -n "$chart" ] && cmake_extra+=("-DDISTRO_CHARTJS=$chart")
+  note PASS "deps" "$n .deb files unpacked into ${deps#"$root"/}"
+else
+  note SKIP "deps" "no .deb files in $debs: using the system's packages"
+fi
+
+# ---- build -------------------------------------------------------------------
+mkdir -p "$work"
+[ -d /usr/local/cuda/bin ] && export PATH="$PATH:/usr/local/cuda/bin"
+if [ $do_build = 1 ]; then
+  archs=()
+  # Only this machine's GPU: a fraction of the default architectures' time.
+  command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 && archs=(-DDISTRO_CUDA_ARCHS=native)
+  run_step configure 120 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DDISTRO_CUDA=ON \
+    "${archs[@]}" "${cmake_extra[@]}"
+  if [ $configure_only = 1 ]; then
+    grep -E '^(pkgcfg_lib_[A-Z]+_[a-z0-9]+:FILEPATH|DISTRO_CHARTJS[A-Z_]*:)' \
+      "$build/CMakeCache.txt" 2>/dev/null | sed 's/^/      /'
+    exit $failed
+  fi
+  if [ $failed = 0 ]; then
+    run_step build 300 cmake --build "$build" -j "$(nproc)" --target distro-cli test_parity \
+      test_grad test_overfit
+  fi
+fi
+cli="$build/bin/distro-cli"
+gpus=()
+if [ ! -x "$cli" ]; then
+  note FAIL "build" "no $cli"
+else
+  # ---- which GPU devices ------------------------------------------------------
+  "$cli" devices >"$work/devices.txt" 2>&1
+  cuda_line=$(grep -E '^cuda' "$work/devices.txt" | head -1)
+  case "$cuda_line" in
+    cuda:0*) gpus+=(cuda:0) ;;
+    *) why=${cuda_line#cuda}; why=${why#*no devices: }
+       note SKIP "cuda:0" "no CUDA device: ${why:-the build has no CUDA backend}" ;;
+  esac
+  # NVIDIA's Vulkan and OpenCL devices (lavapipe and PoCL are not GPUs).
+  if command -v python3 >/dev/null; then
+    while read -r spec; do [ -n "$spec" ] && gpus+=("$spec"); done < <("$cli" devices --json 2>/dev/null |
+      python3 -c 'import json,sys
+for d in json.load(sys.stdin).get("devices", []):
+    if d["backend"] in ("vulkan", "opencl") and "NVIDIA" in (d.get("vendor", "") + d.get("name", "")).upper():
+        print(d["spec"])')
+  fi
+
+  for dev in "${gpus[@]}"; do
+    skipped parity || DISTRO_TEST_DEVICES=$dev run_step "parity $dev" 120 "$build/bin/test_parity"
+    skipped grad || DISTRO_TEST_DEVICES=$dev run_step "grad $dev" 90 "$build/bin/test_grad"
+    skipped train || DISTRO_TEST_DEVICE=$dev run_step "train $dev" 60 "$build/bin/test_overfit"
+  done
+
+  has_cuda=0
+  case " ${gpus[*]} " in *" cuda:0 "*) has_cuda=1 ;; esac
+  # ---- networked run: cuda:0 beside cpu, hashes at every step ------------------
+  if ! skipped e2e; then
+    if [ $has_cuda = 1 ]; then
+      cat >"$work/e2e.json" <<'EOF'
+{
+  "run": {"model": "tiny", "steps": 12, "micro_batch": 4, "tokens_per_round": 256,
+          "round_deadline_s": 60},
+  "peers": [
+    {"name": "cuda", "device": "cuda:0"},
+    {"name": "cpu", "device": "cpu"}
+  ],
+  "baseline": false
+}
+EOF
+      if run_step "e2e cuda:0+cpu" 120 "$cli" run --no-baseline --keep "$work/e2e" \
+        --summary "$work/e2e-summary.json" "$work/e2e.json"; then
+        agree=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))
+print(int(s.get("steps_hash_checked", -1)), int(s.get("steps_hash_agreeing", -2)))' "$work/e2e-summary.json" 2>/dev/null)
+        set -- $agree
+        if [ -n "$agree" ] && [ "$1" -gt 0 ] && [ "$1" = "$2" ]; then
+          note PASS "e2e hashes" "$2 of $1 checked steps agreed"
+        else
+          note FAIL "e2e hashes" "hash agreement: ${agree:-unreadable summary} (checked agreeing)"
+        fi
+      fi
+    else
+      note SKIP "e2e cuda:0+cpu" "no CUDA device"
+    fi
+  fi
+
+  # ---- bench on every GPU device -------------------------------------------------
+  if ! skipped bench; then
+    if [ ${#gpus[@]} -gt 0 ]; then
+      list=$(IFS=,; echo "${gpus[*]}")
+      run_step "bench" 90 "$cli" bench --device "$list" && sed 's/^/      /' "$work/bench.log"
+    else
+      note SKIP "bench" "no GPU device"
+    fi
+  fi
+
+  # ---- the two large presets at batch 1: distro, then PyTorch --------------------
+  declare -A tps
+  for preset in gpt2-small-like llama-1b; do
+    skipped models && break
+    if [ $has_cuda = 0 ]; then note SKIP "$preset cuda:0" "no CUDA device"; continue; fi
+    mem_log="$work/$preset.mem"
+    (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0; done) \
+      >"$mem_log" 2>/dev/null &
+    sampler=$!
+    run_step "$preset cuda:0" 120 "$cli" train --preset "$preset" --optimizer adamw --batch 1 \
+      --steps 4 --eval-every 0 --eval-batches 1 --device cuda:0 --json
+    kill "$sampler" 2>/dev/null
+    wait "$sampler" 2>/dev/null
+    log="$work/${preset}_cuda_0.log"
+    # tokens/s of the last step (the first pays for kernel loading).
+    t=$(grep -o '"tokens_per_s":[0-9.]*' "$log" 2>/dev/null | tail -1 | cut -d: -f2)
+    peak=$(sort -n "$mem_log" 2>/dev/null | tail -1)
+    if [ -n "$t" ]; then
+      tps[$preset]=$t
+      note INFO "$preset distro" "$t tokens/s, peak GPU memory ${peak:-?} MiB"
+    fi
+  done
+
+  if ! skipped torch && ! skipped models; then
+    if [ $has_cuda = 0 ]; then
+      note SKIP "pytorch" "no CUDA device"
+    elif ! python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+      note SKIP "pytorch" "torch with CUDA does not import here"
+    else
+      for preset in gpt2-small-like llama-1b; do
+        [ -n "${tps[$preset]:-}" ] || continue
+        if run_step "$preset pytorch" 120 python3 "$root/scripts/gpu_check_torch.py" "$preset"; then
+          pt=$(grep -o 'tokens_per_s=[0-9.]*' "$work/${preset}_pytorch.log" | cut -d= -f2)
+          ratio=$(python3 -c "print(f'{${tps[$preset]}/$pt:.2f}')" 2>/dev/null)
+          note INFO "$preset ratio" "distro ${tps[$preset]} / PyTorch eager fp32 $pt tokens/s = ${ratio}x"
+        fi
+      done
+    fi
+  fi
+fi
+
+# ---- summary --------------------------------------------------------------------
+echo
+gpu=$(nvidia-smi -L 2>/dev/null | head -1)
+echo "==== gpu-check summary: $(elapsed) s of ${budget} s on ${gpu:-a machine without nvidia-smi} ===="
+echo "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), build $build"
+for line in "${summary[@]}"; do
+  IFS='|' read -r st name detail <<<"$line"
+  printf '  %-4s %-28s %s\n' "$st" "$name" "$detail"
+done
+if [ $failed = 1 ]; then echo "RESULT: FAIL"; exit 1; fi
+# Nothing run on a GPU is not a pass.
+if [ "${#gpus[@]}" = 0 ]; then echo "RESULT: SKIPPED (no GPU device: nothing was checked on a GPU)"; exit 77; fi
+echo "RESULT: OK (no step failed; SKIP lines say what did not run)"

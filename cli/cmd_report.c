@@ -20,22 +20,37 @@ static const cli_cmd report_cmd = {
     "Write a self-contained report.html (loss curves, bytes, throughput, hash agreement).",
     "Each LOG is the JSON-lines output of 'coordinator --json' (what 'run' keeps as\n"
     "DIR/coordinator.log), 'join --json' or 'train --json'; each becomes one run in the\n"
-    "charts, named by its path, so runs can be compared. The file opens in any browser\n"
-    "without a network: the data and Chart.js are inside it.",
+    "charts, named by its file name (its path where two share one), so runs can be\n"
+    "compared. The file opens in any browser without a network: the data and Chart.js\n"
+    "are inside it.",
     report_opts,
     1,
     CLI_MAX_POSITIONAL,
 };
 
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* A run is called by its log's file name, or by the whole path where two
+ * logs share a file name. */
+static const char *label_of(const cli_args *a, int i) {
+    for (int j = 0; j < a->n_positional; j++)
+        if (j != i && strcmp(base_name(a->positional[j]), base_name(a->positional[i])) == 0)
+            return a->positional[i];
+    return base_name(a->positional[i]);
+}
+
 /* One log into a new run of the view; its events counted in *n. */
-static int read_log(run_view *v, const char *path, int64_t *n) {
+static int read_log(run_view *v, const char *path, const char *label, int64_t *n) {
     FILE *f = fopen(path, "r");
     if (!f) {
         fprintf(stderr, "distro-cli report: %s: %s\n", path, strerror(errno));
         return 1;
     }
     int run = 0;
-    if (run_view_add_run(v, path, &run) != DT_OK) {
+    if (run_view_add_run(v, label, &run) != DT_OK) {
         fclose(f);
         fprintf(stderr, "distro-cli report: %s\n", dt_last_error());
         return 1;
@@ -90,7 +105,7 @@ int cmd_report(int argc, char **argv) {
     int exit_code = 0;
     for (int i = 0; i < args.n_positional && !exit_code; i++) {
         int64_t n = 0;
-        exit_code = read_log(v, args.positional[i], &n);
+        exit_code = read_log(v, args.positional[i], label_of(&args, i), &n);
         if (!exit_code) fprintf(stderr, "%s: %lld events\n", args.positional[i], (long long)n);
     }
     if (!exit_code && web_report_write(v, out) != DT_OK) {

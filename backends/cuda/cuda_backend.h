@@ -7,7 +7,8 @@
  * staging chunks so that copies overlap the host memcpy. cudart is linked
  * statically and cuBLAS is opened with dlopen when a device opens, so a
  * machine without the driver or toolkit still runs the binary; the probe
- * says why it sees no device. */
+ * says why it sees no device. The canonical DeMo update (cuda_demo.cu) is
+ * trusted once the runtime's shared exactness probe has checked it. */
 #ifndef DISTRO_CUDA_BACKEND_H
 #define DISTRO_CUDA_BACKEND_H
 
@@ -53,6 +54,11 @@ dt_status cu_fail(const cu_device *d, const char *op, const char *call, cudaErro
 /* Make the device current on the calling thread (ops may come from any one
  * thread at a time). */
 dt_status cu_enter(cu_device *d, const char *op);
+
+/* The canonical kernel's identity for runtime/canonical_probe.c's cache. */
+uint64_t cu_canonical_source(void);
+extern const unsigned char cu_src_demo[];
+extern const unsigned long cu_src_demo_size;
 
 /* ---- cuBLAS (cuda_gemm.c) ---- */
 dt_status cu_blas_open(cu_device *d);

@@ -46,25 +46,34 @@ static void version_str(int v, char *out, size_t len) {
     snprintf(out, len, "%d.%d", v / 1000, (v % 1000) / 10);
 }
 
+typedef int (*driver_version_fn)(int *);
+
 static void probe_run(void) {
     void *driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
     if (!driver) {
         dt_strlcpy(probe_why, "no NVIDIA driver (libcuda.so.1 not found)", sizeof probe_why);
         return;
     }
-    dlclose(driver);
+    /* The driver's own version, asked directly: cudart reports 0 for a
+     * driver it cannot use. */
     int drv = 0, rt = 0, n = 0;
+    driver_version_fn driver_version = (driver_version_fn)dlsym(driver, "cuDriverGetVersion");
+    if (driver_version && driver_version(&drv) != 0) drv = 0;
+    dlclose(driver);
     char drv_s[16], rt_s[16];
-    cudaDriverGetVersion(&drv);
     cudaRuntimeGetVersion(&rt);
     version_str(drv, drv_s, sizeof drv_s);
     version_str(rt, rt_s, sizeof rt_s);
     cudaError_t e = cudaGetDeviceCount(&n);
-    if (e == cudaErrorInsufficientDriver)
+    if (e == cudaErrorInsufficientDriver && drv && drv < rt)
         snprintf(probe_why, sizeof probe_why,
                  "the NVIDIA driver supports CUDA %s, older than the CUDA %s runtime this build "
                  "uses: update the driver",
                  drv_s, rt_s);
+    else if (e == cudaErrorInsufficientDriver)
+        snprintf(probe_why, sizeof probe_why,
+                 "the CUDA %s runtime cannot use this NVIDIA driver (libcuda.so.1, CUDA %s): %s",
+                 rt_s, drv ? drv_s : "version unknown", cudaGetErrorString(e));
     else if (e == cudaErrorNoDevice || (e == cudaSuccess && n == 0))
         snprintf(probe_why, sizeof probe_why, "no CUDA device (NVIDIA driver for CUDA %s found)",
                  drv_s);

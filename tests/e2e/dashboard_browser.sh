@@ -20,8 +20,11 @@ start_coordinator coordinator --config "$WORK/run.json" --open --json --http 127
 URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$WORK/coordinator.err" | head -1)
 [ -n "$URL" ] || fail "the coordinator did not say where its dashboard is"
 note "dashboard at $URL"
+# 100 ms of link latency each way: a round takes at least a few tenths of a
+# second however fast the machine, so the run outlives the browser's looks.
 for name in cpu-a cpu-b; do
-    start "$name" "$CLI" join "$ADDR" --device cpu --name "$name" --json --connect-timeout 60
+    start "$name" "$CLI" join "$ADDR" --device cpu --name "$name" --json --connect-timeout 60 \
+        --latency-ms 100
 done
 
 coord_step() { jl "$WORK/coordinator.out" '[event=step].step' 2>/dev/null | tail -1; }

@@ -296,6 +296,7 @@ static dt_status cu_open(int index, const dt_device_options *opts, dt_device **o
 
 const dt_backend dt_backend_cuda = {
     .name = "cuda",
+    .ops = &cu_ops,
     .probe = cu_probe,
     .query = cu_query,
     .open = cu_open,

@@ -202,6 +202,7 @@ extern "C" size_t cuk_demo_apply_smem(const cuk_tiles *t) {
 
 extern "C" cudaError_t cuk_demo_encode(cudaStream_t s, const cuk_tiles *t, const float *x,
                                        const float *f1, const float *f2, float *coeffs) {
+    if (t->n_tiles == 0) return cudaSuccess; // a grid of 0 blocks is a launch error
     const size_t smem = cuk_demo_encode_smem(t);
     cudaError_t e = allow_smem(encode_k, smem);
     if (e != cudaSuccess) return e;
@@ -211,6 +212,7 @@ extern "C" cudaError_t cuk_demo_encode(cudaStream_t s, const cuk_tiles *t, const
 
 extern "C" cudaError_t cuk_demo_topk(cudaStream_t s, const float *coeffs, int64_t n_tiles,
                                      int64_t tile_size, int64_t k, int32_t *idx, float *vals) {
+    if (n_tiles == 0) return cudaSuccess;
     topk_k<<<(unsigned)n_tiles, TILE_THREADS, 0, s>>>(coeffs, tile_size, k, idx, vals);
     return cudaGetLastError();
 }
@@ -218,6 +220,7 @@ extern "C" cudaError_t cuk_demo_topk(cudaStream_t s, const float *coeffs, int64_
 extern "C" cudaError_t cuk_demo_decode_sub(cudaStream_t s, const cuk_tiles *t, const int32_t *idx,
                                            const float *vals, int64_t k, const float *f1,
                                            const float *f2, float *d) {
+    if (t->n_tiles == 0) return cudaSuccess;
     decode_sub_k<<<(unsigned)t->n_tiles, TILE_THREADS, 0, s>>>(*t, idx, vals, k, f1, f2, d);
     return cudaGetLastError();
 }
@@ -226,6 +229,7 @@ extern "C" cudaError_t cuk_demo_apply(cudaStream_t s, const cuk_tiles *t, const 
                                       const float *vals, int64_t k, int64_t n_contrib,
                                       const float *recip, const float *f1, const float *f2,
                                       float *w, float lr, float decay, int sign) {
+    if (t->n_tiles == 0) return cudaSuccess;
     const size_t smem = cuk_demo_apply_smem(t);
     cudaError_t e = allow_smem(apply_k, smem);
     if (e != cudaSuccess) return e;

@@ -15,9 +15,12 @@
 
 #define MAX_DEVICES 16
 #define MAX_SIZES   4
+#define SPEC_MAX    96 /* a device spec with its options, and the NUL */
 
 static const cli_opt bench_opts[] = {
-    {"device", "SPEC[,SPEC...]", "devices to measure (default: every device found)"},
+    {"device", "SPEC[,SPEC...]",
+     "devices to measure, each with any :OPTION=VALUE device options (default: every device "
+     "found)"},
     {"json", NULL, "print one JSON document instead of a table"},
     {"quick", NULL, "smaller sizes and fewer repetitions (a smoke test, not a measurement)"},
     {NULL, NULL, NULL},
@@ -32,7 +35,8 @@ static const cli_cmd bench_cmd = {
     "top-k 32: \"encode\" is the DCT plus top-k of one peer's momentum, \"apply\" is the\n"
     "canonical update from 4 contributions. Each figure is the median of repeated runs\n"
     "after a warm-up. On the cpu device the own blocked GEMM kernel is measured next to\n"
-    "BLAS when the build has BLAS.",
+    "BLAS when the build has BLAS and BLAS is the path in use (the spec with :gemm=own).\n"
+    "A spec may carry device options, e.g. --device cpu:threads=2,vulkan:0:kernels=gpu.",
     bench_opts,
     0,
     0,
@@ -294,25 +298,20 @@ static void bench_device(const bench_config *cfg, const char *spec, bench_result
     if (bench_demo(cfg, dev, &r->encode_pps, &r->apply_pps) != DT_OK) note_error(r, "DeMo");
     dt_device_close(dev);
 
-    /* The cpu backend reads DISTRO_CPU_GEMM when a device opens: measure the
-     * own kernel beside BLAS so both figures come from one run. */
-    const char *env = getenv("DISTRO_CPU_GEMM");
-    if (strcmp(r->info.backend, "cpu") == 0 && DISTRO_HAVE_CBLAS && !(env && !strcmp(env, "own"))) {
-        setenv("DISTRO_CPU_GEMM", "own", 1);
-        if (dt_device_open(spec, &dev) == DT_OK) {
-            for (int i = 0; i < cfg->n_sizes; i++) {
-                snprintf(what, sizeof what, "GEMM %lld^3 (own kernel)",
-                         (long long)cfg->gemm_sizes[i]);
-                progress(cfg, r->info.spec, what);
-                if (bench_gemm(cfg, dev, cfg->gemm_sizes[i], &r->gemm_own[i]) != DT_OK)
-                    note_error(r, what);
-            }
-            dt_device_close(dev);
+    /* On the cpu device, the own GEMM kernel beside the path in use (BLAS,
+     * by measurement or as asked), from the same spec with gemm=own. */
+    char own[SPEC_MAX + 16];
+    if (strcmp(r->info.backend, "cpu") == 0 && DISTRO_HAVE_CBLAS &&
+        !strstr(r->info.options, "gemm=") && strncmp(r->info.note, "gemm: own", 9) != 0 &&
+        (size_t)snprintf(own, sizeof own, "%s:gemm=own", spec) < sizeof own &&
+        dt_device_open(own, &dev) == DT_OK) {
+        for (int i = 0; i < cfg->n_sizes; i++) {
+            snprintf(what, sizeof what, "GEMM %lld^3 (own kernel)", (long long)cfg->gemm_sizes[i]);
+            progress(cfg, r->info.spec, what);
+            if (bench_gemm(cfg, dev, cfg->gemm_sizes[i], &r->gemm_own[i]) != DT_OK)
+                note_error(r, what);
         }
-        if (env)
-            setenv("DISTRO_CPU_GEMM", env, 1);
-        else
-            unsetenv("DISTRO_CPU_GEMM");
+        dt_device_close(dev);
     }
     if (cfg->progress) fprintf(stderr, "\r\033[K");
 }
@@ -321,17 +320,17 @@ static void bench_device(const bench_config *cfg, const char *spec, bench_result
  * spec given is checked here, before anything is measured, so a typo fails
  * at once instead of after the other devices' tables. Returns the count, or
  * after printing the error -2 (a malformed list) or -1 (no such device). */
-static int collect_specs(const char *list, char specs[][32], int max) {
+static int collect_specs(const char *list, char specs[][SPEC_MAX], int max) {
     int n = 0;
     if (list) {
         const char *p = list;
         while (*p) {
             size_t len = strcspn(p, ",");
-            if (len == 0 || len >= 32 || n == max) {
+            if (len == 0 || len >= SPEC_MAX || n == max) {
                 cli_fail(&bench_cmd, "--device '%s': %s", list,
-                         len == 0    ? "an empty device spec"
-                         : len >= 32 ? "a device spec longer than 31 characters"
-                                     : "more than 16 devices");
+                         len == 0          ? "an empty device spec"
+                         : len >= SPEC_MAX ? "a device spec longer than 95 characters"
+                                           : "more than 16 devices");
                 return -2;
             }
             memcpy(specs[n], p, len);
@@ -355,7 +354,7 @@ static int collect_specs(const char *list, char specs[][32], int max) {
         for (int d = 0; d < count && n < max; d++) {
             dt_device_info info;
             if (dt_backend_device_info(b, d, &info) == DT_OK)
-                snprintf(specs[n++], 32, "%s", info.spec);
+                snprintf(specs[n++], SPEC_MAX, "%s", info.spec);
         }
     }
     return n;
@@ -383,6 +382,14 @@ static void print_table(const bench_config *cfg, const bench_result *r, int n) {
     printf("\n%-34s", "");
     for (int i = 0; i < n; i++) printf(" %16.16s", r[i].info.name);
     printf("\n");
+    bool any_options = false;
+    for (int i = 0; i < n; i++) any_options |= r[i].info.options[0] != '\0';
+    if (any_options) {
+        printf("%-34s", "device options");
+        for (int i = 0; i < n; i++)
+            printf(" %16.16s", r[i].info.options[0] ? r[i].info.options : "-");
+        printf("\n");
+    }
     char label[64];
     for (int s = 0; s < cfg->n_sizes; s++) {
         long long m = (long long)cfg->gemm_sizes[s];
@@ -421,6 +428,7 @@ static void print_json(const bench_config *cfg, const bench_result *r, int n) {
         cJSON_AddStringToObject(o, "spec", r[i].info.spec);
         cJSON_AddStringToObject(o, "name", r[i].info.name);
         cJSON_AddStringToObject(o, "backend", r[i].info.backend);
+        cJSON_AddStringToObject(o, "options", r[i].info.options);
         cJSON *g = cJSON_AddArrayToObject(o, "gemm");
         for (int s = 0; s < cfg->n_sizes; s++) {
             for (int own = 0; own < 2; own++) {
@@ -476,7 +484,7 @@ int cmd_bench(int argc, char **argv) {
             .progress = cfg.progress,
         };
     }
-    static char specs[MAX_DEVICES][32];
+    static char specs[MAX_DEVICES][SPEC_MAX];
     int n = collect_specs(cli_get(&args, "device"), specs, MAX_DEVICES);
     if (n < 0) return n == -2 ? 2 : 1;
     if (n == 0) return cli_fail(&bench_cmd, "no devices to measure");

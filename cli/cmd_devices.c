@@ -21,7 +21,11 @@ static const cli_cmd devices_cmd = {
     "where the canonical DeMo update runs for that device: on the device, or on the host\n"
     "when the device cannot reproduce it bit for bit. A device with ops that do not run\n"
     "on it gets a line naming them (on the host, or unsupported: refused). --json lists\n"
-    "every op under \"ops\": \"device\", \"host\" and \"unsupported\".",
+    "every op under \"ops\": \"device\", \"host\" and \"unsupported\".\n"
+    "\n"
+    "A spec may carry options of its backend, each as :OPTION=VALUE after the device\n"
+    "number (cpu:threads=2:gemm=own, vulkan:0:kernels=gpu:staging=on); the list\n"
+    "ends with every option of every compiled backend (--json: \"device_options\").",
     devices_opts,
     0,
     0,
@@ -139,6 +143,31 @@ int cmd_devices(int argc, char **argv) {
             if ((in.ops_on_device | in.ops_on_host) && (host[0] || none[0]))
                 printf("%-10s ops on the host: %s%s%s\n", "", host[0] ? host : "none",
                        none[0] ? "; unsupported: " : "", none);
+        }
+    }
+    /* The options each backend takes (SPEC:OPTION=VALUE...). */
+    cJSON *jopts = json ? cJSON_AddArrayToObject(root, "device_options") : NULL;
+    bool header = false;
+    for (int b = 0; b < dt_backend_count(); b++) {
+        const char *name, *help;
+        char values[64];
+        for (int i = 0; dt_backend_option(b, i, &name, values, sizeof values, &help); i++) {
+            if (json) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "backend", dt_backend_name(b));
+                cJSON_AddStringToObject(o, "option", name);
+                cJSON_AddStringToObject(o, "values", values);
+                cJSON_AddStringToObject(o, "help", help);
+                cJSON_AddItemToArray(jopts, o);
+                continue;
+            }
+            if (!header)
+                printf("\ndevice options: append :OPTION=VALUE to a spec (cpu:threads=2:gemm=own, "
+                       "vulkan:0:kernels=gpu)\n");
+            header = true;
+            char opt[96];
+            snprintf(opt, sizeof opt, "%s=%s", name, values);
+            printf("  %-8s %-22s %s\n", i ? "" : dt_backend_name(b), opt, help);
         }
     }
     if (json) {

@@ -14,7 +14,9 @@
 #define JOIN_DEFAULT_TIMEOUT_S 60.0
 
 static const cli_opt join_opts[] = {
-    {"device", "SPEC", "cpu, opencl:N, vulkan:N, cuda:N or auto (default auto)"},
+    {"device", "SPEC",
+     "cpu, opencl:N, vulkan:N, cuda:N or auto (default auto), with :OPTION=VALUE device "
+     "options (cpu:threads=2, vulkan:0:kernels=gpu; 'distro-cli devices' lists them)"},
     {"keys", "FILE", "this peer's keypair (distro-cli keygen); enables CURVE"},
     {"server-key", "KEY", "the coordinator's public key (Z85), with --keys"},
     {"name", "NAME", "shown in the coordinator's log (default: the host name)"},

@@ -17,7 +17,9 @@ static const cli_opt sample_opts[] = {
     {"temperature", "T", "softmax temperature; 0 picks the most likely token (default 0.8)"},
     {"top-k", "K", "sample among the K most likely tokens; 0 for all (default 40)"},
     {"seed", "S", "random seed (default 1)"},
-    {"device", "SPEC", "cpu, opencl:N, vulkan:N, cuda:N or auto (default auto)"},
+    {"device", "SPEC",
+     "cpu, opencl:N, vulkan:N, cuda:N or auto (default auto), with :OPTION=VALUE device "
+     "options (cpu:threads=2, vulkan:0:kernels=gpu; 'distro-cli devices' lists them)"},
     {"logits", NULL, "print the next-token logits after the prompt instead, 'id logit' a line"},
     {NULL, NULL, NULL},
 };

@@ -17,7 +17,9 @@ static const cli_opt train_opts[] = {
     {"steps", "N", "optimizer steps in the run (default 1000)"},
     {"batch", "B", "sequences per micro-batch (default 12)"},
     {"accum", "N", "micro-batches per step and worker (default 1)"},
-    {"device", "SPEC", "cpu, opencl:N, vulkan:N, cuda:N or auto (default auto)"},
+    {"device", "SPEC",
+     "cpu, opencl:N, vulkan:N, cuda:N or auto (default auto), with :OPTION=VALUE device "
+     "options (cpu:threads=2, vulkan:0:kernels=gpu; 'distro-cli devices' lists them)"},
     {"save", "FILE", "write a checkpoint here at the end (and with --save-every)"},
     {"save-every", "N", "also checkpoint every N steps (needs --save)"},
     {"resume", "FILE",

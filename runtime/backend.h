@@ -41,6 +41,40 @@ struct dt_buffer {
     size_t size;
 };
 
+/* ---- device options ----------------------------------------------------------
+ * A device spec is BACKEND[:N][:OPTION=VALUE]... ("cpu:threads=2:gemm=own",
+ * "vulkan:0:kernels=gpu"). A backend declares its options in a table; the
+ * runtime checks names and values against it (runtime/device_options.c) and
+ * hands the backend's open the parsed values. */
+typedef struct dt_option_spec {
+    const char *name; /* "kernels" */
+    /* The choices, "auto|cpu|gpu" (the value is the index of the one given),
+     * or NULL for a number from min to max (the value is the number). */
+    const char *values;
+    int min, max;
+    const char *help; /* what it does, for messages and `devices` */
+} dt_option_spec;
+
+#define DT_MAX_DEVICE_OPTIONS 8
+typedef struct dt_device_options {
+    bool given[DT_MAX_DEVICE_OPTIONS]; /* by position in the backend's table */
+    int value[DT_MAX_DEVICE_OPTIONS];
+} dt_device_options;
+
+/* Option i's value when given, else `fallback`. opts may be NULL. */
+static inline int dt_option_value(const dt_device_options *opts, int i, int fallback) {
+    return opts && opts->given[i] ? opts->value[i] : fallback;
+}
+
+/* Parses `text` ("kernels=gpu:staging=on", may be empty) against `table`
+ * for the device named `device` of `backend`; errors quote `spec`. `normal`
+ * receives the options as given, ":"-separated. */
+dt_status dt_options_parse(const char *spec, const char *device, const char *backend,
+                           const dt_option_spec *table, const char *text, dt_device_options *out,
+                           char *normal, size_t normal_len);
+/* "threads=1..1024, gemm=auto|blas|own" ("" for none). */
+void dt_options_describe(const dt_option_spec *table, char *out, size_t len);
+
 typedef struct dt_backend {
     const char *name;
     /* The table its devices get, for reporting which ops run where without
@@ -51,7 +85,11 @@ typedef struct dt_backend {
      * called often: cache what is expensive. */
     dt_status (*probe)(int *count, char *why, size_t why_len);
     dt_status (*query)(int index, dt_device_info *info);
-    dt_status (*open)(int index, dt_device **out);
+    /* Open device `index` with the options of its spec (checked against
+     * `options`; none given: every value at its default). */
+    dt_status (*open)(int index, const dt_device_options *opts, dt_device **out);
+    /* Its options, ended by a {NULL} entry; NULL when it takes none. */
+    const dt_option_spec *options;
 } dt_backend;
 
 /* One table per backend (or per kind of device): the entries of

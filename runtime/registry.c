@@ -73,9 +73,11 @@ dt_status dt_backend_device_info(int i, int index, dt_device_info *info) {
 
 /* Opens device `index` of backend `b` and checks that its table has every
  * required entry, so that no call through a NULL entry can happen later. */
-static dt_status open_device(int b, int index, dt_device **out) {
+static dt_status open_device(int b, int index, const dt_device_options *opts, dt_device **out) {
     dt_device *dev = NULL;
-    dt_status st = backends[b]->open(index, &dev);
+    dt_device_options none;
+    memset(&none, 0, sizeof none);
+    dt_status st = backends[b]->open(index, opts ? opts : &none, &dev);
     if (st != DT_OK) return st;
     const dt_device_ops *ops = dev->ops;
     const char *missing = NULL;
@@ -189,52 +191,18 @@ static dt_status open_auto(dt_device **out) {
         }
     }
     dt_error_clear();
-    return open_device(best_backend, best_index, out);
+    return open_device(best_backend, best_index, NULL, out);
 }
 
-/* Which backend and device a spec names ("auto" is backend -1), checking
- * that both exist, without opening anything. */
-static dt_status resolve_spec(const char *spec, int *backend, int *index_out) {
-    *backend = -1;
-    *index_out = 0;
-    if (!spec || !*spec || strcmp(spec, "auto") == 0) return DT_OK;
+/* A parsed device spec: BACKEND[:N][:OPTION=VALUE]... */
+typedef struct parsed_spec {
+    int backend; /* -1: auto */
+    int index;
+    dt_device_options opts;
+    char options[64]; /* as given, ":"-separated */
+} parsed_spec;
 
-    char name[32];
-    const char *colon = strchr(spec, ':');
-    size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
-    if (len == 0 || len >= sizeof name)
-        return dt_error(DT_ERR_INVALID,
-                        "device spec '%s': expected cpu, opencl:N, vulkan:N, "
-                        "cuda:N or auto",
-                        spec);
-    memcpy(name, spec, len);
-    name[len] = '\0';
-    long index = 0;
-    if (colon) {
-        char *end = NULL;
-        index = strtol(colon + 1, &end, 10);
-        if (!colon[1] || *end || index < 0 || index > INT_MAX)
-            return dt_error(DT_ERR_INVALID, "device spec '%s': '%s' is not a device number", spec,
-                            colon + 1);
-    }
-    for (int b = 0; b < dt_backend_count(); b++) {
-        if (strcmp(backends[b]->name, name) != 0) continue;
-        int count = 0;
-        char why[256] = "";
-        dt_status st = dt_backend_devices(b, &count, why, sizeof why);
-        if (st != DT_OK) return st;
-        if (count == 0)
-            return dt_error(DT_ERR_UNAVAILABLE, "device spec '%s': backend %s has no device: %s",
-                            spec, name, why);
-        if (index >= count)
-            return dt_error(DT_ERR_NOT_FOUND,
-                            "device spec '%s': backend %s has %d device%s "
-                            "(%s:0 to %s:%d)",
-                            spec, name, count, count == 1 ? "" : "s", name, name, count - 1);
-        *backend = b;
-        *index_out = (int)index;
-        return DT_OK;
-    }
+static dt_status not_compiled(const char *spec, const char *name) {
     static const char *known[] = {"cpu", "opencl", "vulkan", "cuda"};
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
         if (strcmp(known[k], name) == 0)
@@ -247,22 +215,113 @@ static dt_status resolve_spec(const char *spec, int *backend, int *index_out) {
                             : k == 3 ? "CUDA"
                                      : "CPU");
     return dt_error(DT_ERR_INVALID,
-                    "device spec '%s': unknown backend '%s' (expected cpu, "
-                    "opencl:N, vulkan:N, cuda:N or auto)",
+                    "device spec '%s': unknown backend '%s' (expected cpu, opencl:N, vulkan:N, "
+                    "cuda:N or auto, each optionally followed by :OPTION=VALUE...)",
                     spec, name);
 }
 
+/* Which backend and device a spec names, with its options checked against
+ * the backend's, and that the device exists, without opening anything. */
+static dt_status resolve_spec(const char *spec, parsed_spec *out) {
+    memset(out, 0, sizeof *out);
+    out->backend = -1;
+    if (!spec || !*spec || strcmp(spec, "auto") == 0) return DT_OK;
+    if (strncmp(spec, "auto:", 5) == 0)
+        return dt_error(DT_ERR_INVALID,
+                        "device spec '%s': auto takes no options (options belong to one "
+                        "backend: name the device, e.g. vulkan:0:kernels=gpu)",
+                        spec);
+
+    char name[32];
+    size_t len = strcspn(spec, ":");
+    if (len == 0 || len >= sizeof name)
+        return dt_error(DT_ERR_INVALID,
+                        "device spec '%s': expected cpu, opencl:N, vulkan:N, cuda:N or auto, "
+                        "each optionally followed by :OPTION=VALUE...",
+                        spec);
+    memcpy(name, spec, len);
+    name[len] = '\0';
+    const char *rest = spec[len] ? spec + len + 1 : NULL;
+    long index = 0;
+    /* A device number, unless the next part is an option. */
+    if (rest) {
+        size_t part = strcspn(rest, ":");
+        if (!memchr(rest, '=', part)) {
+            char *end = NULL;
+            index = strtol(rest, &end, 10);
+            if (part == 0 || end != rest + part || index < 0 || index > INT_MAX ||
+                !(*rest >= '0' && *rest <= '9'))
+                return dt_error(DT_ERR_INVALID,
+                                "device spec '%s': '%.*s' is neither a device number nor "
+                                "OPTION=VALUE",
+                                spec, (int)part, rest);
+            rest = rest[part] ? rest + part + 1 : NULL;
+            if (rest && !*rest)
+                return dt_error(DT_ERR_INVALID, "device spec '%s': an empty option at the end",
+                                spec);
+        }
+    }
+    int b = 0;
+    while (b < dt_backend_count() && strcmp(backends[b]->name, name) != 0) b++;
+    if (b == dt_backend_count()) return not_compiled(spec, name);
+    char device[48];
+    if (strcmp(name, "cpu") == 0 && index == 0)
+        snprintf(device, sizeof device, "cpu");
+    else
+        snprintf(device, sizeof device, "%s:%ld", name, index);
+    dt_status st = dt_options_parse(spec, device, name, backends[b]->options, rest, &out->opts,
+                                    out->options, sizeof out->options);
+    if (st != DT_OK) return st;
+    int count = 0;
+    char why[256] = "";
+    st = dt_backend_devices(b, &count, why, sizeof why);
+    if (st != DT_OK) return st;
+    if (count == 0)
+        return dt_error(DT_ERR_UNAVAILABLE, "device spec '%s': backend %s has no device: %s", spec,
+                        name, why);
+    if (index >= count)
+        return dt_error(DT_ERR_NOT_FOUND,
+                        "device spec '%s': backend %s has %d device%s "
+                        "(%s:0 to %s:%d)",
+                        spec, name, count, count == 1 ? "" : "s", name, name, count - 1);
+    out->backend = b;
+    out->index = (int)index;
+    return DT_OK;
+}
+
 dt_status dt_device_check_spec(const char *spec) {
-    int backend, index;
-    return resolve_spec(spec, &backend, &index);
+    parsed_spec p;
+    return resolve_spec(spec, &p);
 }
 
 dt_status dt_device_open(const char *spec, dt_device **out) {
     *out = NULL;
-    int backend, index;
-    dt_status st = resolve_spec(spec, &backend, &index);
+    parsed_spec p;
+    dt_status st = resolve_spec(spec, &p);
     if (st != DT_OK) return st;
-    return backend < 0 ? open_auto(out) : open_device(backend, index, out);
+    if (p.backend < 0) return open_auto(out);
+    st = open_device(p.backend, p.index, &p.opts, out);
+    if (st == DT_OK) dt_strlcpy((*out)->info.options, p.options, sizeof(*out)->info.options);
+    return st;
+}
+
+bool dt_backend_option(int b, int i, const char **name, char *values, size_t values_len,
+                       const char **help) {
+    if (b < 0 || b >= dt_backend_count() || i < 0) return false;
+    const dt_option_spec *t = backends[b]->options;
+    for (int k = 0; t && t[k].name; k++) {
+        if (k != i) continue;
+        if (name) *name = t[k].name;
+        if (help) *help = t[k].help;
+        if (values && values_len) {
+            if (t[k].values)
+                dt_strlcpy(values, t[k].values, values_len);
+            else
+                snprintf(values, values_len, "%d..%d", t[k].min, t[k].max);
+        }
+        return true;
+    }
+    return false;
 }
 
 void dt_device_close(dt_device *dev) {

@@ -2,10 +2,10 @@
  * tests/ref_ops.c, op by op, and the canonical dt_demo_apply against the
  * float reference bit for bit.
  *
- * Usage: test_cpu_reference blas|own. ctest runs it twice, with
- * DISTRO_CPU_GEMM unset-equivalent ("blas": the default path, OpenBLAS when
- * compiled in) and with DISTRO_CPU_GEMM=own (the own blocked kernel), and
- * checks from the device note that the intended GEMM path is the one in use. */
+ * Usage: test_cpu_reference blas|own. ctest runs it twice, on the device
+ * "cpu:gemm=blas" (OpenBLAS; skipped without CBLAS) and "cpu:gemm=own" (the
+ * own blocked kernel), and checks from the device note that the intended
+ * GEMM path is the one in use. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +25,11 @@ int main(int argc, char **argv) {
                "there is no BLAS GEMM path to test; the 'own' variant covers the CPU GEMM\n");
         return TEST_SKIP;
     }
+    char spec[32];
+    snprintf(spec, sizeof spec, "cpu:gemm=%s", path);
     dt_device *dev = NULL;
-    if (dt_device_open("cpu", &dev) != DT_OK) {
-        printf("FAIL: cannot open the cpu device: %s\n", dt_last_error());
+    if (dt_device_open(spec, &dev) != DT_OK) {
+        printf("FAIL: cannot open %s: %s\n", spec, dt_last_error());
         return 1;
     }
     const dt_device_info *info = dt_device_get_info(dev);
@@ -35,9 +37,8 @@ int main(int argc, char **argv) {
     /* The note names the GEMM path; make sure this run tests the one it says. */
     int own_in_use = strstr(info->note, "own") != NULL;
     if (own_in_use != (strcmp(path, "own") == 0)) {
-        printf("FAIL: asked for the %s GEMM path (DISTRO_CPU_GEMM=%s) but the device reports "
-               "'%s'\n",
-               path, getenv("DISTRO_CPU_GEMM") ? getenv("DISTRO_CPU_GEMM") : "(unset)", info->note);
+        printf("FAIL: asked for the %s GEMM path (%s) but the device reports '%s'\n", path, spec,
+               info->note);
         dt_device_close(dev);
         return 1;
     }

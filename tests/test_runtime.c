@@ -3,6 +3,9 @@
  * op names itself and the shapes in its message, and that an op a backend
  * leaves out is refused by name (a fake backend). */
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +81,86 @@ static void test_specs(void) {
         }
     }
     if (!tested_missing) printf("  (every backend is compiled in: no missing-backend check)\n");
+
+    /* Device options: BACKEND[:N][:OPTION=VALUE]..., checked against the
+     * backend's options before anything opens, errors naming the device,
+     * the option and what it takes. */
+    EXPECT(dt_device_check_spec("cpu:gemm=fast"), DT_ERR_INVALID, "cpu:gemm=fast", "gemm",
+           "auto, blas or own");
+    EXPECT(dt_device_check_spec("cpu:gemmm=own"), DT_ERR_INVALID, "cpu:gemmm=own", "'gemmm'",
+           "threads=1..1024");
+    EXPECT(dt_device_check_spec("cpu:threads=0"), DT_ERR_INVALID, "cpu:threads=0", "threads",
+           "1 to 1024");
+    EXPECT(dt_device_check_spec("cpu:threads=2x"), DT_ERR_INVALID, "cpu:threads=2x", "'2x'", NULL);
+    EXPECT(dt_device_check_spec("cpu:own"), DT_ERR_INVALID, "cpu:own", "'own'", "OPTION=VALUE");
+    EXPECT(dt_device_check_spec("cpu:gemm=own:gemm=blas"), DT_ERR_INVALID, "gemm given twice",
+           "twice", NULL);
+    EXPECT(dt_device_check_spec("cpu:gemm=own:"), DT_ERR_INVALID, "a trailing ':'", "empty", NULL);
+    EXPECT(dt_device_check_spec("cpu:gemm=own:0"), DT_ERR_INVALID, "a number after an option",
+           "device number", NULL);
+    EXPECT(dt_device_check_spec("auto:threads=2"), DT_ERR_INVALID, "auto with an option",
+           "auto takes no options", NULL);
+    EXPECT(dt_device_check_spec("cpu:0:threads=2:gemm=own"), DT_OK, "cpu:0:threads=2:gemm=own",
+           NULL, NULL);
+    EXPECT(dt_device_open("cpu:threads=1:gemm=own", &dev), DT_OK, "open cpu:threads=1:gemm=own",
+           NULL, NULL);
+    if (dev) {
+        const dt_device_info *di = dt_device_get_info(dev);
+        checks++;
+        if (strcmp(di->options, "threads=1:gemm=own") != 0 || di->compute_units != 1 ||
+            !strstr(di->note, "own")) {
+            failures++;
+            printf("  FAIL: cpu:threads=1:gemm=own opened with options '%s', %d threads, note "
+                   "'%s'\n",
+                   di->options, di->compute_units, di->note);
+        }
+        /* The caller's OpenMP thread count is left as it was. */
+        dt_buffer *b = NULL;
+        int before = -1, after = -2;
+#ifdef _OPENMP
+        before = omp_get_max_threads();
+#endif
+        if (dt_buffer_alloc(dev, 1 << 20, &b) == DT_OK) {
+            EXPECT(dt_fill(dev, dt_tensor_1d(b, 0, DT_F32, 1 << 18), 1.0f), DT_OK,
+                   "fill on a threads=1 device", NULL, NULL);
+            dt_buffer_free(b);
+        }
+#ifdef _OPENMP
+        after = omp_get_max_threads();
+#else
+        after = before;
+#endif
+        checks++;
+        if (before != after) {
+            failures++;
+            printf("  FAIL: an op on a threads=1 device left the caller's OpenMP threads at %d "
+                   "(was %d)\n",
+                   after, before);
+        }
+        dt_device_close(dev);
+        dev = NULL;
+    }
+    /* Every backend's options are listed, and a value outside them is refused. */
+    for (int b = 0; b < dt_backend_count(); b++) {
+        const char *name = NULL, *help = NULL;
+        char values[64];
+        for (int i = 0; dt_backend_option(b, i, &name, values, sizeof values, &help); i++) {
+            checks++;
+            if (!name || !*name || !values[0] || !help || !*help) {
+                failures++;
+                printf("  FAIL: option %d of %s is incomplete\n", i, dt_backend_name(b));
+                continue;
+            }
+            char spec[128];
+            snprintf(spec, sizeof spec, "%s:0:%s=nonsense", dt_backend_name(b), name);
+            EXPECT(dt_device_check_spec(spec), DT_ERR_INVALID, spec, name, "nonsense");
+        }
+        checks++;
+        if (dt_backend_option(b, -1, &name, NULL, 0, NULL)) {
+            failures++;
+            printf("  FAIL: option -1 of %s exists\n", dt_backend_name(b));
+        }
+    }
 
     /* Registry. */
     checks++;

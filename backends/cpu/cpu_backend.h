@@ -11,9 +11,15 @@ typedef enum cpu_gemm_path {
     CPU_GEMM_OWN = 1,  /* cpu_gemm_blocked.c */
 } cpu_gemm_path;
 
+/* Device options (cpu:threads=N:gemm=PATH), by position in cpu_options. */
+enum { CPU_OPT_THREADS = 0, CPU_OPT_GEMM = 1 };
+
 typedef struct cpu_device {
     dt_device base;
     cpu_gemm_path gemm_path;
+    /* threads=N: every op runs on N OpenMP threads (set around each op,
+     * restored after); 0: the process's OpenMP default. */
+    int threads;
 } cpu_device;
 
 typedef struct cpu_buffer {

@@ -41,12 +41,47 @@ static int cpuinfo_field(const char *key, char *out, size_t len) {
     return found;
 }
 
-/* DISTRO_CPU_GEMM=own|blas|auto, else measured once (cpu_gemm_select.c). */
-static dt_status choose_gemm(cpu_gemm_choice *choice) {
+/* The device's options (dt_device_open("cpu:threads=2:gemm=own")). */
+static const char *const gemm_paths[] = {"auto", "blas", "own"};
+static const dt_option_spec cpu_options[] = {
+    [CPU_OPT_THREADS] = {"threads", NULL, 1, 1024,
+                         "OpenMP threads of every op; default: OMP_NUM_THREADS, else every core"},
+    [CPU_OPT_GEMM] = {"gemm", "auto|blas|own", 0, 0,
+                      "GEMM path: auto (measured once, cached), blas (CBLAS) or own (the own "
+                      "blocked kernel)"},
+    {NULL, NULL, 0, 0, NULL},
+};
+
+/* The gemm option, else DISTRO_CPU_GEMM=own|blas|auto (kept for scripts
+ * that set it), else measured once (cpu_gemm_select.c). */
+static dt_status choose_gemm(const dt_device_options *opts, cpu_gemm_choice *choice) {
+    int gemm = dt_option_value(opts, CPU_OPT_GEMM, -1);
+    if (gemm >= 0) return cpu_gemm_choose(gemm_paths[gemm], "cpu:gemm", choice);
     return cpu_gemm_choose(getenv("DISTRO_CPU_GEMM"), "DISTRO_CPU_GEMM", choice);
 }
 
-static void fill_info(dt_device_info *info, const cpu_gemm_choice *gemm) {
+/* The thread count of a device opened with threads=N is set around each of
+ * its ops (and its GEMM measurement) and the caller's restored after. */
+static int threads_enter(int threads) {
+#ifdef _OPENMP
+    if (!threads) return 0;
+    int prev = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    return prev;
+#else
+    (void)threads;
+    return 0;
+#endif
+}
+static void threads_leave(int prev) {
+#ifdef _OPENMP
+    if (prev) omp_set_num_threads(prev);
+#else
+    (void)prev;
+#endif
+}
+
+static void fill_info(dt_device_info *info, const cpu_gemm_choice *gemm, int threads_option) {
     dt_device_info_init(info, "cpu", 0);
     snprintf(info->spec, sizeof info->spec, "cpu");
     if (!cpuinfo_field("model name", info->name, sizeof info->name))
@@ -64,7 +99,9 @@ static void fill_info(dt_device_info *info, const cpu_gemm_choice *gemm) {
     info->memory_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
     int threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
 #ifdef _OPENMP
-    threads = omp_get_max_threads();
+    threads = threads_option ? threads_option : omp_get_max_threads();
+#else
+    (void)threads_option;
 #endif
     info->compute_units = threads;
     info->subgroup_size = 0;
@@ -84,8 +121,8 @@ static dt_status cpu_query(int index, dt_device_info *info) {
     if (index != 0)
         return dt_error(DT_ERR_NOT_FOUND, "cpu:%d: the cpu backend has one device", index);
     cpu_gemm_choice gemm;
-    dt_status st = choose_gemm(&gemm);
-    if (st == DT_OK) fill_info(info, &gemm);
+    dt_status st = choose_gemm(NULL, &gemm);
+    if (st == DT_OK) fill_info(info, &gemm, 0);
     return st;
 }
 
@@ -134,7 +171,12 @@ static dt_status cpu_copy(dt_buffer *dst, size_t dst_offset, const dt_buffer *sr
     /* Split across threads: one core cannot saturate memory bandwidth. */
     const size_t chunk = (size_t)1 << 20;
     int64_t pieces = (int64_t)((bytes + chunk - 1) / chunk);
-#pragma omp parallel for schedule(static) if (pieces > 1)
+    int threads = ((const cpu_device *)dst->dev)->threads;
+#ifdef _OPENMP
+    if (!threads) threads = omp_get_max_threads();
+#endif
+    (void)threads;
+#pragma omp parallel for schedule(static) if (pieces > 1) num_threads(threads)
     for (int64_t i = 0; i < pieces; i++) {
         size_t off = (size_t)i * chunk;
         memcpy(d + off, s + off, bytes - off < chunk ? bytes - off : chunk);
@@ -142,26 +184,41 @@ static dt_status cpu_copy(dt_buffer *dst, size_t dst_offset, const dt_buffer *sr
     return DT_OK;
 }
 
-/* Every entry of runtime/op_list.h: cpu_<name>. */
-#define CPU_OP_ENTRY(ret, name, params, args) .name = cpu_##name,
-static const dt_device_ops cpu_ops = {DT_DEVICE_CORE(CPU_OP_ENTRY) DT_DEVICE_OPS(CPU_OP_ENTRY)};
+/* Every op of runtime/op_list.h: cpu_<name>, on the device's threads. */
+#define CPU_THREADED_OP(ret, name, params, args)                                                   \
+    static ret cpu_threaded_##name params {                                                        \
+        int prev = threads_enter(((const cpu_device *)dev)->threads);                              \
+        ret st = cpu_##name args;                                                                  \
+        threads_leave(prev);                                                                       \
+        return st;                                                                                 \
+    }
+DT_DEVICE_OPS(CPU_THREADED_OP)
+#undef CPU_THREADED_OP
+
+#define CPU_CORE_ENTRY(ret, name, params, args) .name = cpu_##name,
+#define CPU_OP_ENTRY(ret, name, params, args)   .name = cpu_threaded_##name,
+static const dt_device_ops cpu_ops = {DT_DEVICE_CORE(CPU_CORE_ENTRY) DT_DEVICE_OPS(CPU_OP_ENTRY)};
+#undef CPU_CORE_ENTRY
 #undef CPU_OP_ENTRY
 
-static dt_status cpu_open(int index, dt_device **out) {
+static dt_status cpu_open(int index, const dt_device_options *opts, dt_device **out) {
     if (index != 0)
         return dt_error(DT_ERR_NOT_FOUND, "cpu:%d: the cpu backend has one device", index);
     cpu_device *d = calloc(1, sizeof *d);
     if (!d) return dt_error(DT_ERR_OOM, "cpu: cannot allocate a device");
     d->base.ops = &cpu_ops;
+    d->threads = dt_option_value(opts, CPU_OPT_THREADS, 0);
     cpu_gemm_choice gemm;
-    dt_status st = choose_gemm(&gemm);
+    int prev = threads_enter(d->threads);
+    dt_status st = choose_gemm(opts, &gemm);
+    threads_leave(prev);
     if (st != DT_OK) {
         free(d);
         return st;
     }
     d->gemm_path = gemm.path;
     if (d->gemm_path == CPU_GEMM_BLAS) cpu_gemm_init();
-    fill_info(&d->base.info, &gemm);
+    fill_info(&d->base.info, &gemm, d->threads);
     *out = &d->base;
     return DT_OK;
 }
@@ -172,4 +229,5 @@ const dt_backend dt_backend_cpu = {
     .query = cpu_query,
     .ops = &cpu_ops,
     .open = cpu_open,
+    .options = cpu_options,
 };

@@ -95,7 +95,16 @@ typedef struct ocl_device {
     size_t gemm_scratch_bytes;
     uint64_t local_mem_bytes;
     uint64_t max_alloc_bytes;
+    /* The paths written for CPU devices (PoCL): CLBlast with PoCL-tuned
+     * parameters, few embedding-backward buckets. By default on CPU
+     * devices; kernels=gpu takes the GPU paths on any device (how they are
+     * tested without a GPU), kernels=cpu the CPU ones. */
+    bool cpu_paths;
 } ocl_device;
+
+/* Device options (opencl:N:kernels=auto|cpu|gpu), by position. */
+enum { OCL_OPT_KERNELS = 0 };
+enum { OCL_KERNELS_AUTO = 0, OCL_KERNELS_CPU = 1, OCL_KERNELS_GPU = 2 };
 
 typedef struct ocl_buffer {
     dt_buffer base;
@@ -127,8 +136,9 @@ static inline cl_ulong ocl_off(const dt_tensor *t) {
  * order); DT_ERR_UNAVAILABLE (no ICD, platform or device, with the reason)
  * or DT_ERR_NOT_FOUND (index too large) when there is none. */
 dt_status ocl_find_device(int index, cl_platform_id *platform, cl_device_id *device);
-/* Everything dt_device_info says about a device, without opening it. */
-dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id device,
+/* Everything dt_device_info says about a device, without opening it,
+ * with the paths `kernels` (OCL_KERNELS_*) selects. */
+dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id device, int kernels,
                               dt_device_info *info);
 /* Name of an OpenCL error code ("CL_OUT_OF_RESOURCES"). */
 const char *ocl_error_name(cl_int err);
@@ -137,7 +147,8 @@ void ocl_device_string(cl_device_id d, cl_device_info what, char *out, size_t le
 void ocl_platform_string(cl_platform_id p, cl_platform_info what, char *out, size_t len);
 
 /* ---- opencl_device.c ------------------------------------------------------- */
-dt_status ocl_open(int index, dt_device **out);
+dt_status ocl_open(int index, const dt_device_options *opts, dt_device **out);
+extern const dt_option_spec ocl_options[];
 extern const dt_device_ops ocl_ops; /* every OpenCL device's table */
 
 /* ---- opencl_program.c: building programs and kernels ----------------------- */
@@ -213,10 +224,17 @@ DT_DEVICE_OPS(OCL_DECLARE_OP)
 #undef OCL_DECLARE_OP
 
 /* ---- opencl_gemm.c --------------------------------------------------------- */
-/* How GEMM runs on a device, for info.note ("GEMM via CLBlast ..."). */
-const char *ocl_gemm_note(cl_platform_id platform, cl_device_id device);
+/* Whether a device takes the CPU paths under `kernels` (OCL_KERNELS_*;
+ * auto: CPU devices do). */
+bool ocl_cpu_paths(cl_device_id device, int kernels);
+/* Whether GEMM gets the PoCL-tuned CLBlast parameters: the CPU paths on
+ * PoCL. */
+bool ocl_clblast_tuned(cl_platform_id platform, bool cpu_paths);
+/* How GEMM runs, for info.note ("GEMM via CLBlast ..."). */
+const char *ocl_gemm_note(bool tuned);
 /* At open: CLBlast kernel parameters for devices its database does not
- * know (PoCL's CPU device); a no-op elsewhere. */
+ * know (PoCL's CPU device) when ocl_clblast_tuned; a no-op elsewhere.
+ * CLBlast keeps them for that device for the rest of the process. */
 dt_status ocl_gemm_setup(ocl_device *d);
 
 #endif

@@ -77,7 +77,14 @@ static dt_status create_context(ocl_device *d) {
     return DT_OK;
 }
 
-dt_status ocl_open(int index, dt_device **out) {
+const dt_option_spec ocl_options[] = {
+    [OCL_OPT_KERNELS] = {"kernels", "auto|cpu|gpu", 0, 0,
+                         "code paths: auto (those written for the device's type), cpu (PoCL-"
+                         "tuned CLBlast, few embedding buckets) or gpu (what a GPU takes)"},
+    {NULL, NULL, 0, 0, NULL},
+};
+
+dt_status ocl_open(int index, const dt_device_options *opts, dt_device **out) {
     cl_platform_id platform;
     cl_device_id device;
     dt_status st = ocl_find_device(index, &platform, &device);
@@ -88,7 +95,9 @@ dt_status ocl_open(int index, dt_device **out) {
     d->base.canonical_source = ocl_canonical_source();
     d->platform = platform;
     d->device = device;
-    st = ocl_describe_device(index, platform, device, &d->base.info);
+    const int kernels = dt_option_value(opts, OCL_OPT_KERNELS, OCL_KERNELS_AUTO);
+    d->cpu_paths = ocl_cpu_paths(device, kernels);
+    st = ocl_describe_device(index, platform, device, kernels, &d->base.info);
     if (st == DT_OK) st = check_capable(d);
     if (st == DT_OK) st = create_context(d);
     if (st == DT_OK) st = ocl_gemm_setup(d);

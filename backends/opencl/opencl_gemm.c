@@ -25,21 +25,25 @@ static const char *const pocl_xgemm_names[] = {"GEMMK", "KREG",  "KWG",   "KWI",
                                                "STRM",  "STRN",  "VWM",   "VWN"};
 static const size_t pocl_xgemm_values[] = {0, 1, 32, 2, 4, 4, 32, 4, 4, 32, 0, 0, 0, 0, 8, 8};
 
-static int is_pocl_cpu(cl_platform_id platform, cl_device_id device) {
-    char name[128];
+bool ocl_cpu_paths(cl_device_id device, int kernels) {
+    if (kernels != OCL_KERNELS_AUTO) return kernels == OCL_KERNELS_CPU;
     cl_device_type type = 0;
-    ocl_platform_string(platform, CL_PLATFORM_NAME, name, sizeof name);
     clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
-    return strstr(name, "Portable Computing Language") && (type & CL_DEVICE_TYPE_CPU);
+    return (type & CL_DEVICE_TYPE_CPU) != 0;
 }
 
-const char *ocl_gemm_note(cl_platform_id platform, cl_device_id device) {
-    return is_pocl_cpu(platform, device) ? "GEMM via CLBlast (PoCL-tuned parameters)"
-                                         : "GEMM via CLBlast";
+bool ocl_clblast_tuned(cl_platform_id platform, bool cpu_paths) {
+    char name[128];
+    ocl_platform_string(platform, CL_PLATFORM_NAME, name, sizeof name);
+    return cpu_paths && strstr(name, "Portable Computing Language");
+}
+
+const char *ocl_gemm_note(bool tuned) {
+    return tuned ? "GEMM via CLBlast (PoCL-tuned parameters)" : "GEMM via CLBlast";
 }
 
 dt_status ocl_gemm_setup(ocl_device *d) {
-    if (!is_pocl_cpu(d->platform, d->device)) return DT_OK;
+    if (!ocl_clblast_tuned(d->platform, d->cpu_paths)) return DT_OK;
     size_t n = sizeof pocl_xgemm_values / sizeof pocl_xgemm_values[0];
     const char *routine_names[] = {"XGEMM_MIN_INDIRECT_SIZE"};
     const size_t routine_values[] = {1};

@@ -27,8 +27,7 @@ dt_status ocl_embedding_bwd(dt_device *dev, const dt_tensor *tokens, const dt_te
     /* Each bucket scans every token, so buckets only pay where idle lanes
      * cost more than scanning: thousands of work-items on a GPU, a few per
      * core on a CPU device. */
-    int64_t target =
-        dev->info.type == DT_DEVICE_CPU ? 16 * (int64_t)dev->info.compute_units : 16384;
+    int64_t target = ocl_dev(dev)->cpu_paths ? 16 * (int64_t)dev->info.compute_units : 16384;
     int64_t buckets = target / (dim < 1 ? 1 : dim);
     if (buckets > 64) buckets = 64;
     if (buckets > vocab) buckets = vocab;

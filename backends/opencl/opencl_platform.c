@@ -181,7 +181,7 @@ static int cl_version(const char *s, int *major, int *minor) {
     return sscanf(s, "OpenCL %d.%d", major, minor) == 2;
 }
 
-dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id device,
+dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id device, int kernels,
                               dt_device_info *info) {
     dt_device_info_init(info, "opencl", index);
     char raw[256], version[128], extensions[8192];
@@ -236,7 +236,12 @@ dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id d
         problem = "no fp32 denormals";
     else if (!(fp32 & CL_FP_ROUND_TO_NEAREST))
         problem = "no round-to-nearest";
-    snprintf(info->note, sizeof info->note, "%s", ocl_gemm_note(platform, device));
+    const bool cpu_paths = ocl_cpu_paths(device, kernels);
+    snprintf(info->note, sizeof info->note, "%s%s",
+             ocl_gemm_note(ocl_clblast_tuned(platform, cpu_paths)),
+             cpu_paths == (info->type == DT_DEVICE_CPU) ? ""
+             : cpu_paths                                ? "; paths for CPU devices (kernels=cpu)"
+                                                        : "; paths for GPUs (kernels=gpu)");
     if (major && (major < 1 || (major == 1 && minor < 2)))
         snprintf(info->note, sizeof info->note, "unusable: %s; distro needs OpenCL 1.2", version);
     else if (problem)
@@ -251,7 +256,7 @@ static dt_status ocl_query(int index, dt_device_info *info) {
     cl_device_id device;
     dt_status st = ocl_find_device(index, &platform, &device);
     if (st != DT_OK) return st;
-    return ocl_describe_device(index, platform, device, info);
+    return ocl_describe_device(index, platform, device, OCL_KERNELS_AUTO, info);
 }
 
 const dt_backend dt_backend_opencl = {
@@ -260,4 +265,5 @@ const dt_backend dt_backend_opencl = {
     .query = ocl_query,
     .ops = &ocl_ops,
     .open = ocl_open,
+    .options = ocl_options,
 };

@@ -115,7 +115,7 @@ typedef struct vk_instance {
 } vk_instance;
 
 /* Open the loader and create an instance; `validation` asks for the Khronos
- * layer (DISTRO_VULKAN_VALIDATION=1). Without loader, driver or a usable
+ * layer (the device option validation=on). Without loader, driver or a usable
  * device the reason goes to `why` and the status is DT_ERR_UNAVAILABLE. */
 dt_status vk_instance_create(vk_instance *vi, bool validation, char *why, size_t why_len);
 void vk_instance_destroy(vk_instance *vi);
@@ -128,8 +128,6 @@ dt_status vk_usable_devices(vk_instance *vi, VkPhysicalDevice *out, int *count, 
 /* Everything dt_device_info holds about one physical device. */
 void vk_describe_device(vk_instance *vi, VkPhysicalDevice pd, int index, dt_device_info *info);
 bool vk_has_device_extension(vk_fns *fn, VkPhysicalDevice pd, const char *name);
-/* Whether DISTRO_VULKAN_VALIDATION asks for the validation layer. */
-bool vk_validation_requested(void);
 
 /* ---- buffers (vulkan_memory.c) ---------------------------------------------- */
 
@@ -221,6 +219,10 @@ typedef struct vk_pipeline {
 
 /* ---- the device --------------------------------------------------------------- */
 
+/* Device options (vulkan:N:kernels=gpu:staging=on...), by position. */
+enum { VK_OPT_KERNELS = 0, VK_OPT_STAGING, VK_OPT_VALIDATION, VK_OPT_PROFILE };
+enum { VK_KERNELS_AUTO = 0, VK_KERNELS_CPU = 1, VK_KERNELS_GPU = 2 };
+
 #define VK_PROFILE_OPS 48
 typedef struct vk_profile_entry {
     const char *op;
@@ -246,8 +248,9 @@ typedef struct vk_device {
     bool subgroup_shuffle; /* compute shaders may use subgroupShuffle */
     /* Use the shader variants written for CPU devices (lavapipe): one
      * subgroup per workgroup, registers and shuffles instead of shared
-     * memory. DISTRO_VULKAN_KERNELS=gpu turns them off, to test the GPU
-     * variants on lavapipe. */
+     * memory. The device option kernels=gpu turns them off, which is how
+     * the GPU variants are tested on lavapipe; kernels=cpu asks for them on
+     * any device that can run them. */
     bool cpu_kernels;
     /* Shaders may promise to keep subnormals (shaderDenormPreserveFloat32):
      * the canonical update then uses its _dp variants. */
@@ -272,7 +275,7 @@ typedef struct vk_device {
 
     vk_buffer *workspace; /* grown on demand; scratch of multi-pass ops */
 
-    bool profile; /* DISTRO_VULKAN_PROFILE: ops run one at a time, timed */
+    bool profile; /* profile=on: ops run one at a time, timed */
     double profile_t0;
     vk_profile_entry profile_ops[VK_PROFILE_OPS];
     int n_profile;
@@ -295,13 +298,16 @@ dt_status vk_fail(vk_device *d, const char *op, const char *call, VkResult r);
 const char *vk_result_name(VkResult r);
 
 /* vulkan_memory.c */
+/* Memory types for device buffers and staging; with `staging`, device
+ * buffers live in device memory reached through staging copies even where
+ * the device shares the host's memory (how a discrete GPU works). */
+dt_status vk_select_memory_types(vk_device *d, bool staging);
 /* A raw buffer; host_visible picks the staging or readback memory type,
  * otherwise the device type (mapped when the device is unified). */
 typedef enum vk_memory_kind { VK_MEM_DEVICE, VK_MEM_UPLOAD, VK_MEM_READBACK } vk_memory_kind;
 dt_status vk_buffer_create(vk_device *d, size_t bytes, vk_memory_kind kind, const char *op,
                            vk_buffer **out);
 void vk_buffer_destroy(vk_device *d, vk_buffer *b);
-dt_status vk_select_memory_types(vk_device *d);
 /* Device scratch of at least `bytes`, grown (after a sync) when too small. */
 dt_status vk_workspace(vk_device *d, size_t bytes, const char *op, vk_buffer **out);
 /* Record a fill of bytes [offset, offset + bytes) with a 32-bit pattern. */
@@ -339,7 +345,6 @@ void vk_set_note(vk_device *d);
 uint64_t vk_canonical_source(bool cpu_kernels);
 
 /* vulkan_profile.c */
-bool vk_profile_requested(void);
 void vk_profile_begin(vk_device *d);
 /* With profiling on: wait for the op and add its time to the table. */
 dt_status vk_profile_end(vk_device *d, const char *op);

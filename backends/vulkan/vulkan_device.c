@@ -133,14 +133,29 @@ static dt_status create_logical_device(vk_device *d) {
     return DT_OK;
 }
 
-static dt_status vk_open(int index, dt_device **out) {
+static const dt_option_spec vk_options[] = {
+    [VK_OPT_KERNELS] = {"kernels", "auto|cpu|gpu", 0, 0,
+                        "shader variants: auto (for the device's type), cpu (one subgroup per "
+                        "workgroup, shuffles) or gpu (shared-memory tiles, what GPUs run)"},
+    [VK_OPT_STAGING] = {"staging", "auto|on", 0, 0,
+                        "on: buffers in device memory behind staging copies even where the "
+                        "device shares host memory (the discrete-GPU path)"},
+    [VK_OPT_VALIDATION] = {"validation", "off|on", 0, 0,
+                           "on: the Khronos validation layer (if installed) checks every call"},
+    [VK_OPT_PROFILE] = {"profile", "off|on", 0, 0,
+                        "on: ops run one at a time, timed; a table on stderr at close"},
+    {NULL, NULL, 0, 0, NULL},
+};
+
+static dt_status vk_open(int index, const dt_device_options *opts, dt_device **out) {
     *out = NULL;
     vk_device *d = calloc(1, sizeof *d);
     if (!d) return dt_error(DT_ERR_OOM, "vulkan:%d: cannot allocate a device", index);
     d->base.ops = &vk_ops;
     d->fn = &d->vi.fn;
-    d->profile = vk_profile_requested();
-    dt_status st = find_device(index, &d->vi, vk_validation_requested(), &d->physical);
+    d->profile = dt_option_value(opts, VK_OPT_PROFILE, 0) == 1;
+    dt_status st =
+        find_device(index, &d->vi, dt_option_value(opts, VK_OPT_VALIDATION, 0) == 1, &d->physical);
     if (st != DT_OK) {
         free(d);
         return st;
@@ -170,13 +185,23 @@ static dt_status vk_open(int index, dt_device **out) {
     d->float_controls_ext = d->denorm_preserve && props.apiVersion < VK_API_VERSION_1_2;
     d->subgroup_shuffle = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                           (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
-    const char *kernels = getenv("DISTRO_VULKAN_KERNELS");
-    d->cpu_kernels = d->base.info.type == DT_DEVICE_CPU && cpu_kernels_usable(&subgroup) &&
-                     !(kernels && strcmp(kernels, "gpu") == 0);
+    const int kernels = dt_option_value(opts, VK_OPT_KERNELS, VK_KERNELS_AUTO);
+    if (kernels == VK_KERNELS_CPU && !cpu_kernels_usable(&subgroup)) {
+        st = dt_error(DT_ERR_UNSUPPORTED,
+                      "%s (%s): kernels=cpu needs subgroup shuffles in compute shaders and a "
+                      "subgroup size from 4 to 64 (this device: %u%s); use kernels=auto or gpu",
+                      d->base.info.spec, d->base.info.name, subgroup.subgroupSize,
+                      d->subgroup_shuffle ? "" : ", no shuffles");
+        vk_op_close(&d->base);
+        return st;
+    }
+    d->cpu_kernels = kernels == VK_KERNELS_CPU ||
+                     (kernels == VK_KERNELS_AUTO && d->base.info.type == DT_DEVICE_CPU &&
+                      cpu_kernels_usable(&subgroup));
     d->base.canonical_source = vk_canonical_source(d->cpu_kernels);
 
     st = create_logical_device(d);
-    if (st == DT_OK) st = vk_select_memory_types(d);
+    if (st == DT_OK) st = vk_select_memory_types(d, dt_option_value(opts, VK_OPT_STAGING, 0) == 1);
     if (st == DT_OK) st = vk_layouts_create(d);
     if (st == DT_OK) st = vk_batches_create(d);
     if (st != DT_OK) {
@@ -194,4 +219,5 @@ const dt_backend dt_backend_vulkan = {
     .query = vk_query,
     .ops = &vk_ops,
     .open = vk_open,
+    .options = vk_options,
 };

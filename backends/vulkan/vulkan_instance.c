@@ -12,11 +12,6 @@
 
 #define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
 
-bool vk_validation_requested(void) {
-    const char *e = getenv("DISTRO_VULKAN_VALIDATION");
-    return e && *e && strcmp(e, "0") != 0;
-}
-
 static bool has_layer(vk_fns *fn, const char *name) {
     VkLayerProperties layers[64];
     uint32_t n = 64;

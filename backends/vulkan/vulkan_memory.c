@@ -27,15 +27,14 @@ static int find_type(const vk_device *d, uint32_t allowed, VkMemoryPropertyFlags
     return -1;
 }
 
-dt_status vk_select_memory_types(vk_device *d) {
+dt_status vk_select_memory_types(vk_device *d, bool staging) {
     const VkMemoryPropertyFlags visible =
         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    const char *force = getenv("DISTRO_VULKAN_STAGING");
     bool shares_host_memory =
         d->base.info.type == DT_DEVICE_CPU || d->base.info.type == DT_DEVICE_GPU_INTEGRATED;
     int t = -1;
     d->unified = false;
-    if (shares_host_memory && !(force && *force && strcmp(force, "0") != 0)) {
+    if (shares_host_memory && !staging) {
         t = find_type(d, ~0u, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | visible, 0);
         d->unified = t >= 0;
     }

@@ -1,7 +1,6 @@
-/* DISTRO_VULKAN_PROFILE=1: run every op to completion as it is issued and
- * add its host-measured time to a per-op table, printed to stderr when the
- * device closes. It defeats batching, so it is for finding slow shaders,
- * not for measuring a training step. */
+/* The device option profile=on (vulkan:N:profile=on): run every op to completion as it is issued
+ * and add its host-measured time to a per-op table, printed to stderr when the device closes. It
+ * defeats batching, so it is for finding slow shaders, not for measuring a training step. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +12,6 @@ static double seconds(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-bool vk_profile_requested(void) {
-    const char *e = getenv("DISTRO_VULKAN_PROFILE");
-    return e && *e && strcmp(e, "0") != 0;
 }
 
 void vk_profile_begin(vk_device *d) {

@@ -78,6 +78,10 @@ typedef struct dt_device_info {
      * known without opening the device. */
     uint64_t ops_on_device;
     uint64_t ops_on_host;
+    /* The options it was opened with, as given in the spec
+     * ("kernels=gpu:staging=on"); "" for none (and for a device described
+     * without opening it). */
+    char options[64];
 } dt_device_info;
 
 /* The backend ops, by number (0 .. dt_op_count() - 1): "gemm",
@@ -91,11 +95,20 @@ dt_status dt_backend_device_info(int i, int index, dt_device_info *info);
 
 /* Open a device from a spec: "cpu", "opencl:N", "vulkan:N", "cuda:N" or
  * "auto" (the best available device: discrete GPU first, then integrated,
- * then the native cpu backend; CPU devices of other backends never win). */
+ * then the native cpu backend; CPU devices of other backends never win).
+ * Any but auto may be followed by options of its backend, each as
+ * ":OPTION=VALUE" ("cpu:threads=2:gemm=own", "vulkan:0:kernels=gpu");
+ * dt_backend_option lists them. An unknown option or value is refused
+ * (DT_ERR_INVALID) with a message naming the device and what it takes. */
 dt_status dt_device_open(const char *spec, dt_device **out);
 /* Whether dt_device_open(spec) would find a device (the backend is compiled
- * in and sees that device), without opening it: the same errors, at once. */
+ * in, sees that device and takes those options), without opening it: the
+ * same errors, at once. */
 dt_status dt_device_check_spec(const char *spec);
+/* Option i (from 0) of backend b: its name, what it takes ("auto|cpu|gpu",
+ * or "1..1024" for a number) and a line of help. false past the last. */
+bool dt_backend_option(int b, int i, const char **name, char *values, size_t values_len,
+                       const char **help);
 void dt_device_close(dt_device *dev);
 const dt_device_info *dt_device_get_info(const dt_device *dev);
 

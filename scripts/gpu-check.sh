@@ -15,6 +15,9 @@
 #                    a step that cannot start in time is skipped, named
 #   --skip LIST      leave steps out: parity, grad, train, e2e, bench, models,
 #                    torch
+#   --device SPEC    the device checked in place of cuda:0 (e.g. cpu, to try
+#                    the script itself on a machine without a GPU; such a run
+#                    checks no GPU and says so)
 #
 # Steps, on GPU 0: parity, gradients and tiny training on cuda:0 and on
 # NVIDIA's vulkan:* and opencl:* devices when the build has them; a networked
@@ -33,6 +36,7 @@ deps="$root/.deps"
 do_build=1
 configure_only=0
 budget=470
+main=cuda:0
 skip=","
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 need_arg() { [ $# -ge 2 ] && [ -n "$2" ] || { echo "gpu-check: $1 needs a value (try --help)" >&2; exit 2; }; }
@@ -45,6 +49,7 @@ while [ $# -gt 0 ]; do
     --budget) need_arg "$@"; budget=$2; shift 2
       case "$budget" in '' | *[!0-9]*) echo "gpu-check: --budget takes whole seconds" >&2; exit 2 ;; esac ;;
     --skip) need_arg "$@"; skip=",$2,"; shift 2 ;;
+    --device) need_arg "$@"; main=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "gpu-check: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -131,11 +136,18 @@ else
   # ---- which GPU devices ------------------------------------------------------
   "$cli" devices >"$work/devices.txt" 2>&1
   cuda_line=$(grep -E '^cuda' "$work/devices.txt" | head -1)
-  case "$cuda_line" in
-    cuda:0*) gpus+=(cuda:0) ;;
-    *) why=${cuda_line#cuda}; why=${why#*no devices: }
-       note SKIP "cuda:0" "no CUDA device: ${why:-the build has no CUDA backend}" ;;
-  esac
+  if [ "$main" = cuda:0 ]; then
+    case "$cuda_line" in
+      cuda:0*) gpus+=(cuda:0) ;;
+      *) why=${cuda_line#cuda}; why=${why#*no devices: }
+         note SKIP "cuda:0" "no CUDA device: ${why:-the build has no CUDA backend}" ;;
+    esac
+  elif "$cli" devices --json 2>/dev/null | grep -q "\"spec\":[[:space:]]*\"$main\""; then
+    gpus+=("$main")
+    note INFO "device" "checking $main in place of cuda:0 (--device): no GPU is checked"
+  else
+    note FAIL "device" "--device $main: no such device here"
+  fi
   # NVIDIA's Vulkan and OpenCL devices (lavapipe and PoCL are not GPUs).
   if command -v python3 >/dev/null; then
     while read -r spec; do [ -n "$spec" ] && gpus+=("$spec"); done < <("$cli" devices --json 2>/dev/null |
@@ -151,35 +163,38 @@ for d in json.load(sys.stdin).get("devices", []):
     skipped train || DISTRO_TEST_DEVICE=$dev run_step "train $dev" 60 "$build/bin/test_overfit"
   done
 
-  has_cuda=0
-  case " ${gpus[*]} " in *" cuda:0 "*) has_cuda=1 ;; esac
+  has_main=0
+  case " ${gpus[*]} " in *" $main "*) has_main=1 ;; esac
   # ---- networked run: cuda:0 beside cpu, hashes at every step ------------------
   if ! skipped e2e; then
-    if [ $has_cuda = 1 ]; then
-      cat >"$work/e2e.json" <<'EOF'
+    if [ $has_main = 1 ]; then
+      cat >"$work/e2e.json" <<EOF
 {
   "run": {"model": "tiny", "steps": 12, "micro_batch": 4, "tokens_per_round": 256,
           "round_deadline_s": 60},
   "peers": [
-    {"name": "cuda", "device": "cuda:0"},
+    {"name": "gpu", "device": "$main"},
     {"name": "cpu", "device": "cpu"}
   ],
   "baseline": false
 }
 EOF
-      if run_step "e2e cuda:0+cpu" 120 "$cli" run --no-baseline --keep "$work/e2e" \
+      if run_step "e2e $main+cpu" 120 "$cli" run --no-baseline --keep "$work/e2e" \
         --summary "$work/e2e-summary.json" "$work/e2e.json"; then
-        agree=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))
-print(int(s.get("steps_hash_checked", -1)), int(s.get("steps_hash_agreeing", -2)))' "$work/e2e-summary.json" 2>/dev/null)
+        # The summary's text sample may hold any bytes: decode leniently.
+        agree=$(python3 -c 'import json,sys
+s = json.loads(open(sys.argv[1], "rb").read().decode("utf-8", "replace"))
+print(int(s.get("steps", -1)), int(s.get("steps_hash_checked", -2)), int(s.get("steps_hash_agreeing", -3)))' \
+          "$work/e2e-summary.json" 2>/dev/null)
         set -- $agree
-        if [ -n "$agree" ] && [ "$1" -gt 0 ] && [ "$1" = "$2" ]; then
-          note PASS "e2e hashes" "$2 of $1 checked steps agreed"
+        if [ -n "$agree" ] && [ "$1" -gt 0 ] && [ "$1" = "$2" ] && [ "$2" = "$3" ]; then
+          note PASS "e2e hashes" "equal at every step: $3 of $1 steps checked and agreeing"
         else
-          note FAIL "e2e hashes" "hash agreement: ${agree:-unreadable summary} (checked agreeing)"
+          note FAIL "e2e hashes" "steps, checked, agreeing: ${agree:-unreadable summary}"
         fi
       fi
     else
-      note SKIP "e2e cuda:0+cpu" "no CUDA device"
+      note SKIP "e2e $main+cpu" "no CUDA device"
     fi
   fi
 
@@ -197,16 +212,16 @@ print(int(s.get("steps_hash_checked", -1)), int(s.get("steps_hash_agreeing", -2)
   declare -A tps
   for preset in gpt2-small-like llama-1b; do
     skipped models && break
-    if [ $has_cuda = 0 ]; then note SKIP "$preset cuda:0" "no CUDA device"; continue; fi
+    if [ $has_main = 0 ]; then note SKIP "$preset $main" "no CUDA device"; continue; fi
     mem_log="$work/$preset.mem"
     (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0; done) \
       >"$mem_log" 2>/dev/null &
     sampler=$!
-    run_step "$preset cuda:0" 120 "$cli" train --preset "$preset" --optimizer adamw --batch 1 \
-      --steps 4 --eval-every 0 --eval-batches 1 --device cuda:0 --json
+    run_step "$preset $main" 120 "$cli" train --preset "$preset" --optimizer adamw --batch 1 \
+      --steps 4 --eval-every 0 --eval-batches 1 --device "$main" --json
     kill "$sampler" 2>/dev/null
     wait "$sampler" 2>/dev/null
-    log="$work/${preset}_cuda_0.log"
+    log="$work/${preset}_${main//[:\/ ]/_}.log"
     # tokens/s of the last step (the first pays for kernel loading).
     t=$(grep -o '"tokens_per_s":[0-9.]*' "$log" 2>/dev/null | tail -1 | cut -d: -f2)
     peak=$(sort -n "$mem_log" 2>/dev/null | tail -1)
@@ -217,7 +232,7 @@ print(int(s.get("steps_hash_checked", -1)), int(s.get("steps_hash_agreeing", -2)
   done
 
   if ! skipped torch && ! skipped models; then
-    if [ $has_cuda = 0 ]; then
+    if [ $has_main = 0 ] || [ "$main" != cuda:0 ]; then
       note SKIP "pytorch" "no CUDA device"
     elif ! python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
       note SKIP "pytorch" "torch with CUDA does not import here"
@@ -245,5 +260,8 @@ for line in "${summary[@]}"; do
 done
 if [ $failed = 1 ]; then echo "RESULT: FAIL"; exit 1; fi
 # Nothing run on a GPU is not a pass.
-if [ "${#gpus[@]}" = 0 ]; then echo "RESULT: SKIPPED (no GPU device: nothing was checked on a GPU)"; exit 77; fi
+if [ "${#gpus[@]}" = 0 ] || [ "$main" != cuda:0 ]; then
+  echo "RESULT: SKIPPED (no GPU device: nothing was checked on a GPU)"
+  exit 77
+fi
 echo "RESULT: OK (no step failed; SKIP lines say what did not run)"

@@ -30,6 +30,7 @@ typedef struct cu_device {
     cudaEvent_t staged[2];  /* the last copy through staging[i] finished */
     double *reduce_scratch; /* CUK_REDUCE_BLOCKS doubles */
     size_t smem_optin;      /* largest dynamic shared memory per block */
+    bool tf32;              /* option tf32=on: cuBLAS may use TF32 tensor cores */
     cu_blas *blas;
 } cu_device;
 

@@ -270,8 +270,16 @@ static dt_status cu_setup(cu_device *d) {
     return cu_blas_open(d);
 }
 
+/* Device options ("cuda:0:tf32=on"), by position. */
+enum { CU_OPT_TF32 };
+static const dt_option_spec cu_options[] = {
+    [CU_OPT_TF32] = {"tf32", "off|on", 0, 0,
+                     "on: cuBLAS GEMM in TF32 on tensor cores (Ampere and newer; faster, with "
+                     "10-bit mantissas); off (default): fp32 with pedantic math"},
+    {NULL, NULL, 0, 0, NULL},
+};
+
 static dt_status cu_open(int index, const dt_device_options *opts, dt_device **out) {
-    (void)opts; /* the cuda backend declares no device options yet */
     int count = 0;
     char why[256];
     cu_probe(&count, why, sizeof why);
@@ -283,7 +291,11 @@ static dt_status cu_open(int index, const dt_device_options *opts, dt_device **o
     d->base.ops = &cu_ops;
     d->base.canonical_source = cu_canonical_source();
     d->ordinal = index;
+    d->tf32 = dt_option_value(opts, CU_OPT_TF32, 0) == 1;
     dt_status st = cu_query(index, &d->base.info);
+    if (st == DT_OK && d->tf32)
+        snprintf(d->base.info.note, sizeof d->base.info.note,
+                 "GEMM via cuBLAS in TF32 (tf32=on: tensor cores, 10-bit mantissas)");
     if (st == DT_OK) st = cu_enter(d, "open");
     if (st == DT_OK) st = cu_setup(d);
     if (st != DT_OK) {
@@ -300,4 +312,5 @@ const dt_backend dt_backend_cuda = {
     .probe = cu_probe,
     .query = cu_query,
     .open = cu_open,
+    .options = cu_options,
 };

@@ -4,8 +4,8 @@
  * cuda:N's open that names the file.
  *
  * fp32 with CUBLAS_PEDANTIC_MATH: no TF32 tensor-core paths and no reduced
- * precision reductions, so results stay close to the CPU backend. (TF32 is
- * for a device option once devices take options; nothing turns it on today.)
+ * precision reductions, so results stay close to the CPU backend. The device
+ * option tf32=on ("cuda:0:tf32=on") asks for TF32 tensor cores instead.
  *
  * Row-major to column-major. cuBLAS reads a matrix stored row-major as
  * R (r x c, leading dimension ld) as the column-major matrix R^T (c x r, same
@@ -91,7 +91,7 @@ dt_status cu_blas_open(cu_device *d) {
     }
     s = set_stream(b->handle, d->stream);
     if (s != CUBLAS_STATUS_SUCCESS) return blas_fail(d, "open", "cublasSetStream", s);
-    s = set_math(b->handle, CUBLAS_PEDANTIC_MATH);
+    s = set_math(b->handle, d->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH);
     if (s != CUBLAS_STATUS_SUCCESS) return blas_fail(d, "open", "cublasSetMathMode", s);
     return DT_OK;
 }

@@ -207,13 +207,13 @@ static dt_status not_compiled(const char *spec, const char *name) {
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
         if (strcmp(known[k], name) == 0)
             return dt_error(DT_ERR_UNAVAILABLE,
-                            "device spec '%s': the %s backend is not compiled into this build "
-                            "(configure with -DDISTRO_%s=ON)",
+                            "device spec '%s': the %s backend is not compiled into this build: "
+                            "%s",
                             spec, name,
-                            k == 1   ? "OPENCL"
-                            : k == 2 ? "VULKAN"
-                            : k == 3 ? "CUDA"
-                                     : "CPU");
+                            k == 1   ? DISTRO_OPENCL_WHY
+                            : k == 2 ? DISTRO_VULKAN_WHY
+                            : k == 3 ? DISTRO_CUDA_WHY
+                                     : "");
     return dt_error(DT_ERR_INVALID,
                     "device spec '%s': unknown backend '%s' (expected cpu, opencl:N, vulkan:N, "
                     "cuda:N or auto, each optionally followed by :OPTION=VALUE...)",

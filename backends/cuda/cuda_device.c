@@ -91,7 +91,8 @@ static dt_status cu_probe(int *count, char *why, size_t why_len) {
     return DT_OK;
 }
 
-static dt_status cu_query(int index, dt_device_info *info) {
+/* The device's description; `tf32` is its option (off when only listed). */
+static dt_status describe(int index, bool tf32, dt_device_info *info) {
     struct cudaDeviceProp p;
     cudaError_t e = cudaGetDeviceProperties(&p, index);
     if (e != cudaSuccess)
@@ -113,13 +114,19 @@ static dt_status cu_query(int index, dt_device_info *info) {
     info->subgroup_size = p.warpSize;
     info->fp16 = true;
     info->fp64 = true;
+    snprintf(info->note, sizeof info->note, "sm_%d%d; GEMM via cuBLAS %s", p.major, p.minor,
+             tf32 ? "in TF32 (tf32=on: tensor cores, 10-bit mantissas)"
+                  : "fp32 (pedantic, no TF32)");
     /* The canonical update runs on the device once the runtime's shared
      * probe (runtime/canonical_probe.c) has seen it match the host's bits;
-     * a probe that failed earlier, cached, already says host here. */
+     * a probe that failed earlier, cached, already says host here (appended
+     * to the note, so after it). */
     dt_canonical_lookup(info, cu_canonical_source());
-    snprintf(info->note, sizeof info->note, "sm_%d%d; GEMM via cuBLAS fp32 (pedantic, no TF32)",
-             p.major, p.minor);
     return DT_OK;
+}
+
+static dt_status cu_query(int index, dt_device_info *info) {
+    return describe(index, false, info);
 }
 
 /* ---- buffers and copies --------------------------------------------------- */
@@ -292,10 +299,7 @@ static dt_status cu_open(int index, const dt_device_options *opts, dt_device **o
     d->base.canonical_source = cu_canonical_source();
     d->ordinal = index;
     d->tf32 = dt_option_value(opts, CU_OPT_TF32, 0) == 1;
-    dt_status st = cu_query(index, &d->base.info);
-    if (st == DT_OK && d->tf32)
-        snprintf(d->base.info.note, sizeof d->base.info.note,
-                 "GEMM via cuBLAS in TF32 (tf32=on: tensor cores, 10-bit mantissas)");
+    dt_status st = describe(index, d->tf32, &d->base.info);
     if (st == DT_OK) st = cu_enter(d, "open");
     if (st == DT_OK) st = cu_setup(d);
     if (st != DT_OK) {

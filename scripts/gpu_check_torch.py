@@ -14,12 +14,24 @@ PRESETS = {  # vocab, dim, layers, heads, ffn, seq_len, tied (model/config.c)
 }
 
 
+class RMSNorm(torch.nn.Module):
+    """torch.nn.RMSNorm needs torch >= 2.4; this is the same for older ones."""
+
+    def __init__(self, dim, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = torch.nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
 class Block(torch.nn.Module):
     def __init__(self, dim, heads, ffn):
         super().__init__()
         self.heads = heads
-        self.n1 = torch.nn.RMSNorm(dim, eps=1e-5)
-        self.n2 = torch.nn.RMSNorm(dim, eps=1e-5)
+        self.n1 = RMSNorm(dim, eps=1e-5)
+        self.n2 = RMSNorm(dim, eps=1e-5)
         self.wqkv = torch.nn.Linear(dim, 3 * dim, bias=False)
         self.wo = torch.nn.Linear(dim, dim, bias=False)
         self.w13 = torch.nn.Linear(dim, 2 * ffn, bias=False)
@@ -49,7 +61,7 @@ def main():
     dev = torch.device("cuda:0")
     emb = torch.nn.Embedding(vocab, dim).to(dev)
     blocks = torch.nn.ModuleList(Block(dim, heads, ffn) for _ in range(layers)).to(dev)
-    norm = torch.nn.RMSNorm(dim, eps=1e-5).to(dev)
+    norm = RMSNorm(dim, eps=1e-5).to(dev)
     head = None if tied else torch.nn.Linear(dim, vocab, bias=False).to(dev)
     params = list(emb.parameters()) + list(blocks.parameters()) + list(norm.parameters())
     params += [] if tied else list(head.parameters())

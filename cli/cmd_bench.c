@@ -409,6 +409,9 @@ static void print_table(const bench_config *cfg, const bench_result *r, int n) {
     print_row("DeMo encode (Mparam/s)", r, n, offsetof(bench_result, encode_pps), 1e-6, "%.1f");
     print_row("DeMo canonical apply (Mparam/s)", r, n, offsetof(bench_result, apply_pps), 1e-6,
               "%.1f");
+    /* What a figure depends on, e.g. which GEMM path the cpu device chose and why. */
+    for (int i = 0; i < n; i++)
+        if (r[i].info.note[0]) printf("%s: %s\n", r[i].info.spec, r[i].info.note);
     for (int i = 0; i < n; i++)
         if (r[i].error[0]) printf("error on %s: %s\n", r[i].info.spec, r[i].error);
 }
@@ -429,6 +432,7 @@ static void print_json(const bench_config *cfg, const bench_result *r, int n) {
         cJSON_AddStringToObject(o, "name", r[i].info.name);
         cJSON_AddStringToObject(o, "backend", r[i].info.backend);
         cJSON_AddStringToObject(o, "options", r[i].info.options);
+        cJSON_AddStringToObject(o, "note", r[i].info.note);
         cJSON *g = cJSON_AddArrayToObject(o, "gemm");
         for (int s = 0; s < cfg->n_sizes; s++) {
             for (int own = 0; own < 2; own++) {

@@ -9,6 +9,8 @@
  *  - an explicit request wins over the cache; an unknown one is an error;
  *  - a device opened in a fresh process reads the cache the first wrote,
  *    and DISTRO_CPU_GEMM=own|blas|bogus behaves likewise through dt_device_open;
+ *  - devices opened with different threads=N in one process each get a
+ *    choice measured (and cached) with their own thread count;
  *  - both paths agree with a double reference on model-shaped GEMMs.
  * Timing is never asserted: which path wins is the machine's business. */
 #include <math.h>
@@ -173,6 +175,32 @@ static int child_open(const char *out) {
     return 0;
 }
 
+/* Devices opened with different thread counts in one process: each count
+ * is measured with its own threads and cached in its own file. */
+static int child_threads(void) {
+    const char *specs[] = {"cpu:threads=1", "cpu:threads=2", "cpu:threads=1"};
+    for (int i = 0; i < 3; i++) {
+        dt_device *dev = NULL;
+        if (dt_device_open(specs[i], &dev) != DT_OK) {
+            printf("%s: %s\n", specs[i], dt_last_error());
+            return 1;
+        }
+        printf("  %s: %s\n", specs[i], dt_device_get_info(dev)->note);
+        dt_device_close(dev);
+    }
+    return 0;
+}
+
+static int count_cache_files(const char *dir) {
+    char cmd[800], line[64] = "";
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -c '^cpu-gemm-.*\\.txt$'", dir);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    if (!fgets(line, sizeof line, p)) line[0] = '\0';
+    pclose(p);
+    return atoi(line);
+}
+
 /* dt_device_open("cpu") in a fresh process with the given DISTRO_CPU_GEMM. */
 static void open_in_child(const char *self, const char *gemm, const char *out, char *note,
                           size_t len) {
@@ -217,6 +245,22 @@ static void check_device(const char *self, const char *dir) {
     open_in_child(self, "bogus", out, note, sizeof note);
     CHECK(strncmp(note, "error: ", 7) == 0 && strstr(note, "bogus"), "DISTRO_CPU_GEMM=bogus: '%s'",
           note);
+
+    char dir2[700];
+    snprintf(dir2, sizeof dir2, "%s/threads", dir);
+    setenv("DISTRO_CACHE_DIR", dir2, 1);
+    unsetenv("DISTRO_CPU_GEMM");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(self, self, "--child-threads", (char *)NULL);
+        _exit(127);
+    }
+    int status = 1;
+    if (pid > 0) waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "opening cpu:threads=1,2,1 failed");
+    int files = count_cache_files(dir2);
+    CHECK(files == 2, "cpu:threads=1 and =2 left %d cache files, want one per thread count", files);
 }
 
 /* ---- both paths against a double reference at model shapes -------------- */
@@ -304,6 +348,7 @@ static void check_model_shapes(void) {
 
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--child") == 0) return child_open(argv[2]);
+    if (argc == 2 && strcmp(argv[1], "--child-threads") == 0) return child_threads();
     char dir[] = "/tmp/distro-gemm-select-XXXXXX";
     if (!mkdtemp(dir)) {
         printf("FAIL: cannot make a temporary directory\n");

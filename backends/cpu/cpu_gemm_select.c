@@ -447,10 +447,12 @@ dt_status cpu_gemm_select(const char *request, const char *origin, const char *c
 #endif
 }
 
-/* The automatic choice is made once per process (under a lock: devices may
- * open on several threads); explicit requests are never remembered. */
+/* The automatic choice is made once per process and thread count (under a
+ * lock: devices may open on several threads; a device opened with
+ * threads=N measures with N threads); explicit requests are never
+ * remembered. */
 static pthread_mutex_t choice_lock = PTHREAD_MUTEX_INITIALIZER;
-static int have_choice;
+static int choice_threads; /* 0: none yet */
 static cpu_gemm_choice process_choice;
 
 dt_status cpu_gemm_choose(const char *request, const char *origin, cpu_gemm_choice *out) {
@@ -458,12 +460,12 @@ dt_status cpu_gemm_choose(const char *request, const char *origin, cpu_gemm_choi
         return cpu_gemm_select(request, origin, NULL, NULL, out);
     dt_status st = DT_OK;
     pthread_mutex_lock(&choice_lock);
-    if (!have_choice) {
+    if (choice_threads != gemm_threads()) {
         char file[700], key[1024];
         int have_file = cpu_gemm_cache_file(file, sizeof file);
         cpu_gemm_cache_key(key, sizeof key);
         st = cpu_gemm_select(NULL, origin, have_file ? file : NULL, key, &process_choice);
-        have_choice = st == DT_OK;
+        choice_threads = st == DT_OK ? gemm_threads() : 0;
     }
     if (st == DT_OK) *out = process_choice;
     pthread_mutex_unlock(&choice_lock);

@@ -6,7 +6,8 @@
  * "Accumulates" outputs (dtable, dw, GEMM gradients with beta = 1) start from
  * random content and are run twice: they must end at D0 + 2 * gradient.
  * Runs on the cpu device and on every other device present
- * (DISTRO_TEST_DEVICES filters). */
+ * (DISTRO_TEST_DEVICES filters), or on the devices given as arguments,
+ * device options included ("test_grad vulkan:0:kernels=gpu"). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -482,12 +483,18 @@ static void run_device(tc *c) {
     tc_end_op(c);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     uint64_t seed = test_seed(1234567);
     printf("seed %llu (set DISTRO_TEST_SEED to change)\n", (unsigned long long)seed);
+    /* Arguments: the devices to test, as specs with any options (e.g.
+     * vulkan:0:kernels=gpu); none: the cpu device and every other one. */
     test_dev devs[32];
-    int n = test_devices(1, devs, 32);
+    int n = argc > 1 ? test_devices_named(argc - 1, argv + 1, devs, 32) : test_devices(1, devs, 32);
     if (n < 0) return 1;
+    if (n == 0) {
+        printf("SKIP: none of the devices named is here (see the SKIP lines above)\n");
+        return TEST_SKIP;
+    }
     int failed = 0;
     for (int i = 0; i < n; i++) {
         dt_device *dev = NULL;

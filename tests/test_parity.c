@@ -2,8 +2,9 @@
  * identical inputs (after ggml's test-backend-ops). Inputs are drawn fresh
  * each run; the seed is printed first and with every failure, and
  * DISTRO_TEST_SEED repeats a run. DISTRO_TEST_DEVICES (comma list of specs)
- * restricts the devices. With no device to compare, the test is skipped
- * (exit 77), never passed. */
+ * restricts the devices; specs given as arguments name the devices instead,
+ * device options included ("test_parity vulkan:0:kernels=gpu"). With no
+ * device to compare, the test is skipped (exit 77), never passed. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -17,16 +18,18 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     uint64_t seed = test_seed(test_time_seed());
     printf("seed %llu (DISTRO_TEST_SEED=%llu repeats this run)\n", (unsigned long long)seed,
            (unsigned long long)seed);
+    /* Arguments: the devices to test, as specs with any options (e.g.
+     * vulkan:0:kernels=gpu); none: every device but the cpu backend's. */
     test_dev devs[32];
-    int n = test_devices(0, devs, 32);
+    int n = argc > 1 ? test_devices_named(argc - 1, argv + 1, devs, 32) : test_devices(0, devs, 32);
     if (n < 0) return 1;
     if (n == 0) {
-        printf("SKIP: no device other than the cpu backend's to compare (see the SKIP lines "
-               "above)\n");
+        printf("SKIP: no device %s to compare (see the SKIP lines above)\n",
+               argc > 1 ? "of those named" : "other than the cpu backend's");
         return TEST_SKIP;
     }
     dt_device *cpu = NULL;

@@ -454,3 +454,24 @@ int test_devices(int with_cpu, test_dev *out, int max) {
     }
     return missing ? -1 : n;
 }
+
+int test_devices_named(int n_specs, char *const *specs, test_dev *out, int max) {
+    int n = 0;
+    for (int i = 0; i < n_specs && n < max; i++) {
+        dt_status st = dt_device_check_spec(specs[i]);
+        if (st == DT_ERR_UNAVAILABLE || st == DT_ERR_NOT_FOUND) {
+            printf("SKIP %s: %s\n", specs[i], dt_last_error());
+            continue;
+        }
+        if (st != DT_OK) {
+            printf("FAIL %s: %s\n", specs[i], dt_last_error());
+            return -1;
+        }
+        snprintf(out[n].spec, sizeof out[n].spec, "%s", specs[i]);
+        snprintf(out[n].name, sizeof out[n].name, "%s", specs[i]);
+        size_t len = strcspn(specs[i], ":");
+        snprintf(out[n].backend, sizeof out[n].backend, "%.*s", (int)len, specs[i]);
+        n++;
+    }
+    return n;
+}

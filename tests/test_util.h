@@ -174,7 +174,7 @@ int gs_done(gt_set *s);
 /* ---- devices ---------------------------------------------------------------- */
 
 typedef struct test_dev {
-    char spec[32];
+    char spec[96]; /* what to open, device options included */
     char name[128];
     char backend[16];
 } test_dev;
@@ -186,5 +186,11 @@ typedef struct test_dev {
  * devices. Returns the count, or -1 when the filter names a device that
  * does not exist (reported). */
 int test_devices(int with_cpu, test_dev *out, int max);
+/* The devices named by `specs` (with device options: "vulkan:0:kernels=gpu"),
+ * in order, as given: how a test runs on one device in one configuration
+ * (tests/CMakeLists.txt passes them as arguments). A spec whose backend is
+ * not compiled in or whose device is not here is left out with a "SKIP"
+ * line; a malformed spec or an unknown option is reported and gives -1. */
+int test_devices_named(int n_specs, char *const *specs, test_dev *out, int max);
 
 #endif

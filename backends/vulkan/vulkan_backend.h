@@ -220,7 +220,7 @@ typedef struct vk_pipeline {
 /* ---- the device --------------------------------------------------------------- */
 
 /* Device options (vulkan:N:kernels=gpu:staging=on...), by position. */
-enum { VK_OPT_KERNELS = 0, VK_OPT_STAGING, VK_OPT_VALIDATION, VK_OPT_PROFILE };
+enum { VK_OPT_KERNELS = 0, VK_OPT_STAGING, VK_OPT_FP64, VK_OPT_VALIDATION, VK_OPT_PROFILE };
 enum { VK_KERNELS_AUTO = 0, VK_KERNELS_CPU = 1, VK_KERNELS_GPU = 2 };
 
 #define VK_PROFILE_OPS 48
@@ -256,6 +256,9 @@ typedef struct vk_device {
      * the canonical update then uses its _dp variants. */
     bool denorm_preserve;
     bool float_controls_ext; /* VK_KHR_shader_float_controls must be enabled */
+    /* Shaders with a double-precision variant use it (shaderFloat64, unless
+     * fp64=off asks for the fp32 variants GPUs without doubles run). */
+    bool use_f64;
 
     VkCommandPool cmd_pool;
     vk_batch batches[VK_BATCHES];

@@ -79,10 +79,11 @@ void vk_op_close(dt_device *dev) {
 }
 
 void vk_set_note(vk_device *d) {
-    snprintf(d->base.info.note, sizeof d->base.info.note, "own tiled GEMM shader; %s; %s%s",
+    snprintf(d->base.info.note, sizeof d->base.info.note, "own tiled GEMM shader; %s%s; %s%s%s",
              d->cpu_kernels ? "shaders for CPU devices" : "shaders for GPUs",
+             d->base.info.fp64 && !d->use_f64 ? " without fp64" : "",
              d->unified ? "mapped unified memory" : "device memory with staging",
-             d->vi.validation ? "; validation layer on" : "");
+             d->vi.validation ? "; validation layer on" : "", d->profile ? "; profiling" : "");
 }
 
 /* Every entry of runtime/op_list.h: vk_op_<name>. */
@@ -115,7 +116,7 @@ static dt_status create_logical_device(vk_device *d) {
     /* Doubles only where a cancellation-prone op wants them (shaders with
      * an _f64 variant); everything else is fp32. */
     VkPhysicalDeviceFeatures features = {0};
-    features.shaderFloat64 = d->base.info.fp64 ? VK_TRUE : VK_FALSE;
+    features.shaderFloat64 = d->use_f64 ? VK_TRUE : VK_FALSE;
     const char *ext = VK_KHR_SHADER_FLOAT_CONTROLS_EXTENSION_NAME;
     VkDeviceCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
@@ -140,6 +141,9 @@ static const dt_option_spec vk_options[] = {
     [VK_OPT_STAGING] = {"staging", "auto|on", 0, 0,
                         "on: buffers in device memory behind staging copies even where the "
                         "device shares host memory (the discrete-GPU path)"},
+    [VK_OPT_FP64] = {"fp64", "auto|off", 0, 0,
+                     "off: the fp32 variants of the shaders that have a double-precision one, as "
+                     "on GPUs without shaderFloat64"},
     [VK_OPT_VALIDATION] = {"validation", "off|on", 0, 0,
                            "on: the Khronos validation layer (if installed) checks every call"},
     [VK_OPT_PROFILE] = {"profile", "off|on", 0, 0,
@@ -199,6 +203,7 @@ static dt_status vk_open(int index, const dt_device_options *opts, dt_device **o
                      (kernels == VK_KERNELS_AUTO && d->base.info.type == DT_DEVICE_CPU &&
                       cpu_kernels_usable(&subgroup));
     d->base.canonical_source = vk_canonical_source(d->cpu_kernels);
+    d->use_f64 = d->base.info.fp64 && dt_option_value(opts, VK_OPT_FP64, 0) == 0;
 
     st = create_logical_device(d);
     if (st == DT_OK) st = vk_select_memory_types(d, dt_option_value(opts, VK_OPT_STAGING, 0) == 1);

@@ -50,6 +50,7 @@ static void plan_gemm(const vk_device *d, const dt_gemm_desc *g, const vk_arg *b
      * tiles of (WY*TM) x (WX*TN), BK deep; smaller tiles for small problems
      * keep more workgroups busy. */
     uint32_t w = g->m * g->n * g->batch < 256 * 256 ? 8 : 16;
+    if (w * w > d->limits.maxComputeWorkGroupInvocations) w = 8; /* 128 is all Vulkan promises */
     vk_shader_id exact = d->denorm_preserve ? VK_SH_gemm_precise_dp : VK_SH_gemm_precise;
     *pl = (gemm_plan){
         precise ? exact : VK_SH_gemm, {w, w, 4, 4, 16}, 5, (int64_t)w * 4, (int64_t)w * 4, false};

@@ -14,8 +14,9 @@ typedef struct row_shape {
 static row_shape row_reduction(const vk_device *d, vk_shader_id gpu, vk_shader_id cpu,
                                int64_t cols) {
     if (d->cpu_kernels) return (row_shape){cpu, d->subgroup_size};
+    /* Vulkan promises only 128 invocations per workgroup. */
     uint32_t wg = 32;
-    while (wg < 256 && wg < cols) wg *= 2;
+    while (wg < 256 && wg < cols && wg * 2 <= d->limits.maxComputeWorkGroupInvocations) wg *= 2;
     return (row_shape){gpu, wg};
 }
 
@@ -34,8 +35,9 @@ dt_status vk_op_embedding_bwd(dt_device *dev, const dt_tensor *tokens, const dt_
                               const dt_tensor *dtable) {
     int64_t n = dt_tensor_numel(tokens), dim = dtable->shape[1];
     /* Columns times vocabulary groups is the parallelism; each group rescans
-     * the tokens, so a CPU device, with few lanes to fill, takes one. */
-    int64_t groups = dev->info.type == DT_DEVICE_CPU ? 1 : (4096 + dim - 1) / dim;
+     * the tokens, so a CPU device, with few lanes to fill, takes one (the
+     * CPU kernel variants; kernels=gpu takes the GPU's many on any device). */
+    int64_t groups = vk_dev(dev)->cpu_kernels ? 1 : (4096 + dim - 1) / dim;
     if (groups > dtable->shape[0]) groups = dtable->shape[0];
     if (groups < 1) groups = 1;
     struct {
@@ -73,7 +75,7 @@ dt_status vk_op_rmsnorm_bwd(dt_device *dev, const dt_tensor *x, const dt_tensor 
                                sizeof p, vk_groups(cols, 64), 1, 1);
     if (st != DT_OK) return st;
     /* Doubles where the device has them: the two terms of dx cancel. */
-    bool f64 = dev->info.fp64;
+    bool f64 = d->use_f64;
     row_shape rs = row_reduction(d, f64 ? VK_SH_rmsnorm_bwd_dx_f64 : VK_SH_rmsnorm_bwd_dx,
                                  f64 ? VK_SH_rmsnorm_bwd_dx_f64_sg : VK_SH_rmsnorm_bwd_dx_sg, cols);
     vk_arg dx_args[5] = {vk_in(x), vk_in(w), vk_in(rstd), vk_in(dy), vk_out(dx)};

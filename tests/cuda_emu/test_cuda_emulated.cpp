@@ -12,6 +12,10 @@
 #include "distro/distro.h"
 #include "distro/ops.h"
 #include "emu_cuda_kernels.h"
+extern "C" {
+#include "backends/cpu/cpu_backend.h"
+#include "runtime/backend.h"
+}
 
 thread_local emu_dim3 threadIdx, blockIdx;
 emu_dim3 blockDim, gridDim;
@@ -267,11 +271,44 @@ static void test_elementwise() {
     check("check_finite (finite)", {fin}, {1.0f}, 0);
 }
 
+// The runtime's shared exactness probe (runtime/canonical_probe.c), run on
+// the cpu device with its demo_apply entry replaced by the emulated CUDA
+// kernel: the same problems a CUDA device faces at its first dt_demo_apply.
+static dt_status emu_apply(dt_device *, const dt_tile_plan *p, const dt_tensor *idx,
+                           const dt_tensor *vals, int64_t k, int64_t n_contrib,
+                           const dt_tensor *recip, const dt_tensor *f1, const dt_tensor *f2,
+                           const dt_tensor *w, float lr, float decay, dt_demo_update update) {
+    emu_cuk_tiles t = {p->cols,          p->tile_rows, p->tile_cols,
+                       p->tiles_per_row, p->n_tiles,   p->tile_size};
+    emu_cuk_demo_apply(0, &t, cpu_i32(idx), cpu_f32(vals), k, n_contrib, cpu_f32(recip),
+                       cpu_f32(f1), cpu_f32(f2), cpu_f32(w), lr, decay,
+                       update == DT_DEMO_UPDATE_SIGN);
+    return DT_OK;
+}
+
+static void test_shared_probe() {
+    static dt_device_ops ops;
+    ops = *cpu->ops;
+    ops.demo_apply = emu_apply;
+    const dt_device_ops *orig = cpu->ops;
+    cpu->ops = &ops;
+    int exact = 0;
+    dt_status st = dt_canonical_probe(cpu, &exact);
+    cpu->ops = orig;
+    bool ok = st == DT_OK && exact;
+    if (!ok) fails++;
+    printf("%-4s %-28s %s\n", ok ? "ok" : "FAIL", "shared exactness probe",
+           st != DT_OK ? dt_last_error()
+           : exact     ? "exact"
+                       : "INEXACT");
+}
+
 int main() {
     if (dt_device_open("cpu", &cpu) != DT_OK) {
         printf("%s\n", dt_last_error());
         return 1;
     }
+    test_shared_probe();
     test_apply({24, 40}, 8, 3, 6, DT_DEMO_UPDATE_SIGN);
     test_apply({24, 40}, 8, 3, 6, DT_DEMO_UPDATE_SCALED);
     test_apply({64, 64}, 64, 4, 32, DT_DEMO_UPDATE_SCALED);

@@ -92,9 +92,8 @@ echo "fetch-debs: $(wc -l < MANIFEST) .deb files, $(du -sh . | cut -f1); list in
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fetch-debs: not downloaded: ${failed[*]}" >&2
   # The required libraries must all be there; the GPU API packages are optional.
+  required=" libzmq3-dev libzmq5 libsodium-dev libsodium23 libcjson-dev libcjson1 libmicrohttpd-dev libmicrohttpd12 libjs-chart.js "
   for p in "${failed[@]}"; do
-    case " libzmq3-dev libzmq5 libsodium-dev libsodium23 libcjson-dev libcjson1 libmicrohttpd-dev libmicrohttpd12 libjs-chart.js " in
-      *" $p "*) exit 1 ;;
-    esac
+    case "$required" in *" $p "*) exit 1 ;; esac
   done
 fi

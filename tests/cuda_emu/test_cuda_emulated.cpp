@@ -142,6 +142,16 @@ static void test_demo_ops() {
     dt_buffer_download(I.buf, I.offset, want_idx.data(), want_idx.size() * 4);
     check_bits("demo_topk idx (ties)", idx.data(), want_idx.data(), idx.size() * 4);
     check("demo_topk vals", vals, down(V), 0);
+    { // k = S: every coefficient, in index order
+        std::vector<int32_t> all(p.n_tiles * S), want(all.size());
+        std::vector<float> av(all.size());
+        dt_tensor IA = mk(nullptr, DT_I32, {p.n_tiles, S}),
+                  VA = mk(nullptr, DT_F32, {p.n_tiles, S});
+        dt_demo_topk(cpu, C, S, IA, VA);
+        emu_cuk_demo_topk(0, c.data(), p.n_tiles, S, S, all.data(), av.data());
+        dt_buffer_download(IA.buf, IA.offset, want.data(), want.size() * 4);
+        check_bits("demo_topk k = tile size", all.data(), want.data(), all.size() * 4);
+    }
     // decode-sub
     auto d = rv(p.rows * p.cols);
     for (size_t i = 0; i < vals.size(); i++) vals[i] = rnd();
@@ -186,6 +196,9 @@ static void test_rows() {
     emu_cuk_softmax_xent(0, dl.data(), tg.data(), loss.data(), dl.data(), n, V, 0.5f);
     check("softmax_xent loss", loss, down(Ls), 1e-5);
     check("softmax_xent dlogits (alias)", dl, down(DL), 1e-4);
+    std::vector<float> loss_only(n);
+    emu_cuk_softmax_xent(0, l.data(), tg.data(), loss_only.data(), nullptr, n, V, 0.5f);
+    check("softmax_xent forward only", loss_only, down(Ls), 1e-5);
     auto x = rv(n * V), w = rv(V), dy = rv(n * V), dw0 = rv(V);
     dt_tensor X = mk(x.data(), DT_F32, {n, V}), W = mk(w.data(), DT_F32, {V}),
               Y = mk(nullptr, DT_F32, {n, V}), R = mk(nullptr, DT_F32, {n});
@@ -193,6 +206,9 @@ static void test_rows() {
     std::vector<float> y(n * V), r(n), dx(n * V), dw = dw0;
     emu_cuk_rmsnorm_fwd(0, x.data(), w.data(), y.data(), r.data(), n, V, 1e-5f);
     check("rmsnorm_fwd", y, down(Y), 1e-5);
+    std::vector<float> xin = x; // y aliasing x
+    emu_cuk_rmsnorm_fwd(0, xin.data(), w.data(), xin.data(), r.data(), n, V, 1e-5f);
+    check("rmsnorm_fwd in place", xin, down(Y), 1e-5);
     check("rmsnorm rstd", r, down(R), 1e-6);
     dt_tensor DY = mk(dy.data(), DT_F32, {n, V}), DX = mk(nullptr, DT_F32, {n, V}),
               DW = mk(dw0.data(), DT_F32, {V});
@@ -269,6 +285,11 @@ static void test_elementwise() {
     check("check_finite (NaN)", {fin}, down(OUT), 0);
     emu_cuk_check_finite(0, p.data(), n, scratch, &fin);
     check("check_finite (finite)", {fin}, {1.0f}, 0);
+    auto md = rv(n), mg = rv(n);
+    dt_tensor MD = mk(md.data(), DT_F32, {n}), MG = mk(mg.data(), DT_F32, {n});
+    dt_demo_momentum(cpu, MD, MG, 0.999f, 3e-3f);
+    emu_cuk_demo_momentum(0, md.data(), mg.data(), n, 0.999f, 3e-3f);
+    check("demo_momentum", md, down(MD), 1e-6);
 }
 
 // The runtime's shared exactness probe (runtime/canonical_probe.c), run on

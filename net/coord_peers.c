@@ -42,9 +42,13 @@ void coord_drop_peer(coord *c, coord_peer *p, const char *why) {
 
 dt_status coord_send_failed(coord *c, coord_peer *p, dt_status st, const char *what) {
     if (st != DT_ERR_NOT_FOUND && st != DT_ERR_UNAVAILABLE && st != DT_ERR_IO) return st;
+    /* A send that finds the connection gone is the same news as the
+     * socket monitor's close, only seen first: one reason for both. */
     char why[160];
-    snprintf(why, sizeof why, "%s could not be sent: %s", what,
-             st == DT_ERR_NOT_FOUND ? "its connection is gone" : "it does not read");
+    if (st == DT_ERR_NOT_FOUND)
+        snprintf(why, sizeof why, "its connection closed (%s could not be sent)", what);
+    else
+        snprintf(why, sizeof why, "%s could not be sent: it does not read", what);
     if (st != DT_ERR_NOT_FOUND) coord_strike(c, p);
     coord_drop_peer(c, p, why);
     return DT_OK;

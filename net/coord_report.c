@@ -117,8 +117,12 @@ void coord_report_started(coord *c) {
         {"payload_bytes", NET_FIELD_NUM, (double)c->payload_bytes, NULL},
     };
     coord_event_with(c, NET_EVENT_STARTED, 0, -1, f, (int)(sizeof f / sizeof f[0]),
-                     "run %s: %s model, %s, %lld steps, %zu-byte payloads", run_id,
-                     c->cfg->model_name, opt, (long long)c->cfg->steps, c->payload_bytes);
+                     "run %s: %s model (%lld parameters), %lld steps, %s, payload %zu bytes per "
+                     "peer per step; listening on %s (%s)",
+                     run_id, c->cfg->model_name,
+                     (long long)model_config_param_count(&c->cfg->model), (long long)c->cfg->steps,
+                     opt, c->payload_bytes, net_server_endpoint(c->server),
+                     c->o->keys ? "CURVE, admitted keys only" : "open: no authentication");
 }
 
 /* Waiting is what a peer spent between handing in its payload and the

@@ -137,7 +137,6 @@ static dt_status setup(coord *c) {
     net_server_config sc = {c->o->listen, c->o->keys, c->o->open != 0, 0};
     st = net_server_open(&sc, &c->server);
     if (st == DT_OK && c->o->ready_file) st = write_ready_file(c);
-    if (st == DT_OK) coord_report_started(c);
     return st;
 }
 
@@ -274,14 +273,7 @@ dt_status net_coordinator_run(const net_coordinator_options *o) {
     c->max_per_address =
         o->max_per_address > 0 ? o->max_per_address : NET_COORDINATOR_MAX_PER_ADDRESS;
     dt_status st = setup(c);
-    if (st == DT_OK)
-        coord_log(c,
-                  "run %016llx: %s model (%lld parameters), %lld steps, payload %zu bytes per "
-                  "peer per step; listening on %s (%s)",
-                  (unsigned long long)c->run_id, c->cfg->model_name,
-                  (long long)model_config_param_count(&c->cfg->model), (long long)c->cfg->steps,
-                  c->payload_bytes, net_server_endpoint(c->server),
-                  o->keys ? "CURVE, admitted keys only" : "open: no authentication");
+    if (st == DT_OK) coord_report_started(c);
     uint64_t refusals_seen = 0;
     while (st == DT_OK && !c->finished && !(o->stop && *o->stop)) {
         int timeout = 200;

@@ -23,7 +23,7 @@ typedef enum net_event_kind {
     NET_EVENT_RESUMED,    /* coordinator: resumed from a checkpoint (step: where) */
     NET_EVENT_MISSED,     /* coordinator: a peer missed a round's deadline (step: which) */
     NET_EVENT_FINISHED,   /* the run is over (step: the steps done) */
-    NET_EVENT_STARTED,    /* coordinator: set up and bound (the run's facts as fields) */
+    NET_EVENT_STARTED,    /* coordinator: set up and listening (the run's facts as fields) */
     NET_EVENT_PEER_STEP,  /* coordinator: one peer's part in a closed round (per peer, per step) */
     NET_EVENT_HASH,       /* coordinator: a peer's hash of a checked step arrived (agree: bool) */
     NET_EVENT_KINDS

@@ -11,6 +11,9 @@
 # queue keep room for them, and the silent joiners expire after
 # join_timeout_s. The honest peers must train every step with hashes equal
 # to the coordinator's.
+# The honest peers' 100 ms link latency keeps the run going well past the
+# silent joiners' expiry however fast the machine (30 fast steps once ended
+# the run before it).
 source "$(dirname "$0")/e2e_lib.sh"
 need_curve
 FLOOD=$(dirname "$HOSTILE")/flood_peer
@@ -35,7 +38,8 @@ HOLD=$E2E_PID
 sleep 1
 for name in a b; do
     start "$name" "$CLI" join "$ADDR" --device cpu --name "$name" \
-        --keys "$WORK/$name.keys" --server-key "$SERVER_KEY" --json --connect-timeout 60
+        --keys "$WORK/$name.keys" --server-key "$SERVER_KEY" --json --connect-timeout 60 \
+        --latency-ms 100
     eval "PID_$name=$E2E_PID"
 done
 wait_exit "$HOLD" 60 >/dev/null

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "runtime/backend.h"
+#include "runtime/file_io.h"
 
 #define PROBE_FORMAT         "distro-canonical-probe/1"
 #define PROBE_INEXACT_REASON "its result differed from the reference bits"
@@ -68,20 +69,6 @@ void dt_canonical_on_host(dt_device_info *info, const char *reason) {
 
 /* ---- the cache -------------------------------------------------------------------- */
 
-static int cache_dir(char *out, size_t len) {
-    const char *env = getenv("DISTRO_CACHE_DIR");
-    int n;
-    if (env && *env)
-        n = snprintf(out, len, "%s", env);
-    else if ((env = getenv("XDG_CACHE_HOME")) && *env)
-        n = snprintf(out, len, "%s/distro/canonical", env);
-    else if ((env = getenv("HOME")) && *env)
-        n = snprintf(out, len, "%s/.cache/distro/canonical", env);
-    else
-        return 0;
-    return n > 0 && (size_t)n < len;
-}
-
 typedef struct probe_key {
     char text[512];
     char file[640]; /* empty: no cache */
@@ -92,7 +79,7 @@ static void key_make(probe_key *k, const dt_device_info *info, uint64_t source) 
              info->name, info->vendor, info->driver, info->platform, (unsigned long long)source);
     k->file[0] = '\0';
     char dir[512];
-    if (!source || !cache_dir(dir, sizeof dir)) return;
+    if (!source || !dt_cache_dir("canonical", dir, sizeof dir)) return;
     uint64_t h = dt_hash64(DT_HASH64_SEED, k->text, strlen(k->text));
     int n =
         snprintf(k->file, sizeof k->file, "%s/canonical-%016llx.txt", dir, (unsigned long long)h);
@@ -118,21 +105,6 @@ static int cache_load(const probe_key *k) {
     return -1;
 }
 
-/* mkdir -p; 0 on success. */
-static int make_dirs(const char *path) {
-    char tmp[512];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof tmp) return -1;
-    memcpy(tmp, path, n + 1);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* Failing to write the cache is no error: the next process probes again. */
 static void cache_store(const probe_key *k, int exact) {
     if (!k->file[0]) return;
@@ -141,7 +113,7 @@ static void cache_store(const probe_key *k, int exact) {
     char *slash = strrchr(dir, '/');
     if (!slash) return;
     *slash = '\0';
-    if (make_dirs(dir) != 0) return;
+    if (dt_make_dirs(dir) != 0) return;
     /* Processes probing at once each write their own file; rename makes
      * whichever finishes last the entry, never a mix. */
     char tmp[700];

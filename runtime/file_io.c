@@ -1,7 +1,9 @@
-/* dt_write_all and dt_path_folder (file_io.h). */
+/* Small file helpers (file_io.h). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime/file_io.h"
@@ -30,4 +32,35 @@ void dt_path_folder(const char *path, char *dir, size_t len) {
         dir[1] = '\0';
     else
         *slash = '\0';
+}
+
+int dt_make_dirs(const char *path) {
+    char tmp[1024];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int dt_cache_dir(const char *sub, char *out, size_t len) {
+    const char *env = getenv("DISTRO_CACHE_DIR");
+    int n;
+    if (env && *env)
+        n = snprintf(out, len, "%s", env);
+    else if ((env = getenv("XDG_CACHE_HOME")) && *env)
+        n = snprintf(out, len, "%s/distro/%s", env, sub);
+    else if ((env = getenv("HOME")) && *env)
+        n = snprintf(out, len, "%s/.cache/distro/%s", env, sub);
+    else
+        return 0;
+    return n > 0 && (size_t)n < len;
 }

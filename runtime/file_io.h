@@ -14,4 +14,13 @@ int dt_write_all(int fd, const void *data, size_t len);
  * checking it before anything is written there. */
 void dt_path_folder(const char *path, char *dir, size_t len);
 
+/* mkdir -p: every folder of path, then path itself; 0 on success, -1 with
+ * errno set. */
+int dt_make_dirs(const char *path);
+
+/* Where the caches (OpenCL programs, probe outcomes, GEMM choices) live:
+ * $DISTRO_CACHE_DIR, else $XDG_CACHE_HOME/distro/SUB, else
+ * $HOME/.cache/distro/SUB. 0 when none applies or it does not fit. */
+int dt_cache_dir(const char *sub, char *out, size_t len);
+
 #endif

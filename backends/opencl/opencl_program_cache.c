@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "backends/opencl/opencl_backend.h"
+#include "runtime/file_io.h"
 
 #define OCL_CACHE_FORMAT 1u
 #define OCL_CACHE_MAGIC  "DTOCLBIN"
@@ -68,37 +69,10 @@ static uint64_t header_hash(const cache_header *h, const char *key) {
     return fnv1a(x, key, h->key_len);
 }
 
-/* mkdir -p; 0 on success. */
-static int make_dirs(const char *path) {
-    char tmp[512];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof tmp) return -1;
-    memcpy(tmp, path, n + 1);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-    return 0;
-}
-
 static int cache_dir(char *out, size_t len) {
     const char *off = getenv("DISTRO_OPENCL_CACHE");
     if (off && strcmp(off, "0") == 0) return 0;
-    const char *env = getenv("DISTRO_CACHE_DIR");
-    int n;
-    if (env && *env) {
-        n = snprintf(out, len, "%s", env);
-    } else if ((env = getenv("XDG_CACHE_HOME")) && *env) {
-        n = snprintf(out, len, "%s/distro/opencl", env);
-    } else if ((env = getenv("HOME")) && *env) {
-        n = snprintf(out, len, "%s/.cache/distro/opencl", env);
-    } else {
-        return 0;
-    }
-    return n > 0 && (size_t)n < len;
+    return dt_cache_dir("opencl", out, len);
 }
 
 void ocl_cache_key_make(ocl_cache_key *key, cl_platform_id platform_id, cl_device_id device_id,
@@ -184,7 +158,7 @@ void ocl_cache_store(const ocl_cache_key *key, const unsigned char *bin, size_t 
     char *slash = strrchr(dir, '/');
     if (!slash) return;
     *slash = '\0';
-    if (make_dirs(dir) != 0) return;
+    if (dt_make_dirs(dir) != 0) return;
 
     cache_header h;
     memset(&h, 0, sizeof h);

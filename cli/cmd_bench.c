@@ -35,7 +35,9 @@ static const cli_cmd bench_cmd = {
     "top-k 32: \"encode\" is the DCT plus top-k of one peer's momentum, \"apply\" is the\n"
     "canonical update from 4 contributions. Each figure is the median of repeated runs\n"
     "after a warm-up. On the cpu device the own blocked GEMM kernel is measured next to\n"
-    "BLAS when the build has BLAS and BLAS is the path in use (the spec with :gemm=own).\n"
+    "BLAS when the build has BLAS and BLAS is the path in use (the spec with :gemm=own);\n"
+    "under the table each device's note says, for the cpu device, which GEMM path it\n"
+    "chose and why (measured once and cached, or asked for with :gemm=).\n"
     "A spec may carry device options, e.g. --device cpu:threads=2,vulkan:0:kernels=gpu.",
     bench_opts,
     0,

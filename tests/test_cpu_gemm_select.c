@@ -9,6 +9,8 @@
  *  - an explicit request wins over the cache; an unknown one is an error;
  *  - a device opened in a fresh process reads the cache the first wrote,
  *    and DISTRO_CPU_GEMM=own|blas|bogus behaves likewise through dt_device_open;
+ *  - processes starting together with no cache agree: one measures, the
+ *    others read its entry;
  *  - devices opened with different threads=N in one process each get a
  *    choice measured (and cached) with their own thread count;
  *  - both paths agree with a double reference on model-shaped GEMMs.
@@ -245,6 +247,38 @@ static void check_device(const char *self, const char *dir) {
     open_in_child(self, "bogus", out, note, sizeof note);
     CHECK(strncmp(note, "error: ", 7) == 0 && strstr(note, "bogus"), "DISTRO_CPU_GEMM=bogus: '%s'",
           note);
+
+    /* Processes starting together with no cache: one measures, the others
+     * wait for its entry, so all agree on the path. */
+    char dir3[700];
+    snprintf(dir3, sizeof dir3, "%s/together", dir);
+    setenv("DISTRO_CACHE_DIR", dir3, 1);
+    unsetenv("DISTRO_CPU_GEMM");
+    fflush(stdout);
+    enum { N_TOGETHER = 4 };
+    pid_t pids[N_TOGETHER];
+    char outs[N_TOGETHER][720];
+    for (int i = 0; i < N_TOGETHER; i++) {
+        snprintf(outs[i], sizeof outs[i], "%s/note%d.txt", dir, i);
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            execl(self, self, "--child", outs[i], (char *)NULL);
+            _exit(127);
+        }
+    }
+    int measured = 0, own = 0;
+    for (int i = 0; i < N_TOGETHER; i++) {
+        int status = 1;
+        if (pids[i] > 0) waitpid(pids[i], &status, 0);
+        read_text(outs[i], note, sizeof note);
+        printf("  together %d: %s\n", i, note);
+        measured += strstr(note, "cached") == NULL;
+        own += strncmp(note, "gemm: own", 9) == 0;
+    }
+    CHECK(measured == 1, "%d of %d processes started together measured, want 1", measured,
+          N_TOGETHER);
+    CHECK(own == 0 || own == N_TOGETHER, "processes started together disagree: %d of %d chose own",
+          own, N_TOGETHER);
 
     char dir2[700];
     snprintf(dir2, sizeof dir2, "%s/threads", dir);

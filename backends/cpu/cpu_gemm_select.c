@@ -36,6 +36,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef _OPENMP
@@ -391,6 +393,59 @@ static void describe(cpu_gemm_choice *out, const char *detail) {
     }
 }
 
+#if DISTRO_HAVE_CBLAS
+/* Both paths measured: the faster correct one (not cached when one path
+ * was wrong: that may be a transient fault worth measuring again). */
+static dt_status measure_choice(cpu_gemm_choice *out) {
+    measure m;
+    if (!measure_paths(&m))
+        return dt_error(DT_ERR_OOM, "cpu: cannot allocate the GEMM measurement buffers");
+    out->ratio = exp(m.log_ratio / m.shapes);
+    if (!m.own_ok || !m.blas_ok) {
+        char blas[48], detail[96];
+        blas_label(blas, sizeof blas);
+        snprintf(detail, sizeof detail, "%s gave wrong results at model shapes",
+                 m.own_ok ? blas : "the blocked kernel");
+        out->path = m.own_ok ? CPU_GEMM_OWN : CPU_GEMM_BLAS;
+        out->source = CPU_GEMM_ONLY;
+        describe(out, detail);
+        return DT_OK;
+    }
+    out->path = out->ratio <= 1.0 ? CPU_GEMM_OWN : CPU_GEMM_BLAS;
+    out->source = CPU_GEMM_MEASURED;
+    describe(out, "");
+    return DT_OK;
+}
+
+/* An exclusive lock on <file>.lock (its folder made first); -1 when none
+ * can be had, and then each process measures for itself. */
+static int cache_lock(const char *file) {
+    char dir[600], path[640];
+    dt_strlcpy(dir, file, sizeof dir);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (make_dirs(dir) != 0) return -1;
+    }
+    snprintf(path, sizeof path, "%s.lock", file);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static void cache_unlock(int fd) {
+    if (fd < 0) return;
+    flock(fd, LOCK_UN);
+    close(fd);
+}
+#endif
+
 dt_status cpu_gemm_select(const char *request, const char *origin, const char *cache_file,
                           const char *key, cpu_gemm_choice *out) {
     memset(out, 0, sizeof *out);
@@ -423,27 +478,22 @@ dt_status cpu_gemm_select(const char *request, const char *origin, const char *c
         describe(out, "");
         return DT_OK;
     }
-    measure m;
-    if (!measure_paths(&m))
-        return dt_error(DT_ERR_OOM, "cpu: cannot allocate the GEMM measurement buffers");
-    out->ratio = exp(m.log_ratio / m.shapes);
-    if (!m.own_ok || !m.blas_ok) {
-        /* Not cached: a wrong result may be a transient fault worth
-         * measuring again next time. */
-        out->path = m.own_ok ? CPU_GEMM_OWN : CPU_GEMM_BLAS;
-        out->source = CPU_GEMM_ONLY;
-        char blas[48];
-        blas_label(blas, sizeof blas);
-        snprintf(detail, sizeof detail, "%s gave wrong results at model shapes",
-                 m.own_ok ? blas : "the blocked kernel");
-        describe(out, detail);
+    /* Processes that start together on a machine without a cache entry
+     * (a test suite, the peers of `run`) must agree, or a run split over
+     * them would not repeat bit for bit: the first measures under the lock,
+     * the others wait and read its entry. */
+    int lock = cache_file && key ? cache_lock(cache_file) : -1;
+    if (lock >= 0 && cpu_gemm_cache_load(cache_file, key, &out->path, &out->ratio)) {
+        out->source = CPU_GEMM_CACHED;
+        describe(out, "");
+        cache_unlock(lock);
         return DT_OK;
     }
-    out->path = out->ratio <= 1.0 ? CPU_GEMM_OWN : CPU_GEMM_BLAS;
-    out->source = CPU_GEMM_MEASURED;
-    describe(out, "");
-    if (cache_file && key) cpu_gemm_cache_store(cache_file, key, out->path, out->ratio);
-    return DT_OK;
+    dt_status st = measure_choice(out);
+    if (st == DT_OK && out->source == CPU_GEMM_MEASURED && cache_file && key)
+        cpu_gemm_cache_store(cache_file, key, out->path, out->ratio);
+    cache_unlock(lock);
+    return st;
 #endif
 }
 

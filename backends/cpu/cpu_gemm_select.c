@@ -46,6 +46,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "distro_config.h"
+#include "runtime/file_io.h"
 
 #if DISTRO_HAVE_CBLAS
 #include <cblas.h>
@@ -135,40 +136,18 @@ void cpu_gemm_cache_key(char *out, size_t len) {
 
 int cpu_gemm_cache_file(char *out, size_t len) {
     char dir[512];
-    const char *env = getenv("DISTRO_CACHE_DIR");
-    int n;
-    if (env && *env)
-        n = snprintf(dir, sizeof dir, "%s", env);
-    else if ((env = getenv("XDG_CACHE_HOME")) && *env)
-        n = snprintf(dir, sizeof dir, "%s/distro/cpu", env);
-    else if ((env = getenv("HOME")) && *env)
-        n = snprintf(dir, sizeof dir, "%s/.cache/distro/cpu", env);
-    else
-        return 0;
-    if (n < 0 || (size_t)n >= sizeof dir) return 0;
+    if (!dt_cache_dir("cpu", dir, sizeof dir)) return 0;
     /* The name depends on the CPU and thread count only: a new OpenBLAS or
      * distro build overwrites the stale entry instead of adding one. */
     char model[256], ident[320];
     cpuinfo("model name", model, sizeof model);
     snprintf(ident, sizeof ident, "%s|%d", model, gemm_threads());
-    n = snprintf(out, len, "%s/cpu-gemm-%016llx.txt", dir,
-                 (unsigned long long)fnv1a(FNV_SEED, ident));
+    int n = snprintf(out, len, "%s/cpu-gemm-%016llx.txt", dir,
+                     (unsigned long long)fnv1a(FNV_SEED, ident));
     return n > 0 && (size_t)n < len;
 }
 
 /* ---- the cache file: one writer, one reader ------------------------------ */
-
-static int make_dirs(const char *path) {
-    char tmp[600];
-    dt_strlcpy(tmp, path, sizeof tmp);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 static void cache_body(char *out, size_t len, const char *key, cpu_gemm_path path, double ratio) {
     snprintf(out, len, "distro-cpu-gemm %d\nkey %s\npath %s\nratio %.6g\n", CACHE_FORMAT, key,
@@ -181,7 +160,7 @@ int cpu_gemm_cache_store(const char *file, const char *key, cpu_gemm_path path, 
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = '\0';
-        if (make_dirs(dir) != 0) return 0;
+        if (dt_make_dirs(dir) != 0) return 0;
     }
     cache_body(body, sizeof body, key, path, ratio);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", file, (long)getpid());
@@ -425,7 +404,7 @@ static int cache_lock(const char *file) {
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = '\0';
-        if (make_dirs(dir) != 0) return -1;
+        if (dt_make_dirs(dir) != 0) return -1;
     }
     snprintf(path, sizeof path, "%s.lock", file);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);

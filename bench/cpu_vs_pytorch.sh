@@ -67,11 +67,10 @@ fi
 
 # ---- one run of each program: prints tokens/s -------------------------------
 distro_run() { # GEMM(default|own|blas) TRAIN-ARGS...
-  local gemm=$1
+  local gemm=$1 device=cpu
   shift
-  local envs=(env)
-  [ "$gemm" != default ] && envs+=(DISTRO_CPU_GEMM="$gemm")
-  "${envs[@]}" "$cli" train "$@" --optimizer adamw --device cpu --eval-every 0 --eval-batches 1 \
+  [ "$gemm" != default ] && device="cpu:gemm=$gemm"
+  "$cli" train "$@" --optimizer adamw --device "$device" --eval-every 0 --eval-batches 1 \
     2>&1 | sed -n 's/^finished at step .*, \([0-9.]*\) tokens\/s.*/\1/p'
 }
 torch_run() { # MODE ARGS...

@@ -27,7 +27,7 @@
 
 typedef struct scenario_peer {
     char name[64];
-    char device[32];
+    char device[128]; /* a device spec, options included ("vulkan:0:kernels=gpu") */
     int optional;
     /* Steps count from 0, as in the JSON events: "at step k" is once steps
      * 0..k-1 are applied. A joiner starts then; a peer killed at k is
@@ -47,7 +47,7 @@ typedef struct scenario {
     int n_peers;
     int open; /* no CURVE */
     int64_t restart_coordinator_at;
-    char coordinator_device[32];
+    char coordinator_device[128];
     int baseline;
     double baseline_lr; /* AdamW's peak lr */
     int64_t sample_tokens;

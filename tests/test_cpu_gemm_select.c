@@ -8,7 +8,7 @@
  *    rewritten;
  *  - an explicit request wins over the cache; an unknown one is an error;
  *  - a device opened in a fresh process reads the cache the first wrote,
- *    and DISTRO_CPU_GEMM=own|blas|bogus behaves likewise through dt_device_open;
+ *    and cpu:gemm=own|blas|bogus behaves likewise through dt_device_open;
  *  - processes starting together with no cache agree: one measures, the
  *    others read its entry;
  *  - devices opened with different threads=N in one process each get a
@@ -162,11 +162,11 @@ static void check_explicit(const char *file) {
 }
 
 /* The child half of check_device: open the device, write its note. */
-static int child_open(const char *out) {
+static int child_open(const char *out, const char *spec) {
     dt_device *dev = NULL;
     FILE *f = fopen(out, "w");
     if (!f) return 1;
-    if (dt_device_open("cpu", &dev) != DT_OK) {
+    if (dt_device_open(spec, &dev) != DT_OK) {
         fprintf(f, "error: %s", dt_last_error());
         fclose(f);
         return 1;
@@ -203,23 +203,21 @@ static int count_cache_files(const char *dir) {
     return atoi(line);
 }
 
-/* dt_device_open("cpu") in a fresh process with the given DISTRO_CPU_GEMM. */
+/* dt_device_open in a fresh process: "cpu", or "cpu:gemm=GEMM". */
 static void open_in_child(const char *self, const char *gemm, const char *out, char *note,
                           size_t len) {
+    char spec[64] = "cpu";
+    if (gemm) snprintf(spec, sizeof spec, "cpu:gemm=%s", gemm);
     note[0] = '\0';
     pid_t pid = fork();
     if (pid == 0) {
-        if (gemm)
-            setenv("DISTRO_CPU_GEMM", gemm, 1);
-        else
-            unsetenv("DISTRO_CPU_GEMM");
-        execl(self, self, "--child", out, (char *)NULL);
+        execl(self, self, "--child", out, spec, (char *)NULL);
         _exit(127);
     }
     int status = 0;
     if (pid > 0) waitpid(pid, &status, 0);
     read_text(out, note, len);
-    printf("  process with DISTRO_CPU_GEMM=%s: %s\n", gemm ? gemm : "(unset)", note);
+    printf("  process opening %s: %s\n", spec, note);
 }
 
 static void check_device(const char *self, const char *dir) {
@@ -235,25 +233,28 @@ static void check_device(const char *self, const char *dir) {
     open_in_child(self, NULL, out, note, sizeof note);
     CHECK(strstr(note, "cached") != NULL, "second process: '%s', want the cached choice", note);
     open_in_child(self, "auto", out, note, sizeof note);
-    CHECK(strstr(note, "cached") != NULL, "DISTRO_CPU_GEMM=auto: '%s'", note);
+    CHECK(strstr(note, "cached") != NULL, "cpu:gemm=auto: '%s'", note);
     open_in_child(self, "own", out, note, sizeof note);
-    CHECK(strncmp(note, "gemm: own kernel (asked for: DISTRO_CPU_GEMM=own)", 50) == 0,
-          "DISTRO_CPU_GEMM=own: '%s'", note);
+    CHECK(strncmp(note, "gemm: own kernel (asked for: cpu:gemm=own)", 43) == 0,
+          "cpu:gemm=own: '%s'", note);
     if (DISTRO_HAVE_CBLAS) {
         open_in_child(self, "blas", out, note, sizeof note);
-        CHECK(strstr(note, "asked for: DISTRO_CPU_GEMM=blas") && !strstr(note, "own kernel"),
-              "DISTRO_CPU_GEMM=blas: '%s'", note);
+        CHECK(strstr(note, "asked for: cpu:gemm=blas") && !strstr(note, "own kernel"),
+              "cpu:gemm=blas: '%s'", note);
     }
     open_in_child(self, "bogus", out, note, sizeof note);
-    CHECK(strncmp(note, "error: ", 7) == 0 && strstr(note, "bogus"), "DISTRO_CPU_GEMM=bogus: '%s'",
-          note);
+    CHECK(strncmp(note, "error: ", 7) == 0 && strstr(note, "bogus"), "cpu:gemm=bogus: '%s'", note);
+    /* The environment variable of old is no longer read. */
+    setenv("DISTRO_CPU_GEMM", "bogus", 1);
+    open_in_child(self, NULL, out, note, sizeof note);
+    CHECK(strncmp(note, "gemm: ", 6) == 0, "DISTRO_CPU_GEMM=bogus was read: '%s'", note);
+    unsetenv("DISTRO_CPU_GEMM");
 
     /* Processes starting together with no cache: one measures, the others
      * wait for its entry, so all agree on the path. */
     char dir3[700];
     snprintf(dir3, sizeof dir3, "%s/together", dir);
     setenv("DISTRO_CACHE_DIR", dir3, 1);
-    unsetenv("DISTRO_CPU_GEMM");
     fflush(stdout);
     enum { N_TOGETHER = 4 };
     pid_t pids[N_TOGETHER];
@@ -262,7 +263,7 @@ static void check_device(const char *self, const char *dir) {
         snprintf(outs[i], sizeof outs[i], "%s/note%d.txt", dir, i);
         pids[i] = fork();
         if (pids[i] == 0) {
-            execl(self, self, "--child", outs[i], (char *)NULL);
+            execl(self, self, "--child", outs[i], "cpu", (char *)NULL);
             _exit(127);
         }
     }
@@ -283,7 +284,6 @@ static void check_device(const char *self, const char *dir) {
     char dir2[700];
     snprintf(dir2, sizeof dir2, "%s/threads", dir);
     setenv("DISTRO_CACHE_DIR", dir2, 1);
-    unsetenv("DISTRO_CPU_GEMM");
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
@@ -381,7 +381,7 @@ static void check_model_shapes(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 3 && strcmp(argv[1], "--child") == 0) return child_open(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "--child") == 0) return child_open(argv[2], argv[3]);
     if (argc == 2 && strcmp(argv[1], "--child-threads") == 0) return child_threads();
     char dir[] = "/tmp/distro-gemm-select-XXXXXX";
     if (!mkdtemp(dir)) {

@@ -52,12 +52,10 @@ static const dt_option_spec cpu_options[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 
-/* The gemm option, else DISTRO_CPU_GEMM=own|blas|auto (kept for scripts
- * that set it), else measured once (cpu_gemm_select.c). */
+/* The gemm option, else measured once (cpu_gemm_select.c). */
 static dt_status choose_gemm(const dt_device_options *opts, cpu_gemm_choice *choice) {
-    int gemm = dt_option_value(opts, CPU_OPT_GEMM, -1);
-    if (gemm >= 0) return cpu_gemm_choose(gemm_paths[gemm], "cpu:gemm", choice);
-    return cpu_gemm_choose(getenv("DISTRO_CPU_GEMM"), "DISTRO_CPU_GEMM", choice);
+    int gemm = dt_option_value(opts, CPU_OPT_GEMM, 0);
+    return cpu_gemm_choose(gemm_paths[gemm], "cpu:gemm", choice);
 }
 
 /* The thread count of a device opened with threads=N is set around each of

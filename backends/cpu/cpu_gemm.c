@@ -121,7 +121,7 @@ dt_status cpu_gemm(dt_device *dev, const dt_gemm_desc *d, const dt_tensor *a, co
         if (d->m > big || d->n > big || d->k > big || d->lda > big || d->ldb > big || d->ldc > big)
             return dt_error(DT_ERR_UNSUPPORTED,
                             "gemm: m, n, k = %lld, %lld, %lld or a row stride exceed the int "
-                            "range of CBLAS on %s (DISTRO_CPU_GEMM=own has no such limit)",
+                            "range of CBLAS on %s (cpu:gemm=own has no such limit)",
                             (long long)d->m, (long long)d->n, (long long)d->k, dev->info.spec);
     }
 #endif

@@ -1,5 +1,5 @@
 /* The own CPU GEMM: the fallback when no CBLAS is present, and a second
- * opinion when one is (DISTRO_CPU_GEMM=own). One call computes one GEMM (or
+ * opinion when one is (cpu:gemm=own). One call computes one GEMM (or
  * one piece of C) on the calling thread; cpu_gemm.c hands each thread of the
  * OpenMP team its own piece.
  *

@@ -9,7 +9,7 @@
  * OpenMP split the ops use, on model-shaped problems (the forward, dx and dW
  * GEMMs of the tiny and small presets), and keeps the faster one that is also
  * correct (a path whose results disagree with a double reference is never
- * chosen). An explicit request (DISTRO_CPU_GEMM or the device option) wins.
+ * chosen). An explicit request (the device option cpu:gemm=) wins.
  *
  * The score is the geometric mean over the shapes of the time ratio
  * own / BLAS, each time the best of interleaved runs, so a burst of load on

@@ -25,6 +25,12 @@ cfg=$(run_config 6)
 refused duplicate_names "peers\[0\] and peers\[1\] are both named 'a'" \
     "{\"run\": $cfg, \"auth\": \"open\", \"peers\": [{\"name\": \"a\", \"device\": \"cpu\"},
       {\"name\": \"a\", \"device\": \"cpu\"}]}"
+# A device spec with options is longer than a bare one (it once had to fit
+# 32 bytes): read whole, it reaches the duplicate-name check.
+refused duplicate_names_long_spec "peers\[0\] and peers\[1\] are both named 'a'" \
+    "{\"run\": $cfg, \"auth\": \"open\", \"peers\": [
+      {\"name\": \"a\", \"device\": \"vulkan:0:kernels=gpu:staging=on:fp64=off\", \"optional\": true},
+      {\"name\": \"a\", \"device\": \"cpu\"}]}"
 refused join_after_the_end "peer 'late' joins at step 6, but the run has only 6 steps" \
     "{\"run\": $cfg, \"auth\": \"open\", \"peers\": [{\"name\": \"a\", \"device\": \"cpu\"},
       {\"name\": \"late\", \"device\": \"cpu\", \"join_step\": 6}]}"

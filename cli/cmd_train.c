@@ -102,12 +102,16 @@ static double train_clock_tps(const train_clock *c) {
     return c->first_seconds > 0 ? c->first_tokens / c->first_seconds : 0.0;
 }
 
-static void print_json_step(const model_step_report *r, double tps, float val_loss,
-                            const uint64_t *hash) {
-    printf("{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6g,\"tokens\":%lld,"
+/* "steps" (the total) and "t" (seconds since training began) let a report
+ * show progress and time for a train log as for a coordinator's. */
+static void print_json_step(const model_step_report *r, int64_t total, double t, double tps,
+                            float val_loss, const uint64_t *hash) {
+    printf("{\"t\":%.3f,\"step\":%lld,\"steps\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6g,"
+           "\"tokens\":%lld,"
            "\"tokens_per_s\":%.1f,\"payload_bytes\":%zu,\"payload_bytes_per_step\":%.1f",
-           (long long)r->step, (double)r->loss, (double)r->lr, r->grad_norm, (long long)r->tokens,
-           tps, r->payload_bytes, (double)r->payload_bytes / (double)r->steps);
+           t, (long long)r->step, (long long)total, (double)r->loss, (double)r->lr, r->grad_norm,
+           (long long)r->tokens, tps, r->payload_bytes,
+           (double)r->payload_bytes / (double)r->steps);
     if (!isnan(val_loss)) printf(",\"val_loss\":%.6f", (double)val_loss);
     if (hash) printf(",\"hash\":\"%016llx\"", (unsigned long long)*hash);
     printf("}\n");
@@ -250,6 +254,7 @@ int cmd_train(int argc, char **argv) {
     const int64_t total = s.options.schedule.total;
     const int64_t plain_every = total / 20 > 0 ? total / 20 : 1;
     train_clock clock = {0};
+    const double started = cli_now();
     float val_loss = NAN;
     model_step_report r = {0};
     while (model_trainer_next_step(tr) < total && !interrupted) {
@@ -273,7 +278,7 @@ int cmd_train(int argc, char **argv) {
                 exit_code = fail("hash");
                 goto done;
             }
-            print_json_step(&r, tps, step_val, hashes ? &hash : NULL);
+            print_json_step(&r, total, cli_now() - started, tps, step_val, hashes ? &hash : NULL);
         } else {
             char eta[48];
             double per_step = clock.steps ? clock.seconds / (double)clock.steps

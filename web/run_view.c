@@ -331,6 +331,8 @@ static void on_train_step(rv_run *r, const cJSON *e) {
     copy(r->kind, sizeof r->kind, "train");
     int64_t step = (int64_t)num(e, "step", -1);
     r->step = step;
+    r->steps_total = (int64_t)num(e, "steps", (double)r->steps_total);
+    if (r->steps_total > 0 && step + 1 >= r->steps_total) r->finished = true;
     series_add(&r->train, (double)step, num(e, "loss", NAN), 0);
     double tps = num(e, "tokens_per_s", 0);
     if (tps > 0) series_add(&r->tps, (double)step, r->tokens_per_s = tps, 0);

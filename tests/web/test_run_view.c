@@ -183,6 +183,32 @@ static void check_report(run_view *v) {
     CHECK(strstr(state, "\\u003c!--\\u003cscript>b"), "the hostile name, escaped");
 }
 
+/* A `train --json` log: steps with the total and the time, val at the end. */
+static void check_train_log(run_view *v) {
+    int run = -1;
+    CHECK(run_view_add_run(v, "train.jsonl", &run) == DT_OK && run == 1, "second run");
+    CHECK(run_view_add_line(v, run,
+                            "{\"t\":0.5,\"step\":0,\"steps\":2,\"loss\":5.5,\"tokens_per_s\":"
+                            "1000,\"payload_bytes_per_step\":64}") == DT_OK,
+          "train line 0: %s", dt_last_error());
+    CHECK(run_view_add_line(v, run,
+                            "{\"t\":1.25,\"step\":1,\"steps\":2,\"loss\":5.0,\"tokens_per_s\":"
+                            "1100,\"payload_bytes_per_step\":64,\"val_loss\":4.9}") == DT_OK,
+          "train line 1: %s", dt_last_error());
+    char *text = run_view_state_json(v);
+    cJSON *doc = text ? cJSON_Parse(text) : NULL;
+    const cJSON *r = at(doc, "runs.1");
+    CHECK(strcmp(str_at(r, "kind"), "train") == 0, "train kind '%s'", str_at(r, "kind"));
+    CHECK(num_at(r, "steps_total") == 2 && num_at(r, "step") == 1 &&
+              cJSON_IsTrue(at(r, "finished")),
+          "train progress: step %g of %g", num_at(r, "step"), num_at(r, "steps_total"));
+    CHECK(num_at(r, "elapsed_s") == 1.25 && num_at(r, "val_loss") == 4.9 &&
+              num_at(r, "series.val_loss.0.0") == 1,
+          "train time and val: %g s, val %g", num_at(r, "elapsed_s"), num_at(r, "val_loss"));
+    cJSON_Delete(doc);
+    free(text);
+}
+
 int main(void) {
     run_view *v = NULL;
     int run = -1;
@@ -203,6 +229,7 @@ int main(void) {
     check_state(v);
     check_metrics(v);
     check_report(v);
+    check_train_log(v);
     run_view_destroy(v);
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);

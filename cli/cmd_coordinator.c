@@ -25,7 +25,7 @@ static const cli_opt coordinator_opts[] = {
     {"record", "FILE", "append every applied round (for replaying the run elsewhere)"},
     {"json", NULL,
      "one JSON object per event: started, log, joined, left, resync, refused, rejected, "
-     "checkpoint, step, peer_step, hash, resumed, missed, finished"},
+     "checkpoint, step, peer_step, hash, eval, resumed, missed, finished"},
     {"http", "[HOST:]PORT",
      "serve a live dashboard (/), its state (/api/state.json) and Prometheus /metrics; "
      "loopback unless HOST says otherwise ('*': every interface)"},
@@ -47,7 +47,8 @@ static const cli_cmd coordinator_cmd = {
     "\"chosen\"}; with name \"local\": lr 4e-3, beta 0.95 (error feedback), aggregate \"all\",\n"
     "inner_steps 32, outer_lr 2, outer \"scaled\" (or \"sign\"), warmup min(100, steps/10)\n"
     "counted in optimizer steps. round_deadline_s 60 (a whole round), min_peers 1,\n"
-    "max_misses 3, hash_check_every 1, checkpoint_every 100, eval_batches 20.\n"
+    "max_misses 3, hash_check_every 1, checkpoint_every 100, eval_batches 20, eval_every 0\n"
+    "(the val loss every N steps; 0: at the end only).\n"
     "Unknown fields are errors; --validate prints the effective config.\n"
     "Ctrl-C writes a checkpoint (with --checkpoint-dir) and stops; --resume continues and\n"
     "peers reconnect by themselves.\n"

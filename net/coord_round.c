@@ -439,8 +439,25 @@ static void account_peer(coord *c, coord_step_record *rec, coord_peer *p) {
     coord_report_peer_step(c, p, rec->step, up, down, c->round_started + rec->seconds);
 }
 
-/* Bytes and tokens per peer, ejections, the step's log line, and the
- * checkpoint when one is due. rec is NULL when nothing was applied. */
+/* The val loss every eval_every steps (the last step's comes with the
+ * finished event). A failed evaluation is logged; the run goes on. */
+static void maybe_eval(coord *c) {
+    int64_t every = c->cfg->eval_every;
+    if (every <= 0 || c->version % every != 0 || c->version >= c->cfg->steps) return;
+    float val = 0.0f;
+    if (coord_eval(c, &val) != DT_OK) {
+        coord_log(c, "evaluation after step %lld failed: %s", (long long)(c->version - 1),
+                  dt_last_error());
+        return;
+    }
+    const net_event_field f = {"val_loss", NET_FIELD_NUM, (double)val, NULL};
+    coord_event_with(c, NET_EVENT_EVAL, 0, c->version - 1, &f, 1, "val loss after step %lld: %.4f",
+                     (long long)(c->version - 1), (double)val);
+}
+
+/* Bytes and tokens per peer, ejections, the step's log line, the
+ * checkpoint when one is due, and an evaluation when one is due. rec is
+ * NULL when nothing was applied. */
 static void account(coord *c, coord_step_record *rec) {
     for (int i = 0; i < NET_MAX_PEERS; i++) {
         coord_peer *p = &c->peers[i];
@@ -468,6 +485,7 @@ static void account(coord *c, coord_step_record *rec) {
                              (long long)c->version, dt_last_error(),
                              (long long)(c->version + c->cfg->checkpoint_every));
     }
+    maybe_eval(c);
     if (c->version >= c->cfg->steps) c->finished = true;
 }
 

@@ -216,8 +216,10 @@ static dt_status retry_backlogs(coord *c) {
     return DT_OK;
 }
 
-static dt_status finish(coord *c) {
-    float val = NAN;
+/* The replica's mean loss over the first eval_batches validation batches:
+ * the same batches at every evaluation, so the curve compares like with
+ * like. */
+dt_status coord_eval(coord *c, float *val) {
     int64_t b = c->cfg->micro_batch, seq = c->cfg->model.seq_len;
     int32_t *tok = malloc((size_t)(b * seq) * 4), *tgt = malloc((size_t)(b * seq) * 4);
     dt_status st = tok && tgt ? DT_OK : dt_error(DT_ERR_OOM, "coordinator: eval buffers");
@@ -230,8 +232,14 @@ static dt_status finish(coord *c) {
     }
     free(tok);
     free(tgt);
+    if (st == DT_OK) *val = (float)(sum / (double)c->cfg->eval_batches);
+    return st;
+}
+
+static dt_status finish(coord *c) {
+    float val = NAN;
+    dt_status st = coord_eval(c, &val);
     if (st != DT_OK) return st;
-    val = (float)(sum / (double)c->cfg->eval_batches);
     uint64_t hash = 0;
     st = model_param_hash(c->m, &hash);
     if (st != DT_OK) return st;

@@ -198,6 +198,9 @@ dt_status coord_on_hash(coord *c, coord_peer *p, const net_msg *m);
  * queue leaves it behind until a later call. */
 dt_status coord_catch_up(coord *c, coord_peer *p);
 
+/* coordinator.c: the replica's validation loss (eval_batches batches). */
+dt_status coord_eval(coord *c, float *val);
+
 /* coord_report.c */
 /* An event for the caller's sink (net/events.h); coord_log is a LOG event. */
 void coord_log(coord *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -3,8 +3,8 @@
 
 const char *net_event_name(net_event_kind k) {
     static const char *const names[NET_EVENT_KINDS] = {
-        "log",  "joined",  "left",   "resync",   "refused", "rejected",  "checkpoint",
-        "step", "resumed", "missed", "finished", "started", "peer_step", "hash"};
+        "log",     "joined", "left",     "resync",  "refused",   "rejected", "checkpoint", "step",
+        "resumed", "missed", "finished", "started", "peer_step", "hash",     "eval"};
     return k < NET_EVENT_KINDS ? names[k] : "unknown";
 }
 

@@ -26,6 +26,7 @@ typedef enum net_event_kind {
     NET_EVENT_STARTED,    /* coordinator: set up and listening (the run's facts as fields) */
     NET_EVENT_PEER_STEP,  /* coordinator: one peer's part in a closed round (per peer, per step) */
     NET_EVENT_HASH,       /* coordinator: a peer's hash of a checked step arrived (agree: bool) */
+    NET_EVENT_EVAL,       /* coordinator: the replica's val loss after a step (eval_every) */
     NET_EVENT_KINDS
 } net_event_kind;
 
@@ -54,7 +55,8 @@ typedef struct net_event_field {
  *              submitted, applied, hash
  *   peer_step: submitted, compute_s, wait_s, tokens_total, tokens_per_s, bytes_up,
  *              bytes_down, misses
- *   hash:      agree (bool) */
+ *   hash:      agree (bool)
+ *   eval:      val_loss (after the event's step) */
 typedef struct net_event {
     net_event_kind kind;
     double t;         /* seconds since the coordinator or peer started */

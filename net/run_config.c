@@ -31,6 +31,7 @@ void net_run_config_default(net_run_config *c) {
     c->hash_check_every = 1;
     c->checkpoint_every = 100;
     c->eval_batches = 20;
+    c->eval_every = 0;
 }
 
 int64_t net_run_micro_batches(const net_run_config *c) {
@@ -250,6 +251,7 @@ dt_status net_run_config_parse(const char *text, net_run_config *out) {
                                         "hash_check_every",
                                         "checkpoint_every",
                                         "eval_batches",
+                                        "eval_every",
                                         NULL};
     net_run_config c;
     net_run_config_default(&c);
@@ -284,6 +286,7 @@ dt_status net_run_config_parse(const char *text, net_run_config *out) {
     double join_timeout = c.join_timeout_s;
     double misses = (double)c.max_misses, hce = (double)c.hash_check_every;
     double cke = (double)c.checkpoint_every, evb = (double)c.eval_batches;
+    double eve = (double)c.eval_every;
     if (st == DT_OK) st = num_field(root, "", "steps", 1, 1e9, 1, &steps);
     if (st == DT_OK) st = num_field(root, "", "micro_batch", 1, 65536, 1, &mb);
     if (st == DT_OK) st = num_field(root, "", "tokens_per_round", 1, 1e12, 1, &tpr);
@@ -295,6 +298,7 @@ dt_status net_run_config_parse(const char *text, net_run_config *out) {
     if (st == DT_OK) st = num_field(root, "", "hash_check_every", 0, 1e9, 1, &hce);
     if (st == DT_OK) st = num_field(root, "", "checkpoint_every", 0, 1e9, 1, &cke);
     if (st == DT_OK) st = num_field(root, "", "eval_batches", 1, 1e6, 1, &evb);
+    if (st == DT_OK) st = num_field(root, "", "eval_every", 0, 1e9, 1, &eve);
     const cJSON *opt = cJSON_GetObjectItemCaseSensitive(root, "optimizer");
     if (st == DT_OK && opt) st = parse_optimizer(opt, &c);
     /* Without an explicit warmup, a short run warms up over a tenth of it. */
@@ -313,6 +317,7 @@ dt_status net_run_config_parse(const char *text, net_run_config *out) {
     c.hash_check_every = (int64_t)hce;
     c.checkpoint_every = (int64_t)cke;
     c.eval_batches = (int64_t)evb;
+    c.eval_every = (int64_t)eve;
     /* The schedule counts optimizer steps: rounds for DeMo, inner steps for
      * local steps. */
     c.schedule.total = c.steps * c.inner_steps;
@@ -402,6 +407,7 @@ char *net_run_config_to_json(const net_run_config *c, int pretty) {
     cJSON_AddNumberToObject(root, "hash_check_every", (double)c->hash_check_every);
     cJSON_AddNumberToObject(root, "checkpoint_every", (double)c->checkpoint_every);
     cJSON_AddNumberToObject(root, "eval_batches", (double)c->eval_batches);
+    cJSON_AddNumberToObject(root, "eval_every", (double)c->eval_every);
     char *text = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return text;

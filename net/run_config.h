@@ -17,7 +17,8 @@
  *                    local only: "inner_steps", "outer_lr", "outer": "scaled" | "sign" },
  *     "round_deadline_s": 60, "min_peers": 1, "max_misses": 3,
  *     "join_timeout_s": 30,       a joiner silent this long loses its slot
- *     "hash_check_every": 1, "checkpoint_every": 100, "eval_batches": 20
+ *     "hash_check_every": 1, "checkpoint_every": 100, "eval_batches": 20,
+ *     "eval_every": 0             the coordinator's val loss every N steps (0: at the end only)
  *   }
  * Every field is optional except "model" (warmup defaults to min(50, steps/10));
  * unknown fields are errors; each error names its field. */
@@ -48,6 +49,7 @@ typedef struct net_run_config {
     int64_t hash_check_every;
     int64_t checkpoint_every;
     int64_t eval_batches;
+    int64_t eval_every; /* the coordinator evaluates every N steps; 0: only at the end */
 } net_run_config;
 
 void net_run_config_default(net_run_config *c);

@@ -309,6 +309,10 @@ static void on_event(rv_run *r, const cJSON *e, const char *kind) {
     if (strcmp(kind, "hash") == 0) return on_hash(r, e);
     if (strcmp(kind, "started") == 0 || strcmp(kind, "resumed") == 0) on_run_facts(r, e);
     if (strcmp(kind, "refused") == 0) r->refused++;
+    if (strcmp(kind, "eval") == 0 && isfinite(num(e, "val_loss", NAN))) {
+        r->val_loss = num(e, "val_loss", NAN);
+        series_add(&r->val, num(e, "step", 0), r->val_loss, 0);
+    }
     if (strcmp(kind, "checkpoint") == 0 && flag(e, "ok")) r->checkpoint_t = num(e, "t", 0);
     if (strcmp(kind, "finished") == 0) {
         r->finished = true;

@@ -4,7 +4,8 @@
 # points, the step counter advancing. /metrics answers in Prometheus syntax.
 # Forty connections that never finish their request must not slow the
 # rounds. After the run, `distro-cli report` turns the coordinator's log
-# into report.html, which the browser loads as well. Screenshots go to
+# into report.html (with the val curve of eval_every), which the browser
+# loads as well. Screenshots go to
 # $DASHBOARD_SHOTS (the build folder). Skips when no Chromium or python3.
 source "$(dirname "$0")/e2e_lib.sh"
 WEB=$(cd "$(dirname "$0")/../web" && pwd)
@@ -15,7 +16,7 @@ SHOTS=${DASHBOARD_SHOTS:-$WORK/shots}
 mkdir -p "$SHOTS" || fail "cannot create $SHOTS"
 
 STEPS=60
-run_config $STEPS '"min_peers": 2' >"$WORK/run.json"
+run_config $STEPS '"min_peers": 2' '"eval_every": 20' >"$WORK/run.json"
 start_coordinator coordinator --config "$WORK/run.json" --open --json --http 127.0.0.1:0
 URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$WORK/coordinator.err" | head -1)
 [ -n "$URL" ] || fail "the coordinator did not say where its dashboard is"
@@ -98,6 +99,16 @@ expect_eq "the coordinator's exit status" "$?" 0
 dom report-dom "file://$SHOTS/report.html"
 python3 "$WEB/check_dom.py" "$SHOTS/report-dom.html" ready live=0 peers=2 min-points=$STEPS \
     min-step=$((STEPS - 1)) || fail "report.html"
+# eval_every 20: the val curve has the coordinator's losses after steps 19
+# and 39, and the final one after step 59.
+python3 - "$SHOTS/report.html" <<'EOF2' || fail "report.html lacks the val curve of eval_every"
+import json, re, sys
+page = open(sys.argv[1]).read()
+state = json.loads(re.search(r"window\.DISTRO_STATE = (.*?);</script>", page, re.S).group(1))
+val = state["runs"][0]["series"]["val_loss"]
+assert [p[0] for p in val] == [19, 39, 59], val
+EOF2
+note "ok: the val curve holds the evaluations after steps 19, 39 and 59"
 browser_screenshot "file://$SHOTS/report.html" "$SHOTS/report.png" 3000 1400,2200 60 ||
     fail "screenshot of report.html"
 note "ok: report.html shows the whole run; screenshots in $SHOTS"

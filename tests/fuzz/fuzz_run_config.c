@@ -39,7 +39,8 @@ static int same_config(const net_run_config *a, const net_run_config *b) {
            a->round_deadline_s == b->round_deadline_s && a->join_timeout_s == b->join_timeout_s &&
            a->min_peers == b->min_peers && a->max_misses == b->max_misses &&
            a->hash_check_every == b->hash_check_every &&
-           a->checkpoint_every == b->checkpoint_every && a->eval_batches == b->eval_batches;
+           a->checkpoint_every == b->checkpoint_every && a->eval_batches == b->eval_batches &&
+           a->eval_every == b->eval_every;
 }
 
 static void check_round_trip(const net_run_config *c) {

@@ -9,6 +9,20 @@
 #include "net/run_config.h"
 #include "net_test_util.h"
 
+/* eval_every: a count of steps, 0 or more, kept through the round trip. */
+static void eval_every(void) {
+    net_run_config c;
+    if (CHECK_OK(net_run_config_parse("{\"model\": \"tiny\", \"eval_every\": 25}", &c)))
+        CHECK(c.eval_every == 25, "eval_every %lld", (long long)c.eval_every);
+    char *text = net_run_config_to_json(&c, 0);
+    CHECK(text && strstr(text, "\"eval_every\":25"), "effective config: %s", text ? text : "");
+    free(text);
+    CHECK(net_run_config_parse("{\"model\": \"tiny\", \"eval_every\": -1}", &c) == DT_ERR_FORMAT,
+          "a negative eval_every is refused");
+    CHECK(net_run_config_parse("{\"model\": \"tiny\", \"eval_every\": 2.5}", &c) == DT_ERR_FORMAT,
+          "a fractional eval_every is refused");
+}
+
 static void local_defaults(void) {
     net_run_config c;
     if (!CHECK_OK(net_run_config_parse(
@@ -22,6 +36,8 @@ static void local_defaults(void) {
           "beta %g outer lr %g lr %g", (double)c.demo.beta, (double)c.outer_lr,
           (double)c.schedule.lr);
     CHECK(net_run_round_steps(&c, 9) == 32, "round steps");
+    CHECK(c.eval_every == 0, "eval_every defaults to 0 (the end only): %lld",
+          (long long)c.eval_every);
     float lr = 0, decay = 0;
     net_run_round_lr(&c, 3, &lr, &decay);
     CHECK(lr == 2.0f && decay == 1.0f, "outer lr %g decay %g", (double)lr, (double)decay);
@@ -104,6 +120,7 @@ static void refusals(void) {
 
 int main(void) {
     local_defaults();
+    eval_every();
     short_floats();
     refusals();
     return nt_finish("test_run_config");

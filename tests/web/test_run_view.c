@@ -53,6 +53,7 @@ static const char *const coordinator_log[] = {
     "\"tokens\":100,\"bytes_up_per_peer\":120,\"bytes_down_per_peer\":100,"
     "\"payload_up_per_peer\":64,\"allreduce_bytes_per_peer\":0,\"hash\":\"\"}",
     "{\"t\":2.5,\"event\":\"checkpoint\",\"step\":2,\"text\":\"c\",\"ok\":true}",
+    "{\"t\":2.6,\"event\":\"eval\",\"step\":1,\"text\":\"v\",\"val_loss\":4.75}",
     "{\"t\":3.0,\"event\":\"step\",\"step\":2,\"peers\":2,\"loss\":4.5,\"lr\":0.001,\"seconds\":0."
     "5,"
     "\"tokens\":200,\"bytes_up_per_peer\":120,\"bytes_down_per_peer\":160,"
@@ -124,7 +125,11 @@ static void check_state(run_view *v) {
     CHECK(num_at(r, "timeline.0.step") == 0 && num_at(r, "timeline.0.seconds") == 0.5 &&
               num_at(r, "timeline.0.peers.1.compute_s") == 0.4,
           "timeline of step 0");
-    CHECK(cJSON_GetArraySize(at(r, "events")) == 7, "events kept %d (steps are not events)",
+    CHECK(cJSON_GetArraySize(at(r, "series.val_loss")) == 2 &&
+              num_at(r, "series.val_loss.0.0") == 1 && num_at(r, "series.val_loss.0.1") == 4.75 &&
+              num_at(r, "series.val_loss.1.0") == 2,
+          "val curve: the eval after step 1, then the final one after step 2");
+    CHECK(cJSON_GetArraySize(at(r, "events")) == 8, "events kept %d (steps are not events)",
           cJSON_GetArraySize(at(r, "events")));
     CHECK(num_at(r, "series.baseline_val_loss.0.1") == 4.0, "baseline point");
     cJSON_Delete(doc);

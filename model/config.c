@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/config.h"
+#include "model/json_number.h"
 #include "model/json_strict.h"
 
 typedef struct preset {
@@ -174,24 +175,6 @@ dt_status model_config_load(const char *path, model_config *out) {
     return st;
 }
 
-/* cJSON prints a double with 15 significant digits whenever they read
- * back within a relative DBL_EPSILON, not exactly (0.1 + 0.2 prints as 0.3),
- * so a config would change on its way through text: a checkpoint would
- * resume with another rope_theta, a seed near 9e15 would move. The
- * shortest of 15..17 digits that reads back to the same double is exact. */
-static void add_exact(cJSON *o, const char *name, double v) {
-    if (!isfinite(v)) { /* no JSON spelling; only an invalid config has one */
-        cJSON_AddNumberToObject(o, name, v);
-        return;
-    }
-    char text[40];
-    for (int digits = 15; digits <= 17; digits++) {
-        snprintf(text, sizeof text, "%.*g", digits, v);
-        if (strtod(text, NULL) == v) break;
-    }
-    cJSON_AddRawToObject(o, name, text);
-}
-
 char *model_config_to_json(const model_config *c) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "vocab_size", (double)c->vocab_size);
@@ -200,10 +183,11 @@ char *model_config_to_json(const model_config *c) {
     cJSON_AddNumberToObject(o, "n_heads", (double)c->n_heads);
     cJSON_AddNumberToObject(o, "ffn_dim", (double)c->ffn_dim);
     cJSON_AddNumberToObject(o, "seq_len", (double)c->seq_len);
-    add_exact(o, "rope_theta", c->rope_theta);
+    /* Exact numbers: a resumed checkpoint must get the same config back. */
+    cJSON_AddItemToObject(o, "rope_theta", json_number_exact(c->rope_theta));
     cJSON_AddBoolToObject(o, "tie_embeddings", c->tie_embeddings);
-    add_exact(o, "init_std", c->init_std);
-    add_exact(o, "seed", (double)c->seed);
+    cJSON_AddItemToObject(o, "init_std", json_number_exact(c->init_std));
+    cJSON_AddItemToObject(o, "seed", json_number_exact((double)c->seed));
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;

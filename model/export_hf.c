@@ -17,6 +17,7 @@
 
 #include "model/checkpoint.h"
 #include "model/export_hf.h"
+#include "model/json_number.h"
 #include "model/layout.h"
 #include "model/model.h"
 #include "model/safetensors.h"
@@ -46,18 +47,13 @@ void model_export_hf_permute_rope(float *w, int64_t n_heads, int64_t head_dim, i
  * when `as_float`): 1e-05 rather than 9.99999974737875e-06 for
  * MODEL_NORM_EPS, 10000.0 for rope_theta. */
 static void add_number(cJSON *o, const char *name, double v, int as_float) {
-    char text[40];
     if (v == floor(v) && fabs(v) < 1e15) { /* 10000.0, as Python writes a float */
+        char text[40];
         snprintf(text, sizeof text, "%.1f", v);
         cJSON_AddRawToObject(o, name, text);
         return;
     }
-    for (int digits = 1; digits <= 17; digits++) {
-        snprintf(text, sizeof text, "%.*g", digits, v);
-        double back = strtod(text, NULL);
-        if (as_float ? (float)back == (float)v : back == v) break;
-    }
-    cJSON_AddRawToObject(o, name, text);
+    cJSON_AddItemToObject(o, name, as_float ? json_number_float((float)v) : json_number_exact(v));
 }
 
 /* Special tokens. A vocabulary of 256 is raw bytes: no special tokens at

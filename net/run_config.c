@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/json_number.h"
 #include "model/json_strict.h"
 #include "net/run_config.h"
 
@@ -175,42 +176,16 @@ static dt_status parse_optimizer(const cJSON *o, net_run_config *c) {
     return st;
 }
 
-/* cJSON prints a double with 15 significant digits whenever they read
- * back within a relative DBL_EPSILON, not exactly (0.1 + 0.2 prints as
- * 0.3). Peers get their config as printed text, so a seed or a rope_theta
- * would differ from the coordinator's. The shortest of 15..17 digits that
- * reads back to the same double is exact; a non-finite value has no JSON
- * spelling and stays a number (cJSON prints null, which parsing refuses). */
-static cJSON *exact_number(double v) {
-    if (!isfinite(v)) return cJSON_CreateNumber(v);
-    char text[40];
-    for (int digits = 15; digits <= 17; digits++) {
-        snprintf(text, sizeof text, "%.*g", digits, v);
-        if (strtod(text, NULL) == v) break;
-    }
-    return cJSON_CreateRaw(text);
-}
-
-/* A float setting (lr, beta, ...) as the shortest decimal that parses back
- * to the same float the way net_run_config_parse reads it (strtod, then a
- * cast), so --validate shows 0.003 rather than the float's exact double
- * 0.0030000000260770321, and the text still reproduces the config. */
-static cJSON *float_number(float f) {
-    if (!isfinite(f)) return cJSON_CreateNumber((double)f);
-    char text[40];
-    for (int digits = 1; digits <= 9; digits++) {
-        snprintf(text, sizeof text, "%.*g", digits, (double)f);
-        if ((float)strtod(text, NULL) == f) break;
-    }
-    return cJSON_CreateRaw(text);
-}
-
-/* The numbers among obj's members, spelled exactly (see exact_number). */
+/* Peers get their config as printed text: every number is written so it
+ * reads back to the same value (model/json_number.h), float settings as
+ * the shortest decimal that does (--validate shows lr 0.003). */
+/* The numbers among obj's members, spelled exactly. */
 static void spell_numbers_exactly(cJSON *obj) {
     for (cJSON *it = obj ? obj->child : NULL; it;) {
         cJSON *next = it->next;
         if (cJSON_IsNumber(it) && it->string)
-            cJSON_ReplaceItemInObjectCaseSensitive(obj, it->string, exact_number(it->valuedouble));
+            cJSON_ReplaceItemInObjectCaseSensitive(obj, it->string,
+                                                   json_number_exact(it->valuedouble));
         it = next;
     }
 }
@@ -381,27 +356,27 @@ char *net_run_config_to_json(const net_run_config *c, int pretty) {
     cJSON_AddNumberToObject(root, "micro_batch", (double)c->micro_batch);
     cJSON_AddNumberToObject(root, "tokens_per_round", (double)c->tokens_per_round);
     cJSON_AddStringToObject(root, "split", c->even_split ? "even" : "throughput");
-    cJSON_AddItemToObject(root, "seed", exact_number((double)c->seed));
+    cJSON_AddItemToObject(root, "seed", json_number_exact((double)c->seed));
     cJSON *o = cJSON_AddObjectToObject(root, "optimizer");
     cJSON_AddStringToObject(o, "name", model_optimizer_name(c->optimizer));
-    cJSON_AddItemToObject(o, "lr", float_number(c->schedule.lr));
+    cJSON_AddItemToObject(o, "lr", json_number_float(c->schedule.lr));
     cJSON_AddNumberToObject(o, "warmup", (double)c->schedule.warmup);
-    cJSON_AddItemToObject(o, "final_lr_frac", float_number(c->schedule.final_frac));
-    cJSON_AddItemToObject(o, "weight_decay", float_number(c->demo.weight_decay));
-    cJSON_AddItemToObject(o, "clip", float_number(c->demo.clip));
-    cJSON_AddItemToObject(o, "beta", float_number(c->demo.beta));
+    cJSON_AddItemToObject(o, "final_lr_frac", json_number_float(c->schedule.final_frac));
+    cJSON_AddItemToObject(o, "weight_decay", json_number_float(c->demo.weight_decay));
+    cJSON_AddItemToObject(o, "clip", json_number_float(c->demo.clip));
+    cJSON_AddItemToObject(o, "beta", json_number_float(c->demo.beta));
     cJSON_AddNumberToObject(o, "chunk", (double)c->demo.chunk);
     cJSON_AddNumberToObject(o, "topk", (double)c->demo.topk);
     cJSON_AddStringToObject(o, "values", demo_values_name(c->demo.values));
     cJSON_AddStringToObject(o, "aggregate", c->demo.mean_over_all ? "all" : "chosen");
     if (c->optimizer == MODEL_OPT_LOCAL) {
         cJSON_AddNumberToObject(o, "inner_steps", (double)c->inner_steps);
-        cJSON_AddItemToObject(o, "outer_lr", float_number(c->outer_lr));
+        cJSON_AddItemToObject(o, "outer_lr", json_number_float(c->outer_lr));
         cJSON_AddStringToObject(o, "outer",
                                 c->demo.update == DT_DEMO_UPDATE_SIGN ? "sign" : "scaled");
     }
-    cJSON_AddItemToObject(root, "round_deadline_s", exact_number(c->round_deadline_s));
-    cJSON_AddItemToObject(root, "join_timeout_s", exact_number(c->join_timeout_s));
+    cJSON_AddItemToObject(root, "round_deadline_s", json_number_exact(c->round_deadline_s));
+    cJSON_AddItemToObject(root, "join_timeout_s", json_number_exact(c->join_timeout_s));
     cJSON_AddNumberToObject(root, "min_peers", (double)c->min_peers);
     cJSON_AddNumberToObject(root, "max_misses", (double)c->max_misses);
     cJSON_AddNumberToObject(root, "hash_check_every", (double)c->hash_check_every);

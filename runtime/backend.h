@@ -92,6 +92,13 @@ typedef struct dt_backend {
     const dt_option_spec *options;
 } dt_backend;
 
+/* Adds a backend to the registry after those compiled in, so that device
+ * specs, enumeration and the tests reach it like any other: for a program
+ * that carries a backend of its own (the CPU emulation of the CUDA backend
+ * in tests/cuda_emu). Call it before opening any device, from one thread;
+ * a name already taken or more than four additions are refused. */
+dt_status dt_backend_register(const dt_backend *b);
+
 /* One table per backend (or per kind of device): the entries of
  * runtime/op_list.h, same names, same prototypes. The DT_DEVICE_CORE
  * entries are required (a device whose table lacks one is refused at open);

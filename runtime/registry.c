@@ -1,6 +1,9 @@
 /* The backend registry: the one place that lists the compiled backends, and
  * device enumeration and opening built on it. The list is a constant array
- * fixed at build time; the only mutable global is the progress callback. */
+ * fixed at build time, after which a program may add a few backends of its
+ * own before it opens any device (dt_backend_register: the tests' CPU
+ * emulation of the CUDA backend); the other mutable global is the progress
+ * callback. */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,13 +38,36 @@ static const dt_backend *const backends[] = {
 #endif
 };
 
+#define N_BUILT        ((int)(sizeof backends / sizeof backends[0]))
+#define MAX_REGISTERED 4
+static const dt_backend *registered[MAX_REGISTERED];
+static int n_registered;
+
+dt_status dt_backend_register(const dt_backend *b) {
+    if (!b || !b->name || !b->probe || !b->query || !b->open)
+        return dt_error(DT_ERR_INVALID, "dt_backend_register: incomplete backend");
+    for (int i = 0; i < dt_backend_count(); i++)
+        if (strcmp(dt_backend_name(i), b->name) == 0)
+            return dt_error(DT_ERR_INVALID, "dt_backend_register: a backend named %s exists",
+                            b->name);
+    if (n_registered == MAX_REGISTERED)
+        return dt_error(DT_ERR_INVALID, "dt_backend_register: at most %d backends may be added",
+                        MAX_REGISTERED);
+    registered[n_registered++] = b;
+    return DT_OK;
+}
+
+static const dt_backend *backend_at(int i) {
+    return i < N_BUILT ? backends[i] : registered[i - N_BUILT];
+}
+
 int dt_backend_count(void) {
-    return (int)(sizeof backends / sizeof backends[0]);
+    return N_BUILT + n_registered;
 }
 
 const char *dt_backend_name(int i) {
     if (i < 0 || i >= dt_backend_count()) return NULL;
-    return backends[i]->name;
+    return backend_at(i)->name;
 }
 
 dt_status dt_backend_devices(int i, int *count, char *why, size_t why_len) {
@@ -54,7 +80,7 @@ dt_status dt_backend_devices(int i, int *count, char *why, size_t why_len) {
         why = local;
         why_len = sizeof local;
     }
-    return backends[i]->probe(count, why, why_len);
+    return backend_at(i)->probe(count, why, why_len);
 }
 
 dt_status dt_backend_device_info(int i, int index, dt_device_info *info) {
@@ -64,10 +90,10 @@ dt_status dt_backend_device_info(int i, int index, dt_device_info *info) {
     if (st != DT_OK) return st;
     if (index < 0 || index >= count)
         return dt_error(DT_ERR_NOT_FOUND, "%s:%d: no such device (%s has %d%s%s)",
-                        backends[i]->name, index, backends[i]->name, count, count ? "" : "; ",
+                        backend_at(i)->name, index, backend_at(i)->name, count, count ? "" : "; ",
                         count ? "" : why);
-    st = backends[i]->query(index, info);
-    if (st == DT_OK) dt_device_info_set_ops(info, backends[i]->ops);
+    st = backend_at(i)->query(index, info);
+    if (st == DT_OK) dt_device_info_set_ops(info, backend_at(i)->ops);
     return st;
 }
 
@@ -77,7 +103,7 @@ static dt_status open_device(int b, int index, const dt_device_options *opts, dt
     dt_device *dev = NULL;
     dt_device_options none;
     memset(&none, 0, sizeof none);
-    dt_status st = backends[b]->open(index, opts ? opts : &none, &dev);
+    dt_status st = backend_at(b)->open(index, opts ? opts : &none, &dev);
     if (st != DT_OK) return st;
     const dt_device_ops *ops = dev->ops;
     const char *missing = NULL;
@@ -89,7 +115,7 @@ static dt_status open_device(int b, int index, const dt_device_options *opts, dt
         st = dt_error(DT_ERR_UNSUPPORTED,
                       "%s (%s): the %s backend's device table has no '%s' entry, which every "
                       "device needs",
-                      dev->info.spec, dev->info.name, backends[b]->name, missing);
+                      dev->info.spec, dev->info.name, backend_at(b)->name, missing);
         if (ops->close) ops->close(dev);
         return st;
     }
@@ -180,7 +206,7 @@ static dt_status open_auto(dt_device **out) {
         if (dt_backend_devices(b, &count, NULL, 0) != DT_OK) continue;
         for (int d = 0; d < count; d++) {
             dt_device_info info;
-            if (backends[b]->query(d, &info) != DT_OK) continue;
+            if (backend_at(b)->query(d, &info) != DT_OK) continue;
             int rank = auto_rank(&info);
             if (rank > best_rank || (rank == best_rank && info.memory_bytes > best_mem)) {
                 best_rank = rank;
@@ -262,14 +288,14 @@ static dt_status resolve_spec(const char *spec, parsed_spec *out) {
         }
     }
     int b = 0;
-    while (b < dt_backend_count() && strcmp(backends[b]->name, name) != 0) b++;
+    while (b < dt_backend_count() && strcmp(backend_at(b)->name, name) != 0) b++;
     if (b == dt_backend_count()) return not_compiled(spec, name);
     char device[48];
     if (strcmp(name, "cpu") == 0 && index == 0)
         snprintf(device, sizeof device, "cpu");
     else
         snprintf(device, sizeof device, "%s:%ld", name, index);
-    dt_status st = dt_options_parse(spec, device, name, backends[b]->options, rest, &out->opts,
+    dt_status st = dt_options_parse(spec, device, name, backend_at(b)->options, rest, &out->opts,
                                     out->options, sizeof out->options);
     if (st != DT_OK) return st;
     int count = 0;
@@ -308,7 +334,7 @@ dt_status dt_device_open(const char *spec, dt_device **out) {
 bool dt_backend_option(int b, int i, const char **name, char *values, size_t values_len,
                        const char **help) {
     if (b < 0 || b >= dt_backend_count() || i < 0) return false;
-    const dt_option_spec *t = backends[b]->options;
+    const dt_option_spec *t = backend_at(b)->options;
     for (int k = 0; t && t[k].name; k++) {
         if (k != i) continue;
         if (name) *name = t[k].name;

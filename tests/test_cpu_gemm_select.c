@@ -28,15 +28,7 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#define CHECK(cond, ...) TEST_CHECK(failures, cond, __VA_ARGS__)
 
 static const char *source_name(cpu_gemm_source s) {
     return s == CPU_GEMM_EXPLICIT   ? "explicit"

@@ -13,6 +13,19 @@
 /* ctest's SKIP_RETURN_CODE. */
 #define TEST_SKIP 77
 
+/* A condition that must hold; when it does not, "FAIL file:line: <printf
+ * message>" and one more in the counter `failures`. A test file defines
+ * CHECK over it with its own counter. */
+#define TEST_CHECK(failures, cond, ...)                                                            \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+            (failures)++;                                                                          \
+        }                                                                                          \
+    } while (0)
+
 /* ---- RNG: splitmix64 seeding a xorshift64* stream ------------------------ */
 
 typedef struct rng {

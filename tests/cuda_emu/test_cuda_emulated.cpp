@@ -17,16 +17,6 @@ extern "C" {
 #include "runtime/backend.h"
 }
 
-thread_local emu_dim3 threadIdx, blockIdx;
-emu_dim3 blockDim, gridDim;
-std::barrier<> *emu_block_barrier;
-std::vector<std::barrier<> *> emu_warp_barrier;
-float emu_warp_lanes[32][32];
-std::vector<char> emu_dynamic_smem;
-extern "C" cudaError_t emu_cudaGetLastError(void) {
-    return cudaSuccess;
-}
-
 static dt_device *cpu;
 static std::mt19937 rng(42);
 static int fails = 0;

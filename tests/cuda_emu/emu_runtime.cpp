@@ -1,0 +1,529 @@
+// The CUDA runtime, driver and cuBLAS as the CPU emulation provides them
+// (tests/cuda_emu): enough for the CUDA backend's own host code
+// (backends/cuda/cuda_device.c, cuda_ops.c, cuda_gemm.c) to run unchanged
+// against it, and strict where a GPU is strict.
+//
+//  - Device memory is host memory between guard bytes, filled with NaN
+//    bytes (cudaMalloc does not clear); a guard found overwritten at a
+//    synchronisation is a fault, reported as cudaErrorIllegalAddress as a
+//    GPU would. A device pointer a copy, a GEMM or a kernel argument uses
+//    must lie inside a live allocation.
+//  - A stream is a queue. Asynchronous copies between device memory and
+//    pinned host memory wait in it until something forces them: an event or
+//    stream synchronisation, a kernel or GEMM on the stream (stream order),
+//    a copy from pageable memory (which CUDA performs at once). That is the
+//    latest a GPU may run them, so host code that reuses a staging buffer or
+//    reads a download before its event completes sees stale bytes here.
+//  - Launch configuration as CUDA checks it: 1 to 1024 threads, a non-empty
+//    grid, dynamic shared memory over 48 KiB only up to the kernel's
+//    cudaFuncAttributeMaxDynamicSharedMemorySize and the device's opt-in.
+//  - The machine: one device, a driver for CUDA 13.0; DISTRO_CUDA_EMU_DRIVER
+//    = none (no libcuda.so.1), old (a CUDA 12.2 driver) or nodevice plays
+//    the machines the backend's probe must explain.
+//  - cuBLAS: cublasSgemmStridedBatched as column-major arithmetic in double,
+//    with cuBLAS's argument rules (leading dimensions, sizes), so the
+//    backend's row-major mapping is checked too.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+
+#include "cublas_v2.h"
+#include "cuda_emu.h"
+
+namespace {
+
+constexpr size_t GUARD = 64;
+constexpr unsigned char GUARD_BYTE = 0xA5;
+constexpr int SMEM_DEFAULT = 48 << 10;
+constexpr int SMEM_OPTIN = 227 << 10; // an H100's opt-in per block
+constexpr int RUNTIME_VERSION = 13000;
+
+// The machine played (DISTRO_CUDA_EMU_DRIVER): a device, or why there is none.
+enum machine { ONE_DEVICE, NO_DRIVER, OLD_DRIVER, NO_DEVICE };
+machine played() {
+    const char *v = getenv("DISTRO_CUDA_EMU_DRIVER");
+    if (!v || !*v) return ONE_DEVICE;
+    if (!strcmp(v, "none")) return NO_DRIVER;
+    if (!strcmp(v, "old")) return OLD_DRIVER;
+    if (!strcmp(v, "nodevice")) return NO_DEVICE;
+    fprintf(stderr, "cuda emulation: DISTRO_CUDA_EMU_DRIVER=%s: none, old or nodevice\n", v);
+    abort();
+}
+int driver_version() {
+    return played() == OLD_DRIVER ? 12020 : 13000;
+}
+
+struct allocation {
+    size_t size;
+    unsigned char *raw; // GUARD bytes, size bytes, GUARD bytes
+};
+std::map<uintptr_t, allocation> device_mem; // by user address
+std::map<uintptr_t, size_t> pinned;         // cudaMallocHost blocks
+cudaError_t last_error = cudaSuccess;
+std::string fault; // a sticky error, as a GPU fault is
+
+void set_fault(const std::string &what) {
+    if (fault.empty()) {
+        fault = what;
+        fprintf(stderr, "cuda emulation: %s\n", what.c_str());
+    }
+}
+
+// The live allocation holding [p, p + bytes), or null.
+const allocation *device_range(const void *p, size_t bytes) {
+    const uintptr_t a = (uintptr_t)p;
+    auto it = device_mem.upper_bound(a);
+    if (it == device_mem.begin()) return nullptr;
+    --it;
+    if (a + bytes > it->first + it->second.size) return nullptr;
+    return &it->second;
+}
+
+bool pinned_range(const void *p, size_t bytes) {
+    const uintptr_t a = (uintptr_t)p;
+    auto it = pinned.upper_bound(a);
+    if (it == pinned.begin()) return false;
+    --it;
+    return a + bytes <= it->first + it->second;
+}
+
+void check_guards() {
+    for (auto &[user, al] : device_mem) {
+        for (size_t i = 0; i < GUARD; i++)
+            if (al.raw[i] != GUARD_BYTE || al.raw[GUARD + al.size + i] != GUARD_BYTE) {
+                char msg[160];
+                snprintf(msg, sizeof msg,
+                         "a write outside the %zu-byte device allocation at %#lx (guard bytes "
+                         "overwritten)",
+                         al.size, (unsigned long)user);
+                set_fault(msg);
+                memset(al.raw, GUARD_BYTE, GUARD);
+                memset(al.raw + GUARD + al.size, GUARD_BYTE, GUARD);
+                break;
+            }
+    }
+}
+
+struct op {
+    void *dst = nullptr;
+    const void *src = nullptr;
+    size_t bytes = 0;
+    emu_event *event = nullptr; // a recorded event instead of a copy
+};
+
+} // namespace
+
+struct emu_stream {
+    std::deque<op> queue;
+};
+struct emu_event {
+    emu_stream *stream = nullptr; // where it was last recorded
+    bool done = true;             // never recorded: complete
+};
+struct emu_cublas {
+    cudaStream_t stream = nullptr;
+    cublasMath_t math = CUBLAS_DEFAULT_MATH;
+};
+
+namespace {
+std::set<emu_stream *> streams;
+std::set<emu_event *> events;
+std::map<const void *, int> kernel_smem; // cudaFuncAttributeMaxDynamicSharedMemorySize
+unsigned long deferred_copies;
+
+// Runs the stream's queue up to and including the first op satisfying
+// `until` (all of it when null).
+template <typename F> void drain(emu_stream *s, F until) {
+    while (!s->queue.empty()) {
+        op o = s->queue.front();
+        s->queue.pop_front();
+        if (o.event)
+            o.event->done = true;
+        else
+            memmove(o.dst, o.src, o.bytes);
+        if (until(o)) return;
+    }
+}
+
+void flush(emu_stream *s) {
+    if (s) drain(s, [](const op &) { return false; });
+}
+
+void flush_all() {
+    for (emu_stream *s : streams) flush(s);
+}
+
+cudaError_t fault_status() {
+    check_guards();
+    return fault.empty() ? cudaSuccess : cudaErrorIllegalAddress;
+}
+
+} // namespace
+
+extern "C" {
+
+const char *emu_cudaGetErrorString(cudaError_t e) {
+    switch (e) {
+    case cudaSuccess:
+        return "no error";
+    case cudaErrorInvalidValue:
+        return "invalid argument";
+    case cudaErrorMemoryAllocation:
+        return "out of memory";
+    case cudaErrorInvalidConfiguration:
+        return "invalid configuration argument";
+    case cudaErrorInsufficientDriver:
+        return "CUDA driver version is insufficient for CUDA runtime version";
+    case cudaErrorNoDevice:
+        return "no CUDA-capable device is detected";
+    case cudaErrorInvalidResourceHandle:
+        return "invalid resource handle";
+    case cudaErrorIllegalAddress:
+        return "an illegal memory access was encountered";
+    default:
+        return "unknown error";
+    }
+}
+
+const char *emu_cudaGetErrorName(cudaError_t e) {
+    switch (e) {
+    case cudaSuccess:
+        return "cudaSuccess";
+    case cudaErrorInvalidValue:
+        return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation:
+        return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration:
+        return "cudaErrorInvalidConfiguration";
+    case cudaErrorInsufficientDriver:
+        return "cudaErrorInsufficientDriver";
+    case cudaErrorNoDevice:
+        return "cudaErrorNoDevice";
+    case cudaErrorInvalidResourceHandle:
+        return "cudaErrorInvalidResourceHandle";
+    case cudaErrorIllegalAddress:
+        return "cudaErrorIllegalAddress";
+    default:
+        return "cudaErrorUnknown";
+    }
+}
+
+cudaError_t emu_cudaGetLastError(void) {
+    cudaError_t e = last_error;
+    last_error = cudaSuccess;
+    return e != cudaSuccess ? e : fault.empty() ? cudaSuccess : cudaErrorIllegalAddress;
+}
+
+cudaError_t emu_cudaSetDevice(int device) {
+    return device == 0 ? cudaSuccess : cudaErrorInvalidValue;
+}
+cudaError_t emu_cudaRuntimeGetVersion(int *v) {
+    *v = RUNTIME_VERSION;
+    return cudaSuccess;
+}
+cudaError_t emu_cudaDriverGetVersion(int *v) {
+    *v = played() == NO_DRIVER ? 0 : driver_version();
+    return cudaSuccess;
+}
+cudaError_t emu_cudaGetDeviceCount(int *count) {
+    *count = 0;
+    switch (played()) {
+    case NO_DRIVER:
+    case OLD_DRIVER:
+        return cudaErrorInsufficientDriver;
+    case NO_DEVICE:
+        return cudaErrorNoDevice;
+    case ONE_DEVICE:
+        break;
+    }
+    *count = 1;
+    return cudaSuccess;
+}
+
+cudaError_t emu_cudaGetDeviceProperties(struct cudaDeviceProp *p, int device) {
+    if (device != 0) return cudaErrorInvalidValue;
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "CUDA emulated on the CPU");
+    p->totalGlobalMem = (size_t)8 << 30;
+    p->warpSize = 32;
+    p->multiProcessorCount = 1;
+    p->major = 9;
+    return cudaSuccess;
+}
+
+cudaError_t emu_cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int device) {
+    if (device != 0 || attr != cudaDevAttrMaxSharedMemoryPerBlockOptin)
+        return cudaErrorInvalidValue;
+    *value = SMEM_OPTIN;
+    return cudaSuccess;
+}
+
+cudaError_t emu_cudaMalloc(void **p, size_t bytes) {
+    if (bytes > ((size_t)8 << 30)) return last_error = cudaErrorMemoryAllocation;
+    auto *raw = (unsigned char *)malloc(bytes + 2 * GUARD);
+    if (!raw) return last_error = cudaErrorMemoryAllocation;
+    memset(raw, GUARD_BYTE, GUARD);
+    memset(raw + GUARD, 0xFF, bytes); // NaN bytes: device memory starts as garbage
+    memset(raw + GUARD + bytes, GUARD_BYTE, GUARD);
+    *p = raw + GUARD;
+    device_mem[(uintptr_t)*p] = {bytes, raw};
+    return cudaSuccess;
+}
+
+cudaError_t emu_cudaFree(void *p) {
+    if (!p) return cudaSuccess;
+    flush_all(); // cudaFree waits for the device
+    check_guards();
+    auto it = device_mem.find((uintptr_t)p);
+    if (it == device_mem.end()) return cudaErrorInvalidValue;
+    free(it->second.raw);
+    device_mem.erase(it);
+    return cudaSuccess;
+}
+
+cudaError_t emu_cudaMallocHost(void **p, size_t bytes) {
+    *p = malloc(bytes ? bytes : 1);
+    if (!*p) return cudaErrorMemoryAllocation;
+    pinned[(uintptr_t)*p] = bytes;
+    return cudaSuccess;
+}
+
+cudaError_t emu_cudaFreeHost(void *p) {
+    flush_all();
+    if (!pinned.erase((uintptr_t)p)) return cudaErrorInvalidValue;
+    free(p);
+    return cudaSuccess;
+}
+
+cudaError_t emu_cudaMemcpyAsync(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
+                                cudaStream_t s) {
+    if (!bytes) return cudaSuccess;
+    if (!streams.count(s)) return cudaErrorInvalidResourceHandle;
+    const bool dst_dev = kind != cudaMemcpyDeviceToHost, src_dev = kind != cudaMemcpyHostToDevice;
+    if ((dst_dev && !device_range(dst, bytes)) || (src_dev && !device_range(src, bytes)))
+        return cudaErrorInvalidValue; // CUDA checks a copy's device pointers at the call
+    const void *host = kind == cudaMemcpyHostToDevice   ? src
+                       : kind == cudaMemcpyDeviceToHost ? dst
+                                                        : nullptr;
+    if (host && !pinned_range(host, bytes)) {
+        flush(s); // pageable memory: the copy happens now, in stream order
+        memmove(dst, src, bytes);
+        return cudaSuccess;
+    }
+    op o;
+    o.dst = dst;
+    o.src = src;
+    o.bytes = bytes;
+    s->queue.push_back(o);
+    deferred_copies++;
+    return cudaSuccess;
+}
+
+cudaError_t emu_cudaStreamCreateWithFlags(cudaStream_t *s, unsigned) {
+    *s = new emu_stream;
+    streams.insert(*s);
+    return cudaSuccess;
+}
+
+cudaError_t emu_cudaStreamDestroy(cudaStream_t s) {
+    if (!streams.erase(s)) return cudaErrorInvalidResourceHandle;
+    flush(s);
+    delete s;
+    return cudaSuccess;
+}
+
+cudaError_t emu_cudaStreamSynchronize(cudaStream_t s) {
+    if (!streams.count(s)) return cudaErrorInvalidResourceHandle;
+    flush(s);
+    return fault_status();
+}
+
+cudaError_t emu_cudaEventCreateWithFlags(cudaEvent_t *e, unsigned) {
+    *e = new emu_event;
+    events.insert(*e);
+    return cudaSuccess;
+}
+
+cudaError_t emu_cudaEventDestroy(cudaEvent_t e) {
+    if (!events.erase(e)) return cudaErrorInvalidResourceHandle;
+    if (!e->done) // a pending record of it completes without it
+        for (op &o : e->stream->queue)
+            if (o.event == e) o = op(); // a copy of no bytes
+    delete e;
+    return cudaSuccess;
+}
+
+cudaError_t emu_cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+    if (!events.count(e) || !streams.count(s)) return cudaErrorInvalidResourceHandle;
+    if (!e->done) // recorded again: waiting on it now means waiting on this record
+        for (op &o : e->stream->queue)
+            if (o.event == e) o = op();
+    e->stream = s;
+    e->done = false;
+    op o;
+    o.event = e;
+    s->queue.push_back(o);
+    return cudaSuccess;
+}
+
+cudaError_t emu_cudaEventSynchronize(cudaEvent_t e) {
+    if (!events.count(e)) return cudaErrorInvalidResourceHandle;
+    if (!e->done) drain(e->stream, [e](const op &o) { return o.event == e; });
+    return fault_status();
+}
+
+// ---- launches (cuda_emu.h) ----
+
+void emu_set_max_dynamic_smem(const void *kernel, int bytes) {
+    kernel_smem[kernel] = bytes;
+}
+
+bool emu_launch_begin(const void *kernel, unsigned grid, unsigned block, size_t smem,
+                      cudaStream_t s) {
+    if (s) {
+        if (!streams.count(s)) return last_error = cudaErrorInvalidResourceHandle, false;
+        flush(s); // stream order: what was queued before runs first
+    }
+    auto it = kernel_smem.find(kernel);
+    const size_t allowed = it != kernel_smem.end() && it->second > SMEM_DEFAULT
+                               ? (size_t)it->second
+                               : (size_t)SMEM_DEFAULT;
+    if (grid == 0 || block == 0 || block > 1024 || smem > allowed || smem > (size_t)SMEM_OPTIN) {
+        last_error = cudaErrorInvalidConfiguration;
+        fprintf(stderr,
+                "cuda emulation: launch refused: grid %u, block %u, %zu bytes of dynamic "
+                "shared memory (%zu allowed)\n",
+                grid, block, smem, allowed);
+        return false;
+    }
+    return true;
+}
+
+void emu_check_pointer(const void *p, cudaStream_t s) {
+    if (!s) return; // the kernel tests call launchers on host vectors directly
+    if (!device_range(p, 0)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "a kernel was given %p, which is no device allocation", p);
+        set_fault(msg);
+    }
+}
+
+unsigned long emu_cuda_deferred_copies(void) {
+    return deferred_copies;
+}
+} // extern "C"
+
+// ---- the driver and cuBLAS, found through emu_dlopen/emu_dlsym ----
+
+namespace {
+char driver_handle, cublas_handle;
+
+int driver_get_version(int *v) {
+    *v = driver_version();
+    return 0;
+}
+
+cublasStatus_t blas_create(cublasHandle_t *h) {
+    *h = new emu_cublas;
+    return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t blas_destroy(cublasHandle_t h) {
+    delete h;
+    return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t blas_set_stream(cublasHandle_t h, cudaStream_t s) {
+    h->stream = s;
+    return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t blas_set_math(cublasHandle_t h, cublasMath_t m) {
+    h->math = m;
+    return CUBLAS_STATUS_SUCCESS;
+}
+const char *blas_status_string(cublasStatus_t s) {
+    return s == CUBLAS_STATUS_SUCCESS         ? "CUBLAS_STATUS_SUCCESS"
+           : s == CUBLAS_STATUS_INVALID_VALUE ? "CUBLAS_STATUS_INVALID_VALUE"
+                                              : "CUBLAS_STATUS_EXECUTION_FAILED";
+}
+
+// Does an operand of `rows` x `cols` (column-major, leading dimension ld),
+// batch items `stride` apart, lie inside one device allocation?
+bool operand_inside(const float *p, int rows, int cols, int ld, long long stride, int batch) {
+    if (rows == 0 || cols == 0) return true;
+    const long long last = (long long)(batch - 1) * stride + (long long)(cols - 1) * ld + rows;
+    return stride >= 0 && device_range(p, (size_t)last * sizeof(float));
+}
+
+cublasStatus_t blas_sgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                          int n, int k, const float *alpha, const float *A, int lda, long long sa,
+                          const float *B, int ldb, long long sb, const float *beta, float *C,
+                          int ldc, long long sc, int batch) {
+    const int a_rows = ta == CUBLAS_OP_N ? m : k, b_rows = tb == CUBLAS_OP_N ? k : n;
+    auto at_least = [](int ld, int rows) { return ld >= (rows > 1 ? rows : 1); };
+    if (m < 0 || n < 0 || k < 0 || batch < 0 || !at_least(lda, a_rows) || !at_least(ldb, b_rows) ||
+        !at_least(ldc, m))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    if (h->stream) flush(h->stream);
+    if (m == 0 || n == 0 || batch == 0) return CUBLAS_STATUS_SUCCESS;
+    if ((k && (!operand_inside(A, a_rows, ta == CUBLAS_OP_N ? k : m, lda, sa, batch) ||
+               !operand_inside(B, b_rows, tb == CUBLAS_OP_N ? n : k, ldb, sb, batch))) ||
+        !operand_inside(C, m, n, ldc, sc, batch)) {
+        set_fault("cublasSgemmStridedBatched reads or writes outside a device allocation");
+        return CUBLAS_STATUS_EXECUTION_FAILED;
+    }
+    for (int q = 0; q < batch; q++)
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < m; i++) {
+                double acc = 0;
+                for (int p = 0; p < k; p++) {
+                    const double a = ta == CUBLAS_OP_N ? A[q * sa + i + (long long)p * lda]
+                                                       : A[q * sa + p + (long long)i * lda];
+                    const double b = tb == CUBLAS_OP_N ? B[q * sb + p + (long long)j * ldb]
+                                                       : B[q * sb + j + (long long)p * ldb];
+                    acc += a * b;
+                }
+                float *c = &C[q * sc + i + (long long)j * ldc];
+                *c = (float)(*alpha * acc + (*beta == 0.0f ? 0.0 : (double)*beta * *c));
+            }
+    return CUBLAS_STATUS_SUCCESS;
+}
+} // namespace
+
+extern "C" {
+void *emu_dlopen(const char *file, int) {
+    if (!strcmp(file, "libcuda.so.1")) return played() == NO_DRIVER ? nullptr : &driver_handle;
+    if (!strncmp(file, "libcublas.so.", 13)) return &cublas_handle;
+    return nullptr;
+}
+
+void *emu_dlsym(void *handle, const char *name) {
+    static const struct {
+        void *handle;
+        const char *name;
+        void *fn;
+    } table[] = {
+        {&driver_handle, "cuDriverGetVersion", (void *)driver_get_version},
+        {&cublas_handle, "cublasCreate_v2", (void *)blas_create},
+        {&cublas_handle, "cublasDestroy_v2", (void *)blas_destroy},
+        {&cublas_handle, "cublasSetStream_v2", (void *)blas_set_stream},
+        {&cublas_handle, "cublasSetMathMode", (void *)blas_set_math},
+        {&cublas_handle, "cublasGetStatusString", (void *)blas_status_string},
+        {&cublas_handle, "cublasSgemmStridedBatched", (void *)blas_sgemm},
+    };
+    for (const auto &e : table)
+        if (e.handle == handle && !strcmp(e.name, name)) return e.fn;
+    return nullptr;
+}
+
+int emu_dlclose(void *) {
+    return 0;
+}
+
+char *emu_dlerror(void) {
+    static char none[] = "not part of the CUDA emulation";
+    return none;
+}
+} // extern "C"

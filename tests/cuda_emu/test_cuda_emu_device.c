@@ -1,0 +1,171 @@
+/* test_cuda_emu_device: the CUDA backend's host code (backends/cuda/
+ * cuda_device.c) on the emulated device cudaemu:0, where the suites' small
+ * tensors never reach it:
+ *
+ *  - uploads and downloads of several pinned staging chunks (4 MiB each),
+ *    at odd offsets and lengths, with the caller's source overwritten as
+ *    soon as the upload returns (cu_upload promises it may be), and device
+ *    to device copies between them; the emulation defers every copy to the
+ *    last moment CUDA allows, so a staging chunk reused or read too early
+ *    shows as wrong bytes;
+ *  - an allocation larger than the device is DT_ERR_OOM naming cudaMalloc;
+ *  - `distro-cli devices`' reason on a machine without a driver, with a
+ *    driver too old for the runtime, and with a driver but no device (child
+ *    processes, as the probe runs once per process);
+ *  - the registry refuses a backend name taken or an incomplete backend.
+ * Run without arguments; "probe" prints the backend's device count and
+ * reason (the children). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/backend.h"
+#include "tests/test_util.h"
+
+unsigned long emu_cuda_deferred_copies(void);
+extern const dt_backend dt_backend_cuda_emu;
+
+static int failures;
+
+#define CHECK(cond, ...) TEST_CHECK(failures, cond, __VA_ARGS__)
+
+#define MIB ((size_t)1 << 20)
+
+static int emu_backend(void) {
+    for (int b = 0; b < dt_backend_count(); b++)
+        if (!strcmp(dt_backend_name(b), "cudaemu")) return b;
+    return -1;
+}
+
+static void fill(unsigned char *p, size_t n, uint32_t seed) {
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = (unsigned char)(seed >> 24);
+    }
+}
+
+/* Upload `len` bytes at `off`, scribble over the source at once, pass other
+ * bytes through the staging chunks (an upload to `other`), download the
+ * first back (to a buffer offset by one byte, so the host side is unaligned
+ * too) and compare. */
+static void round_trip(dt_buffer *buf, dt_buffer *other, size_t off, size_t len, uint32_t seed) {
+    unsigned char *want = malloc(len + 1), *src = malloc(len + 1), *got = malloc(len + 2);
+    fill(want, len, seed);
+    memcpy(src, want, len);
+    dt_status st = dt_buffer_upload(buf, off, src, len);
+    CHECK(st == DT_OK, "upload of %zu bytes at %zu: %s", len, off, dt_last_error());
+    memset(src, 0x5A, len + 1); /* the caller may reuse its memory now */
+    st = dt_buffer_upload(other, 0, src, len);
+    CHECK(st == DT_OK, "upload of %zu bytes: %s", len, dt_last_error());
+    memset(got, 0, len + 2);
+    st = dt_buffer_download(buf, off, got + 1, len);
+    CHECK(st == DT_OK, "download of %zu bytes at %zu: %s", len, off, dt_last_error());
+    size_t bad = 0;
+    while (bad < len && got[1 + bad] == want[bad]) bad++;
+    CHECK(bad == len, "%zu bytes at %zu: first difference at byte %zu", len, off, bad);
+    printf("%-4s round trip of %zu bytes at offset %zu\n", bad == len ? "ok" : "FAIL", len, off);
+    free(want);
+    free(src);
+    free(got);
+}
+
+static void test_staging(dt_device *dev) {
+    const size_t size = 19 * MIB + 333;
+    dt_buffer *a = NULL, *b = NULL;
+    if (dt_buffer_alloc(dev, size, &a) != DT_OK || dt_buffer_alloc(dev, size, &b) != DT_OK) {
+        CHECK(0, "alloc: %s", dt_last_error());
+        return;
+    }
+    const unsigned long deferred = emu_cuda_deferred_copies();
+    round_trip(a, b, 0, 1, 1);
+    round_trip(a, b, 7, 4 * MIB, 2);         /* exactly one chunk */
+    round_trip(a, b, 3, 4 * MIB + 1, 3);     /* one byte into the second */
+    round_trip(a, b, 1, 9 * MIB + 12345, 4); /* three chunks, staging reused */
+    round_trip(a, b, 0, size, 5);            /* five chunks: the whole buffer */
+    round_trip(a, b, size - 17, 17, 6);      /* the last bytes */
+    /* Device to device, then a download spanning the copy's edges. */
+    unsigned char *pattern = malloc(size), *got = malloc(size);
+    fill(pattern, size, 7);
+    CHECK(dt_buffer_upload(a, 0, pattern, size) == DT_OK, "upload: %s", dt_last_error());
+    CHECK(dt_buffer_upload(b, 0, pattern + 1, size - 1) == DT_OK, "upload: %s", dt_last_error());
+    const size_t from = 5 * MIB + 3, to = 2 * MIB + 1, len = 10 * MIB + 7;
+    CHECK(dt_buffer_copy(b, to, a, from, len) == DT_OK, "copy: %s", dt_last_error());
+    CHECK(dt_buffer_download(b, 0, got, size) == DT_OK, "download: %s", dt_last_error());
+    size_t bad = 0;
+    for (size_t i = 0; i < size && !bad; i++) {
+        unsigned char want = (i >= to && i < to + len) ? pattern[from + (i - to)]
+                             : i + 1 < size            ? pattern[i + 1]
+                                                       : got[i];
+        if (got[i] != want) bad = i + 1;
+    }
+    CHECK(!bad, "device copy: first wrong byte at %zu", bad - 1);
+    printf("%-4s device to device copy of %zu bytes between uploads\n", bad ? "FAIL" : "ok", len);
+    /* The premise: the emulation really held the copies back. */
+    CHECK(emu_cuda_deferred_copies() > deferred + 10,
+          "the emulation deferred %lu copies; the test proves nothing without",
+          emu_cuda_deferred_copies() - deferred);
+    free(pattern);
+    free(got);
+    dt_buffer_free(a);
+    dt_buffer_free(b);
+}
+
+static void test_oom(dt_device *dev) {
+    dt_buffer *huge = NULL;
+    dt_status st = dt_buffer_alloc(dev, (size_t)64 << 30, &huge);
+    const char *msg = dt_last_error();
+    CHECK(st == DT_ERR_OOM, "64 GiB on an 8 GiB device gave status %d, not DT_ERR_OOM", (int)st);
+    CHECK(strstr(msg, "cudaMalloc") && strstr(msg, "cudaemu:0") && strstr(msg, "out of memory"),
+          "the error names neither the call, the device nor the cause: %s", msg);
+    printf("%-4s 64 GiB allocation: %s\n", st == DT_ERR_OOM ? "ok" : "FAIL", msg);
+    if (st == DT_OK) dt_buffer_free(huge);
+}
+
+/* The reason a child process gets for the machine played. */
+static void test_probe(const char *self, const char *machine, const char *expect) {
+    char cmd[1024], line[512] = "";
+    snprintf(cmd, sizeof cmd, "DISTRO_CUDA_EMU_DRIVER=%s '%s' probe", machine, self);
+    FILE *p = popen(cmd, "r");
+    if (!p || !fgets(line, sizeof line, p)) line[0] = '\0';
+    if (p) pclose(p);
+    line[strcspn(line, "\n")] = '\0';
+    const int ok = strncmp(line, "0 ", 2) == 0 && strstr(line, expect) != NULL;
+    CHECK(ok, "%s: expected no device and a reason with \"%s\", got \"%s\"", machine, expect, line);
+    printf("%-4s %s: %s\n", ok ? "ok" : "FAIL", machine, line);
+}
+
+int main(int argc, char **argv) {
+    const int b = emu_backend();
+    if (b < 0) {
+        printf("FAIL: the emulated backend is not registered\n");
+        return 1;
+    }
+    if (argc > 1 && !strcmp(argv[1], "probe")) {
+        int count = 0;
+        char why[256];
+        dt_backend_devices(b, &count, why, sizeof why);
+        printf("%d %s\n", count, why);
+        return 0;
+    }
+    /* emu_register.c added it once; a second time, or an empty backend, is
+     * refused. */
+    CHECK(dt_backend_register(&dt_backend_cuda_emu) == DT_ERR_INVALID,
+          "a second backend named cudaemu was accepted");
+    const dt_backend empty = {0};
+    CHECK(dt_backend_register(&empty) == DT_ERR_INVALID, "an empty backend was accepted");
+    test_probe(argv[0], "none", "no NVIDIA driver (libcuda.so.1 not found)");
+    test_probe(argv[0], "old", "supports CUDA 12.2, older than the CUDA 13.0 runtime");
+    test_probe(argv[0], "nodevice", "no CUDA device (NVIDIA driver for CUDA 13.0 found)");
+    dt_device *dev = NULL;
+    if (dt_device_open("cudaemu:0", &dev) != DT_OK) {
+        printf("FAIL: cannot open cudaemu:0: %s\n", dt_last_error());
+        return 1;
+    }
+    test_staging(dev);
+    test_oom(dev);
+    dt_device_close(dev);
+    printf("%s: %d failures (the CUDA backend's host code on the emulated device)\n",
+           failures ? "FAIL" : "PASS", failures);
+    return failures != 0;
+}

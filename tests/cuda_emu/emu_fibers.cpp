@@ -1,11 +1,14 @@
 // The execution model of cuda_emu.h: a grid's blocks one after another, each
 // block's threads as fibers on the calling thread. A fiber runs until it
-// finishes or waits at a barrier; the scheduler resumes the fibers round
-// robin. A finished thread no longer holds a barrier back (as on NVIDIA
-// hardware, where exited threads count as arrived). A sweep over the block
-// in which no fiber arrived at a barrier, passed one or finished is a
-// deadlock (a __syncthreads some threads never reach), reported with the
-// block and aborted: on a GPU it would hang.
+// finishes or waits at a barrier; the scheduler resumes the live fibers in
+// sweeps, each sweep in a fresh random order, so that a thread reading what
+// another wrote without a barrier between them (a race on a GPU) sometimes
+// runs first and reads stale data here too, instead of always finding the
+// write done as a fixed order would. The order comes from a fixed seed, so a
+// failure repeats; DISTRO_CUDA_EMU_SEED=N tries others. A finished thread no longer holds a barrier
+// back (as on NVIDIA hardware, where exited threads count as arrived). A sweep over the block in
+// which no fiber arrived at a barrier, passed one or finished is a deadlock (a __syncthreads some
+// threads never reach), reported with the block and aborted: on a GPU it would hang.
 //
 // Each fiber is started once with makecontext/swapcontext on a stack of its
 // own and then loops, running the kernel for every block it is given; all
@@ -17,6 +20,7 @@
 #undef _FORTIFY_SOURCE
 #include <csetjmp>
 #include <mutex>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -49,6 +53,22 @@ const std::function<void()> *body;
 emu_barrier block_barrier, warp_barriers[MAX_THREADS / 32];
 std::vector<char> smem_buffer;
 std::mutex one_launch; // the globals above serve one kernel at a time
+unsigned order[MAX_THREADS];
+uint64_t order_rng;
+
+// xorshift64*: the sweep orders.
+unsigned random_below(unsigned n) {
+    order_rng ^= order_rng >> 12;
+    order_rng ^= order_rng << 25;
+    order_rng ^= order_rng >> 27;
+    return (unsigned)(((order_rng * 0x2545F4914F6CDD1DULL) >> 32) % n);
+}
+
+void seed_order() {
+    const char *seed = getenv("DISTRO_CUDA_EMU_SEED");
+    order_rng = 0x9E3779B97F4A7C15ULL ^ (seed ? strtoull(seed, nullptr, 10) : 0);
+    if (!order_rng) order_rng = 1;
+}
 
 // A finished thread counts as arrived at every later barrier.
 void leave(emu_barrier *b) {
@@ -106,10 +126,19 @@ void run_block(unsigned block) {
     block_barrier = {block, 0, 0};
     for (unsigned w = 0; w * 32 < block; w++)
         warp_barriers[w] = {block - 32 * w < 32 ? block - 32 * w : 32, 0, 0};
-    for (unsigned t = 0; t < block; t++) fibers[t].done = false;
+    for (unsigned t = 0; t < block; t++) {
+        fibers[t].done = false;
+        order[t] = t;
+    }
     for (unsigned live = block; live;) {
         const unsigned long before = progress;
-        for (unsigned t = 0; t < block; t++) {
+        for (unsigned i = block - 1; i > 0; i--) { // Fisher-Yates
+            const unsigned j = random_below(i + 1), t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        for (unsigned i = 0; i < block; i++) {
+            const unsigned t = order[i];
             if (fibers[t].done) continue;
             resume(t);
             if (fibers[t].done) live--;
@@ -147,6 +176,8 @@ emu_barrier *emu_warp_barrier(unsigned warp) {
 
 void emu_run_grid(unsigned grid, unsigned block, size_t smem, const std::function<void()> &fn) {
     std::lock_guard<std::mutex> lock(one_launch);
+    static std::once_flag seeded;
+    std::call_once(seeded, seed_order);
     gridDim.x = grid;
     blockDim.x = block;
     smem_buffer.assign(smem + 16, 0);

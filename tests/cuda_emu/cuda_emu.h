@@ -38,7 +38,9 @@ struct emu_barrier {
 void emu_barrier_wait(emu_barrier *b);
 emu_barrier *emu_block_barrier();
 emu_barrier *emu_warp_barrier(unsigned warp);
-extern float emu_warp_lanes[32][32];
+// A shuffle's values, double-buffered: [shuffle parity][warp][lane].
+extern float emu_warp_lanes[2][32][32];
+extern unsigned char emu_shuffle_parity[1024]; // per thread, 0 at block start
 
 #define __global__
 #define __device__
@@ -47,13 +49,16 @@ extern float emu_warp_lanes[32][32];
 inline void __syncthreads() {
     emu_barrier_wait(emu_block_barrier());
 }
+// Every lane writes its value, waits for the warp, reads its partner's. The
+// next shuffle writes the other buffer, and the one after can only begin
+// once the whole warp has passed the next one's barrier, so after reading
+// this one: one barrier per shuffle instead of two.
 inline float __shfl_xor_sync(unsigned, float v, int mask) {
     const unsigned w = threadIdx.x / 32, l = threadIdx.x % 32;
-    emu_warp_lanes[w][l] = v;
+    const unsigned p = emu_shuffle_parity[threadIdx.x] ^= 1;
+    emu_warp_lanes[p][w][l] = v;
     emu_barrier_wait(emu_warp_barrier(w));
-    const float r = emu_warp_lanes[w][l ^ (unsigned)mask];
-    emu_barrier_wait(emu_warp_barrier(w));
-    return r;
+    return emu_warp_lanes[p][w][l ^ (unsigned)mask];
 }
 inline float __fadd_rn(float a, float b) {
     return a + b;

@@ -4,25 +4,26 @@
 // sweeps, each sweep in a fresh random order, so that a thread reading what
 // another wrote without a barrier between them (a race on a GPU) sometimes
 // runs first and reads stale data here too, instead of always finding the
-// write done as a fixed order would. The order comes from a fixed seed, so a
-// failure repeats; DISTRO_CUDA_EMU_SEED=N tries others. A finished thread no longer holds a barrier
-// back (as on NVIDIA hardware, where exited threads count as arrived). A sweep over the block in
-// which no fiber arrived at a barrier, passed one or finished is a deadlock (a __syncthreads some
-// threads never reach), reported with the block and aborted: on a GPU it would hang.
+// write done as a fixed order would. The order comes from a fixed seed, so
+// a failure repeats; DISTRO_CUDA_EMU_SEED=N tries others. A finished thread
+// no longer holds a barrier back (as on NVIDIA hardware, where exited
+// threads count as arrived). A sweep over the block in which no fiber
+// arrived at a barrier, passed one or finished is a deadlock (a
+// __syncthreads some threads never reach), reported with the block and
+// aborted: on a GPU it would hang.
 //
-// Each fiber is started once with makecontext/swapcontext on a stack of its
-// own and then loops, running the kernel for every block it is given; all
-// later switches are _setjmp/_longjmp, which, unlike swapcontext, make no
-// system call (a block of 256 threads with warp shuffles switches hundreds
-// of thousands of times). GCC's __builtin_setjmp would be cheaper still but
-// crashed when optimised. _FORTIFY_SOURCE's longjmp check refuses jumps
-// between stacks, so it is off here.
-#undef _FORTIFY_SOURCE
-#include <csetjmp>
-#include <mutex>
+// Each fiber gets a stack of its own once and then loops, running the kernel
+// for every block it is given. A switch on x86-64 is a few instructions
+// (emu_fiber_switch below: the callee-saved registers pushed, the stack
+// pointer exchanged, popped): a block of 256 threads with warp shuffles
+// switches hundreds of thousands of times, and glibc's longjmp (its cleanup
+// walk) or swapcontext (a system call) took most of the emulation's time.
+// Elsewhere swapcontext does it. The floating-point control words are not
+// saved: nothing here changes them.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <vector>
 
 #include <sys/mman.h>
@@ -32,7 +33,8 @@
 
 emu_dim3 threadIdx, blockIdx, blockDim, gridDim;
 char *emu_dynamic_smem;
-float emu_warp_lanes[32][32];
+float emu_warp_lanes[2][32][32];
+unsigned char emu_shuffle_parity[1024];
 
 namespace {
 
@@ -40,13 +42,21 @@ constexpr size_t STACK_BYTES = 256 << 10; // kernels keep small arrays in "regis
 constexpr unsigned MAX_THREADS = 1024;    // CUDA's limit per block
 
 struct fiber {
-    jmp_buf resume; // where it waits (valid once started)
+#if defined(__x86_64__)
+    void *sp; // its stack pointer while it waits
+#else
+    ucontext_t ctx;
+#endif
     char *stack = nullptr;
     bool done = true;
 };
 
 fiber fibers[MAX_THREADS];
-jmp_buf scheduler;
+#if defined(__x86_64__)
+void *scheduler_sp;
+#else
+ucontext_t scheduler_ctx;
+#endif
 unsigned current;
 unsigned long progress; // arrivals, releases and finished fibers
 const std::function<void()> *body;
@@ -79,9 +89,37 @@ void leave(emu_barrier *b) {
     }
 }
 
+#if defined(__x86_64__)
+// emu_fiber_switch(&save, to): pushes the callee-saved registers, stores the
+// stack pointer in save, takes `to` as the stack pointer and pops what was
+// pushed there; the ret continues wherever that stack last switched away.
+extern "C" void emu_fiber_switch(void **save, void *to);
+asm(".text\n"
+    ".globl emu_fiber_switch\n"
+    ".hidden emu_fiber_switch\n"
+    ".type emu_fiber_switch, @function\n"
+    "emu_fiber_switch:\n"
+    "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+    "  movq %rsp, (%rdi)\n"
+    "  movq %rsi, %rsp\n"
+    "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
+    "  ret\n"
+    ".size emu_fiber_switch, .-emu_fiber_switch\n");
+
 void yield() {
-    if (!_setjmp(fibers[current].resume)) _longjmp(scheduler, 1);
+    emu_fiber_switch(&fibers[current].sp, scheduler_sp);
 }
+void switch_to(unsigned t) {
+    emu_fiber_switch(&scheduler_sp, fibers[t].sp);
+}
+#else
+void yield() {
+    swapcontext(&fibers[current].ctx, &scheduler_ctx);
+}
+void switch_to(unsigned t) {
+    swapcontext(&scheduler_ctx, &fibers[t].ctx);
+}
+#endif
 
 // A fiber's whole life: the kernel once per block it is given.
 void fiber_main() {
@@ -95,6 +133,12 @@ void fiber_main() {
     }
 }
 
+[[noreturn]] void fiber_entry() {
+    fiber_main();
+    abort(); // fiber_main never returns
+}
+
+// Maps fiber t's stack and makes its first switch_to enter fiber_entry.
 void start_fiber(unsigned t) {
     fiber &f = fibers[t];
     void *p =
@@ -104,22 +148,30 @@ void start_fiber(unsigned t) {
         abort();
     }
     f.stack = (char *)p;
-    ucontext_t ctx, from;
-    getcontext(&ctx);
-    ctx.uc_stack.ss_sp = f.stack;
-    ctx.uc_stack.ss_size = STACK_BYTES;
-    ctx.uc_link = nullptr; // fiber_main never returns
-    makecontext(&ctx, fiber_main, 0);
-    swapcontext(&from, &ctx); // runs until its first yield, which jumps to `scheduler`
+#if defined(__x86_64__)
+    // What emu_fiber_switch pops: six registers (zero), then fiber_entry as
+    // the return address. After the ret the stack pointer is 8 past a
+    // multiple of 16, as at any function's entry.
+    void **sp = (void **)(f.stack + STACK_BYTES - 64);
+    for (int i = 0; i < 6; i++) sp[i] = nullptr;
+    sp[6] = (void *)fiber_entry;
+    sp[7] = nullptr;
+    f.sp = sp;
+#else
+    getcontext(&f.ctx);
+    f.ctx.uc_stack.ss_sp = f.stack;
+    f.ctx.uc_stack.ss_size = STACK_BYTES;
+    f.ctx.uc_link = nullptr;
+    makecontext(&f.ctx, fiber_entry, 0);
+#endif
 }
 
 // Runs fiber t until it yields or finishes.
 void resume(unsigned t) {
     current = t;
     threadIdx.x = t;
-    if (_setjmp(scheduler)) return;
     if (!fibers[t].stack) start_fiber(t);
-    _longjmp(fibers[t].resume, 1);
+    switch_to(t);
 }
 
 void run_block(unsigned block) {
@@ -129,6 +181,7 @@ void run_block(unsigned block) {
     for (unsigned t = 0; t < block; t++) {
         fibers[t].done = false;
         order[t] = t;
+        emu_shuffle_parity[t] = 0;
     }
     for (unsigned live = block; live;) {
         const unsigned long before = progress;

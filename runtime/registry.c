@@ -228,6 +228,13 @@ typedef struct parsed_spec {
     char options[64]; /* as given, ":"-separated */
 } parsed_spec;
 
+/* "cpu, opencl:N, vulkan:N, cuda:N" and any backend a program registered. */
+static void backend_list(char *out, size_t len) {
+    size_t used = (size_t)snprintf(out, len, "cpu, opencl:N, vulkan:N, cuda:N");
+    for (int i = N_BUILT; i < dt_backend_count() && used < len; i++)
+        used += (size_t)snprintf(out + used, len - used, ", %s:N", backend_at(i)->name);
+}
+
 static dt_status not_compiled(const char *spec, const char *name) {
     static const char *known[] = {"cpu", "opencl", "vulkan", "cuda"};
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
@@ -240,10 +247,12 @@ static dt_status not_compiled(const char *spec, const char *name) {
                             : k == 2 ? DISTRO_VULKAN_WHY
                             : k == 3 ? DISTRO_CUDA_WHY
                                      : "");
+    char expected[160];
+    backend_list(expected, sizeof expected);
     return dt_error(DT_ERR_INVALID,
-                    "device spec '%s': unknown backend '%s' (expected cpu, opencl:N, vulkan:N, "
-                    "cuda:N or auto, each optionally followed by :OPTION=VALUE...)",
-                    spec, name);
+                    "device spec '%s': unknown backend '%s' (expected %s or auto, each "
+                    "optionally followed by :OPTION=VALUE...)",
+                    spec, name, expected);
 }
 
 /* Which backend and device a spec names, with its options checked against
@@ -260,11 +269,14 @@ static dt_status resolve_spec(const char *spec, parsed_spec *out) {
 
     char name[32];
     size_t len = strcspn(spec, ":");
-    if (len == 0 || len >= sizeof name)
+    if (len == 0 || len >= sizeof name) {
+        char expected[160];
+        backend_list(expected, sizeof expected);
         return dt_error(DT_ERR_INVALID,
-                        "device spec '%s': expected cpu, opencl:N, vulkan:N, cuda:N or auto, "
-                        "each optionally followed by :OPTION=VALUE...",
-                        spec);
+                        "device spec '%s': expected %s or auto, each optionally followed by "
+                        ":OPTION=VALUE...",
+                        spec, expected);
+    }
     memcpy(name, spec, len);
     name[len] = '\0';
     const char *rest = spec[len] ? spec + len + 1 : NULL;

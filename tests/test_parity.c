@@ -3,9 +3,12 @@
  * each run; the seed is printed first and with every failure, and
  * DISTRO_TEST_SEED repeats a run. DISTRO_TEST_DEVICES (comma list of specs)
  * restricts the devices; specs given as arguments name the devices instead,
- * device options included ("test_parity vulkan:0:kernels=gpu"). With no
+ * device options included ("test_parity vulkan:0:kernels=gpu").
+ * DISTRO_TEST_REQUIRE_EXACT=1 fails a device whose own canonical update
+ * fails the exactness probe (the CUDA kernel must pass it). With no
  * device to compare, the test is skipped (exit 77), never passed. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -32,6 +35,10 @@ int main(int argc, char **argv) {
                argc > 1 ? "of those named" : "other than the cpu backend's");
         return TEST_SKIP;
     }
+    /* DISTRO_TEST_REQUIRE_EXACT=1: a device whose canonical update fails the
+     * probe fails the test, even though the host fallback keeps its bits. */
+    const char *req = getenv("DISTRO_TEST_REQUIRE_EXACT");
+    const int require_exact = req && strcmp(req, "1") == 0;
     dt_device *cpu = NULL;
     if (dt_device_open("cpu", &cpu) != DT_OK) {
         printf("FAIL: cannot open the cpu device: %s\n", dt_last_error());
@@ -79,6 +86,13 @@ int main(int argc, char **argv) {
             if (!exact && (info->ops_on_device & ((uint64_t)1 << DT_OP_demo_apply))) {
                 printf("FAIL %s: fails the exactness probe but runs the canonical update "
                        "itself\n",
+                       info->spec);
+                c.ops_failed++;
+            } else if (!exact && require_exact) {
+                /* The host fallback keeps the bits, but this device's own
+                 * kernel was meant to be exact (CUDA's must be). */
+                printf("FAIL %s: its canonical update fails the exactness probe "
+                       "(DISTRO_TEST_REQUIRE_EXACT=1)\n",
                        info->spec);
                 c.ops_failed++;
             }

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -233,11 +234,14 @@ void emu_run_grid(unsigned grid, unsigned block, size_t smem, const std::functio
     std::call_once(seeded, seed_order);
     gridDim.x = grid;
     blockDim.x = block;
-    smem_buffer.assign(smem + 16, 0);
+    smem_buffer.resize(smem + 16);
     emu_dynamic_smem = smem_buffer.data();
     body = &fn;
     for (unsigned b = 0; b < grid; b++) {
         blockIdx.x = b;
+        // Shared memory starts as garbage on a GPU: NaN bytes here, so a
+        // kernel reading dynamic shared memory it never wrote shows.
+        memset(smem_buffer.data(), 0xFF, smem_buffer.size());
         run_block(block);
     }
 }

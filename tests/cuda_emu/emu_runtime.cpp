@@ -20,9 +20,7 @@
 //  - The machine: one device, a driver for CUDA 13.0; DISTRO_CUDA_EMU_DRIVER
 //    = none (no libcuda.so.1), old (a CUDA 12.2 driver) or nodevice plays
 //    the machines the backend's probe must explain.
-//  - cuBLAS: cublasSgemmStridedBatched as column-major arithmetic in double,
-//    with cuBLAS's argument rules (leading dimensions, sizes), so the
-//    backend's row-major mapping is checked too.
+// The driver's and cuBLAS's few functions are in emu_libraries.cpp.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -31,8 +29,8 @@
 #include <set>
 #include <string>
 
-#include "cublas_v2.h"
 #include "cuda_emu.h"
+#include "emu_runtime.h"
 
 namespace {
 
@@ -41,21 +39,6 @@ constexpr unsigned char GUARD_BYTE = 0xA5;
 constexpr int SMEM_DEFAULT = 48 << 10;
 constexpr int SMEM_OPTIN = 227 << 10; // an H100's opt-in per block
 constexpr int RUNTIME_VERSION = 13000;
-
-// The machine played (DISTRO_CUDA_EMU_DRIVER): a device, or why there is none.
-enum machine { ONE_DEVICE, NO_DRIVER, OLD_DRIVER, NO_DEVICE };
-machine played() {
-    const char *v = getenv("DISTRO_CUDA_EMU_DRIVER");
-    if (!v || !*v) return ONE_DEVICE;
-    if (!strcmp(v, "none")) return NO_DRIVER;
-    if (!strcmp(v, "old")) return OLD_DRIVER;
-    if (!strcmp(v, "nodevice")) return NO_DEVICE;
-    fprintf(stderr, "cuda emulation: DISTRO_CUDA_EMU_DRIVER=%s: none, old or nodevice\n", v);
-    abort();
-}
-int driver_version() {
-    return played() == OLD_DRIVER ? 12020 : 13000;
-}
 
 struct allocation {
     size_t size;
@@ -66,6 +49,24 @@ std::map<uintptr_t, size_t> pinned;         // cudaMallocHost blocks
 cudaError_t last_error = cudaSuccess;
 std::string fault; // a sticky error, as a GPU fault is
 
+} // namespace
+
+namespace emu {
+
+machine played() {
+    const char *v = getenv("DISTRO_CUDA_EMU_DRIVER");
+    if (!v || !*v) return ONE_DEVICE;
+    if (!strcmp(v, "none")) return NO_DRIVER;
+    if (!strcmp(v, "old")) return OLD_DRIVER;
+    if (!strcmp(v, "nodevice")) return NO_DEVICE;
+    fprintf(stderr, "cuda emulation: DISTRO_CUDA_EMU_DRIVER=%s: none, old or nodevice\n", v);
+    abort();
+}
+
+int driver_version() {
+    return played() == OLD_DRIVER ? 12020 : 13000;
+}
+
 void set_fault(const std::string &what) {
     if (fault.empty()) {
         fault = what;
@@ -73,8 +74,7 @@ void set_fault(const std::string &what) {
     }
 }
 
-// The live allocation holding [p, p + bytes), or null.
-const allocation *device_range(const void *p, size_t bytes) {
+const void *device_range(const void *p, size_t bytes) {
     const uintptr_t a = (uintptr_t)p;
     auto it = device_mem.upper_bound(a);
     if (it == device_mem.begin()) return nullptr;
@@ -82,6 +82,11 @@ const allocation *device_range(const void *p, size_t bytes) {
     if (a + bytes > it->first + it->second.size) return nullptr;
     return &it->second;
 }
+
+} // namespace emu
+
+namespace {
+using namespace emu;
 
 bool pinned_range(const void *p, size_t bytes) {
     const uintptr_t a = (uintptr_t)p;
@@ -124,10 +129,6 @@ struct emu_event {
     emu_stream *stream = nullptr; // where it was last recorded
     bool done = true;             // never recorded: complete
 };
-struct emu_cublas {
-    cudaStream_t stream = nullptr;
-    cublasMath_t math = CUBLAS_DEFAULT_MATH;
-};
 
 namespace {
 std::set<emu_stream *> streams;
@@ -149,9 +150,13 @@ template <typename F> void drain(emu_stream *s, F until) {
     }
 }
 
-void flush(emu_stream *s) {
+} // namespace
+
+void emu::flush(cudaStream_t s) {
     if (s) drain(s, [](const op &) { return false; });
 }
+
+namespace {
 
 void flush_all() {
     for (emu_stream *s : streams) flush(s);
@@ -398,116 +403,5 @@ void emu_check_pointer(const void *p, cudaStream_t s) {
 
 unsigned long emu_cuda_deferred_copies(void) {
     return deferred_copies;
-}
-} // extern "C"
-
-// ---- the driver and cuBLAS, found through emu_dlopen/emu_dlsym ----
-
-namespace {
-char driver_handle, cublas_handle;
-
-int driver_get_version(int *v) {
-    *v = driver_version();
-    return 0;
-}
-
-cublasStatus_t blas_create(cublasHandle_t *h) {
-    *h = new emu_cublas;
-    return CUBLAS_STATUS_SUCCESS;
-}
-cublasStatus_t blas_destroy(cublasHandle_t h) {
-    delete h;
-    return CUBLAS_STATUS_SUCCESS;
-}
-cublasStatus_t blas_set_stream(cublasHandle_t h, cudaStream_t s) {
-    h->stream = s;
-    return CUBLAS_STATUS_SUCCESS;
-}
-cublasStatus_t blas_set_math(cublasHandle_t h, cublasMath_t m) {
-    h->math = m;
-    return CUBLAS_STATUS_SUCCESS;
-}
-const char *blas_status_string(cublasStatus_t s) {
-    return s == CUBLAS_STATUS_SUCCESS         ? "CUBLAS_STATUS_SUCCESS"
-           : s == CUBLAS_STATUS_INVALID_VALUE ? "CUBLAS_STATUS_INVALID_VALUE"
-                                              : "CUBLAS_STATUS_EXECUTION_FAILED";
-}
-
-// Does an operand of `rows` x `cols` (column-major, leading dimension ld),
-// batch items `stride` apart, lie inside one device allocation?
-bool operand_inside(const float *p, int rows, int cols, int ld, long long stride, int batch) {
-    if (rows == 0 || cols == 0) return true;
-    const long long last = (long long)(batch - 1) * stride + (long long)(cols - 1) * ld + rows;
-    return stride >= 0 && device_range(p, (size_t)last * sizeof(float));
-}
-
-cublasStatus_t blas_sgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
-                          int n, int k, const float *alpha, const float *A, int lda, long long sa,
-                          const float *B, int ldb, long long sb, const float *beta, float *C,
-                          int ldc, long long sc, int batch) {
-    const int a_rows = ta == CUBLAS_OP_N ? m : k, b_rows = tb == CUBLAS_OP_N ? k : n;
-    auto at_least = [](int ld, int rows) { return ld >= (rows > 1 ? rows : 1); };
-    if (m < 0 || n < 0 || k < 0 || batch < 0 || !at_least(lda, a_rows) || !at_least(ldb, b_rows) ||
-        !at_least(ldc, m))
-        return CUBLAS_STATUS_INVALID_VALUE;
-    if (h->stream) flush(h->stream);
-    if (m == 0 || n == 0 || batch == 0) return CUBLAS_STATUS_SUCCESS;
-    if ((k && (!operand_inside(A, a_rows, ta == CUBLAS_OP_N ? k : m, lda, sa, batch) ||
-               !operand_inside(B, b_rows, tb == CUBLAS_OP_N ? n : k, ldb, sb, batch))) ||
-        !operand_inside(C, m, n, ldc, sc, batch)) {
-        set_fault("cublasSgemmStridedBatched reads or writes outside a device allocation");
-        return CUBLAS_STATUS_EXECUTION_FAILED;
-    }
-    for (int q = 0; q < batch; q++)
-        for (int j = 0; j < n; j++)
-            for (int i = 0; i < m; i++) {
-                double acc = 0;
-                for (int p = 0; p < k; p++) {
-                    const double a = ta == CUBLAS_OP_N ? A[q * sa + i + (long long)p * lda]
-                                                       : A[q * sa + p + (long long)i * lda];
-                    const double b = tb == CUBLAS_OP_N ? B[q * sb + p + (long long)j * ldb]
-                                                       : B[q * sb + j + (long long)p * ldb];
-                    acc += a * b;
-                }
-                float *c = &C[q * sc + i + (long long)j * ldc];
-                *c = (float)(*alpha * acc + (*beta == 0.0f ? 0.0 : (double)*beta * *c));
-            }
-    return CUBLAS_STATUS_SUCCESS;
-}
-} // namespace
-
-extern "C" {
-void *emu_dlopen(const char *file, int) {
-    if (!strcmp(file, "libcuda.so.1")) return played() == NO_DRIVER ? nullptr : &driver_handle;
-    if (!strncmp(file, "libcublas.so.", 13)) return &cublas_handle;
-    return nullptr;
-}
-
-void *emu_dlsym(void *handle, const char *name) {
-    static const struct {
-        void *handle;
-        const char *name;
-        void *fn;
-    } table[] = {
-        {&driver_handle, "cuDriverGetVersion", (void *)driver_get_version},
-        {&cublas_handle, "cublasCreate_v2", (void *)blas_create},
-        {&cublas_handle, "cublasDestroy_v2", (void *)blas_destroy},
-        {&cublas_handle, "cublasSetStream_v2", (void *)blas_set_stream},
-        {&cublas_handle, "cublasSetMathMode", (void *)blas_set_math},
-        {&cublas_handle, "cublasGetStatusString", (void *)blas_status_string},
-        {&cublas_handle, "cublasSgemmStridedBatched", (void *)blas_sgemm},
-    };
-    for (const auto &e : table)
-        if (e.handle == handle && !strcmp(e.name, name)) return e.fn;
-    return nullptr;
-}
-
-int emu_dlclose(void *) {
-    return 0;
-}
-
-char *emu_dlerror(void) {
-    static char none[] = "not part of the CUDA emulation";
-    return none;
 }
 } // extern "C"

@@ -225,14 +225,13 @@ static dt_status run_both_rules(dt_device *dev, apply_case *c, int *exact) {
 
 static const float recip_one[2] = {0.0f, 1.0f};
 
-/* First IDCT stage: a 2 x 2 tile, F1 row 0 = (1, 1+2^-12), F2 = identity.
- * lr = 1 so that the scaled rule's 0.5 - 2^-24 is representable (with a
- * smaller lr the trap's 2^-24 would round away against W = 0.5). */
-static dt_status trap_rows(dt_device *dev, int *exact) {
-    static const int32_t idx[2] = {0, 2}; /* A[0][0] and A[1][0] */
+/* The two IDCT-stage traps: contributions TRAP_A and TRAP_B at `idx` of a
+ * tile of `shape` (chunk 2), lr = decay = 1 so that the scaled rule's
+ * 0.5 - 2^-24 is representable (with a smaller lr the trap's 2^-24 would
+ * round away against W = 0.5). */
+static dt_status run_trap(dt_device *dev, int ndim, const int64_t *shape, const int32_t *idx,
+                          const float *f1, const float *f2, const float *w, int *exact) {
     static const float vals[2] = {TRAP_A, TRAP_B};
-    static const float f1[4] = {1.0f, TRAP_B, 0.0f, 0.0f}, f2[4] = {1.0f, 0.0f, 0.0f, 1.0f};
-    static const float w[4] = {0.5f, 0.5f, 0.5f, 0.5f};
     apply_case c = {.k = 2,
                     .n_contrib = 1,
                     .idx = idx,
@@ -243,28 +242,24 @@ static dt_status trap_rows(dt_device *dev, int *exact) {
                     .w = w,
                     .lr = 1.0f,
                     .decay = 1.0f};
-    dt_status st = dt_demo_tile_plan(2, (int64_t[]){2, 2}, 2, &c.plan);
+    dt_status st = dt_demo_tile_plan(ndim, shape, 2, &c.plan);
     return st == DT_OK ? run_both_rules(dev, &c, exact) : st;
 }
 
-/* Second stage: a 1-D segment of 2, F2 row 0 = (1, 1+2^-12); lr as above. */
+/* First IDCT stage: a 2 x 2 tile, F1 row 0 = (1, 1+2^-12), F2 = identity. */
+static dt_status trap_rows(dt_device *dev, int *exact) {
+    static const int32_t idx[2] = {0, 2}; /* A[0][0] and A[1][0] */
+    static const float f1[4] = {1.0f, TRAP_B, 0.0f, 0.0f}, f2[4] = {1.0f, 0.0f, 0.0f, 1.0f};
+    static const float w[4] = {0.5f, 0.5f, 0.5f, 0.5f};
+    return run_trap(dev, 2, (int64_t[]){2, 2}, idx, f1, f2, w, exact);
+}
+
+/* Second stage: a 1-D segment of 2, F2 row 0 = (1, 1+2^-12). */
 static dt_status trap_cols(dt_device *dev, int *exact) {
     static const int32_t idx[2] = {0, 1};
-    static const float vals[2] = {TRAP_A, TRAP_B};
     static const float f1[1] = {1.0f}, f2[4] = {1.0f, TRAP_B, 0.0f, 0.0f};
     static const float w[2] = {0.5f, 0.5f};
-    apply_case c = {.k = 2,
-                    .n_contrib = 1,
-                    .idx = idx,
-                    .vals = vals,
-                    .recip = recip_one,
-                    .f1 = f1,
-                    .f2 = f2,
-                    .w = w,
-                    .lr = 1.0f,
-                    .decay = 1.0f};
-    dt_status st = dt_demo_tile_plan(1, (int64_t[]){2}, 2, &c.plan);
-    return st == DT_OK ? run_both_rules(dev, &c, exact) : st;
+    return run_trap(dev, 1, (int64_t[]){2}, idx, f1, f2, w, exact);
 }
 
 /* The final step: X = (1+2^-12, 0) and W = decay = lr = 1+2^-12, so W * decay

@@ -327,9 +327,18 @@ static void check_model_shapes(void) {
         int64_t m, n, k, batch;
         float beta;
     } shapes[] = {
-        {0, 1, 256, 1152, 384, 1, 0.0f}, {0, 0, 256, 384, 1024, 1, 0.0f},
-        {1, 0, 384, 1024, 256, 1, 1.0f}, {0, 1, 256, 256, 64, 1, 0.0f},
-        {0, 1, 100, 100, 32, 6, 0.0f},   {0, 0, 100, 32, 100, 6, 0.0f},
+        {0, 1, 256, 1152, 384, 1, 0.0f},
+        {0, 0, 256, 384, 1024, 1, 0.0f},
+        {1, 0, 384, 1024, 256, 1, 1.0f},
+        {0, 1, 256, 256, 64, 1, 0.0f},
+        {0, 1, 100, 100, 32, 6, 0.0f},
+        {0, 0, 100, 32, 100, 6, 0.0f},
+        /* Ragged everywhere for the transposing packs (A and B^T): rows,
+         * columns and k blocks that are no multiple of 16 or of the tile,
+         * a second k block (past 384), beta neither 0 nor 1. */
+        {0, 1, 37, 45, 77, 1, 0.5f},
+        {0, 1, 50, 70, 401, 2, 1.0f},
+        {0, 0, 13, 33, 19, 1, 0.0f},
     };
     rng r;
     rng_seed(&r, 20261206);

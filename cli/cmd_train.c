@@ -118,6 +118,50 @@ static void print_json_step(const model_step_report *r, int64_t total, double t,
     fflush(stdout);
 }
 
+/* The line before the first step: what is trained, on what, from where. */
+static void print_header(FILE *out, const train_setup *s, const model_dataset *ds, dt_device *dev,
+                         bool resuming, int64_t next_step, uint64_t hash) {
+    const dt_device_info *info = dt_device_get_info(dev);
+    const model_train_options *o = &s->options;
+    fprintf(out, "model %s: %lld parameters; data %s; device %s (%s); optimizer %s", s->model_name,
+            (long long)model_config_param_count(&s->config), model_dataset_name(ds), info->spec,
+            info->name, model_optimizer_name(o->optimizer));
+    if (o->optimizer == MODEL_OPT_LOCAL)
+        fprintf(out, " (%lld inner steps, outer %s lr %g)", (long long)o->inner_steps,
+                o->demo.update == DT_DEMO_UPDATE_SIGN ? "sign" : "scaled", (double)o->outer_lr);
+    if (o->optimizer != MODEL_OPT_ADAMW)
+        fprintf(out, " (top-k %lld, %s values, chunk %lld, beta %g)", (long long)o->demo.topk,
+                demo_values_name(o->demo.values), (long long)o->demo.chunk, (double)o->demo.beta);
+    if (o->workers > 1) fprintf(out, "; %lld workers", (long long)o->workers);
+    fprintf(out, "; %s step %lld; param hash %016llx\n", resuming ? "resuming at" : "starting at",
+            (long long)next_step, (unsigned long long)hash);
+}
+
+/* Text progress after a step: on a terminal one line redrawn in place (with
+ * an ETA), and a kept line at each evaluation; elsewhere a kept line every
+ * twentieth of the run and at each evaluation. */
+static void print_progress(const model_step_report *r, int64_t total, const train_clock *clock,
+                           double tps, float step_val, bool tty, int64_t plain_every) {
+    const int64_t done_steps = r->step + 1, before = done_steps - r->steps;
+    char eta[48];
+    double per_step = clock->steps ? clock->seconds / (double)clock->steps
+                                   : clock->first_seconds / (double)r->steps;
+    format_duration((double)(total - done_steps) * per_step, eta, sizeof eta);
+    if (tty)
+        fprintf(stderr,
+                "\r\033[Kstep %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  payload %zu B  ETA %s",
+                (long long)r->step, (long long)total, (double)r->loss, (double)r->lr, tps,
+                r->payload_bytes, eta);
+    if (!isnan(step_val) || (!tty && done_steps / plain_every != before / plain_every)) {
+        if (tty) fprintf(stderr, "\r\033[K");
+        /* The step index, as in the JSON output (0-based). */
+        printf("step %lld/%lld  loss %.4f", (long long)r->step, (long long)total, (double)r->loss);
+        if (!isnan(step_val)) printf("  val loss %.4f", (double)step_val);
+        printf("  %.0f tok/s  payload %zu B\n", tps, r->payload_bytes);
+        fflush(stdout);
+    }
+}
+
 static int dry_run(const train_setup *s) {
     model_memory mem;
     uint64_t opt_bytes = 0;
@@ -172,6 +216,48 @@ static dt_status save_checkpoint(model_trainer *tr, const train_setup *s, const 
 static int fail(const char *what) {
     fprintf(stderr, "distro-cli train: %s: %s\n", what, dt_last_error());
     return 1;
+}
+
+/* What the step loop carries from one step to the next. */
+typedef struct train_loop {
+    model_trainer *tr;
+    model *m;
+    const train_setup *s;
+    const char *save; /* checkpoint file, or NULL */
+    int64_t save_every, eval_every;
+    bool json, hashes, tty;
+    int64_t total, plain_every;
+    double started;
+    train_clock clock;
+    float val_loss; /* the latest evaluation */
+} train_loop;
+
+/* One step, then its evaluation, output and checkpoint when due. Returns
+ * NULL, or the stage that failed (dt_last_error says why). */
+static const char *train_one_step(train_loop *L) {
+    model_step_report r = {0};
+    if (model_trainer_step(L->tr, &r) != DT_OK) return "step";
+    train_clock_add(&L->clock, &r, L->tty && !L->json);
+    const double tps = train_clock_tps(&L->clock);
+    const int64_t done_steps = r.step + 1, before = done_steps - r.steps;
+    float step_val = NAN;
+    if ((L->eval_every && done_steps / L->eval_every != before / L->eval_every) ||
+        done_steps == L->total) {
+        if (model_trainer_eval(L->tr, &step_val) != DT_OK) return "eval";
+        L->val_loss = step_val;
+    }
+    if (L->json) {
+        uint64_t hash = 0;
+        if (L->hashes && model_param_hash(L->m, &hash) != DT_OK) return "hash";
+        print_json_step(&r, L->total, cli_now() - L->started, tps, step_val,
+                        L->hashes ? &hash : NULL);
+    } else {
+        print_progress(&r, L->total, &L->clock, tps, step_val, L->tty, L->plain_every);
+    }
+    if (L->save && L->save_every && done_steps / L->save_every != before / L->save_every &&
+        save_checkpoint(L->tr, L->s, L->save) != DT_OK)
+        return "checkpoint";
+    return NULL;
 }
 
 int cmd_train(int argc, char **argv) {
@@ -230,79 +316,27 @@ int cmd_train(int argc, char **argv) {
         exit_code = fail("hash");
         goto done;
     }
-    const dt_device_info *info = dt_device_get_info(dev);
-    fprintf(json ? stderr : stdout,
-            "model %s: %lld parameters; data %s; device %s (%s); optimizer %s", s.model_name,
-            (long long)model_config_param_count(&s.config), model_dataset_name(ds), info->spec,
-            info->name, model_optimizer_name(s.options.optimizer));
-    if (s.options.optimizer == MODEL_OPT_LOCAL)
-        fprintf(json ? stderr : stdout, " (%lld inner steps, outer %s lr %g)",
-                (long long)s.options.inner_steps,
-                s.options.demo.update == DT_DEMO_UPDATE_SIGN ? "sign" : "scaled",
-                (double)s.options.outer_lr);
-    if (s.options.optimizer != MODEL_OPT_ADAMW)
-        fprintf(json ? stderr : stdout, " (top-k %lld, %s values, chunk %lld, beta %g)",
-                (long long)s.options.demo.topk, demo_values_name(s.options.demo.values),
-                (long long)s.options.demo.chunk, (double)s.options.demo.beta);
-    if (s.options.workers > 1)
-        fprintf(json ? stderr : stdout, "; %lld workers", (long long)s.options.workers);
-    fprintf(json ? stderr : stdout, "; %s step %lld; param hash %016llx\n",
-            resume ? "resuming at" : "starting at", (long long)model_trainer_next_step(tr),
-            (unsigned long long)hash);
+    print_header(json ? stderr : stdout, &s, ds, dev, resume != NULL, model_trainer_next_step(tr),
+                 hash);
 
     signal(SIGINT, on_sigint);
-    const int64_t total = s.options.schedule.total;
-    const int64_t plain_every = total / 20 > 0 ? total / 20 : 1;
-    train_clock clock = {0};
-    const double started = cli_now();
-    float val_loss = NAN;
-    model_step_report r = {0};
-    while (model_trainer_next_step(tr) < total && !interrupted) {
-        if (model_trainer_step(tr, &r) != DT_OK) {
-            exit_code = fail("step");
-            goto done;
-        }
-        train_clock_add(&clock, &r, tty && !json);
-        double tps = train_clock_tps(&clock);
-        int64_t done_steps = r.step + 1, before = done_steps - r.steps;
-        float step_val = NAN;
-        if ((eval_every && done_steps / eval_every != before / eval_every) || done_steps == total) {
-            if (model_trainer_eval(tr, &step_val) != DT_OK) {
-                exit_code = fail("eval");
-                goto done;
-            }
-            val_loss = step_val;
-        }
-        if (json) {
-            if (hashes && model_param_hash(m, &hash) != DT_OK) {
-                exit_code = fail("hash");
-                goto done;
-            }
-            print_json_step(&r, total, cli_now() - started, tps, step_val, hashes ? &hash : NULL);
-        } else {
-            char eta[48];
-            double per_step = clock.steps ? clock.seconds / (double)clock.steps
-                                          : clock.first_seconds / (double)r.steps;
-            format_duration((double)(total - done_steps) * per_step, eta, sizeof eta);
-            if (tty)
-                fprintf(stderr,
-                        "\r\033[Kstep %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  "
-                        "payload %zu B  ETA %s",
-                        (long long)r.step, (long long)total, (double)r.loss, (double)r.lr, tps,
-                        r.payload_bytes, eta);
-            if (!isnan(step_val) || (!tty && done_steps / plain_every != before / plain_every)) {
-                if (tty) fprintf(stderr, "\r\033[K");
-                /* The step index, as in the JSON output (0-based). */
-                printf("step %lld/%lld  loss %.4f", (long long)r.step, (long long)total,
-                       (double)r.loss);
-                if (!isnan(step_val)) printf("  val loss %.4f", (double)step_val);
-                printf("  %.0f tok/s  payload %zu B\n", tps, r.payload_bytes);
-                fflush(stdout);
-            }
-        }
-        if (save && save_every && done_steps / save_every != before / save_every &&
-            save_checkpoint(tr, &s, save) != DT_OK) {
-            exit_code = fail("checkpoint");
+    train_loop L = {.tr = tr,
+                    .m = m,
+                    .s = &s,
+                    .save = save,
+                    .save_every = save_every,
+                    .eval_every = eval_every,
+                    .json = json,
+                    .hashes = hashes,
+                    .tty = tty,
+                    .total = s.options.schedule.total,
+                    .started = cli_now(),
+                    .val_loss = NAN};
+    L.plain_every = L.total / 20 > 0 ? L.total / 20 : 1;
+    while (model_trainer_next_step(tr) < L.total && !interrupted) {
+        const char *failed = train_one_step(&L);
+        if (failed) {
+            exit_code = fail(failed);
             goto done;
         }
     }
@@ -318,7 +352,7 @@ int cmd_train(int argc, char **argv) {
     fprintf(json ? stderr : stdout,
             "%s at step %lld: val loss %.4f, %.0f tokens/s, param hash %016llx%s%s\n",
             interrupted ? "interrupted" : "finished", (long long)model_trainer_next_step(tr),
-            (double)val_loss, train_clock_tps(&clock), (unsigned long long)hash,
+            (double)L.val_loss, train_clock_tps(&L.clock), (unsigned long long)hash,
             save ? ", saved " : "", save ? save : "");
     exit_code = interrupted ? 130 : 0;
 done:

@@ -166,6 +166,114 @@ static void fmt_bytes(double b, char *out, size_t cap) {
         snprintf(out, cap, "%.1f KB", b / 1e3);
 }
 
+/* What a run moved, per peer and optimizer step (a round of local steps
+ * holds several), from the summary's step records, and what a dense fp32
+ * all-reduce of the same steps would have moved. */
+typedef struct run_traffic {
+    double up, down, payload, allreduce;
+    double opt_steps;    /* optimizer steps in all */
+    double contributors; /* mean peers applied per round */
+} run_traffic;
+
+static run_traffic sum_traffic(const cJSON *sum) {
+    run_traffic t = {0};
+    double n_rec = 0;
+    const cJSON *rec;
+    cJSON_ArrayForEach(rec, cJSON_GetObjectItemCaseSensitive(sum, "step_records")) {
+        double k = num(rec, "peers_in_round"), h = num(rec, "optimizer_steps");
+        if (!(k > 0) || !(h > 0)) continue;
+        t.up += num(rec, "bytes_up") / k;
+        t.down += num(rec, "bytes_down") / k;
+        t.payload += num(rec, "payload_up") / k;
+        t.allreduce += num(rec, "allreduce_bytes_per_peer") * h;
+        t.contributors += num(rec, "applied");
+        t.opt_steps += h;
+        n_rec++;
+    }
+    if (t.opt_steps > 0) {
+        t.up /= t.opt_steps, t.down /= t.opt_steps;
+        t.payload /= t.opt_steps, t.allreduce /= t.opt_steps;
+    }
+    if (n_rec > 0) t.contributors /= n_rec;
+    return t;
+}
+
+/* The one-device AdamW baseline on the same tokens, its curve added beside
+ * the run's in report.html and the dashboard. On failure base->val_loss
+ * stays NaN and the report says why. */
+static void run_report_baseline(run_ctx *r, const cJSON *sum, run_baseline_result *base) {
+    const net_run_config *c = &r->s.run;
+    run_baseline_config bc = {c, r->s.baseline_lr};
+    if (run_baseline(&bc, sum, r->tty, base) != DT_OK) {
+        fprintf(stderr, "distro-cli run: baseline failed: %s\n", dt_last_error());
+        base->val_loss = NAN;
+    }
+    for (int64_t i = 0; base->round_loss && i < c->steps; i++)
+        if (isfinite(base->round_loss[i]))
+            run_view_add_baseline(r->view, r->view_run, "baseline_train_loss", i,
+                                  base->round_loss[i]);
+    if (isfinite(base->val_loss))
+        run_view_add_baseline(r->view, r->view_run, "baseline_val_loss", c->steps - 1,
+                              base->val_loss);
+    free(base->round_loss);
+    base->round_loss = NULL;
+}
+
+static void print_peers(const cJSON *sum) {
+    printf("\n%-10s %-40s %6s %10s %10s %10s %10s\n", "peer", "device", "rounds", "tokens",
+           "tokens/s", "up/round", "down/round");
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(sum, "peers")) {
+        double applied = num(p, "steps_applied");
+        char u[32], d[32];
+        fmt_bytes(applied > 0 ? num(p, "bytes_up") / applied : 0, u, sizeof u);
+        fmt_bytes(applied > 0 ? num(p, "bytes_down") / applied : 0, d, sizeof d);
+        printf("%-10.10s %-40.40s %6.0f %10.0f %10.0f %10s %10s%s%s\n", str(p, "name"),
+               str(p, "device"), applied, num(p, "tokens"), num(p, "tokens_per_s"), u, d,
+               str(p, "left")[0] ? "  left: " : "", str(p, "left"));
+    }
+}
+
+static void print_traffic(const run_traffic *t, double params) {
+    char bu[32], bd[32], bp[32], bar[32];
+    fmt_bytes(t->up, bu, sizeof bu);
+    fmt_bytes(t->down, bd, sizeof bd);
+    fmt_bytes(t->payload, bp, sizeof bp);
+    fmt_bytes(t->allreduce, bar, sizeof bar);
+    printf("\nbytes per peer per optimizer step: %s up (%s payload), %s down\n", bu, bp, bd);
+    printf("dense fp32 ring all-reduce: %s per peer per step (2(N-1)/N x 4 B x %.0f params, "
+           "N = %.1f)\n",
+           bar, params, t->contributors);
+    if (t->allreduce > 0 && t->up > 0)
+        printf("reduction per optimizer step: %.0fx on the upload, %.0fx on the download\n",
+               t->allreduce / t->up, t->allreduce / (t->down > 0 ? t->down : 1));
+    else
+        printf("reduction against it:       n/a (a single contributor moves nothing in an "
+               "all-reduce)\n");
+}
+
+/* The coordinator's summary with the report's figures added (--summary). */
+static void write_summary(const char *path, cJSON *sum, const run_ctx *r,
+                          const run_baseline_result *base, double val, const run_traffic *t,
+                          const char *text) {
+    cJSON_AddNumberToObject(sum, "baseline_val_loss", (double)base->val_loss);
+    cJSON_AddNumberToObject(sum, "baseline_tokens", (double)base->tokens);
+    cJSON_AddNumberToObject(sum, "baseline_lr", r->s.baseline_lr);
+    cJSON_AddNumberToObject(sum, "gap_percent",
+                            100.0 * (val - (double)base->val_loss) / (double)base->val_loss);
+    cJSON_AddNumberToObject(sum, "optimizer_steps", t->opt_steps);
+    cJSON_AddNumberToObject(sum, "reduction_up", t->up > 0 ? t->allreduce / t->up : 0.0);
+    cJSON_AddNumberToObject(sum, "bytes_up_per_peer_per_step", t->up);
+    cJSON_AddNumberToObject(sum, "bytes_down_per_peer_per_step", t->down);
+    cJSON_AddNumberToObject(sum, "allreduce_bytes_per_peer_per_step", t->allreduce);
+    cJSON_AddStringToObject(sum, "sample", text);
+    char *j = cJSON_Print(sum);
+    FILE *f = j ? fopen(path, "w") : NULL;
+    if (!f || fputs(j, f) < 0 || fclose(f) != 0)
+        fprintf(stderr, "distro-cli run: cannot write %s\n", path);
+    free(j);
+}
+
 int run_report(run_ctx *r, const char *summary_path) {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/summary.json", r->dir);
@@ -179,39 +287,9 @@ int run_report(run_ctx *r, const char *summary_path) {
     double steps = num(sum, "steps"), tokens = num(sum, "tokens");
     double checked = num(sum, "steps_hash_checked"), agreeing = num(sum, "steps_hash_agreeing");
     double seconds = now_s() - r->started;
-    /* Per optimizer step (a round of local steps holds several): bytes per
-     * peer, and what a dense all-reduce of the same steps would move. */
-    double up = 0, down = 0, payload = 0, ar = 0, opt_steps = 0, contributors = 0, n_rec = 0;
-    const cJSON *rec;
-    cJSON_ArrayForEach(rec, cJSON_GetObjectItemCaseSensitive(sum, "step_records")) {
-        double k = num(rec, "peers_in_round"), h = num(rec, "optimizer_steps");
-        if (!(k > 0) || !(h > 0)) continue;
-        up += num(rec, "bytes_up") / k;
-        down += num(rec, "bytes_down") / k;
-        payload += num(rec, "payload_up") / k;
-        ar += num(rec, "allreduce_bytes_per_peer") * h;
-        contributors += num(rec, "applied");
-        opt_steps += h;
-        n_rec++;
-    }
-    if (opt_steps > 0) up /= opt_steps, down /= opt_steps, payload /= opt_steps, ar /= opt_steps;
-    if (n_rec > 0) contributors /= n_rec;
-
+    const run_traffic t = sum_traffic(sum);
     run_baseline_result base = {NAN, 0, 0, 0, NULL};
-    run_baseline_config bc = {c, r->s.baseline_lr};
-    if (r->s.baseline && run_baseline(&bc, sum, r->tty, &base) != DT_OK) {
-        fprintf(stderr, "distro-cli run: baseline failed: %s\n", dt_last_error());
-        base.val_loss = NAN;
-    }
-    /* The baseline's curve beside the run's in report.html and the dashboard. */
-    for (int64_t i = 0; base.round_loss && i < c->steps; i++)
-        if (isfinite(base.round_loss[i]))
-            run_view_add_baseline(r->view, r->view_run, "baseline_train_loss", i,
-                                  base.round_loss[i]);
-    if (isfinite(base.val_loss))
-        run_view_add_baseline(r->view, r->view_run, "baseline_val_loss", c->steps - 1,
-                              base.val_loss);
-    free(base.round_loss);
+    if (r->s.baseline) run_report_baseline(r, sum, &base);
     char text[8192] = "";
     if (r->s.sample_tokens > 0 && sample(r, text, sizeof text) != DT_OK)
         snprintf(text, sizeof text, "(no sample: %s)", dt_last_error());
@@ -223,7 +301,7 @@ int run_report(run_ctx *r, const char *summary_path) {
     else
         snprintf(label, sizeof label, "DeMo, networked replicas");
     printf("\n== distro run summary (%.0f rounds, %.0f optimizer steps, %.0f s) ==\n", steps,
-           opt_steps, seconds);
+           t.opt_steps, seconds);
     printf("%-40s %10s %12s\n", "", "val loss", "tokens");
     printf("%-40s %10.4f %12.0f\n", label, val, tokens);
     if (r->s.baseline) {
@@ -236,57 +314,15 @@ int run_report(run_ctx *r, const char *summary_path) {
                    "restart; the baseline used the nearest recorded round's)\n",
                    (long long)base.filled_rounds);
     }
-    printf("\n%-10s %-40s %6s %10s %10s %10s %10s\n", "peer", "device", "rounds", "tokens",
-           "tokens/s", "up/round", "down/round");
-    const cJSON *p;
-    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(sum, "peers")) {
-        double applied = num(p, "steps_applied");
-        char u[32], d[32];
-        fmt_bytes(applied > 0 ? num(p, "bytes_up") / applied : 0, u, sizeof u);
-        fmt_bytes(applied > 0 ? num(p, "bytes_down") / applied : 0, d, sizeof d);
-        printf("%-10.10s %-40.40s %6.0f %10.0f %10.0f %10s %10s%s%s\n", str(p, "name"),
-               str(p, "device"), applied, num(p, "tokens"), num(p, "tokens_per_s"), u, d,
-               str(p, "left")[0] ? "  left: " : "", str(p, "left"));
-    }
-    char bu[32], bd[32], bp[32], bar[32];
-    fmt_bytes(up, bu, sizeof bu);
-    fmt_bytes(down, bd, sizeof bd);
-    fmt_bytes(payload, bp, sizeof bp);
-    fmt_bytes(ar, bar, sizeof bar);
-    printf("\nbytes per peer per optimizer step: %s up (%s payload), %s down\n", bu, bp, bd);
-    printf("dense fp32 ring all-reduce: %s per peer per step (2(N-1)/N x 4 B x %.0f params, "
-           "N = %.1f)\n",
-           bar, params, contributors);
-    if (ar > 0 && up > 0)
-        printf("reduction per optimizer step: %.0fx on the upload, %.0fx on the download\n",
-               ar / up, ar / (down > 0 ? down : 1));
-    else
-        printf("reduction against it:       n/a (a single contributor moves nothing in an "
-               "all-reduce)\n");
+    print_peers(sum);
+    print_traffic(&t, params);
     bool hashes_ok = checked > 0 && agreeing == checked;
     printf("replica hashes:             %s: %.0f of %.0f checked steps agreed across every "
            "reporting peer and the coordinator\n",
            hashes_ok ? "OK" : "MISMATCH", agreeing, checked);
     if (text[0]) printf("\nsample from the final model:\n%s\n", text);
 
-    if (summary_path) {
-        cJSON_AddNumberToObject(sum, "baseline_val_loss", (double)base.val_loss);
-        cJSON_AddNumberToObject(sum, "baseline_tokens", (double)base.tokens);
-        cJSON_AddNumberToObject(sum, "baseline_lr", r->s.baseline_lr);
-        cJSON_AddNumberToObject(sum, "gap_percent",
-                                100.0 * (val - (double)base.val_loss) / (double)base.val_loss);
-        cJSON_AddNumberToObject(sum, "optimizer_steps", opt_steps);
-        cJSON_AddNumberToObject(sum, "reduction_up", up > 0 ? ar / up : 0.0);
-        cJSON_AddNumberToObject(sum, "bytes_up_per_peer_per_step", up);
-        cJSON_AddNumberToObject(sum, "bytes_down_per_peer_per_step", down);
-        cJSON_AddNumberToObject(sum, "allreduce_bytes_per_peer_per_step", ar);
-        cJSON_AddStringToObject(sum, "sample", text);
-        char *j = cJSON_Print(sum);
-        FILE *f = j ? fopen(summary_path, "w") : NULL;
-        if (!f || fputs(j, f) < 0 || fclose(f) != 0)
-            fprintf(stderr, "distro-cli run: cannot write %s\n", summary_path);
-        free(j);
-    }
+    if (summary_path) write_summary(summary_path, sum, r, &base, val, &t, text);
     cJSON_Delete(sum);
     return steps == (double)c->steps && hashes_ok ? 0 : 1;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/run_baseline.h"
+#include "cli/printable_text.h"
 #include "cli/run_report.h"
 #include "cli/sampler.h"
 #include "model/checkpoint.h"
@@ -145,13 +146,17 @@ static dt_status sample(run_ctx *r, char *out, size_t cap) {
     int32_t tok[8];
     int64_t np = model_tokenize_bytes(prompt, tok, 8);
     if (st == DT_OK) st = sampler_feed(&s, tok, np);
-    n = (size_t)snprintf(out, cap, "%s", prompt);
-    for (int64_t i = 0; st == DT_OK && i < r->s.sample_tokens && n + 1 < cap; i++) {
+    /* A byte-level model's bytes, as text: its output is anything. */
+    const size_t want = (size_t)r->s.sample_tokens < cap ? (size_t)r->s.sample_tokens : cap - 1;
+    char *raw = calloc(want + 1, 1);
+    if (st == DT_OK && !raw) st = dt_error(DT_ERR_OOM, "sample: %zu bytes", want + 1);
+    for (size_t i = 0; st == DT_OK && i < want; i++) {
         int32_t t;
         st = sampler_next(&s, &t);
-        if (st == DT_OK && ck.config.vocab_size == 256) out[n++] = (char)t;
+        if (st == DT_OK && ck.config.vocab_size == 256) raw[n++] = (char)t;
     }
-    out[n] = '\0';
+    if (raw) printable_text(prompt, raw, n, out, cap);
+    free(raw);
     sampler_free(&s);
     model_destroy(m);
     dt_device_close(dev);

@@ -1,0 +1,38 @@
+/* Text that model output can be shown as: see printable_text.h. */
+#include "cli/printable_text.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "model/safetensors_common.h"
+
+/* One character at raw[i], of at most n - i bytes: its length when it is
+ * well-formed and printable (tab and newline included), else 0. */
+static int printable_len(const char *raw, size_t i, size_t n) {
+    const unsigned char c = (unsigned char)raw[i];
+    if (c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f)) return 1;
+    if (c < 0x80) return 0; /* C0 controls and DEL */
+    /* st_utf8_char_len reads up to a NUL: never past raw's n bytes. */
+    char ch[5] = {0};
+    memcpy(ch, raw + i, n - i < 4 ? n - i : 4);
+    const int len = st_utf8_char_len(ch);
+    /* C1 controls (U+0080..U+009F: C2 80..C2 9F) are terminal controls too. */
+    if (len == 2 && c == 0xc2 && (unsigned char)ch[1] < 0xa0) return 0;
+    return len;
+}
+
+void printable_text(const char *prefix, const char *raw, size_t n, char *out, size_t cap) {
+    static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+    size_t o = (size_t)snprintf(out, cap, "%s", prefix);
+    if (o >= cap) o = cap - 1;
+    for (size_t i = 0; i < n;) {
+        const int len = printable_len(raw, i, n);
+        const char *src = len ? raw + i : replacement;
+        const size_t out_len = len ? (size_t)len : sizeof replacement - 1;
+        if (o + out_len >= cap) break;
+        memcpy(out + o, src, out_len);
+        o += out_len;
+        i += len ? (size_t)len : 1;
+    }
+    out[o] = '\0';
+}

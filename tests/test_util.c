@@ -122,6 +122,28 @@ void d2f(const double *x, float *y, size_t n) {
 
 /* ---- the test context --------------------------------------------------------- */
 
+/* ---- status checks ------------------------------------------------------ */
+
+int test_status_is(int line, dt_status got, dt_status want, dt_status want2, const char *what,
+                   const char *frag1, const char *frag2) {
+    const char *msg = dt_last_error();
+    int ok = got == want || got == want2;
+    if (ok && got != DT_OK) {
+        if (frag1 && !strstr(msg, frag1)) ok = 0;
+        if (frag2 && !strstr(msg, frag2)) ok = 0;
+    }
+    if (ok) {
+        if (getenv("DISTRO_TEST_VERBOSE"))
+            printf("  ok  %s -> %s: %s\n", what, dt_status_name(got), msg);
+        return 1;
+    }
+    printf("  FAIL line %d: %s returned %s \"%s\"; expected %s%s%s with \"%s\"%s%s%s\n", line, what,
+           dt_status_name(got), got == DT_OK ? "" : msg, dt_status_name(want),
+           want2 != want ? " or " : "", want2 != want ? dt_status_name(want2) : "",
+           frag1 ? frag1 : "", frag2 ? " and \"" : "", frag2 ? frag2 : "", frag2 ? "\"" : "");
+    return 0;
+}
+
 const char *dev_spec(const dt_device *dev) {
     return dev ? dt_device_get_info(dev)->spec : "ref";
 }

@@ -26,6 +26,13 @@
         }                                                                                          \
     } while (0)
 
+/* 1 when a call returned `want` (or `want2`) and, when that is an error, its
+ * message (dt_last_error) contains frag1 and frag2 (either may be NULL);
+ * otherwise prints "FAIL line N: ..." naming `what` and returns 0. The
+ * caller counts. */
+int test_status_is(int line, dt_status got, dt_status want, dt_status want2, const char *what,
+                   const char *frag1, const char *frag2);
+
 /* ---- RNG: splitmix64 seeding a xorshift64* stream ------------------------ */
 
 typedef struct rng {

@@ -62,10 +62,13 @@ static void test_specs(void) {
         }
     }
     if (!tested_missing) printf("  (every backend is compiled in: no missing-backend check)\n");
+}
 
-    /* Device options: BACKEND[:N][:OPTION=VALUE]..., checked against the
-     * backend's options before anything opens, errors naming the device,
-     * the option and what it takes. */
+/* Device options: BACKEND[:N][:OPTION=VALUE]..., checked against the
+ * backend's options before anything opens, errors naming the device, the
+ * option and what it takes. */
+static void test_device_options(void) {
+    dt_device *dev = NULL;
     EXPECT(dt_device_check_spec("cpu:gemm=fast"), DT_ERR_INVALID, "cpu:gemm=fast", "gemm",
            "auto, blas or own");
     EXPECT(dt_device_check_spec("cpu:gemmm=own"), DT_ERR_INVALID, "cpu:gemmm=own", "'gemmm'",
@@ -142,8 +145,11 @@ static void test_specs(void) {
             printf("  FAIL: option -1 of %s exists\n", dt_backend_name(b));
         }
     }
+}
 
-    /* Registry. */
+/* The backend registry, and every device found opening and syncing. */
+static void test_registry(void) {
+    dt_device *dev = NULL;
     checks++;
     if (dt_backend_count() < 1 || strcmp(dt_backend_name(0), "cpu") != 0 ||
         dt_backend_name(-1) != NULL || dt_backend_name(dt_backend_count()) != NULL) {
@@ -304,6 +310,47 @@ static dt_tensor I(int ndim, int64_t d0, int64_t d1, int64_t d2) {
     return dt_tensor_nd(g_buf, 0, DT_I32, ndim, (int64_t[]){d0, d1, d2});
 }
 
+/* DeMo ops on a [12, 20] tensor cut in 4 x 5 tiles (chunk 5): 12 tiles of 20. */
+static void test_validation_demo(dt_device *dev) {
+    dt_tile_plan plan;
+    dt_demo_tile_plan(2, (int64_t[]){12, 20}, 5, &plan);
+    dt_tensor x = F(2, 12, 20, 0), f1 = F(2, 4, 4, 0), f2 = F(2, 5, 5, 0);
+    EXPECT_OP(dt_demo_momentum(dev, x, F(2, 12, 19, 0), 0.9f, 1.0f), "demo_momentum", "[12, 19]");
+    EXPECT_OP(dt_demo_encode(dev, &plan, x, f1, f2, F(2, 12, 19, 0)), "demo_encode", "[12, 19]");
+    EXPECT_OP(dt_demo_encode(dev, &plan, x, F(2, 5, 5, 0), f2, F(2, 12, 20, 0)), "demo_encode",
+              "f1");
+    dt_tile_plan broken = plan;
+    broken.tile_size = 21;
+    EXPECT_OP(dt_demo_encode(dev, &broken, x, f1, f2, F(2, 12, 20, 0)), "demo_encode", "plan");
+    EXPECT_OP(dt_demo_encode(dev, NULL, x, f1, f2, F(2, 12, 20, 0)), "demo_encode", "plan");
+    EXPECT_OP(dt_demo_topk(dev, F(2, 12, 20, 0), 0, I(2, 12, 1, 0), F(2, 12, 1, 0)), "demo_topk",
+              "k = 0");
+    EXPECT_OP(dt_demo_topk(dev, F(2, 12, 20, 0), 21, I(2, 12, 21, 0), F(2, 12, 21, 0)), "demo_topk",
+              "k = 21");
+    EXPECT_OP(dt_demo_topk(dev, F(2, 12, 20, 0), 3, F(2, 12, 3, 0), F(2, 12, 3, 0)), "demo_topk",
+              "i32");
+    EXPECT_OP(dt_demo_decode_sub(dev, &plan, I(2, 11, 3, 0), F(2, 11, 3, 0), f1, f2, x),
+              "demo_decode_sub", "[11, 3]");
+    EXPECT_OP(dt_demo_decode_sub(dev, &plan, I(2, 12, 3, 0), F(2, 12, 4, 0), f1, f2, x),
+              "demo_decode_sub", "vals");
+    dt_tensor i3 = I(3, 2, 12, 3), v3 = F(3, 2, 12, 3), rc = F(1, 3, 0, 0);
+    EXPECT_OP(
+        dt_demo_apply(dev, &plan, i3, v3, 0, rc, f1, f2, x, 1e-3f, 0.999f, DT_DEMO_UPDATE_SIGN),
+        "demo_apply", "0 contributions");
+    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, F(1, 2, 0, 0), f1, f2, x, 1e-3f, 0.999f,
+                            DT_DEMO_UPDATE_SIGN),
+              "demo_apply", "recip");
+    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, rc, f1, f2, x, NAN, 0.999f, DT_DEMO_UPDATE_SIGN),
+              "demo_apply", "lr");
+    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, rc, f1, f2, F(2, 12, 21, 0), 1e-3f, 0.999f,
+                            DT_DEMO_UPDATE_SIGN),
+              "demo_apply", "[12, 21]");
+    /* An update rule this build does not know must not reach a backend,
+     * which would pick one of its own (each tests for one rule). */
+    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, rc, f1, f2, x, 1e-3f, 0.999f, (dt_demo_update)7),
+              "demo_apply", "update rule 7");
+}
+
 static void test_validation(dt_device *dev) {
     printf("op argument validation\n");
     g_dev = dev;
@@ -395,45 +442,7 @@ static void test_validation(dt_device *dev) {
     hp.bias1 = 0.1f;
     EXPECT_OP(dt_adamw(dev, p8, F(1, 9, 0, 0), p8, p8, &hp), "adamw", "[9]");
     EXPECT_OP(dt_adamw(dev, p8, p8, p8, p8, NULL), "adamw", NULL);
-
-    /* DeMo ops on a [12, 20] tensor cut in 4 x 5 tiles (chunk 5): 12 tiles of 20. */
-    dt_tile_plan plan;
-    dt_demo_tile_plan(2, (int64_t[]){12, 20}, 5, &plan);
-    dt_tensor x = F(2, 12, 20, 0), f1 = F(2, 4, 4, 0), f2 = F(2, 5, 5, 0);
-    EXPECT_OP(dt_demo_momentum(dev, x, F(2, 12, 19, 0), 0.9f, 1.0f), "demo_momentum", "[12, 19]");
-    EXPECT_OP(dt_demo_encode(dev, &plan, x, f1, f2, F(2, 12, 19, 0)), "demo_encode", "[12, 19]");
-    EXPECT_OP(dt_demo_encode(dev, &plan, x, F(2, 5, 5, 0), f2, F(2, 12, 20, 0)), "demo_encode",
-              "f1");
-    dt_tile_plan broken = plan;
-    broken.tile_size = 21;
-    EXPECT_OP(dt_demo_encode(dev, &broken, x, f1, f2, F(2, 12, 20, 0)), "demo_encode", "plan");
-    EXPECT_OP(dt_demo_encode(dev, NULL, x, f1, f2, F(2, 12, 20, 0)), "demo_encode", "plan");
-    EXPECT_OP(dt_demo_topk(dev, F(2, 12, 20, 0), 0, I(2, 12, 1, 0), F(2, 12, 1, 0)), "demo_topk",
-              "k = 0");
-    EXPECT_OP(dt_demo_topk(dev, F(2, 12, 20, 0), 21, I(2, 12, 21, 0), F(2, 12, 21, 0)), "demo_topk",
-              "k = 21");
-    EXPECT_OP(dt_demo_topk(dev, F(2, 12, 20, 0), 3, F(2, 12, 3, 0), F(2, 12, 3, 0)), "demo_topk",
-              "i32");
-    EXPECT_OP(dt_demo_decode_sub(dev, &plan, I(2, 11, 3, 0), F(2, 11, 3, 0), f1, f2, x),
-              "demo_decode_sub", "[11, 3]");
-    EXPECT_OP(dt_demo_decode_sub(dev, &plan, I(2, 12, 3, 0), F(2, 12, 4, 0), f1, f2, x),
-              "demo_decode_sub", "vals");
-    dt_tensor i3 = I(3, 2, 12, 3), v3 = F(3, 2, 12, 3), rc = F(1, 3, 0, 0);
-    EXPECT_OP(
-        dt_demo_apply(dev, &plan, i3, v3, 0, rc, f1, f2, x, 1e-3f, 0.999f, DT_DEMO_UPDATE_SIGN),
-        "demo_apply", "0 contributions");
-    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, F(1, 2, 0, 0), f1, f2, x, 1e-3f, 0.999f,
-                            DT_DEMO_UPDATE_SIGN),
-              "demo_apply", "recip");
-    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, rc, f1, f2, x, NAN, 0.999f, DT_DEMO_UPDATE_SIGN),
-              "demo_apply", "lr");
-    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, rc, f1, f2, F(2, 12, 21, 0), 1e-3f, 0.999f,
-                            DT_DEMO_UPDATE_SIGN),
-              "demo_apply", "[12, 21]");
-    /* An update rule this build does not know must not reach a backend,
-     * which would pick one of its own (each tests for one rule). */
-    EXPECT_OP(dt_demo_apply(dev, &plan, i3, v3, 2, rc, f1, f2, x, 1e-3f, 0.999f, (dt_demo_update)7),
-              "demo_apply", "update rule 7");
+    test_validation_demo(dev);
     dt_buffer_free(g_buf);
     g_buf = NULL;
 }
@@ -478,6 +487,8 @@ int main(void) {
             }
         }
     test_specs();
+    test_device_options();
+    test_registry();
     dt_device *dev = NULL;
     if (dt_device_open("cpu", &dev) != DT_OK) {
         printf("FAIL: cannot open the cpu device: %s\n", dt_last_error());

@@ -220,6 +220,7 @@ static void expect_rejected(const char *path, dt_status want, const char *needle
     st_close(f);
 }
 
+/* The file: length field, size, cuts. */
 static void test_corrupt_files(void) {
     const char *p;
     /* Accepted: padding with any whitespace, gaps between tensors, no tensors. */
@@ -272,8 +273,12 @@ static void test_corrupt_files(void) {
         CHECK_STATUS(st_read_f32(f, "w", 2, t.shape, got), DT_ERR_IO, "\"w\"");
         st_close(f);
     }
+}
 
-    /* JSON. */
+/* The header's JSON and its entries. */
+static void test_corrupt_headers(void) {
+    const char *p;
+    st_file *f = NULL;
     expect_rejected(write_header("json.st", "{\"a\": {\"dtype\": ", 0), DT_ERR_FORMAT,
                     "not valid JSON");
     expect_rejected(write_header("array.st", "[1, 2]", 0), DT_ERR_FORMAT, "not a JSON object");
@@ -387,6 +392,7 @@ int main(void) {
     unlink(path_in_dir("round.safetensors"));
     test_atomic_write();
     test_corrupt_files();
+    test_corrupt_headers();
     mt_remove_dir(dir);
     return mt_finish("test_safetensors");
 }

@@ -256,6 +256,7 @@ static size_t frame_of(net_type t, uint8_t *buf, size_t cap) {
 #define REFUSED(buf, len, ...)                                                                     \
     CHECK_STATUS(net_decode(buf, len, &decoded), DT_ERR_FORMAT, __VA_ARGS__)
 
+/* Frames refused for their header, their length or their strings. */
 static void test_malformed(void) {
     static uint8_t buf[8192];
     size_t len;
@@ -302,6 +303,12 @@ static void test_malformed(void) {
     len = frame_of(NET_REFUSED, buf, sizeof buf);
     put_u16(buf + 24, 0xFFFF);
     REFUSED(buf, len, "REFUSED", "text", "capacity");
+}
+
+/* Field values out of range, per message type. */
+static void test_malformed_fields(void) {
+    static uint8_t buf[8192];
+    size_t len;
 
     /* Chunks (STATE: u64 hash at 24, chunk offset 32, total 40, length 48). */
     len = frame_of(NET_STATE, buf, sizeof buf);
@@ -532,6 +539,7 @@ int main(void) {
     for (size_t i = 0; i < sizeof chunk_data; i++) chunk_data[i] = (uint8_t)(i * 131 + 7);
     test_round_trips();
     test_malformed();
+    test_malformed_fields();
     test_encoder_refuses();
     test_mutations(seed);
     return nt_finish("test_wire");

@@ -54,6 +54,76 @@ static uint8_t *make_payload(const demo_geometry *g, int64_t step, uint64_t *rng
     return out;
 }
 
+/* One valid message of type t, with plausible values in every field; its
+ * chunk, where it has one, is k. */
+static void fill_message(net_msg *m, net_type t, net_chunk k) {
+    memset(m, 0, sizeof *m);
+    m->h.type = t;
+    m->h.run_id = FUZZ_RUN_ID;
+    m->h.step = 12;
+    switch (m->h.type) {
+    case NET_HELLO:
+        snprintf(m->u.hello.name, sizeof m->u.hello.name, "peer-a");
+        snprintf(m->u.hello.device, sizeof m->u.hello.device, "cpu AMD Ryzen 7");
+        snprintf(m->u.hello.backend, sizeof m->u.hello.backend, "cpu");
+        m->u.hello.tokens_per_s = 5000;
+        m->u.hello.have_step = -1;
+        break;
+    case NET_WELCOME:
+        m->u.welcome.peer_id = 2;
+        m->u.welcome.state_bytes = 1 << 20;
+        m->u.welcome.config = "{\"model\":{\"preset\":\"tiny\"},\"steps\":100}";
+        m->u.welcome.config_len = (uint16_t)strlen(m->u.welcome.config);
+        break;
+    case NET_REJECT:
+        m->u.reject.code = NET_REJECT_BACKOFF;
+        m->u.reject.retry_ms = 4000;
+        snprintf(m->u.reject.text, sizeof m->u.reject.text, "version mismatch");
+        break;
+    case NET_REFUSED:
+        snprintf(m->u.refused.text, sizeof m->u.refused.text, "payload: NaN value");
+        break;
+    case NET_STATE_REQ:
+        m->u.state_req.offset = 4096;
+        m->u.state_req.length = 4096;
+        break;
+    case NET_STATE:
+        m->u.state.chunk = k;
+        break;
+    case NET_ROUND:
+        m->u.round.lr_bits = 0x3a83126f; /* 1e-3f */
+        m->u.round.decay_bits = 0x3f7fff58;
+        m->u.round.n_micro = 4;
+        m->u.round.deadline_ms = 30000;
+        m->u.round.n_peers = 3;
+        break;
+    case NET_SUBMIT:
+        m->u.submit.loss = 3.5f;
+        m->u.submit.n_micro = 4;
+        m->u.submit.compute_s = 0.25;
+        m->u.submit.chunk = k;
+        break;
+    case NET_RESULT:
+        m->u.result.lr_bits = 0x3a83126f;
+        m->u.result.decay_bits = 0x3f800000;
+        m->u.result.n_applied = 3;
+        m->u.result.applied[0] = 1;
+        m->u.result.applied[1] = 2;
+        m->u.result.applied[2] = 7;
+        m->u.result.chunk = k;
+        break;
+    case NET_HASH:
+        m->u.hash.hash = 0x1234;
+        break;
+    case NET_RESYNC:
+        m->u.resync.state_bytes = 1 << 20;
+        m->u.resync.state_hash = 0x1234;
+        break;
+    case NET_LEAVE:
+        break;
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: make_wire_corpus DIR\n");
@@ -67,72 +137,8 @@ int main(int argc, char **argv) {
     static net_msg m;
     int rc = 0;
     for (int t = NET_HELLO; t <= NET_LEAVE; t++) {
-        memset(&m, 0, sizeof m);
-        m.h.type = (net_type)t;
-        m.h.run_id = FUZZ_RUN_ID;
-        m.h.step = 12;
         net_chunk k = {64, 1000, sizeof data, data};
-        switch (m.h.type) {
-        case NET_HELLO:
-            snprintf(m.u.hello.name, sizeof m.u.hello.name, "peer-a");
-            snprintf(m.u.hello.device, sizeof m.u.hello.device, "cpu AMD Ryzen 7");
-            snprintf(m.u.hello.backend, sizeof m.u.hello.backend, "cpu");
-            m.u.hello.tokens_per_s = 5000;
-            m.u.hello.have_step = -1;
-            break;
-        case NET_WELCOME:
-            m.u.welcome.peer_id = 2;
-            m.u.welcome.state_bytes = 1 << 20;
-            m.u.welcome.config = "{\"model\":{\"preset\":\"tiny\"},\"steps\":100}";
-            m.u.welcome.config_len = (uint16_t)strlen(m.u.welcome.config);
-            break;
-        case NET_REJECT:
-            m.u.reject.code = NET_REJECT_BACKOFF;
-            m.u.reject.retry_ms = 4000;
-            snprintf(m.u.reject.text, sizeof m.u.reject.text, "version mismatch");
-            break;
-        case NET_REFUSED:
-            snprintf(m.u.refused.text, sizeof m.u.refused.text, "payload: NaN value");
-            break;
-        case NET_STATE_REQ:
-            m.u.state_req.offset = 4096;
-            m.u.state_req.length = 4096;
-            break;
-        case NET_STATE:
-            m.u.state.chunk = k;
-            break;
-        case NET_ROUND:
-            m.u.round.lr_bits = 0x3a83126f; /* 1e-3f */
-            m.u.round.decay_bits = 0x3f7fff58;
-            m.u.round.n_micro = 4;
-            m.u.round.deadline_ms = 30000;
-            m.u.round.n_peers = 3;
-            break;
-        case NET_SUBMIT:
-            m.u.submit.loss = 3.5f;
-            m.u.submit.n_micro = 4;
-            m.u.submit.compute_s = 0.25;
-            m.u.submit.chunk = k;
-            break;
-        case NET_RESULT:
-            m.u.result.lr_bits = 0x3a83126f;
-            m.u.result.decay_bits = 0x3f800000;
-            m.u.result.n_applied = 3;
-            m.u.result.applied[0] = 1;
-            m.u.result.applied[1] = 2;
-            m.u.result.applied[2] = 7;
-            m.u.result.chunk = k;
-            break;
-        case NET_HASH:
-            m.u.hash.hash = 0x1234;
-            break;
-        case NET_RESYNC:
-            m.u.resync.state_bytes = 1 << 20;
-            m.u.resync.state_hash = 0x1234;
-            break;
-        case NET_LEAVE:
-            break;
-        }
+        fill_message(&m, (net_type)t, k);
         rc |= write_msg(dir, &m);
     }
     /* Payloads, bare and inside a SUBMIT and a RESULT, per geometry. */

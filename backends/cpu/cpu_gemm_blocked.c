@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__AVX512F__)
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -116,6 +116,62 @@ static void pack_transposed(const float *src, int64_t ld, int64_t rows, int64_t 
             transpose_16x16(x);
             for (int q = 0; q < np; q++)
                 _mm512_mask_storeu_ps(dst + (p0 + q) * width + r0, store_mask, x[q]);
+        }
+    }
+}
+#elif defined(__AVX__)
+/* The same with 8 x 8 blocks for AVX/AVX2 machines (most consumer CPUs):
+ * three rounds of shuffles. Stores are plain: AMD cores microcode
+ * vmaskmovps stores, which made this pack slower than the scalar one. */
+static inline void transpose_8x8(__m256 x[8]) {
+    __m256 t[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(x[i], x[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(x[i], x[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        x[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        x[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+        x[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        x[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    /* x[4g + e], half h, holds element 4h + e of rows 4g..4g+3. */
+    for (int e = 0; e < 4; e++) {
+        t[e] = _mm256_permute2f128_ps(x[e], x[4 + e], 0x20);     /* element e */
+        t[4 + e] = _mm256_permute2f128_ps(x[e], x[4 + e], 0x31); /* e + 4 */
+    }
+    for (int i = 0; i < 8; i++) x[i] = t[i];
+}
+
+/* The first n of 8 lanes set, for maskload. */
+static inline __m256i lanes_8(int n) {
+    static const int32_t ones_then_zeros[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                0,  0,  0,  0,  0,  0,  0,  0};
+    return _mm256_loadu_si256((const __m256i *)(ones_then_zeros + 8 - n));
+}
+
+static void pack_transposed(const float *src, int64_t ld, int64_t rows, int64_t kc, int width,
+                            float *restrict dst) {
+    for (int r0 = 0; r0 < width; r0 += 8) {
+        const int nr = width - r0 < 8 ? width - r0 : 8;
+        for (int64_t p0 = 0; p0 < kc; p0 += 8) {
+            const int np = kc - p0 < 8 ? (int)(kc - p0) : 8;
+            const __m256i load_mask = lanes_8(np);
+            __m256 x[8];
+            for (int i = 0; i < 8; i++)
+                x[i] = r0 + i >= rows ? _mm256_setzero_ps()
+                       : np == 8      ? _mm256_loadu_ps(src + (r0 + i) * ld + p0)
+                                      : _mm256_maskload_ps(src + (r0 + i) * ld + p0, load_mask);
+            transpose_8x8(x);
+            if (nr == 8) {
+                for (int q = 0; q < np; q++) _mm256_storeu_ps(dst + (p0 + q) * width + r0, x[q]);
+            } else {
+                for (int q = 0; q < np; q++) {
+                    float t[8];
+                    _mm256_storeu_ps(t, x[q]);
+                    for (int j = 0; j < nr; j++) dst[(p0 + q) * width + r0 + j] = t[j];
+                }
+            }
         }
     }
 }

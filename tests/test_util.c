@@ -122,6 +122,32 @@ void d2f(const double *x, float *y, size_t n) {
 
 /* ---- the test context --------------------------------------------------------- */
 
+/* ---- GEMM against double ------------------------------------------------ */
+
+double gemm_worst_error(const dt_gemm_desc *d, const float *a, const float *b, const float *c0,
+                        const float *c) {
+    double worst = 0.0;
+    for (int64_t t = 0; t < d->batch; t++)
+        for (int64_t i = 0; i < d->m; i++)
+            for (int64_t j = 0; j < d->n; j++) {
+                const float *at = a + t * d->stride_a, *bt = b + t * d->stride_b;
+                double sum = 0.0, mag = 0.0;
+                for (int64_t p = 0; p < d->k; p++) {
+                    double av = d->trans_a ? at[p * d->lda + i] : at[i * d->lda + p];
+                    double bv = d->trans_b ? bt[j * d->ldb + p] : bt[p * d->ldb + j];
+                    sum += av * bv;
+                    mag += fabs(av * bv);
+                }
+                int64_t ci = t * d->stride_c + i * d->ldc + j;
+                double want = d->alpha * sum + (d->beta != 0.0f ? d->beta * c0[ci] : 0.0);
+                double scale =
+                    fabs(d->alpha) * mag + (d->beta != 0.0f ? fabs(d->beta * c0[ci]) : 0.0);
+                double err = fabs(c[ci] - want) / (scale + 1e-30);
+                if (!(err <= worst)) worst = isnan(err) ? INFINITY : err;
+            }
+    return worst;
+}
+
 /* ---- status checks ------------------------------------------------------ */
 
 int test_status_is(int line, dt_status got, dt_status want, dt_status want2, const char *what,

@@ -26,6 +26,12 @@
         }                                                                                          \
     } while (0)
 
+/* The worst error of C = alpha op(A) op(B) + beta C0 (d's batch, strides and
+ * transposes) against a double reference, each element's relative to its
+ * sum of |alpha a b| + |beta c0|; NaN counts as infinite. */
+double gemm_worst_error(const dt_gemm_desc *d, const float *a, const float *b, const float *c0,
+                        const float *c);
+
 /* 1 when a call returned `want` (or `want2`) and, when that is an error, its
  * message (dt_last_error) contains frag1 and frag2 (either may be NULL);
  * otherwise prints "FAIL line N: ..." naming `what` and returns 0. The

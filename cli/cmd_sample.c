@@ -2,9 +2,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli_args.h"
 #include "cli/commands.h"
+#include "cli/printable_text.h"
 #include "cli/sampler.h"
 #include "model/checkpoint.h"
 #include "model/dataset.h"
@@ -28,13 +30,22 @@ static const cli_cmd sample_cmd = {
     "sample",
     "",
     "Generate text from a checkpoint.",
-    "Models on the byte-level corpus (vocab 256) read a text prompt and print text. Other\n"
-    "vocabularies need the prompt as token ids (--prompt-tokens) and print token ids,\n"
-    "since distro carries no tokenizer for them.",
+    "Models on the byte-level corpus (vocab 256) read a text prompt and print text: the\n"
+    "raw bytes into a pipe or file; on a terminal, bytes that form no printable UTF-8\n"
+    "character (control bytes, escape sequences) as U+FFFD. Other vocabularies need the\n"
+    "prompt as token ids (--prompt-tokens) and print token ids, since distro carries no\n"
+    "tokenizer for them.",
     sample_opts,
     0,
     0,
 };
+
+static void put_byte(printable_stream *screen, bool on_terminal, int32_t token) {
+    if (on_terminal)
+        printable_stream_put(screen, (char)token, stdout);
+    else
+        putchar(token);
+}
 
 int cmd_sample(int argc, char **argv) {
     cli_args args;
@@ -92,10 +103,15 @@ int cmd_sample(int argc, char **argv) {
         model_tokenize_bytes(prompt, prompt_tokens, n_prompt);
     }
     const bool logits = cli_flag(&args, "logits");
+    /* On a terminal, bytes that form no printable character (an untrained
+     * model's NULs and escape sequences) show as U+FFFD; into a pipe or file
+     * the raw bytes go. */
+    printable_stream screen = {0};
+    const bool on_terminal = isatty(STDOUT_FILENO) != 0;
     dt_status st = sampler_feed(&s, prompt_tokens, n_prompt);
     for (int64_t i = 0; st == DT_OK && !logits && i < n_prompt; i++) /* echo the prompt */
         if (text)
-            putchar(prompt_tokens[i]);
+            put_byte(&screen, on_terminal, prompt_tokens[i]);
         else
             printf("%d ", prompt_tokens[i]);
     /* --logits: what generation would draw from next (the window of the
@@ -111,11 +127,12 @@ int cmd_sample(int argc, char **argv) {
         st = sampler_next(&s, &tok);
         if (st != DT_OK) break;
         if (text)
-            putchar(tok);
+            put_byte(&screen, on_terminal, tok);
         else
             printf("%d ", tok);
         fflush(stdout);
     }
+    if (on_terminal) printable_stream_end(&screen, stdout);
     if (!logits) printf("\n");
     if (st != DT_OK) {
         fprintf(stderr, "distro-cli sample: %s\n", dt_last_error());

@@ -4,7 +4,9 @@
  * every byte of a malformed sequence (truncated, overlong, surrogate, past
  * U+10FFFF, a lone continuation byte) become U+FFFD; the cut at the
  * buffer's end never splits a character; nothing past raw's n bytes is
- * read. */
+ * read. The streaming form (a byte at a time, as `sample` prints on a
+ * terminal) writes exactly what the whole-buffer form does, on every case
+ * and on random bytes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,24 @@ static int failures;
 
 #define R "\xef\xbf\xbd" /* U+FFFD */
 
+/* raw[0..n) through printable_stream into out (NUL-terminated). */
+static void streamed(const char *raw, size_t n, char *out, size_t cap) {
+    FILE *f = fmemopen(out, cap, "w");
+    if (!f) {
+        CHECK(0, "fmemopen");
+        out[0] = '\0';
+        return;
+    }
+    printable_stream s = {0};
+    for (size_t i = 0; i < n; i++) printable_stream_put(&s, raw[i], f);
+    printable_stream_end(&s, f);
+    /* fmemopen terminates only what it wrote: terminate by the length. */
+    const long len = fflush(f) == 0 ? ftell(f) : -1;
+    fclose(f);
+    CHECK(len >= 0 && (size_t)len < cap, "streamed output of %ld bytes", len);
+    out[len >= 0 && (size_t)len < cap ? len : 0] = '\0';
+}
+
 static void expect(const char *what, const char *raw, size_t n, size_t cap, const char *want) {
     /* raw in a buffer of exactly n bytes, so a read past it is a heap
      * overflow that the sanitizers and valgrind see. */
@@ -28,9 +48,36 @@ static void expect(const char *what, const char *raw, size_t n, size_t cap, cons
     memcpy(copy, raw, n);
     printable_text("P:", copy, n, out, cap);
     CHECK(strcmp(out, want) == 0, "%s: got \"%s\", expected \"%s\"", what, out, want);
+    if (cap == 256) { /* uncut: the streaming form writes the same */
+        char stream[256] = "P:";
+        streamed(copy, n, stream + 2, sizeof stream - 2);
+        CHECK(strcmp(stream, want) == 0, "%s, streamed: got \"%s\", expected \"%s\"", what, stream,
+              want);
+    }
     free(copy);
 }
 #define EXPECT(what, raw, want) expect(what, raw, sizeof raw - 1, 256, want)
+
+/* Random bytes, mostly the ones that make or break UTF-8 characters. */
+static void check_stream_matches(void) {
+    static const unsigned char pool[] = {'a',  '\n', 0x00, 0x1b, 0x7f, 0x80, 0x9f, 0xa0, 0xbf,
+                                         0xc0, 0xc2, 0xdf, 0xe0, 0xe2, 0xed, 0xef, 0xf0, 0xf4,
+                                         0xf5, 0xff, 0x82, 0xac, 0x9b, 0x90, 0x8f};
+    rng r;
+    rng_seed(&r, 77);
+    int mismatches = 0;
+    for (int t = 0; t < 20000; t++) {
+        char raw[24], whole[256], stream[256];
+        const size_t n = (size_t)rng_int(&r, 0, (int64_t)sizeof raw + 1);
+        for (size_t i = 0; i < n; i++) raw[i] = (char)pool[rng_int(&r, 0, sizeof pool)];
+        printable_text("", raw, n, whole, sizeof whole);
+        streamed(raw, n, stream, sizeof stream);
+        if (strcmp(whole, stream) != 0 && mismatches++ < 3)
+            CHECK(0, "random case %d (%zu bytes): streamed \"%s\", whole \"%s\"", t, n, stream,
+                  whole);
+    }
+    CHECK(mismatches == 0, "%d of 20000 random cases differ between the two forms", mismatches);
+}
 
 int main(void) {
     EXPECT("ASCII, tab, newline", "Romeo,\tJuliet\n~", "P:Romeo,\tJuliet\n~");
@@ -56,6 +103,7 @@ int main(void) {
     expect("cut before a replacement", "ab\x01", 3, 6, "P:ab");
     expect("cap 1", "abc", 3, 1, "");
     expect("nothing sampled", "", 0, 256, "P:");
+    check_stream_matches();
     printf("%s: %d failures\n", failures ? "FAIL" : "PASS", failures);
     return failures ? 1 : 0;
 }

@@ -19,7 +19,9 @@ static const cli_opt join_opts[] = {
      "options (cpu:threads=2, vulkan:0:kernels=gpu; 'distro-cli devices' lists them)"},
     {"keys", "FILE", "this peer's keypair (distro-cli keygen); enables CURVE"},
     {"server-key", "KEY", "the coordinator's public key (Z85), with --keys"},
-    {"name", "NAME", "shown in the coordinator's log (default: the host name)"},
+    {"name", "NAME",
+     "shown in the coordinator's log: printable UTF-8, at most 64 bytes (default: the host "
+     "name)"},
     {"up-mbit", "RATE", "shape the upload to RATE Mbit/s (replay a home link)"},
     {"down-mbit", "RATE", "shape the download to RATE Mbit/s"},
     {"latency-ms", "MS", "add MS milliseconds of latency in each direction"},

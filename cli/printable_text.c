@@ -4,21 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model/safetensors_common.h"
+#include "runtime/text.h"
 
 /* One character at raw[i], of at most n - i bytes: its length when it is
- * well-formed and printable (tab and newline included), else 0. */
+ * printable, tab and newline included, else 0. */
 static int printable_len(const char *raw, size_t i, size_t n) {
-    const unsigned char c = (unsigned char)raw[i];
-    if (c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f)) return 1;
-    if (c < 0x80) return 0; /* C0 controls and DEL */
-    /* st_utf8_char_len reads up to a NUL: never past raw's n bytes. */
-    char ch[5] = {0};
-    memcpy(ch, raw + i, n - i < 4 ? n - i : 4);
-    const int len = st_utf8_char_len(ch);
-    /* C1 controls (U+0080..U+009F: C2 80..C2 9F) are terminal controls too. */
-    if (len == 2 && c == 0xc2 && (unsigned char)ch[1] < 0xa0) return 0;
-    return len;
+    if (raw[i] == '\n' || raw[i] == '\t') return 1;
+    return dt_printable_char_len(raw + i, n - i);
 }
 
 static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */

@@ -3,6 +3,8 @@
 
 #include "model/safetensors_common.h"
 
+#include "runtime/text.h"
+
 void st_bswap32(void *words, size_t n) {
     unsigned char *p = words;
     for (size_t i = 0; i < n; i++, p += 4) {
@@ -39,33 +41,9 @@ const char *st_first_duplicate(const char *const *names, int n) {
     return dup;
 }
 
-int st_utf8_char_len(const char *s) {
-    const unsigned char *p = (const unsigned char *)s;
-    unsigned c = *p;
-    int extra;
-    unsigned min;
-    if (c == 0) return 0;
-    if (c < 0x80) return 1;
-    if ((c & 0xe0) == 0xc0)
-        extra = 1, min = 0x80, c &= 0x1f;
-    else if ((c & 0xf0) == 0xe0)
-        extra = 2, min = 0x800, c &= 0x0f;
-    else if ((c & 0xf8) == 0xf0)
-        extra = 3, min = 0x10000, c &= 0x07;
-    else
-        return 0;
-    for (int i = 1; i <= extra; i++) {
-        if ((p[i] & 0xc0) != 0x80) return 0; /* also stops at the NUL */
-        c = (c << 6) | (p[i] & 0x3f);
-    }
-    /* Overlong forms, UTF-16 surrogates and values past U+10FFFF are not UTF-8. */
-    if (c < min || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff) return 0;
-    return 1 + extra;
-}
-
 int st_valid_utf8(const char *s) {
     while (*s) {
-        const int len = st_utf8_char_len(s);
+        const int len = dt_utf8_char_len(s);
         if (!len) return 0;
         s += len;
     }

@@ -42,9 +42,6 @@ const char *st_first_duplicate(const char *const *names, int n);
 
 /* 1 when s is well-formed UTF-8 (JSON text must be; readers reject it). */
 int st_valid_utf8(const char *s);
-/* Bytes of the well-formed UTF-8 character at the start of s (1 to 4), or 0
- * when s starts with a NUL or with no well-formed character. */
-int st_utf8_char_len(const char *s);
 
 /* 1 for a dtype name the safetensors format defines (distro reads F32 only,
  * but can then say "BF16 is not supported" instead of "unknown dtype"). */

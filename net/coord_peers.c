@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "net/coordinator_internal.h"
+#include "runtime/text.h"
 
 /* A joiner may pull its snapshot twice over (requests in flight when a
  * RESYNC crosses them are served again), never more: asking for the
@@ -61,7 +62,8 @@ void coord_send_reject(coord *c, const net_route *to, net_reject_code code, doub
     net_msg m = {.h = {NET_REJECT, c->run_id, c->version}};
     m.u.reject.code = (uint16_t)code;
     m.u.reject.retry_ms = retry_s > 0 ? (uint32_t)(retry_s * 1000.0 + 0.5) : 0;
-    snprintf(m.u.reject.text, sizeof m.u.reject.text, "%s", text);
+    /* Printable, cut at a character: the wire refuses anything else. */
+    dt_printable_copy(m.u.reject.text, sizeof m.u.reject.text, text);
     size_t len = 0;
     if (net_encode(&m, c->frame, NET_MAX_FRAME, &len) == DT_OK)
         net_server_send(c->server, to, c->frame, len, 0);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "net/coordinator_internal.h"
+#include "runtime/text.h"
 
 /* Results kept for catch-up: at least the last one, at most this many bytes. */
 #define HISTORY_BUDGET ((size_t)256 << 20)
@@ -121,7 +122,7 @@ static dt_status refuse(coord *c, coord_peer *p, const char *why) {
                 "refused the payload of peer %u '%s' for step %lld: %s", p->id, p->name,
                 (long long)c->round_step, why);
     net_msg m = {.h = {NET_REFUSED, c->run_id, c->round_step}};
-    snprintf(m.u.refused.text, sizeof m.u.refused.text, "%s", why);
+    dt_printable_copy(m.u.refused.text, sizeof m.u.refused.text, why); /* the wire's rule */
     dt_status st = coord_send(c, p, &m);
     return st == DT_OK ? DT_OK : coord_send_failed(c, p, st, "REFUSED");
 }

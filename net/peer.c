@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "net/peer_internal.h"
+#include "runtime/text.h"
 
 double peer_now(void) {
     struct timespec ts;
@@ -71,7 +72,11 @@ static dt_status send_hello(peer *p) {
     net_hello *h = &m->u.hello;
     const dt_device_info *info = dt_device_get_info(p->dev);
     snprintf(h->name, sizeof h->name, "%s", p->o->name ? p->o->name : "");
-    snprintf(h->device, sizeof h->device, "%s %s", info->spec, info->name);
+    /* A driver's device name may be anything: printable, cut at a whole
+     * character, as the wire requires. */
+    char device[2 * sizeof h->device];
+    snprintf(device, sizeof device, "%s %s", info->spec, info->name);
+    dt_printable_copy(h->device, sizeof h->device, device);
     snprintf(h->backend, sizeof h->backend, "%s", info->backend);
     h->tokens_per_s = p->tiny_tokens_per_s;
     if (p->m && p->version >= 0) {
@@ -299,6 +304,17 @@ static void leave(peer *p) {
 }
 
 dt_status net_peer_run(const net_peer_options *o) {
+    /* The name goes on the wire as is: refuse what the wire would, now. */
+    const char *name = o->name ? o->name : "";
+    if (strlen(name) > NET_NAME_MAX)
+        return dt_error(DT_ERR_INVALID, "peer name: %zu bytes, at most %d", strlen(name),
+                        NET_NAME_MAX);
+    const long bad = dt_first_unprintable(name);
+    if (bad >= 0)
+        return dt_error(DT_ERR_INVALID,
+                        "peer name: byte %ld (0x%02x) starts no printable UTF-8 character "
+                        "(control characters and malformed UTF-8 are refused)",
+                        bad, (unsigned)(unsigned char)name[bad]);
     peer *p = calloc(1, sizeof *p);
     if (!p) return dt_error(DT_ERR_OOM, "peer: cannot allocate");
     p->o = o;

@@ -20,7 +20,8 @@
  *   RESYNC     u64 state_bytes | u64 state_hash
  *   LEAVE      (empty)
  *
- *   str   = u16 length | bytes (no NUL, length <= the field's capacity)
+ *   str   = u16 length | bytes (printable UTF-8: no NUL or other control
+ *           character; length <= the field's capacity)
  *   chunk = u64 offset | u64 total | u32 length | bytes[length]
  *
  * A frame is exactly header + body: trailing bytes are an error, so two
@@ -38,6 +39,7 @@
 #include <string.h>
 
 #include "net/wire.h"
+#include "runtime/text.h"
 
 /* The u16 length prefix caps every string, whatever its field's capacity. */
 #define WIRE_STR_LIMIT    0xFFFFu
@@ -272,15 +274,29 @@ static void put_bytes(wire_writer *w, const void *src, size_t n) {
     w->pos += n;
 }
 
+/* Every string is for people (names, device names, reasons): it reaches
+ * terminals, logs, summary.json and the dashboard, so it must be
+ * well-formed UTF-8 without control characters (an escape sequence would
+ * drive the operator's terminal; JSON readers refuse malformed UTF-8).
+ * Checked on both sides, so what decodes also encodes. */
+static dt_status check_printable(const wire_check *c, const char *field, const char *s) {
+    const long at = dt_first_unprintable(s);
+    if (at < 0) return DT_OK;
+    return refuse(c,
+                  "%s: byte %ld (0x%02x) starts no printable UTF-8 character (control "
+                  "characters and malformed UTF-8 are refused)",
+                  field, at, (unsigned)(unsigned char)s[at]);
+}
+
 /* Strings are checked before anything is written: capacity (the array must
- * hold a NUL within it) and the u16 limit. */
+ * hold a NUL within it), the u16 limit and printable text. */
 static dt_status check_str(const wire_check *c, const char *field, const char *s, size_t cap) {
     size_t n = strnlen(s, cap + 1);
     if (n > cap) return refuse(c, "%s is not NUL-terminated within %zu bytes", field, cap);
     if (n > WIRE_STR_LIMIT)
         return refuse(c, "%s: %zu bytes exceed the u16 length limit %u", field, n,
                       (unsigned)WIRE_STR_LIMIT);
-    return DT_OK;
+    return check_printable(c, field, s);
 }
 
 static void put_str(wire_writer *w, const char *s) {
@@ -492,6 +508,8 @@ static void get_str(wire_reader *r, const char *field, char *dst, size_t cap) {
     memcpy(dst, s, n);
     dst[n] = '\0';
     r->pos += n;
+    dt_status st = check_printable(r->c, field, dst);
+    if (st != DT_OK) r->st = st;
 }
 
 static void get_chunk(wire_reader *r, net_chunk *k) {

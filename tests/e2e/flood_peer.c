@@ -12,8 +12,14 @@
  *                        acknowledged), then never submit; each rejoins at
  *                        once when ejected, for S seconds. CLAIM: the
  *                        tokens/s their HELLO claims (default 1000).
+ *   bad-text N           N rounds of HELLOs whose name, device or backend
+ *                        carries an escape sequence, a terminal title, a C1
+ *                        control, a BEL, or malformed UTF-8, one
+ *                        connection each (the encoder refuses such text, so
+ *                        the bytes are patched into an encoded frame)
  *
- * HELLO names the peer after the mode: flood, hold, hog or silent.
+ * HELLO names the peer after the mode: flood, hold, hog or silent (bad-text:
+ * badtext, where the name is not the field under attack).
  * Prints one summary line per mode, "flood_peer: MODE: key=value ...", for
  * the calling script to check; exit 0 unless the tool itself failed (bad
  * usage 2, a connection it could not make 1). Whether the coordinator held
@@ -111,6 +117,70 @@ static int hello_flood(int n, double hold_s) {
         for (int i = 0; i < n; i++) zmq_close(socks[i]);
     printf("flood_peer: hello-%s: connections=%d welcomed=%d rejected=%d\n",
            hold_s > 0 ? "hold" : "flood", n, welcomed, rejected);
+    return 0;
+}
+
+/* ---- text that must never reach a terminal or summary.json ------------------ */
+
+static const char *const bad_texts[] = {
+    "\x1b[2J\x1b[31mred", /* clear the screen, red */
+    "\x1b]0;pwned\x07",   /* set the terminal's title */
+    "a\xc2\x9b"
+    "31mb",         /* C1 CSI */
+    "bell\x07",     /* BEL */
+    "\xff\xfe",     /* not UTF-8 */
+    "cut\xe2\x82",  /* a truncated character */
+    "\xc0\xaf",     /* overlong '/' */
+    "\xed\xa0\x80", /* a UTF-16 surrogate */
+};
+#define N_BAD_TEXTS (int)(sizeof bad_texts / sizeof bad_texts[0])
+
+/* HELLO with `bad` in field 0 (name), 1 (device) or 2 (backend): encoded
+ * with a placeholder of the same length, then the placeholder's bytes
+ * replaced. Returns the frame's length, 0 when it could not be built. */
+static size_t bad_hello(int field, const char *bad, uint8_t *out, size_t cap) {
+    net_msg m = {.h = {NET_HELLO, 0, -1}};
+    char placeholder[16]; /* fits every field, backend's 16 bytes included */
+    const size_t n = strlen(bad);
+    if (n >= sizeof placeholder) return 0;
+    memset(placeholder, 'Q', n);
+    placeholder[n] = '\0';
+    snprintf(m.u.hello.name, sizeof m.u.hello.name, "%s", field == 0 ? placeholder : "badtext");
+    snprintf(m.u.hello.device, sizeof m.u.hello.device, "%s", field == 1 ? placeholder : "none");
+    snprintf(m.u.hello.backend, sizeof m.u.hello.backend, "%s", field == 2 ? placeholder : "none");
+    m.u.hello.tokens_per_s = 1000.0;
+    m.u.hello.have_step = -1;
+    size_t len = 0;
+    if (net_encode(&m, out, cap, &len) != DT_OK) return 0;
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(out + i, placeholder, n) == 0) {
+            memcpy(out + i, bad, n);
+            return len;
+        }
+    return 0;
+}
+
+static int bad_text(int rounds) {
+    int sent = 0, welcomed = 0, rejected = 0;
+    for (int r = 0; r < rounds; r++)
+        for (int t = 0; t < N_BAD_TEXTS; t++)
+            for (int field = 0; field < 3; field++) {
+                const size_t len = bad_hello(field, bad_texts[t], frame, sizeof frame);
+                if (!len) {
+                    fprintf(stderr, "flood_peer: cannot build HELLO %d/%d\n", t, field);
+                    return 1;
+                }
+                void *s = dial();
+                zmq_send(s, frame, len, 0);
+                sent++;
+                net_msg m;
+                if (recv_msg(s, 300, &m)) {
+                    welcomed += m.h.type == NET_WELCOME;
+                    rejected += m.h.type == NET_REJECT;
+                }
+                zmq_close(s);
+            }
+    printf("flood_peer: bad-text: sent=%d welcomed=%d rejected=%d\n", sent, welcomed, rejected);
     return 0;
 }
 
@@ -291,7 +361,8 @@ static int state_hog(int n, double seconds) {
 static int usage(void) {
     fprintf(stderr,
             "usage: flood_peer ADDRESS (--open | --keys FILE --server-key KEY) MODE ARGS\n"
-            "  modes: hello-flood N | hello-hold N S | state-hog N S | silent N S [CLAIM]\n");
+            "  modes: hello-flood N | hello-hold N S | state-hog N S | silent N S [CLAIM] |\n"
+            "         bad-text N\n");
     return 2;
 }
 
@@ -336,6 +407,8 @@ int main(int argc, char **argv) {
         rc = state_hog(n, s);
     else if (strcmp(mode, "silent") == 0 && s > 0)
         rc = silent(n, s, a + 3 < argc ? atof(argv[a + 3]) : 1000.0);
+    else if (strcmp(mode, "bad-text") == 0)
+        rc = bad_text(n);
     else
         rc = usage();
     zmq_ctx_term(ctx);

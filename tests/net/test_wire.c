@@ -303,6 +303,19 @@ static void test_malformed(void) {
     len = frame_of(NET_REFUSED, buf, sizeof buf);
     put_u16(buf + 24, 0xFFFF);
     REFUSED(buf, len, "REFUSED", "text", "capacity");
+
+    /* Text that is not printable UTF-8, refused by position and byte value:
+     * an escape in the name ("laptop" at 26), a byte that is no UTF-8 in the
+     * device (at 24 + 2 + 6 + 2), a C1 control in a REFUSED reason. */
+    len = frame_of(NET_HELLO, buf, sizeof buf);
+    buf[26 + 2] = 0x1b;
+    REFUSED(buf, len, "HELLO", "name", "byte 2 (0x1b) starts no printable UTF-8 character");
+    len = frame_of(NET_HELLO, buf, sizeof buf);
+    buf[34 + 3] = 0xff;
+    REFUSED(buf, len, "HELLO", "device", "byte 3 (0xff)");
+    len = frame_of(NET_REFUSED, buf, sizeof buf);
+    buf[26] = 0xc2, buf[27] = 0x9b;
+    REFUSED(buf, len, "REFUSED", "text", "byte 0 (0xc2)");
 }
 
 /* Field values out of range, per message type. */
@@ -402,6 +415,18 @@ static void test_encoder_refuses(void) {
     sample(NET_HELLO, false, &m);
     memset(m.u.hello.name, 'x', sizeof m.u.hello.name); /* no NUL within the array */
     CHECK_STATUS(net_encode(&m, buf, sizeof buf, &len), DT_ERR_INVALID, "HELLO", "name");
+    /* What decoding refuses, encoding refuses: text must be printable UTF-8.
+     * Non-ASCII text is fine. */
+    sample(NET_HELLO, false, &m);
+    snprintf(m.u.hello.name, sizeof m.u.hello.name, "red\x1b[31m");
+    CHECK_STATUS(net_encode(&m, buf, sizeof buf, &len), DT_ERR_INVALID, "HELLO", "name",
+                 "byte 3 (0x1b)");
+    snprintf(m.u.hello.name, sizeof m.u.hello.name, "Zo\xc3\xab \xf0\x9f\x9a\x80");
+    if (CHECK_OK(net_encode(&m, buf, sizeof buf, &len)) && CHECK_OK(net_decode(buf, len, &decoded)))
+        CHECK(strcmp(decoded.u.hello.name, m.u.hello.name) == 0, "a UTF-8 name round-trips");
+    sample(NET_REJECT, false, &m);
+    snprintf(m.u.reject.text, sizeof m.u.reject.text, "cut \xe2\x82");
+    CHECK_STATUS(net_encode(&m, buf, sizeof buf, &len), DT_ERR_INVALID, "REJECT", "text");
     sample(NET_WELCOME, true, &m); /* the longest config fits its u16 */
     CHECK_OK(net_encode(&m, buf, sizeof buf, &len));
     static char nul_config[] = "{\"a\":\0}";

@@ -7,6 +7,7 @@
 
 #include "cli/scenario.h"
 #include "model/json_strict.h"
+#include "runtime/text.h"
 
 extern const unsigned char distro_default_scenario[];
 
@@ -76,6 +77,18 @@ static dt_status parse_peer(const cJSON *o, int i, scenario_peer *p) {
     p->latency_ms = lat;
     if (st == DT_OK && strchr(p->name, ' '))
         st = dt_error(DT_ERR_FORMAT, "scenario: field '%sname' must not contain spaces", where);
+    /* The name names the peer's files (DIR/peer-NAME.log) and goes on the
+     * wire (printable UTF-8 only). */
+    if (st == DT_OK && (!p->name[0] || strchr(p->name, '/') || strcmp(p->name, "..") == 0))
+        st = dt_error(DT_ERR_FORMAT,
+                      "scenario: field '%sname' must be a file name: not empty, no '/', not '..'",
+                      where);
+    const long bad = st == DT_OK ? dt_first_unprintable(p->name) : -1;
+    if (bad >= 0)
+        st = dt_error(DT_ERR_FORMAT,
+                      "scenario: field '%sname': byte %ld (0x%02x) starts no printable UTF-8 "
+                      "character",
+                      where, bad, (unsigned)(unsigned char)p->name[bad]);
     return st;
 }
 

@@ -1,6 +1,7 @@
 # distro-cli run never waits forever (issue 12): a scenario that no peer
 # can start or finish is refused before anything starts, naming why; two
-# peers of one name are refused; a peer killed from outside ends the run at
+# peers of one name, and names that are paths or not printable, are
+# refused; a peer killed from outside ends the run at
 # once with its signal named and every child gone; and kill_step is exact:
 # the killed peer's payload is in every step before kill_step and in none
 # from it on (the coordinator's JSON events). Every run here is bounded by
@@ -31,6 +32,13 @@ refused duplicate_names_long_spec "peers\[0\] and peers\[1\] are both named 'a'"
     "{\"run\": $cfg, \"auth\": \"open\", \"peers\": [
       {\"name\": \"a\", \"device\": \"vulkan:0:kernels=gpu:staging=on:fp64=off\", \"optional\": true},
       {\"name\": \"a\", \"device\": \"cpu\"}]}"
+# A name is a file name (peer-NAME.log) and goes on the wire as printable
+# UTF-8: a path or an escape sequence is refused before anything starts.
+refused name_with_slash "field 'peers\[1\]\.name' must be a file name" \
+    "{\"run\": $cfg, \"auth\": \"open\", \"peers\": [{\"name\": \"a\", \"device\": \"cpu\"},
+      {\"name\": \"../b\", \"device\": \"cpu\"}]}"
+refused name_with_escape "field 'peers\[0\]\.name': byte 1 \(0x1b\) starts no printable" \
+    "{\"run\": $cfg, \"auth\": \"open\", \"peers\": [{\"name\": \"a\\u001b[2J\", \"device\": \"cpu\"}]}"
 refused join_after_the_end "peer 'late' joins at step 6, but the run has only 6 steps" \
     "{\"run\": $cfg, \"auth\": \"open\", \"peers\": [{\"name\": \"a\", \"device\": \"cpu\"},
       {\"name\": \"late\", \"device\": \"cpu\", \"join_step\": 6}]}"

@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "net/coordinator_internal.h"
-#include "runtime/text.h"
 
 /* What admission limits and back-off are counted against: the CURVE key,
  * or the address when the run is open. */
@@ -132,7 +131,7 @@ static coord_peer *take_slot(coord *c, const net_frame *f, const net_hello *h) {
     p->version = p->sent = -1;
     p->joined_at = p->last_heard = coord_now();
     snprintf(p->name, sizeof p->name, "%s", h->name[0] ? h->name : "peer");
-    dt_printable_copy(p->device, sizeof p->device, h->device); /* cut whole characters */
+    snprintf(p->device, sizeof p->device, "%s", h->device);
     snprintf(p->backend, sizeof p->backend, "%s", h->backend);
     snprintf(p->key, sizeof p->key, "%s", f->peer_key);
     snprintf(p->address, sizeof p->address, "%s", f->address);

@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "net/keys.h"
+#include "runtime/text.h"
 
 /* The Z85 alphabet (ZeroMQ RFC 32). Checked here, character by character,
  * so an error can say which character is wrong; zmq_z85_decode then does
@@ -78,12 +79,17 @@ static dt_status check_name(const char *name) {
     if (n > NET_NAME_MAX)
         return dt_error(DT_ERR_INVALID, "peer name of %zu characters (at most %d)", n,
                         NET_NAME_MAX);
+    /* By position, never echoing the name: it may hold an escape sequence. */
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)name[i] <= ' ' || name[i] == 0x7f)
             return dt_error(DT_ERR_INVALID,
-                            "peer name '%s' contains whitespace or a control "
-                            "character",
-                            name);
+                            "peer name: byte %zu (0x%02x) is whitespace or a control character", i,
+                            (unsigned)(unsigned char)name[i]);
+    const long bad = dt_first_unprintable(name); /* malformed UTF-8, C1 controls */
+    if (bad >= 0)
+        return dt_error(DT_ERR_INVALID,
+                        "peer name: byte %ld (0x%02x) starts no printable UTF-8 character", bad,
+                        (unsigned)(unsigned char)name[bad]);
     if (name[0] == '#')
         return dt_error(DT_ERR_INVALID, "peer name '%s' starts with '#' (a comment)", name);
     return DT_OK;

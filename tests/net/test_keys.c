@@ -43,6 +43,18 @@ static void test_generate_save_load(void) {
     CHECK_STATUS(net_keys_add_peer(&k, other.public_key, "again"), DT_ERR_INVALID, "twice");
     CHECK_STATUS(net_keys_add_peer(&k, "short", NULL), DT_ERR_INVALID, "peer key", "characters");
     CHECK_STATUS(net_keys_add_peer(&k, k.public_key, "two words"), DT_ERR_INVALID, "whitespace");
+    /* Named by position, never echoed (an escape sequence would reach the
+     * terminal); UTF-8 names are fine, malformed ones are not. */
+    CHECK_STATUS(net_keys_add_peer(&k, k.public_key, "red\x1b[31m"), DT_ERR_INVALID,
+                 "byte 3 (0x1b)");
+    CHECK(!strchr(dt_last_error(), 0x1b), "the error echoes the escape: %s", dt_last_error());
+    CHECK_STATUS(net_keys_add_peer(&k, k.public_key, "caf\xc3"), DT_ERR_INVALID,
+                 "byte 3 (0xc3) starts no printable UTF-8");
+    net_keys utf8;
+    if (CHECK_OK(net_keys_generate(&utf8))) {
+        CHECK_OK(net_keys_add_peer(&utf8, other.public_key, "Zo\xc3\xab"));
+        net_keys_free(&utf8);
+    }
 
     const char *path = path_in("node.keys");
     if (!CHECK_OK(net_keys_save(path, &k, false))) return;

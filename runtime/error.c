@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "distro/error.h"
+#include "runtime/text.h"
 
 #define DT_ERROR_MAX 1024
 
@@ -44,8 +45,23 @@ void dt_error_clear(void) {
     last_message[0] = '\0';
 }
 
+/* Messages are for people and often carry outside text (a tensor name from
+ * a file, a path, a driver's build log): each byte that starts no printable
+ * UTF-8 character, tab and newline aside, becomes '?', so printing a
+ * message can never send an escape sequence to a terminal or malformed
+ * UTF-8 into JSON. */
+static void make_printable(char *m) {
+    const size_t n = strlen(m);
+    for (size_t i = 0; i < n;) {
+        const int len = m[i] == '\n' || m[i] == '\t' ? 1 : dt_printable_char_len(m + i, n - i);
+        if (!len) m[i] = '?';
+        i += len ? (size_t)len : 1;
+    }
+}
+
 dt_status dt_error_v(dt_status s, const char *fmt, va_list ap) {
     vsnprintf(last_message, sizeof last_message, fmt, ap);
+    make_printable(last_message);
     return s;
 }
 
@@ -66,5 +82,6 @@ dt_status dt_error_wrap(dt_status s, const char *fmt, ...) {
     va_end(ap);
     if (n >= 0 && (size_t)n < sizeof last_message)
         snprintf(last_message + n, sizeof last_message - (size_t)n, "%s", old);
+    make_printable(last_message);
     return s;
 }

@@ -1,6 +1,7 @@
 /* test_text: runtime/text.c, the check and the copy that keep text from the
  * network (peer names, device names, reasons) printable: well-formed UTF-8
- * without C0, DEL or C1 controls. */
+ * without C0, DEL or C1 controls; and error messages, which carry outside
+ * text (a tensor name from a file, a path), made printable by dt_error. */
 #include <stdio.h>
 #include <string.h>
 
@@ -55,6 +56,22 @@ int main(void) {
     copy("\xe2\x82\xac", 3, "");
     copy("abc", 1, "");
     copy("abcdef", 4, "abc");
+
+    /* dt_error: outside text in a message never brings control characters
+     * or malformed UTF-8 along; tab, newline and UTF-8 stay. */
+    dt_error(DT_ERR_FORMAT, "tensor \"%s\": bad", "a\x1b[2Jb\xc2\x9b\xff\n\tz\xc3\xab");
+    CHECK(strcmp(dt_last_error(), "tensor \"a?[2Jb???\n\tz\xc3\xab\": bad") == 0,
+          "dt_error kept \"%s\"", dt_last_error());
+    dt_error_wrap(DT_ERR_FORMAT, "\x1b]0;title\x07: ");
+    CHECK(strcmp(dt_last_error(), "?]0;title?: tensor \"a?[2Jb???\n\tz\xc3\xab\": bad") == 0,
+          "dt_error_wrap kept \"%s\"", dt_last_error());
+    /* A message cut inside a character at the buffer's end: the partial
+     * character does not survive. */
+    char long_text[1100];
+    memset(long_text, 'a', 1021);
+    strcpy(long_text + 1021, "\xe2\x82\xac\xe2\x82\xac");
+    dt_error(DT_ERR_FORMAT, "%s", long_text);
+    CHECK(dt_first_unprintable(dt_last_error()) == -1, "a cut message ends in a partial character");
     printf("%s: %d failures\n", failures ? "FAIL" : "PASS", failures);
     return failures ? 1 : 0;
 }

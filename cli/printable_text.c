@@ -6,20 +6,13 @@
 
 #include "runtime/text.h"
 
-/* One character at raw[i], of at most n - i bytes: its length when it is
- * printable, tab and newline included, else 0. */
-static int printable_len(const char *raw, size_t i, size_t n) {
-    if (raw[i] == '\n' || raw[i] == '\t') return 1;
-    return dt_printable_char_len(raw + i, n - i);
-}
-
 static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
 
 void printable_text(const char *prefix, const char *raw, size_t n, char *out, size_t cap) {
     size_t o = (size_t)snprintf(out, cap, "%s", prefix);
     if (o >= cap) o = cap - 1;
     for (size_t i = 0; i < n;) {
-        const int len = printable_len(raw, i, n);
+        const int len = dt_text_char_len(raw + i, n - i);
         const char *src = len ? raw + i : replacement;
         const size_t out_len = len ? (size_t)len : sizeof replacement - 1;
         if (o + out_len >= cap) break;
@@ -42,7 +35,7 @@ void printable_stream_put(printable_stream *s, char byte, FILE *out) {
         int open = s->n < want; /* a character still arriving? */
         for (int i = 1; open && i < s->n; i++) open = ((unsigned char)s->pending[i] & 0xc0) == 0x80;
         if (open) return;
-        const int len = printable_len(s->pending, 0, (size_t)s->n);
+        const int len = dt_text_char_len(s->pending, (size_t)s->n);
         if (len)
             fwrite(s->pending, 1, (size_t)len, out);
         else

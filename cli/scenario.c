@@ -83,12 +83,11 @@ static dt_status parse_peer(const cJSON *o, int i, scenario_peer *p) {
         st = dt_error(DT_ERR_FORMAT,
                       "scenario: field '%sname' must be a file name: not empty, no '/', not '..'",
                       where);
-    const long bad = st == DT_OK ? dt_first_unprintable(p->name) : -1;
-    if (bad >= 0)
-        st = dt_error(DT_ERR_FORMAT,
-                      "scenario: field '%sname': byte %ld (0x%02x) starts no printable UTF-8 "
-                      "character",
-                      where, bad, (unsigned)(unsigned char)p->name[bad]);
+    if (st == DT_OK) {
+        char what[96];
+        snprintf(what, sizeof what, "scenario: field '%sname'", where);
+        st = dt_check_printable(DT_ERR_FORMAT, what, p->name);
+    }
     return st;
 }
 

@@ -85,11 +85,8 @@ static dt_status check_name(const char *name) {
             return dt_error(DT_ERR_INVALID,
                             "peer name: byte %zu (0x%02x) is whitespace or a control character", i,
                             (unsigned)(unsigned char)name[i]);
-    const long bad = dt_first_unprintable(name); /* malformed UTF-8, C1 controls */
-    if (bad >= 0)
-        return dt_error(DT_ERR_INVALID,
-                        "peer name: byte %ld (0x%02x) starts no printable UTF-8 character", bad,
-                        (unsigned)(unsigned char)name[bad]);
+    dt_status st = dt_check_printable(DT_ERR_INVALID, "peer name", name); /* UTF-8, C1 */
+    if (st != DT_OK) return st;
     if (name[0] == '#')
         return dt_error(DT_ERR_INVALID, "peer name '%s' starts with '#' (a comment)", name);
     return DT_OK;

@@ -309,12 +309,7 @@ dt_status net_peer_run(const net_peer_options *o) {
     if (strlen(name) > NET_NAME_MAX)
         return dt_error(DT_ERR_INVALID, "peer name: %zu bytes, at most %d", strlen(name),
                         NET_NAME_MAX);
-    const long bad = dt_first_unprintable(name);
-    if (bad >= 0)
-        return dt_error(DT_ERR_INVALID,
-                        "peer name: byte %ld (0x%02x) starts no printable UTF-8 character "
-                        "(control characters and malformed UTF-8 are refused)",
-                        bad, (unsigned)(unsigned char)name[bad]);
+    if (dt_check_printable(DT_ERR_INVALID, "peer name", name) != DT_OK) return DT_ERR_INVALID;
     peer *p = calloc(1, sizeof *p);
     if (!p) return dt_error(DT_ERR_OOM, "peer: cannot allocate");
     p->o = o;

@@ -280,12 +280,8 @@ static void put_bytes(wire_writer *w, const void *src, size_t n) {
  * drive the operator's terminal; JSON readers refuse malformed UTF-8).
  * Checked on both sides, so what decodes also encodes. */
 static dt_status check_printable(const wire_check *c, const char *field, const char *s) {
-    const long at = dt_first_unprintable(s);
-    if (at < 0) return DT_OK;
-    return refuse(c,
-                  "%s: byte %ld (0x%02x) starts no printable UTF-8 character (control "
-                  "characters and malformed UTF-8 are refused)",
-                  field, at, (unsigned)(unsigned char)s[at]);
+    if (dt_check_printable(c->bad, field, s) == DT_OK) return DT_OK;
+    return refuse(c, "%s", dt_last_error());
 }
 
 /* Strings are checked before anything is written: capacity (the array must

@@ -53,7 +53,7 @@ void dt_error_clear(void) {
 static void make_printable(char *m) {
     const size_t n = strlen(m);
     for (size_t i = 0; i < n;) {
-        const int len = m[i] == '\n' || m[i] == '\t' ? 1 : dt_printable_char_len(m + i, n - i);
+        const int len = dt_text_char_len(m + i, n - i);
         if (!len) m[i] = '?';
         i += len ? (size_t)len : 1;
     }

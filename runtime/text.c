@@ -39,6 +39,11 @@ int dt_printable_char_len(const char *s, size_t n) {
     return len;
 }
 
+int dt_text_char_len(const char *s, size_t n) {
+    if (n > 0 && (s[0] == '\n' || s[0] == '\t')) return 1;
+    return dt_printable_char_len(s, n);
+}
+
 long dt_first_unprintable(const char *s) {
     const size_t n = strlen(s);
     for (size_t i = 0; i < n;) {
@@ -47,6 +52,15 @@ long dt_first_unprintable(const char *s) {
         i += (size_t)len;
     }
     return -1;
+}
+
+dt_status dt_check_printable(dt_status bad, const char *what, const char *s) {
+    const long at = dt_first_unprintable(s);
+    if (at < 0) return DT_OK;
+    return dt_error(bad,
+                    "%s: byte %ld (0x%02x) starts no printable UTF-8 character (control "
+                    "characters and malformed UTF-8 are refused)",
+                    what, at, (unsigned)(unsigned char)s[at]);
 }
 
 void dt_printable_copy(char *dst, size_t cap, const char *src) {

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "distro/error.h"
+
 /* Bytes of the well-formed UTF-8 character at the start of s (1 to 4), or 0
  * when s starts with a NUL or with no well-formed character (overlong
  * forms, UTF-16 surrogates and values past U+10FFFF are not UTF-8). Reads
@@ -18,9 +20,18 @@ int dt_utf8_char_len(const char *s);
  * included), DEL and C1 (U+0080..U+009F). */
 int dt_printable_char_len(const char *s, size_t n);
 
+/* The same, but tab and newline count as printable: text of several lines
+ * (a model's sample, an error message). */
+int dt_text_char_len(const char *s, size_t n);
+
 /* Byte offset of the first byte of s that starts no printable character,
  * or -1 when every character is printable. */
 long dt_first_unprintable(const char *s);
+
+/* DT_OK when every character of s is printable, else `bad` with "WHAT: byte
+ * N (0xXX) starts no printable UTF-8 character ...": by position, never
+ * echoing s, which may hold an escape sequence. */
+dt_status dt_check_printable(dt_status bad, const char *what, const char *s);
 
 /* src into dst[cap] (cap > 0), NUL-terminated: each byte that starts no
  * printable character becomes '?', and the copy ends before a character

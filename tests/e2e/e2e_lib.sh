@@ -209,6 +209,17 @@ keygen() {
     "$CLI" keygen --out "$1" 2>/dev/null || fail "distro-cli keygen --out $1 failed"
 }
 
+# admitted_keys NAME...: a coordinator keypair in $WORK/coordinator.keys
+# that admits one fresh keypair per NAME ($WORK/NAME.keys, under NAME).
+admitted_keys() {
+    keygen "$WORK/coordinator.keys" >/dev/null || exit 1
+    local name pub
+    for name in "$@"; do
+        pub=$(keygen "$WORK/$name.keys") || exit 1
+        printf 'peer %s %s\n' "$pub" "$name" >>"$WORK/coordinator.keys"
+    done
+}
+
 # Skips the test when this libzmq has no CURVE (distro-cli keygen says so):
 # the test is about an authenticated run and cannot say anything without.
 need_curve() {

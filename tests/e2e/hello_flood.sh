@@ -20,13 +20,7 @@ FLOOD=$(dirname "$HOSTILE")/flood_peer
 [ -x "$FLOOD" ] || fail "no flood_peer next to $HOSTILE"
 
 STEPS=30
-coord_pub=$(keygen "$WORK/coordinator.keys") || exit 1
-a_pub=$(keygen "$WORK/a.keys") || exit 1
-b_pub=$(keygen "$WORK/b.keys") || exit 1
-f_pub=$(keygen "$WORK/flood.keys") || exit 1
-h_pub=$(keygen "$WORK/hold.keys") || exit 1
-printf 'peer %s a\npeer %s b\npeer %s flood\npeer %s hold\n' "$a_pub" "$b_pub" "$f_pub" "$h_pub" \
-    >>"$WORK/coordinator.keys"
+admitted_keys a b flood hold
 run_config $STEPS '"min_peers": 2' '"join_timeout_s": 2' '"round_deadline_s": 10' >"$WORK/run.json"
 start_coordinator coordinator --config "$WORK/run.json" --keys "$WORK/coordinator.keys" --json \
     --summary "$WORK/summary.json"

@@ -12,16 +12,11 @@ FLOOD=$(dirname "$HOSTILE")/flood_peer
 [ -x "$FLOOD" ] || fail "no flood_peer next to $HOSTILE"
 
 STEPS=6
-coord_pub=$(keygen "$WORK/coordinator.keys") || exit 1
-a_pub=$(keygen "$WORK/a.keys") || exit 1
-b_pub=$(keygen "$WORK/b.keys") || exit 1
-x_pub=$(keygen "$WORK/bad.keys") || exit 1
-printf 'peer %s a\npeer %s b\npeer %s badtext\n' "$a_pub" "$b_pub" "$x_pub" \
-    >>"$WORK/coordinator.keys"
+admitted_keys a b badtext
 run_config $STEPS '"min_peers": 2' '"round_deadline_s": 30' >"$WORK/run.json"
 start_coordinator coordinator --config "$WORK/run.json" --keys "$WORK/coordinator.keys" \
     --summary "$WORK/summary.json"
-start bad "$FLOOD" "$ADDR" --keys "$WORK/bad.keys" --server-key "$SERVER_KEY" bad-text 1
+start bad "$FLOOD" "$ADDR" --keys "$WORK/badtext.keys" --server-key "$SERVER_KEY" bad-text 1
 wait_exit "$E2E_PID" 120 >/dev/null || fail "flood_peer failed: $(cat "$WORK/bad.err")"
 cat "$WORK/bad.out"
 expect_grep "every hostile HELLO sent, none welcomed" \
@@ -39,8 +34,6 @@ jv names "$S" '.peers[*].name'
 expect_eq "peers in the summary" "$(echo "$names" | sort | tr '\n' ' ')" "a b "
 
 # Each refusal named, by field, position and byte value.
-log=$WORK/coordinator.err
-[ -s "$log" ] || log=$WORK/coordinator.out
 refused=$(cat "$WORK/coordinator.out" "$WORK/coordinator.err" |
     grep -c "ignored a malformed frame .*starts no printable UTF-8 character")
 expect_eq "HELLOs refused for their text" "$refused" 24

@@ -16,10 +16,7 @@ need_curve
 
 STEPS=30
 CASES=10
-coord_pub=$(keygen "$WORK/coordinator.keys") || exit 1
-honest_pub=$(keygen "$WORK/honest.keys") || exit 1
-hostile_pub=$(keygen "$WORK/hostile.keys") || exit 1
-printf 'peer %s honest\npeer %s hostile\n' "$honest_pub" "$hostile_pub" >>"$WORK/coordinator.keys"
+admitted_keys honest hostile
 # min_peers 2: the first round waits for the hostile peer. max_misses 50: a
 # refused round counts as a miss, and three in a row would eject it before
 # every case was tried. A short deadline bounds the round in which the

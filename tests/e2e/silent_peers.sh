@@ -13,11 +13,7 @@ FLOOD=$(dirname "$HOSTILE")/flood_peer
 
 STEPS=30
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 # one core each: the machine has two
-coord_pub=$(keygen "$WORK/coordinator.keys") || exit 1
-a_pub=$(keygen "$WORK/a.keys") || exit 1
-b_pub=$(keygen "$WORK/b.keys") || exit 1
-s_pub=$(keygen "$WORK/silent.keys") || exit 1
-printf 'peer %s a\npeer %s b\npeer %s silent\n' "$a_pub" "$b_pub" "$s_pub" >>"$WORK/coordinator.keys"
+admitted_keys a b silent
 # 12 micro-batches per round, so a fair share among 6 peers is 2 (the
 # claims would buy the four silent ones 3 or 4 each). A short
 # deadline keeps the test short; max_misses 2 ejects a silent peer after

@@ -43,6 +43,11 @@ int main(void) {
     first_unprintable("\xf4\x90\x80\x80", 0); /* past U+10FFFF */
     first_unprintable("\x80", 0);             /* lone continuation */
 
+    CHECK(dt_check_printable(DT_ERR_FORMAT, "name", "Zo\xc3\xab") == DT_OK, "a UTF-8 name");
+    CHECK(dt_check_printable(DT_ERR_FORMAT, "name", "red\x1b[31m") == DT_ERR_FORMAT &&
+              strstr(dt_last_error(), "name: byte 3 (0x1b) starts no printable UTF-8") &&
+              !strstr(dt_last_error(), "[31m"),
+          "dt_check_printable: \"%s\"", dt_last_error());
     CHECK(dt_utf8_char_len("\xe2\x82\xac") == 3, "euro sign is 3 bytes");
     CHECK(dt_utf8_char_len("") == 0, "NUL starts no character");
     CHECK(dt_printable_char_len("\xe2\x82\xac", 2) == 0, "a character cut by n is not whole");

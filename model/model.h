@@ -51,12 +51,23 @@ dt_status model_zero_grads(model *m);
  * naming the first tensor whose gradient is not finite. */
 dt_status model_grad_norm(model *m, double *norm);
 
+/* What a backward pass does with the gradients already there. */
+typedef enum model_grad_mode {
+    MODEL_GRAD_OVERWRITE,  /* replace them: a step's first micro-batch, with
+                              no zeroing pass first */
+    MODEL_GRAD_ACCUMULATE, /* add to them: the micro-batches after it */
+} model_grad_mode;
+
 /* One micro-batch: tokens/targets hold batch * seq_len host ints, each
- * < vocab_size (checked). Gradients accumulate, scaled by grad_scale (the
- * caller's 1 / (tokens per step) makes them gradients of the mean loss).
- * *loss is this micro-batch's mean loss. */
+ * < vocab_size (checked). Its gradients, scaled by grad_scale (the
+ * caller's 1 / (tokens per step) makes them gradients of the mean loss),
+ * replace or add to the model's, as `mode` says. Overwriting gives the
+ * bits of model_zero_grads followed by accumulating (up to the sign of a
+ * zero), without reading or zeroing the gradients first: the weight
+ * gradients' GEMMs run with beta = 0. *loss is this micro-batch's mean
+ * loss. */
 dt_status model_forward_backward(model *m, const int32_t *tokens, const int32_t *targets,
-                                 float grad_scale, float *loss);
+                                 float grad_scale, model_grad_mode mode, float *loss);
 
 /* Forward only, mean loss over `batch` x seq_len tokens (batch <= the
  * model's batch). */

@@ -129,14 +129,15 @@ static double now_seconds(void) {
 static dt_status adamw_step(model_trainer *t, const model_micro_ref *refs, int64_t n,
                             model_step_report *r) {
     const int64_t b = model_batch(t->m), seq = model_get_config(t->m)->seq_len;
+    if (n < 1) return dt_error(DT_ERR_INVALID, "trainer: a step needs micro-batches");
     const float grad_scale = (float)(1.0 / (double)(n * b * seq));
-    TRY(model_zero_grads(t->m));
     double loss_sum = 0.0;
     for (int64_t i = 0; i < n; i++) {
         float loss = 0.0f;
         TRY(model_dataset_train_batch(t->ds, t->opt.data_seed, r->step, refs[i].peer, refs[i].micro,
                                       b, seq, t->tokens, t->targets));
-        TRY(model_forward_backward(t->m, t->tokens, t->targets, grad_scale, &loss));
+        TRY(model_forward_backward(t->m, t->tokens, t->targets, grad_scale,
+                                   i == 0 ? MODEL_GRAD_OVERWRITE : MODEL_GRAD_ACCUMULATE, &loss));
         loss_sum += loss;
     }
     r->loss = (float)(loss_sum / (double)n);
@@ -220,7 +221,6 @@ dt_status model_trainer_step(model_trainer *t, model_step_report *r) {
 dt_status model_trainer_step_on(model_trainer *t, const model_micro_ref *refs, int64_t n,
                                 model_step_report *r) {
     if (!t->adamw) return dt_error(DT_ERR_INVALID, "trainer: explicit batches need AdamW");
-    if (n < 1) return dt_error(DT_ERR_INVALID, "trainer: a step needs micro-batches");
     double t0 = now_seconds();
     memset(r, 0, sizeof *r);
     r->step = t->next_step;

@@ -122,12 +122,14 @@ static dt_status gradients(model_worker *w, const model_dataset *ds, const model
                            int64_t step, double *loss_sum) {
     const int64_t b = model_batch(w->m), seq = model_get_config(w->m)->seq_len;
     const float scale = (float)(1.0 / ((double)r->n_micro * (double)(b * seq)));
-    TRY(model_zero_grads(w->m));
+    if (r->n_micro < 1) return model_zero_grads(w->m);
     for (int64_t micro = 0; micro < r->n_micro; micro++) {
         float loss = 0.0f;
         TRY(model_dataset_train_batch(ds, r->data_seed, step, r->peer, micro, b, seq, w->tokens,
                                       w->targets));
-        TRY(model_forward_backward(w->m, w->tokens, w->targets, scale, &loss));
+        TRY(model_forward_backward(w->m, w->tokens, w->targets, scale,
+                                   micro == 0 ? MODEL_GRAD_OVERWRITE : MODEL_GRAD_ACCUMULATE,
+                                   &loss));
         *loss_sum += loss;
     }
     return DT_OK;

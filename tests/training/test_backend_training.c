@@ -58,8 +58,8 @@ static void replica_close(replica *r) {
 static float grads(replica *r, const int32_t *tok, const int32_t *tgt) {
     float loss = 0.0f;
     const int64_t n = BATCH * model_get_config(r->m)->seq_len;
-    MUST(model_zero_grads(r->m));
-    MUST(model_forward_backward(r->m, tok, tgt, (float)(1.0 / (double)n), &loss));
+    MUST(model_forward_backward(r->m, tok, tgt, (float)(1.0 / (double)n), MODEL_GRAD_OVERWRITE,
+                                &loss));
     return loss;
 }
 

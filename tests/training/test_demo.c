@@ -242,7 +242,8 @@ static void test_error_feedback(dt_device *dev) {
     MUST(model_dataset_train_batch(ds, 1, 0, 0, 0, 2, c.seq_len, tokens, targets));
     float loss;
     MUST(model_zero_grads(m));
-    MUST(model_forward_backward(m, tokens, targets, (float)(1.0 / (double)n_tok), &loss));
+    MUST(model_forward_backward(m, tokens, targets, (float)(1.0 / (double)n_tok),
+                                MODEL_GRAD_ACCUMULATE, &loss));
     free(tokens);
     free(targets);
 

@@ -29,9 +29,9 @@ int main(void) {
         tokens[i] = (int32_t)((s >> 33) % (uint64_t)c.vocab_size);
         targets[i] = (int32_t)((s >> 17) % (uint64_t)c.vocab_size);
     }
-    MUST(model_zero_grads(m));
     float loss = 0.0f;
-    MUST(model_forward_backward(m, tokens, targets, (float)(1.0 / (double)n), &loss));
+    MUST(model_forward_backward(m, tokens, targets, (float)(1.0 / (double)n), MODEL_GRAD_OVERWRITE,
+                                &loss));
 
     float *wf = malloc((size_t)l->total * 4), *gf = malloc((size_t)l->total * 4);
     double *w = malloc((size_t)l->total * 8);

@@ -38,8 +38,8 @@ static float overfit(dt_device *dev, model_optimizer opt, int max_steps, int *st
     float loss = 1e9f;
     int step = 0;
     for (; step < max_steps && loss >= 0.1f; step++) {
-        MUST(model_zero_grads(m));
-        MUST(model_forward_backward(m, tokens, targets, (float)(1.0 / (double)n), &loss));
+        MUST(model_forward_backward(m, tokens, targets, (float)(1.0 / (double)n),
+                                    MODEL_GRAD_OVERWRITE, &loss));
         if (adamw) {
             MUST(model_adamw_step(adamw, 3e-3f, step + 1, NULL));
         } else {

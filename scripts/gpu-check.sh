@@ -131,7 +131,7 @@ if [ $do_build = 1 ]; then
   fi
   if [ $failed = 0 ]; then
     run_step build 300 cmake --build "$build" -j "$(nproc)" --target distro-cli test_parity \
-      test_grad test_overfit
+      test_grad test_overfit test_grad_mode
   fi
 fi
 cli="$build/bin/distro-cli"
@@ -179,6 +179,8 @@ for d in json.load(sys.stdin).get("devices", []):
     [ -z "$probe" ] || note INFO "canonical $dev" "exactness probe: $probe; the update ran $where"
     skipped grad || DISTRO_TEST_DEVICES=$dev run_step "grad $dev" 90 "$build/bin/test_grad"
     skipped train || DISTRO_TEST_DEVICE=$dev run_step "train $dev" 60 "$build/bin/test_overfit"
+    skipped train || DISTRO_TEST_DEVICES=$dev run_step "grad mode $dev" 60 \
+      "$build/bin/test_grad_mode"
   done
 
   has_main=0

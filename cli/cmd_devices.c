@@ -89,6 +89,7 @@ int cmd_devices(int argc, char **argv) {
     cJSON *root = json ? cJSON_CreateObject() : NULL;
     cJSON *jdevs = json ? cJSON_AddArrayToObject(root, "devices") : NULL;
     cJSON *jnone = json ? cJSON_AddArrayToObject(root, "backends_without_devices") : NULL;
+    cJSON *junusable = json ? cJSON_AddArrayToObject(root, "unusable_devices") : NULL;
     if (!json)
         printf("%-10s %-15s %-36s %10s %5s %4s %4s %4s %s\n", "SPEC", "TYPE", "NAME", "MEMORY",
                "CUs", "SG", "FP16", "FP64", "UPDATE");
@@ -115,7 +116,24 @@ int cmd_devices(int argc, char **argv) {
         }
         for (int d = 0; d < count; d++) {
             dt_device_info in;
-            if (dt_backend_device_info(b, d, &in) != DT_OK) {
+            const dt_status st = dt_backend_device_info(b, d, &in);
+            if (st == DT_ERR_UNSUPPORTED) {
+                /* There, but this build cannot use it (a GPU older than the
+                 * architectures compiled for): listed with the reason, not
+                 * a failure of the command. */
+                char spec[48];
+                snprintf(spec, sizeof spec, "%s:%d", bname, d);
+                if (json) {
+                    cJSON *o = cJSON_CreateObject();
+                    cJSON_AddStringToObject(o, "spec", spec);
+                    cJSON_AddStringToObject(o, "reason", dt_last_error());
+                    cJSON_AddItemToArray(junusable, o);
+                } else {
+                    printf("%-10s unusable: %s\n", spec, dt_last_error());
+                }
+                continue;
+            }
+            if (st != DT_OK) {
                 fprintf(stderr, "distro-cli devices: %s:%d: %s\n", bname, d, dt_last_error());
                 failures++;
                 continue;

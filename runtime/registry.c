@@ -198,26 +198,42 @@ static int auto_rank(const dt_device_info *info) {
     }
 }
 
-static dt_status open_auto(dt_device **out) {
-    int best_backend = 0, best_index = 0, best_rank = -1;
+/* The best device not yet tried (tried[b] bit d), or false when none is
+ * left. */
+static bool best_untried(const uint64_t *tried, int *out_b, int *out_d) {
+    int best_rank = -1;
     uint64_t best_mem = 0;
     for (int b = 0; b < dt_backend_count(); b++) {
         int count = 0;
         if (dt_backend_devices(b, &count, NULL, 0) != DT_OK) continue;
-        for (int d = 0; d < count; d++) {
+        for (int d = 0; d < count && d < 64; d++) {
             dt_device_info info;
-            if (backend_at(b)->query(d, &info) != DT_OK) continue;
+            if (tried[b] >> d & 1 || backend_at(b)->query(d, &info) != DT_OK) continue;
             int rank = auto_rank(&info);
             if (rank > best_rank || (rank == best_rank && info.memory_bytes > best_mem)) {
                 best_rank = rank;
                 best_mem = info.memory_bytes;
-                best_backend = b;
-                best_index = d;
+                *out_b = b;
+                *out_d = d;
             }
         }
     }
-    dt_error_clear();
-    return open_device(best_backend, best_index, NULL, out);
+    return best_rank >= 0;
+}
+
+/* The best device that opens: one listed but failing to open (a GPU whose
+ * kernels the runtime cannot load, a driver fault) gives way to the next. */
+static dt_status open_auto(dt_device **out) {
+    uint64_t tried[N_BUILT + MAX_REGISTERED] = {0};
+    dt_status st = dt_error(DT_ERR_NOT_FOUND, "auto: no device found");
+    int b = 0, d = 0;
+    while (best_untried(tried, &b, &d)) {
+        tried[b] |= (uint64_t)1 << d;
+        dt_error_clear();
+        st = open_device(b, d, NULL, out);
+        if (st == DT_OK) return DT_OK;
+    }
+    return st;
 }
 
 /* A parsed device spec: BACKEND[:N][:OPTION=VALUE]... */

@@ -8,6 +8,11 @@
 // host reference runtime/demo_apply_host.c and can match it bit for bit.
 #include "backends/cuda/cuda_kernels.h"
 
+// --use_fast_math flushes subnormals even in the _rn intrinsics.
+#ifdef __USE_FAST_MATH__
+#error "the canonical update must keep subnormals: build without --use_fast_math"
+#endif
+
 #define TILE_THREADS 256
 
 // Element (0, 0) of tile t inside the rows x cols matrix.

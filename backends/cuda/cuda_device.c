@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/cuda/cuda_arch.h"
 #include "backends/cuda/cuda_backend.h"
 
 dt_status cu_fail(const cu_device *d, const char *op, const char *call, cudaError_t err) {
@@ -22,9 +23,17 @@ dt_status cu_fail(const cu_device *d, const char *op, const char *call, cudaErro
                     cudaGetErrorString(err), cudaGetErrorName(err));
 }
 
+/* Every op starts here. A failed runtime call leaves its error pending on
+ * the thread until cudaGetLastError reads it, and the launchers read it to
+ * learn whether their launch worked: an earlier failure nobody reported (a
+ * cudaFree at close, another device's failed open) would be blamed on the
+ * next kernel. So it is cleared first; an error that poisons the context
+ * stays set and is still reported. */
 dt_status cu_enter(cu_device *d, const char *op) {
     cudaError_t e = cudaSetDevice(d->ordinal);
-    return e == cudaSuccess ? DT_OK : cu_fail(d, op, "cudaSetDevice", e);
+    if (e != cudaSuccess) return cu_fail(d, op, "cudaSetDevice", e);
+    (void)cudaGetLastError();
+    return DT_OK;
 }
 
 /* What the shared probe's cached outcome is keyed by: the canonical kernel's
@@ -93,18 +102,28 @@ static dt_status cu_probe(int *count, char *why, size_t why_len) {
 
 /* The device's description; `tf32` is its option (off when only listed). */
 static dt_status describe(int index, bool tf32, dt_device_info *info) {
+    dt_device_info_init(info, "cuda", index);
     struct cudaDeviceProp p;
     cudaError_t e = cudaGetDeviceProperties(&p, index);
     if (e != cudaSuccess)
-        return dt_error(DT_ERR_DEVICE, "cuda:%d: cudaGetDeviceProperties failed: %s (%s)", index,
+        return dt_error(DT_ERR_DEVICE, "%s: cudaGetDeviceProperties failed: %s (%s)", info->spec,
                         cudaGetErrorString(e), cudaGetErrorName(e));
+    /* CUDA 13 compiles for compute capability 7.5 and newer, while drivers
+     * still list Pascal and Volta GPUs: such a device is refused here, so
+     * `auto` passes over it to its Vulkan or OpenCL device. */
+    if (cuda_arch_runs(DISTRO_CUDA_ARCH_LIST, p.major, p.minor) == 0)
+        return dt_error(DT_ERR_UNSUPPORTED,
+                        "%s: %s (compute capability %d.%d) cannot run this build, compiled "
+                        "for %s; use its vulkan or opencl device, or build with a CUDA toolkit "
+                        "that supports it and -DDISTRO_CUDA_ARCHS=%d%d",
+                        info->spec, p.name, p.major, p.minor, DISTRO_CUDA_ARCH_LIST, p.major,
+                        p.minor);
     int drv = 0, rt = 0;
     char drv_s[16], rt_s[16];
     cudaDriverGetVersion(&drv);
     cudaRuntimeGetVersion(&rt);
     version_str(drv, drv_s, sizeof drv_s);
     version_str(rt, rt_s, sizeof rt_s);
-    dt_device_info_init(info, "cuda", index);
     dt_strlcpy(info->name, p.name, sizeof info->name);
     dt_strlcpy(info->vendor, "NVIDIA", sizeof info->vendor);
     snprintf(info->driver, sizeof info->driver, "driver CUDA %s, runtime %s", drv_s, rt_s);
@@ -277,6 +296,20 @@ static dt_status cu_setup(cu_device *d) {
     return cu_blas_open(d);
 }
 
+/* The check by capability in describe() cannot judge every build (an
+ * architecture list such as "native"); the runtime's own answer, once the
+ * device is current. */
+static dt_status kernels_run_here(cu_device *d) {
+    cudaError_t e = cuk_kernel_image();
+    if (e == cudaSuccess) return DT_OK;
+    (void)cudaGetLastError();
+    return dt_error(DT_ERR_UNSUPPORTED,
+                    "%s: %s has no kernel image in this build (compiled for %s): %s (%s); use "
+                    "its vulkan or opencl device, or build with -DDISTRO_CUDA_ARCHS for it",
+                    d->base.info.spec, d->base.info.name, DISTRO_CUDA_ARCH_LIST,
+                    cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
 /* Device options ("cuda:0:tf32=on"), by position. */
 enum { CU_OPT_TF32 };
 static const dt_option_spec cu_options[] = {
@@ -301,6 +334,7 @@ static dt_status cu_open(int index, const dt_device_options *opts, dt_device **o
     d->tf32 = dt_option_value(opts, CU_OPT_TF32, 0) == 1;
     dt_status st = describe(index, d->tf32, &d->base.info);
     if (st == DT_OK) st = cu_enter(d, "open");
+    if (st == DT_OK) st = kernels_run_here(d);
     if (st == DT_OK) st = cu_setup(d);
     if (st != DT_OK) {
         cu_close(&d->base);

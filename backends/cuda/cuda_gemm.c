@@ -1,7 +1,8 @@
-/* GEMM through cuBLAS, opened with dlopen when a device opens: the binary
- * then starts (and the other backends work) on a machine without the CUDA
- * toolkit's shared libraries, and a missing libcublas is an error of
- * cuda:N's open that names the file.
+/* GEMM through cuBLAS, opened with dlopen when a device opens (by soname on
+ * the loader's path, then in the toolkit's library folder found at build
+ * time): the binary then starts (and the other backends work) on a machine
+ * without the CUDA toolkit's shared libraries, and a missing libcublas is an
+ * error of cuda:N's open that names the file.
  *
  * fp32 with CUBLAS_PEDANTIC_MATH: no TF32 tensor-core paths and no reduced
  * precision reductions, so results stay close to the CPU backend. The device
@@ -70,6 +71,9 @@ dt_status cu_blas_open(cu_device *d) {
     if (!b) return dt_error(DT_ERR_OOM, "%s: cannot allocate the cuBLAS state", spec);
     d->blas = b;
     b->lib = dlopen(CUBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+#ifdef DISTRO_CUBLAS_DIR
+    if (!b->lib) b->lib = dlopen(DISTRO_CUBLAS_DIR "/" CUBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+#endif
     if (!b->lib)
         return dt_error(DT_ERR_UNAVAILABLE,
                         "%s: cannot load cuBLAS (%s): %s; install the CUDA %d toolkit's cuBLAS "
@@ -96,11 +100,13 @@ dt_status cu_blas_open(cu_device *d) {
     return DT_OK;
 }
 
+/* The library stays loaded (no dlclose): it carries its own CUDA runtime,
+ * unloading that while the process goes on is not safe, and the next device
+ * to open would load its hundreds of megabytes again. */
 void cu_blas_close(cu_device *d) {
     cu_blas *b = d->blas;
     if (!b) return;
     if (b->handle && b->destroy) b->destroy(b->handle);
-    if (b->lib) dlclose(b->lib);
     free(b);
     d->blas = NULL;
 }

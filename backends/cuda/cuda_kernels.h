@@ -25,6 +25,10 @@ extern "C" {
 #define CUK_ATTN_HEAD_DIM_MAX 256
 
 /* ---- elementwise and reductions (cuda_elementwise.cu) ---- */
+/* cudaSuccess when the current device can run this build's kernels;
+ * cudaErrorNoKernelImageForDevice when no architecture it was compiled for
+ * fits the device. */
+cudaError_t cuk_kernel_image(void);
 cudaError_t cuk_add(cudaStream_t s, const float *a, const float *b, float *y, int64_t n);
 cudaError_t cuk_scale(cudaStream_t s, const float *x, float alpha, float *y, int64_t n);
 cudaError_t cuk_fill(cudaStream_t s, float *y, float value, int64_t n);

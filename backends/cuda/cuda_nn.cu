@@ -57,12 +57,14 @@ static __global__ void embedding_fwd_k(const int32_t *tok, const float *table, f
 // A token may repeat, so threads split the columns and walk the tokens in order.
 static __global__ void embedding_bwd_k(const int32_t *tok, const float *dout, float *dtable,
                                        int64_t n, int64_t vocab, int64_t dim) {
-    const int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= dim) return;
-    for (int64_t t = 0; t < n; t++) {
-        const int32_t id = tok[t];
-        if (id < 0 || id >= vocab) continue;
-        dtable[(int64_t)id * dim + j] += dout[t * dim + j];
+    // A grid-stride loop: blocks_for caps the grid at 65535 blocks.
+    for (int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; j < dim;
+         j += (int64_t)gridDim.x * blockDim.x) {
+        for (int64_t t = 0; t < n; t++) {
+            const int32_t id = tok[t];
+            if (id < 0 || id >= vocab) continue;
+            dtable[(int64_t)id * dim + j] += dout[t * dim + j];
+        }
     }
 }
 
@@ -86,11 +88,12 @@ static __global__ void rmsnorm_fwd_k(const float *x, const float *w, float *y, f
 // dw[c] += sum_rows dy x rstd; runs before dx, which may overwrite dy.
 static __global__ void rmsnorm_bwd_dw_k(const float *x, const float *rstd, const float *dy,
                                         float *dw, int64_t rows, int64_t cols) {
-    const int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= cols) return;
-    float acc = dw[c];
-    for (int64_t r = 0; r < rows; r++) acc += dy[r * cols + c] * x[r * cols + c] * rstd[r];
-    dw[c] = acc;
+    for (int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; c < cols;
+         c += (int64_t)gridDim.x * blockDim.x) { // grid-stride: the grid is capped
+        float acc = dw[c];
+        for (int64_t r = 0; r < rows; r++) acc += dy[r * cols + c] * x[r * cols + c] * rstd[r];
+        dw[c] = acc;
+    }
 }
 
 // dx_c = r w_c dy_c - x_c r^3 / cols * sum_j dy_j w_j x_j, in double (the two

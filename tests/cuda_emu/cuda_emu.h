@@ -96,6 +96,12 @@ extern "C" bool emu_launch_begin(const void *kernel, unsigned grid, unsigned blo
 extern "C" void emu_check_pointer(const void *p, cudaStream_t s);
 void emu_run_grid(unsigned grid, unsigned block, size_t smem, const std::function<void()> &body);
 
+extern "C" cudaError_t emu_kernel_image(void);
+template <typename K> cudaError_t cudaFuncGetAttributes(cudaFuncAttributes *a, K) {
+    a->maxThreadsPerBlock = 1024;
+    return emu_kernel_image();
+}
+
 template <typename K> cudaError_t cudaFuncSetAttribute(K kernel, cudaFuncAttribute, int bytes) {
     emu_set_max_dynamic_smem((const void *)kernel, bytes);
     return cudaSuccess;

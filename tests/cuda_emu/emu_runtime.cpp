@@ -17,9 +17,13 @@
 //  - Launch configuration as CUDA checks it: 1 to 1024 threads, a non-empty
 //    grid, dynamic shared memory over 48 KiB only up to the kernel's
 //    cudaFuncAttributeMaxDynamicSharedMemorySize and the device's opt-in.
-//  - The machine: one device, a driver for CUDA 13.0; DISTRO_CUDA_EMU_DRIVER
-//    = none (no libcuda.so.1), old (a CUDA 12.2 driver) or nodevice plays
-//    the machines the backend's probe must explain.
+//  - The machine: one device of compute capability 9.0, a driver for CUDA
+//    13.0; DISTRO_CUDA_EMU_DRIVER = none (no libcuda.so.1), old (a CUDA 12.2
+//    driver) or nodevice plays the machines the backend's probe must
+//    explain, volta a device of capability 7.0 (which CUDA 13 builds have no
+//    code for) and noimage a 9.0 device that nonetheless finds no kernel
+//    image (what cudaFuncGetAttributes says for a build the check by
+//    capability cannot judge, such as CUDA_ARCHITECTURES=native).
 // The driver's and cuBLAS's few functions are in emu_libraries.cpp.
 #include <cstdio>
 #include <cstdlib>
@@ -59,7 +63,11 @@ machine played() {
     if (!strcmp(v, "none")) return NO_DRIVER;
     if (!strcmp(v, "old")) return OLD_DRIVER;
     if (!strcmp(v, "nodevice")) return NO_DEVICE;
-    fprintf(stderr, "cuda emulation: DISTRO_CUDA_EMU_DRIVER=%s: none, old or nodevice\n", v);
+    if (!strcmp(v, "volta")) return VOLTA;
+    if (!strcmp(v, "noimage")) return NO_IMAGE;
+    fprintf(stderr,
+            "cuda emulation: DISTRO_CUDA_EMU_DRIVER=%s: none, old, nodevice, volta or noimage\n",
+            v);
     abort();
 }
 
@@ -183,6 +191,8 @@ static const struct {
      "invalid configuration argument"},
     {cudaErrorInsufficientDriver, "cudaErrorInsufficientDriver",
      "CUDA driver version is insufficient for CUDA runtime version"},
+    {cudaErrorNoKernelImageForDevice, "cudaErrorNoKernelImageForDevice",
+     "no kernel image is available for execution on the device"},
     {cudaErrorNoDevice, "cudaErrorNoDevice", "no CUDA-capable device is detected"},
     {cudaErrorInvalidResourceHandle, "cudaErrorInvalidResourceHandle", "invalid resource handle"},
     {cudaErrorIllegalAddress, "cudaErrorIllegalAddress",
@@ -227,6 +237,8 @@ cudaError_t emu_cudaGetDeviceCount(int *count) {
     case NO_DEVICE:
         return cudaErrorNoDevice;
     case ONE_DEVICE:
+    case VOLTA:
+    case NO_IMAGE:
         break;
     }
     *count = 1;
@@ -240,7 +252,15 @@ cudaError_t emu_cudaGetDeviceProperties(struct cudaDeviceProp *p, int device) {
     p->totalGlobalMem = (size_t)8 << 30;
     p->warpSize = 32;
     p->multiProcessorCount = 1;
-    p->major = 9;
+    p->major = emu::played() == emu::VOLTA ? 7 : 9;
+    return cudaSuccess;
+}
+
+// cudaFuncGetAttributes (cuda_emu.h): whether the kernel has an image for
+// the device.
+extern "C" cudaError_t emu_kernel_image(void) {
+    if (emu::played() == emu::NO_IMAGE || emu::played() == emu::VOLTA)
+        return last_error = cudaErrorNoKernelImageForDevice;
     return cudaSuccess;
 }
 

@@ -9,7 +9,7 @@
 namespace emu {
 
 // The machine played (DISTRO_CUDA_EMU_DRIVER): a device, or why there is none.
-enum machine { ONE_DEVICE, NO_DRIVER, OLD_DRIVER, NO_DEVICE };
+enum machine { ONE_DEVICE, NO_DRIVER, OLD_DRIVER, NO_DEVICE, VOLTA, NO_IMAGE };
 machine played();
 // The driver's CUDA version, as cuDriverGetVersion gives it (13000: 13.0).
 int driver_version();

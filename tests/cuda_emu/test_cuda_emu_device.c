@@ -135,11 +135,41 @@ static void test_probe(const char *self, const char *machine, const char *expect
     printf("%-4s %s: %s\n", ok ? "ok" : "FAIL", machine, line);
 }
 
+/* A GPU the build has no code for: opening it is refused with the reason,
+ * and `auto` passes over it (child process, machine played). */
+static void test_unusable(const char *self, const char *machine, const char *expect,
+                          const char *auto_expect) {
+    char cmd[1024], line[512] = "";
+    snprintf(cmd, sizeof cmd, "DISTRO_CUDA_EMU_DRIVER=%s '%s' open", machine, self);
+    FILE *p = popen(cmd, "r");
+    if (!p || !fgets(line, sizeof line, p)) line[0] = '\0';
+    if (p) pclose(p);
+    line[strcspn(line, "\n")] = '\0';
+    const int ok = strstr(line, expect) != NULL && strstr(line, auto_expect) != NULL;
+    CHECK(ok, "%s: expected \"%s\" and \"%s\", got \"%s\"", machine, expect, auto_expect, line);
+    printf("%-4s %s: %s\n", ok ? "ok" : "FAIL", machine, line);
+}
+
 int main(int argc, char **argv) {
     const int b = emu_backend();
     if (b < 0) {
         printf("FAIL: the emulated backend is not registered\n");
         return 1;
+    }
+    if (argc > 1 && !strcmp(argv[1], "open")) {
+        /* One line: what `auto` opened, then how cudaemu:0's open went. */
+        dt_device *dev = NULL;
+        const char *chosen = "nothing";
+        if (dt_device_open("auto", &dev) == DT_OK) chosen = dt_device_get_info(dev)->spec;
+        printf("auto opens %s; ", chosen);
+        if (dev) dt_device_close(dev);
+        dev = NULL;
+        dt_status st = dt_device_open("cudaemu:0", &dev);
+        printf("cudaemu:0: %s\n", st == DT_OK                ? "opened"
+                                  : st == DT_ERR_UNSUPPORTED ? dt_last_error()
+                                                             : "failed with another status");
+        if (dev) dt_device_close(dev);
+        return 0;
     }
     if (argc > 1 && !strcmp(argv[1], "probe")) {
         int count = 0;
@@ -157,6 +187,10 @@ int main(int argc, char **argv) {
     test_probe(argv[0], "none", "no NVIDIA driver (libcuda.so.1 not found)");
     test_probe(argv[0], "old", "supports CUDA 12.2, older than the CUDA 13.0 runtime");
     test_probe(argv[0], "nodevice", "no CUDA device (NVIDIA driver for CUDA 13.0 found)");
+    test_unusable(argv[0], "volta", "(compute capability 7.0) cannot run this build",
+                  "auto opens cpu");
+    test_unusable(argv[0], "noimage", "has no kernel image in this build", "auto opens cpu");
+    test_unusable(argv[0], "", "cudaemu:0: opened", "auto opens cudaemu:0");
     dt_device *dev = NULL;
     if (dt_device_open("cudaemu:0", &dev) != DT_OK) {
         printf("FAIL: cannot open cudaemu:0: %s\n", dt_last_error());

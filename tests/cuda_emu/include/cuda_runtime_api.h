@@ -14,6 +14,7 @@ enum {
     cudaErrorInvalidValue = 1,
     cudaErrorMemoryAllocation = 2,
     cudaErrorInvalidConfiguration = 9,
+    cudaErrorNoKernelImageForDevice = 209,
     cudaErrorInsufficientDriver = 35,
     cudaErrorNoDevice = 100,
     cudaErrorInvalidResourceHandle = 400,
@@ -30,6 +31,10 @@ enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 #define cudaStreamNonBlocking  0x01
 #define cudaEventDisableTiming 0x02
+
+struct cudaFuncAttributes {
+    int maxThreadsPerBlock;
+};
 
 struct cudaDeviceProp {
     char name[256];

@@ -122,14 +122,22 @@ static void test_oom(dt_device *dev) {
     if (st == DT_OK) dt_buffer_free(huge);
 }
 
-/* The reason a child process gets for the machine played. */
-static void test_probe(const char *self, const char *machine, const char *expect) {
-    char cmd[1024], line[512] = "";
-    snprintf(cmd, sizeof cmd, "DISTRO_CUDA_EMU_DRIVER=%s '%s' probe", machine, self);
+/* The first line this program prints as a child run with `mode` on the
+ * machine played. */
+static void child_line(const char *self, const char *machine, const char *mode, char *line,
+                       size_t len) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "DISTRO_CUDA_EMU_DRIVER=%s '%s' %s", machine, self, mode);
     FILE *p = popen(cmd, "r");
-    if (!p || !fgets(line, sizeof line, p)) line[0] = '\0';
+    if (!p || !fgets(line, (int)len, p)) line[0] = '\0';
     if (p) pclose(p);
     line[strcspn(line, "\n")] = '\0';
+}
+
+/* The reason a child process gets for the machine played. */
+static void test_probe(const char *self, const char *machine, const char *expect) {
+    char line[512];
+    child_line(self, machine, "probe", line, sizeof line);
     const int ok = strncmp(line, "0 ", 2) == 0 && strstr(line, expect) != NULL;
     CHECK(ok, "%s: expected no device and a reason with \"%s\", got \"%s\"", machine, expect, line);
     printf("%-4s %s: %s\n", ok ? "ok" : "FAIL", machine, line);
@@ -139,12 +147,8 @@ static void test_probe(const char *self, const char *machine, const char *expect
  * and `auto` passes over it (child process, machine played). */
 static void test_unusable(const char *self, const char *machine, const char *expect,
                           const char *auto_expect) {
-    char cmd[1024], line[512] = "";
-    snprintf(cmd, sizeof cmd, "DISTRO_CUDA_EMU_DRIVER=%s '%s' open", machine, self);
-    FILE *p = popen(cmd, "r");
-    if (!p || !fgets(line, sizeof line, p)) line[0] = '\0';
-    if (p) pclose(p);
-    line[strcspn(line, "\n")] = '\0';
+    char line[512];
+    child_line(self, machine, "open", line, sizeof line);
     const int ok = strstr(line, expect) != NULL && strstr(line, auto_expect) != NULL;
     CHECK(ok, "%s: expected \"%s\" and \"%s\", got \"%s\"", machine, expect, auto_expect, line);
     printf("%-4s %s: %s\n", ok ? "ok" : "FAIL", machine, line);

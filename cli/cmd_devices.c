@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli_args.h"
 #include "cli/commands.h"
@@ -129,7 +130,11 @@ int cmd_devices(int argc, char **argv) {
                     cJSON_AddStringToObject(o, "reason", dt_last_error());
                     cJSON_AddItemToArray(junusable, o);
                 } else {
-                    printf("%-10s unusable: %s\n", spec, dt_last_error());
+                    /* The message names the device already. */
+                    const char *why = dt_last_error();
+                    const size_t n = strlen(spec);
+                    if (!strncmp(why, spec, n) && !strncmp(why + n, ": ", 2)) why += n + 2;
+                    printf("%-10s unusable: %s\n", spec, why);
                 }
                 continue;
             }

@@ -225,15 +225,19 @@ static bool best_untried(const uint64_t *tried, int *out_b, int *out_d) {
  * kernels the runtime cannot load, a driver fault) gives way to the next. */
 static dt_status open_auto(dt_device **out) {
     uint64_t tried[N_BUILT + MAX_REGISTERED] = {0};
-    dt_status st = dt_error(DT_ERR_NOT_FOUND, "auto: no device found");
+    dt_status first = DT_OK;
+    char why[512] = "";
     int b = 0, d = 0;
     while (best_untried(tried, &b, &d)) {
         tried[b] |= (uint64_t)1 << d;
         dt_error_clear();
-        st = open_device(b, d, NULL, out);
+        dt_status st = open_device(b, d, NULL, out);
         if (st == DT_OK) return DT_OK;
+        if (first == DT_OK) first = st, dt_strlcpy(why, dt_last_error(), sizeof why);
     }
-    return st;
+    /* The best device's failure, not whatever the last query said. */
+    if (first != DT_OK) return dt_error(first, "auto: %s", why);
+    return dt_error(DT_ERR_NOT_FOUND, "auto: no device found");
 }
 
 /* A parsed device spec: BACKEND[:N][:OPTION=VALUE]... */

@@ -111,7 +111,7 @@ static dt_status describe(int index, bool tf32, dt_device_info *info) {
     /* CUDA 13 compiles for compute capability 7.5 and newer, while drivers
      * still list Pascal and Volta GPUs: such a device is refused here, so
      * `auto` passes over it to its Vulkan or OpenCL device. */
-    if (cuda_arch_runs(DISTRO_CUDA_ARCH_LIST, p.major, p.minor) == 0)
+    if (cuda_arch_runs(DISTRO_CUDA_ARCH_LIST, p.major, p.minor, p.integrated != 0) == 0)
         return dt_error(DT_ERR_UNSUPPORTED,
                         "%s: %s (compute capability %d.%d) cannot run this build, compiled "
                         "for %s; use its vulkan or opencl device, or build with a CUDA toolkit "
@@ -303,6 +303,10 @@ static dt_status kernels_run_here(cu_device *d) {
     cudaError_t e = cuk_kernel_image();
     if (e == cudaSuccess) return DT_OK;
     (void)cudaGetLastError();
+    /* Anything else (a busy exclusive-process GPU, no memory for the
+     * context) is the device's failure, not the build's. */
+    if (e != cudaErrorNoKernelImageForDevice && e != cudaErrorInvalidDeviceFunction)
+        return cu_fail(d, "open", "cudaFuncGetAttributes", e);
     return dt_error(DT_ERR_UNSUPPORTED,
                     "%s: %s has no kernel image in this build (compiled for %s): %s (%s); use "
                     "its vulkan or opencl device, or build with -DDISTRO_CUDA_ARCHS for it",

@@ -3,8 +3,9 @@
  * rest add to them. On every device (the cpu first), with the embedding
  * tied to the head and untied:
  * - overwriting gradients that hold NaN gives what zeroing them and then
- *   accumulating gives, value for value (only the sign of a zero may
- *   differ, and == ignores it): no gradient keeps anything of before;
+ *   accumulating gives, value for value on the cpu backend (only the sign of
+ *   a zero may differ, and == ignores it), within 1e-6 of the largest
+ *   gradient elsewhere: no gradient keeps anything of before;
  * - a second micro-batch accumulated on top gives the same sum both ways,
  *   and that sum is the two micro-batches' gradients, each taken alone,
  *   added up.
@@ -36,16 +37,26 @@ static void download(run *r, float *out) {
     MUST(dt_buffer_download(model_grads_buffer(r->m), 0, out, r->floats * 4));
 }
 
-/* The first index where a and b differ as values (NaN differs from all), or -1. */
-static int64_t first_difference(const float *a, const float *b, size_t n) {
+/* The first index where a and b differ by more than tol (NaN differs from
+ * everything), or -1. */
+static int64_t first_difference(const float *a, const float *b, size_t n, double tol) {
     for (size_t i = 0; i < n; i++)
-        if (!(a[i] == b[i])) return (int64_t)i;
+        if (!(fabs((double)a[i] - b[i]) <= tol)) return (int64_t)i;
     return -1;
 }
 
+/* The cpu backend's GEMM paths run the same kernel whatever beta is, so
+ * there the values must be equal. A GPU library may pick another algorithm
+ * for beta = 0 than for beta = 1 (cuBLAS promises nothing else), so
+ * elsewhere they must agree within 1e-6 of the largest gradient: any NaN
+ * kept from before, or a gradient left unzeroed, still fails. */
 static void check_same(const char *what, const char *spec, const float *got, const float *want,
                        size_t n) {
-    int64_t at = first_difference(got, want, n);
+    double gmax = 0.0;
+    for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs((double)want[i]));
+    const double tol =
+        strncmp(spec, "cpu", 3) == 0 && (spec[3] == '\0' || spec[3] == ':') ? 0.0 : 1e-6 * gmax;
+    int64_t at = first_difference(got, want, n, tol);
     CHECK(at < 0, "%s on %s: gradient %lld is %.9g, zeroing then accumulating gives %.9g", what,
           spec, (long long)at, at < 0 ? 0.0 : (double)got[at], at < 0 ? 0.0 : (double)want[at]);
 }

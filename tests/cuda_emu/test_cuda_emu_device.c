@@ -12,6 +12,10 @@
  *  - `distro-cli devices`' reason on a machine without a driver, with a
  *    driver too old for the runtime, and with a driver but no device (child
  *    processes, as the probe runs once per process);
+ *  - an error left pending by an earlier failed runtime call is not blamed
+ *    on the next op (cu_enter clears it);
+ *  - a GPU the build cannot run (capability 7.0, or no kernel image) is
+ *    refused with the reason and `auto` opens another device;
  *  - the registry refuses a backend name taken or an incomplete backend.
  * Run without arguments; "probe" prints the backend's device count and
  * reason (the children). */
@@ -24,6 +28,7 @@
 #include "tests/test_util.h"
 
 unsigned long emu_cuda_deferred_copies(void);
+int emu_cudaMalloc(void **p, size_t bytes); /* cudaError_t is int there */
 extern const dt_backend dt_backend_cuda_emu;
 
 static int failures;
@@ -122,6 +127,26 @@ static void test_oom(dt_device *dev) {
     if (st == DT_OK) dt_buffer_free(huge);
 }
 
+/* A failed runtime call nobody reported (here a cudaMalloc of 1 TiB, made
+ * behind the backend's back) leaves its error pending; the next op must not
+ * report it as its own launch failure. */
+static void test_pending_error(dt_device *dev) {
+    dt_buffer *buf = NULL;
+    if (dt_buffer_alloc(dev, 1024, &buf) != DT_OK) {
+        CHECK(0, "cannot allocate 1 KiB: %s", dt_last_error());
+        return;
+    }
+    void *p = NULL;
+    const int e = emu_cudaMalloc(&p, (size_t)1 << 40);
+    dt_status st = dt_fill(dev, dt_tensor_1d(buf, 0, DT_F32, 256), 1.0f);
+    if (st == DT_OK) st = dt_device_sync(dev);
+    CHECK(e != 0 && st == DT_OK, "a fill after an unreported failed cudaMalloc: %s",
+          st == DT_OK ? "the malloc did not fail" : dt_last_error());
+    printf("%-4s fill after an unreported failed cudaMalloc: %s\n",
+           e != 0 && st == DT_OK ? "ok" : "FAIL", st == DT_OK ? "ran" : dt_last_error());
+    dt_buffer_free(buf);
+}
+
 /* The first line this program prints as a child run with `mode` on the
  * machine played. */
 static void child_line(const char *self, const char *machine, const char *mode, char *line,
@@ -205,6 +230,7 @@ int main(int argc, char **argv) {
     }
     test_staging(dev);
     test_oom(dev);
+    test_pending_error(dev);
     dt_device_close(dev);
     printf("%s: %d failures (the CUDA backend's host code on the emulated device)\n",
            failures ? "FAIL" : "PASS", failures);

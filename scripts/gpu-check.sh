@@ -144,6 +144,7 @@ else
   cuda_line=$(grep -E '^cuda' "$work/devices.txt" | head -1)
   if [ "$main" = cuda:0 ]; then
     case "$cuda_line" in
+      cuda:0*unusable:*) note FAIL "cuda:0" "this build cannot run on it: ${cuda_line#*unusable: }" ;;
       cuda:0*) gpus+=(cuda:0) ;;
       *) why=${cuda_line#cuda}; why=${why#*no devices: }
          note SKIP "cuda:0" "no CUDA device: ${why:-the build has no CUDA backend}" ;;

@@ -198,44 +198,51 @@ static int auto_rank(const dt_device_info *info) {
     }
 }
 
-/* The best device not yet tried (tried[b] bit d), or false when none is
- * left. */
-static bool best_untried(const uint64_t *tried, int *out_b, int *out_d) {
-    int best_rank = -1;
-    uint64_t best_mem = 0;
+/* A device `auto` may open: where it is and how it ranks. */
+typedef struct auto_candidate {
+    int backend, index, rank;
+    uint64_t memory;
+} auto_candidate;
+
+#define AUTO_MAX_CANDIDATES 64
+
+/* Every device whose query succeeds, best first: higher rank, then more
+ * memory, then the order of the backends and devices (a stable insertion). */
+static int auto_candidates(auto_candidate *out, int max) {
+    int n = 0;
     for (int b = 0; b < dt_backend_count(); b++) {
         int count = 0;
         if (dt_backend_devices(b, &count, NULL, 0) != DT_OK) continue;
-        for (int d = 0; d < count && d < 64; d++) {
+        for (int d = 0; d < count && n < max; d++) {
             dt_device_info info;
-            if (tried[b] >> d & 1 || backend_at(b)->query(d, &info) != DT_OK) continue;
-            int rank = auto_rank(&info);
-            if (rank > best_rank || (rank == best_rank && info.memory_bytes > best_mem)) {
-                best_rank = rank;
-                best_mem = info.memory_bytes;
-                *out_b = b;
-                *out_d = d;
+            if (backend_at(b)->query(d, &info) != DT_OK) continue;
+            const auto_candidate c = {b, d, auto_rank(&info), info.memory_bytes};
+            int at = n++;
+            for (; at > 0; at--) {
+                const auto_candidate *p = &out[at - 1];
+                if (p->rank > c.rank || (p->rank == c.rank && p->memory >= c.memory)) break;
+                out[at] = *p;
             }
+            out[at] = c;
         }
     }
-    return best_rank >= 0;
+    return n;
 }
 
 /* The best device that opens: one listed but failing to open (a GPU whose
  * kernels the runtime cannot load, a driver fault) gives way to the next. */
 static dt_status open_auto(dt_device **out) {
-    uint64_t tried[N_BUILT + MAX_REGISTERED] = {0};
+    auto_candidate c[AUTO_MAX_CANDIDATES];
+    const int n = auto_candidates(c, AUTO_MAX_CANDIDATES);
     dt_status first = DT_OK;
     char why[512] = "";
-    int b = 0, d = 0;
-    while (best_untried(tried, &b, &d)) {
-        tried[b] |= (uint64_t)1 << d;
+    for (int i = 0; i < n; i++) {
         dt_error_clear();
-        dt_status st = open_device(b, d, NULL, out);
+        dt_status st = open_device(c[i].backend, c[i].index, NULL, out);
         if (st == DT_OK) return DT_OK;
         if (first == DT_OK) first = st, dt_strlcpy(why, dt_last_error(), sizeof why);
     }
-    /* The best device's failure, not whatever the last query said. */
+    /* The best device's failure, not whatever a later one said. */
     if (first != DT_OK) return dt_error(first, "auto: %s", why);
     return dt_error(DT_ERR_NOT_FOUND, "auto: no device found");
 }

@@ -109,6 +109,48 @@ static void expect_refused(int line, dt_status got, const char *op, const char *
 }
 #define EXPECT_REFUSED(got, op, entry) expect_refused(__LINE__, (got), (op), (entry))
 
+/* One canonical update on `dev` against dt_demo_apply_host on the host:
+ * the inputs uploaded 64 bytes apart into a buffer of the device's own, the
+ * result downloaded. *same is 1 when the bits match. */
+typedef struct apply_case {
+    const dt_tile_plan *plan;
+    const int32_t *idx;
+    const float *vals;
+    int64_t n_entries, k, n_contrib;
+    const float *recip, *f1, *f2, *w;
+    int64_t n_recip, n_f1, n_f2, n_w;
+    float lr, decay;
+    dt_demo_update update;
+} apply_case;
+
+static dt_status apply_vs_host(dt_device *dev, const apply_case *c, int *same) {
+    *same = 0;
+    float want[64], got[64];
+    if (c->n_w > 64) return dt_error(DT_ERR_INVALID, "apply_vs_host: at most 64 weights");
+    memcpy(want, c->w, (size_t)c->n_w * 4);
+    dt_demo_apply_host(c->plan, c->idx, c->vals, c->k, c->n_contrib, c->recip, c->f1, c->f2, want,
+                       c->lr, c->decay, c->update);
+    const void *src[6] = {c->idx, c->vals, c->recip, c->f1, c->f2, c->w};
+    const int64_t n[6] = {c->n_entries, c->n_entries, c->n_recip, c->n_f1, c->n_f2, c->n_w};
+    size_t at[6], end = 0;
+    for (int i = 0; i < 6; i++) at[i] = end, end += ((size_t)n[i] * 4 + 63) / 64 * 64;
+    dt_buffer *b = NULL;
+    dt_status st = dt_buffer_alloc(dev, end, &b);
+    for (int i = 0; st == DT_OK && i < 6; i++)
+        st = dt_buffer_upload(b, at[i], src[i], (size_t)n[i] * 4);
+    if (st == DT_OK)
+        st = dt_demo_apply(dev, c->plan, dt_tensor_1d(b, at[0], DT_I32, n[0]),
+                           dt_tensor_1d(b, at[1], DT_F32, n[1]), c->n_contrib,
+                           dt_tensor_1d(b, at[2], DT_F32, n[2]),
+                           dt_tensor_1d(b, at[3], DT_F32, n[3]),
+                           dt_tensor_1d(b, at[4], DT_F32, n[4]),
+                           dt_tensor_1d(b, at[5], DT_F32, n[5]), c->lr, c->decay, c->update);
+    if (st == DT_OK) st = dt_buffer_download(b, at[5], got, (size_t)c->n_w * 4);
+    if (b) dt_buffer_free(b);
+    if (st == DT_OK) *same = memcmp(got, want, (size_t)c->n_w * 4) == 0;
+    return st;
+}
+
 static void test_missing_ops(void) {
     printf("a backend that leaves ops out\n");
     dt_device *dev = fake_open(&fake_ops);
@@ -168,7 +210,7 @@ static void test_missing_ops(void) {
     dt_tile_plan plan;
     dt_demo_tile_plan(2, (int64_t[]){4, 4}, 2, &plan);
     int32_t idx[2 * 4 * 2];
-    float vals[2 * 4 * 2], recip[3], f1[4], f2[4], w[16], want[16], got[16];
+    float vals[2 * 4 * 2], recip[3], f1[4], f2[4], w[16];
     for (int i = 0; i < 16; i++) {
         idx[i] = (i * 3 + i / 2) % 4;
         vals[i] = 0.1f * (float)(i % 5) - 0.2f;
@@ -179,23 +221,28 @@ static void test_missing_ops(void) {
     dt_recip_table(2, recip);
     dt_dct_basis(2, f1);
     dt_dct_basis(2, f2);
-    memcpy(want, w, sizeof w);
-    dt_demo_apply_host(&plan, idx, vals, 2, 2, recip, f1, f2, want, 1e-2f, 0.99f,
-                       DT_DEMO_UPDATE_SIGN);
-    dt_buffer_upload(b, 0, idx, sizeof idx);
-    dt_buffer_upload(b, 64, vals, sizeof vals);
-    dt_buffer_upload(b, 128, recip, sizeof recip);
-    dt_buffer_upload(b, 192, f1, sizeof f1);
-    dt_buffer_upload(b, 256, f2, sizeof f2);
-    dt_buffer_upload(b, 320, w, sizeof w);
-    EXPECT(dt_demo_apply(dev, &plan, dt_tensor_1d(b, 0, DT_I32, 16),
-                         dt_tensor_1d(b, 64, DT_F32, 16), 2, dt_tensor_1d(b, 128, DT_F32, 3),
-                         dt_tensor_1d(b, 192, DT_F32, 4), dt_tensor_1d(b, 256, DT_F32, 4),
-                         dt_tensor_1d(b, 320, DT_F32, 16), 1e-2f, 0.99f, DT_DEMO_UPDATE_SIGN),
-           DT_OK, "demo_apply without a device entry (the host fallback)", NULL, NULL);
-    dt_buffer_download(b, 320, got, sizeof got);
+    const apply_case c = {&plan,
+                          idx,
+                          vals,
+                          16,
+                          2,
+                          2,
+                          recip,
+                          f1,
+                          f2,
+                          w,
+                          3,
+                          4,
+                          4,
+                          16,
+                          1e-2f,
+                          0.99f,
+                          DT_DEMO_UPDATE_SIGN};
+    int same = 0;
+    EXPECT(apply_vs_host(dev, &c, &same), DT_OK,
+           "demo_apply without a device entry (the host fallback)", NULL, NULL);
     checks++;
-    if (memcmp(got, want, sizeof got) != 0) {
+    if (!same) {
         failures++;
         printf("  FAIL: demo_apply's host fallback differs from dt_demo_apply_host\n");
     }
@@ -249,29 +296,30 @@ static int apply_once(dt_device *dev) {
     dt_demo_tile_plan(1, (int64_t[]){4}, 4, &plan);
     int32_t idx[2] = {0, 2};
     float vals[2] = {0x1p-130f, -0x1p-128f}, recip[2], f1[1] = {1.0f}, f2[16];
-    float w[4] = {0x1p-127f, 0.5f, -0x1p-129f, 1.0f}, want[4], got[4];
+    float w[4] = {0x1p-127f, 0.5f, -0x1p-129f, 1.0f};
     dt_recip_table(1, recip);
     dt_dct_basis(4, f2);
-    memcpy(want, w, sizeof w);
-    dt_demo_apply_host(&plan, idx, vals, 2, 1, recip, f1, f2, want, 0.75f, 0.75f,
-                       DT_DEMO_UPDATE_SCALED);
-    dt_buffer *b = NULL;
-    if (dt_buffer_alloc(dev, 256, &b) != DT_OK) return 0;
-    dt_buffer_upload(b, 0, idx, sizeof idx);
-    dt_buffer_upload(b, 16, vals, sizeof vals);
-    dt_buffer_upload(b, 32, recip, sizeof recip);
-    dt_buffer_upload(b, 48, f1, sizeof f1);
-    dt_buffer_upload(b, 64, f2, sizeof f2);
-    dt_buffer_upload(b, 128, w, sizeof w);
-    dt_status st =
-        dt_demo_apply(dev, &plan, dt_tensor_1d(b, 0, DT_I32, 2), dt_tensor_1d(b, 16, DT_F32, 2), 1,
-                      dt_tensor_1d(b, 32, DT_F32, 2), dt_tensor_1d(b, 48, DT_F32, 1),
-                      dt_tensor_1d(b, 64, DT_F32, 16), dt_tensor_1d(b, 128, DT_F32, 4), 0.75f,
-                      0.75f, DT_DEMO_UPDATE_SCALED);
-    if (st == DT_OK) st = dt_buffer_download(b, 128, got, sizeof got);
-    dt_buffer_free(b);
+    const apply_case c = {&plan,
+                          idx,
+                          vals,
+                          2,
+                          2,
+                          1,
+                          recip,
+                          f1,
+                          f2,
+                          w,
+                          2,
+                          1,
+                          16,
+                          4,
+                          0.75f,
+                          0.75f,
+                          DT_DEMO_UPDATE_SCALED};
+    int same = 0;
+    dt_status st = apply_vs_host(dev, &c, &same);
     if (st != DT_OK) printf("  demo_apply: %s\n", dt_last_error());
-    return st == DT_OK && memcmp(got, want, sizeof got) == 0;
+    return st == DT_OK && same;
 }
 
 static void check(int line, int ok, const char *what) {

@@ -17,8 +17,10 @@
 #
 # At the end: the coordinator exits 0 with every checked step agreeing; every
 # hash any peer process logged equals the one its coordinator logged for that
-# step (the first coordinator's log before a peer reconnected, the resumed
-# one's after); every surviving replica ends on the coordinator's final hash;
+# step (each stretch of a peer's log between two connections agrees with one
+# coordinator: the first one's until the peer is on the resumed one, which it
+# never leaves; a pause past the heartbeat timeout also reconnects, to the
+# same coordinator); every surviving replica ends on the coordinator's final hash;
 # a peer restarted with its state file restored it (a last process that
 # never got into the run, told to wait out a back-off when it ended, is
 # stopped and is no survivor); the final checkpoint
@@ -457,19 +459,56 @@ fi
 note "ok: resumed at step $COORD_BASE, the checkpoint of a step in $lo..$((LAST1 + 1))"
 
 # ---- what every peer process says -----------------------------------------
-check_hashes() { # TAG PART(1|2) FILE: each step hash in FILE against coordinator PART's
-    local tag=$1 part=$2 file=$3 s h want
+# A peer's log, cut at each reconnection, is a series of connections. Each
+# must agree, step for step, with one coordinator's log. The first
+# coordinator comes first: a peer reconnects to it after a pause longer than
+# the heartbeat timeout, is welcomed again and replays from a checkpoint.
+# Once a connection agrees only with the resumed coordinator, every later one
+# must agree with it too, and a process started after the kill knows only it.
+agrees_with() { # PART FILE: DISAGREE gets the first disagreement ("" if none), N the steps checked
+    local part=$1 s h want
+    DISAGREE=""
+    N=0
     while read -r s h; do
         [ "$h" != 0000000000000000 ] || continue
         if [ "$part" = 1 ]; then want=${H1[$s]:-}; else want=${H2[$s]:-}; fi
         if [ -z "$want" ] && [ "$part" = 1 ] && [ "$s" = $((LAST1 + 1)) ]; then
-            note "$tag: step $s was applied but the coordinator died before logging it"
-            continue
+            continue # applied, but the coordinator died before logging it
         fi
-        [ -n "$want" ] || fail "$tag logged step $s, which coordinator $part never logged"
-        [ "$h" = "$want" ] || fail "$tag: hash $h after step $s, coordinator $part logged $want"
-        CHECKED=$((CHECKED + 1))
-    done < <(step_hashes "$file")
+        if [ -z "$want" ]; then
+            DISAGREE="logged step $s, which coordinator $part never logged"
+            return 0
+        fi
+        if [ "$h" != "$want" ]; then
+            DISAGREE="hash $h after step $s, coordinator $part logged $want"
+            return 0
+        fi
+        N=$((N + 1))
+    done < <(step_hashes "$2")
+}
+
+check_connections() { # TAG: every connection of the process against a coordinator
+    local tag=$1 part=${INC_EPOCH[$1]} k=0 seg why1
+    CONNECTIONS=""
+    rm -f "$WORK/$tag.conn".*
+    awk -v base="$WORK/$tag.conn" \
+        'BEGIN {k = 0} /reconnected to the coordinator/ {k++} {print > (base "." k)}' "$WORK/$tag.lines"
+    while [ -e "$WORK/$tag.conn.$k" ]; do
+        seg=$WORK/$tag.conn.$k
+        agrees_with "$part" "$seg"
+        if [ -n "$DISAGREE" ] && [ "$part" = 1 ]; then
+            why1=$DISAGREE
+            agrees_with 2 "$seg"
+            if [ -n "$DISAGREE" ]; then
+                fail "$tag, connection $((k + 1)): $why1 (and $DISAGREE)"
+            fi
+            part=2
+        fi
+        [ -z "$DISAGREE" ] || fail "$tag, connection $((k + 1)): $DISAGREE"
+        CHECKED=$((CHECKED + N))
+        CONNECTIONS+="${CONNECTIONS:+, }coordinator $part"
+        k=$((k + 1))
+    done
 }
 
 SURVIVORS=0
@@ -477,18 +516,8 @@ TOTAL_CHECKED=0
 for tag in "${INC_TAGS[@]}"; do
     out=$WORK/$tag.out
     grep -E '^\{.*\}$' "$out" >"$WORK/$tag.lines" || true
-    # lines up to the first reconnection, and after it
-    awk -v a="$WORK/$tag.part1" -v b="$WORK/$tag.part2" \
-        '!cut && /reconnected to the coordinator/ {cut = 1} {print > (cut ? b : a)}' \
-        "$WORK/$tag.lines"
-    touch "$WORK/$tag.part1" "$WORK/$tag.part2"
     CHECKED=0
-    if [ "${INC_EPOCH[$tag]}" = 1 ]; then
-        check_hashes "$tag" 1 "$WORK/$tag.part1"
-    else
-        check_hashes "$tag" 2 "$WORK/$tag.part1"
-    fi
-    check_hashes "$tag" 2 "$WORK/$tag.part2"
+    check_connections "$tag"
     TOTAL_CHECKED=$((TOTAL_CHECKED + CHECKED))
     if [ "${INC_RESTORE[$tag]}" = 1 ] && grep -qF 'welcomed as peer' "$out"; then
         expect_grep "$tag restored its optimizer state" \
@@ -496,7 +525,7 @@ for tag in "${INC_TAGS[@]}"; do
     fi
     expect_no_grep "$tag used its state file if it had one" '"text":"--state [^"]*: (not used|unreadable)' "$out"
     end=${INC_END[$tag]}
-    note "$tag: $end (exit ${INC_RC[$tag]:-killed}), $CHECKED step hashes equal to the coordinator's"
+    note "$tag: $end (exit ${INC_RC[$tag]:-killed}), $CHECKED step hashes equal to the coordinator's (connections: $CONNECTIONS)"
     if [ "$end" = ended ]; then
         expect_eq "$tag exit status" "${INC_RC[$tag]}" 0
         last="" lasthash=""

@@ -84,6 +84,88 @@ static void op_list(uint64_t mask, char *out, size_t len) {
                 (size_t)snprintf(out + used, len - used, "%s%s", used ? ", " : "", dt_op_name(op));
 }
 
+/* One device as two table lines, and a third naming the ops that do not run
+ * on it, if any. */
+static void print_device(const dt_device_info *in) {
+    char mem[32], sg[16];
+    format_bytes(in->memory_bytes, mem, sizeof mem);
+    snprintf(sg, sizeof sg, "%d", in->subgroup_size);
+    printf("%-10s %-15s %-36.36s %10s %5d %4s %4s %4s %s\n", in->spec,
+           dt_device_type_name(in->type), in->name, mem, in->compute_units,
+           in->subgroup_size ? sg : "-", in->fp16 ? "yes" : "no", in->fp64 ? "yes" : "no",
+           in->canonical_on_host ? "host" : "device");
+    printf("%-10s vendor %s; driver %s%s%s%s%s\n", "", in->vendor, in->driver,
+           in->platform[0] ? "; platform " : "", in->platform, in->note[0] ? "; " : "", in->note);
+    uint64_t all = dt_op_count() >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << dt_op_count()) - 1);
+    char host[512], none[512];
+    op_list(in->ops_on_host, host, sizeof host);
+    op_list(all & ~(in->ops_on_device | in->ops_on_host), none, sizeof none);
+    if ((in->ops_on_device | in->ops_on_host) && (host[0] || none[0]))
+        printf("%-10s ops on the host: %s%s%s\n", "", host[0] ? host : "none",
+               none[0] ? "; unsupported: " : "", none);
+}
+
+/* A device that is there but this build cannot use (a GPU older than the
+ * architectures compiled for), with dt_last_error()'s reason: listed, not a
+ * failure of the command. */
+static void report_unusable(const char *backend, int d, cJSON *junusable) {
+    char spec[48];
+    snprintf(spec, sizeof spec, "%s:%d", backend, d);
+    const char *why = dt_last_error();
+    if (junusable) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "spec", spec);
+        cJSON_AddStringToObject(o, "reason", why);
+        cJSON_AddItemToArray(junusable, o);
+        return;
+    }
+    /* The message names the device already. */
+    const size_t n = strlen(spec);
+    if (!strncmp(why, spec, n) && !strncmp(why + n, ": ", 2)) why += n + 2;
+    printf("%-10s unusable: %s\n", spec, why);
+}
+
+/* A backend without devices, and why. */
+static void report_no_devices(const char *backend, const char *why, cJSON *jnone) {
+    if (!jnone) {
+        printf("%-10s no devices: %s\n", backend, why);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "backend", backend);
+    cJSON_AddStringToObject(o, "reason", why);
+    cJSON_AddItemToArray(jnone, o);
+}
+
+/* The options each backend takes (SPEC:OPTION=VALUE...): a table, or the
+ * "device_options" array of `root` when it is not NULL. */
+static void list_device_options(cJSON *root) {
+    cJSON *jopts = root ? cJSON_AddArrayToObject(root, "device_options") : NULL;
+    bool header = false;
+    for (int b = 0; b < dt_backend_count(); b++) {
+        const char *name, *help;
+        char values[64];
+        for (int i = 0; dt_backend_option(b, i, &name, values, sizeof values, &help); i++) {
+            if (jopts) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "backend", dt_backend_name(b));
+                cJSON_AddStringToObject(o, "option", name);
+                cJSON_AddStringToObject(o, "values", values);
+                cJSON_AddStringToObject(o, "help", help);
+                cJSON_AddItemToArray(jopts, o);
+                continue;
+            }
+            if (!header)
+                printf("\ndevice options: append :OPTION=VALUE to a spec (cpu:threads=2:gemm=own, "
+                       "vulkan:0:kernels=gpu)\n");
+            header = true;
+            char opt[96];
+            snprintf(opt, sizeof opt, "%s=%s", name, values);
+            printf("  %-8s %-22s %s\n", i ? "" : dt_backend_name(b), opt, help);
+        }
+    }
+}
+
 int cmd_devices(int argc, char **argv) {
     cli_args args;
     int rc = cli_parse(&devices_cmd, argc, argv, &args);
@@ -107,95 +189,23 @@ int cmd_devices(int argc, char **argv) {
             count = 0;
             failures++;
         }
-        if (count == 0) {
-            if (json) {
-                cJSON *o = cJSON_CreateObject();
-                cJSON_AddStringToObject(o, "backend", bname);
-                cJSON_AddStringToObject(o, "reason", why);
-                cJSON_AddItemToArray(jnone, o);
-            } else {
-                printf("%-10s no devices: %s\n", bname, why);
-            }
-            continue;
-        }
+        if (count == 0) report_no_devices(bname, why, jnone);
         for (int d = 0; d < count; d++) {
             dt_device_info in;
             const dt_status st = dt_backend_device_info(b, d, &in);
             if (st == DT_ERR_UNSUPPORTED) {
-                /* There, but this build cannot use it (a GPU older than the
-                 * architectures compiled for): listed with the reason, not
-                 * a failure of the command. */
-                char spec[48];
-                snprintf(spec, sizeof spec, "%s:%d", bname, d);
-                if (json) {
-                    cJSON *o = cJSON_CreateObject();
-                    cJSON_AddStringToObject(o, "spec", spec);
-                    cJSON_AddStringToObject(o, "reason", dt_last_error());
-                    cJSON_AddItemToArray(junusable, o);
-                } else {
-                    /* The message names the device already. */
-                    const char *why = dt_last_error();
-                    const size_t n = strlen(spec);
-                    if (!strncmp(why, spec, n) && !strncmp(why + n, ": ", 2)) why += n + 2;
-                    printf("%-10s unusable: %s\n", spec, why);
-                }
-                continue;
-            }
-            if (st != DT_OK) {
+                report_unusable(bname, d, junusable);
+            } else if (st != DT_OK) {
                 fprintf(stderr, "distro-cli devices: %s:%d: %s\n", bname, d, dt_last_error());
                 failures++;
-                continue;
-            }
-            if (json) {
+            } else if (json) {
                 cJSON_AddItemToArray(jdevs, info_json(&in));
-                continue;
+            } else {
+                print_device(&in);
             }
-            char mem[32], sg[16];
-            format_bytes(in.memory_bytes, mem, sizeof mem);
-            snprintf(sg, sizeof sg, "%d", in.subgroup_size);
-            printf("%-10s %-15s %-36.36s %10s %5d %4s %4s %4s %s\n", in.spec,
-                   dt_device_type_name(in.type), in.name, mem, in.compute_units,
-                   in.subgroup_size ? sg : "-", in.fp16 ? "yes" : "no", in.fp64 ? "yes" : "no",
-                   in.canonical_on_host ? "host" : "device");
-            printf("%-10s vendor %s; driver %s%s%s%s%s\n", "", in.vendor, in.driver,
-                   in.platform[0] ? "; platform " : "", in.platform, in.note[0] ? "; " : "",
-                   in.note);
-            /* Ops that do not run on the device, if any. */
-            uint64_t all =
-                dt_op_count() >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << dt_op_count()) - 1);
-            char host[512], none[512];
-            op_list(in.ops_on_host, host, sizeof host);
-            op_list(all & ~(in.ops_on_device | in.ops_on_host), none, sizeof none);
-            if ((in.ops_on_device | in.ops_on_host) && (host[0] || none[0]))
-                printf("%-10s ops on the host: %s%s%s\n", "", host[0] ? host : "none",
-                       none[0] ? "; unsupported: " : "", none);
         }
     }
-    /* The options each backend takes (SPEC:OPTION=VALUE...). */
-    cJSON *jopts = json ? cJSON_AddArrayToObject(root, "device_options") : NULL;
-    bool header = false;
-    for (int b = 0; b < dt_backend_count(); b++) {
-        const char *name, *help;
-        char values[64];
-        for (int i = 0; dt_backend_option(b, i, &name, values, sizeof values, &help); i++) {
-            if (json) {
-                cJSON *o = cJSON_CreateObject();
-                cJSON_AddStringToObject(o, "backend", dt_backend_name(b));
-                cJSON_AddStringToObject(o, "option", name);
-                cJSON_AddStringToObject(o, "values", values);
-                cJSON_AddStringToObject(o, "help", help);
-                cJSON_AddItemToArray(jopts, o);
-                continue;
-            }
-            if (!header)
-                printf("\ndevice options: append :OPTION=VALUE to a spec (cpu:threads=2:gemm=own, "
-                       "vulkan:0:kernels=gpu)\n");
-            header = true;
-            char opt[96];
-            snprintf(opt, sizeof opt, "%s=%s", name, values);
-            printf("  %-8s %-22s %s\n", i ? "" : dt_backend_name(b), opt, help);
-        }
-    }
+    list_device_options(root);
     if (json) {
         char *text = cJSON_Print(root);
         if (text) printf("%s\n", text);

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A GPU this build has no code for, through the CLI (issue 10): the emulated
 # driver plays a compute capability 7.0 card (a V100; CUDA 13 compiles
 # nothing below 7.5). `devices` lists it as unusable with the reason and
@@ -29,6 +30,7 @@ expect_grep "the other devices are still listed" '^cpu +cpu ' "$WORK/volta.out"
 rc=0
 "$CLI" devices --json >"$WORK/volta.json" 2>"$WORK/volta-json.err" || rc=$?
 expect_eq "devices --json's exit status with an unusable GPU" "$rc" 0
+why=""
 jv why "$WORK/volta.json" '.unusable_devices[spec=cudaemu:0].reason'
 [[ "$why" =~ $REASON ]] || fail "unusable_devices' reason: '$why'"
 note "ok: --json lists cudaemu:0 under unusable_devices: $why"

@@ -27,6 +27,15 @@ typedef struct cpu_buffer {
     void *data;
 } cpu_buffer;
 
+/* Below this many elements an elementwise, norm or DeMo op runs on the
+ * calling thread: waking a passively waiting thread (issue 10) costs more
+ * than such an op takes. Measured at 2^17 against 2^15 on a 2-core Zen 4
+ * (4 interleaved rounds): the shakespeare preset's DeMo workers at batch 4
+ * (the default run's micro-batch) 10% faster on an idle machine and the
+ * same beside a busy process; small, whose ops are larger, unchanged. No
+ * result depends on it (column stripes and fixed reduction chunks). */
+#define CPU_PARALLEL_MIN 131072
+
 /* Host pointer to the first element of a view. */
 static inline float *cpu_f32(const dt_tensor *t) {
     return (float *)((char *)((const cpu_buffer *)t->buf)->data + t->offset);

@@ -10,14 +10,12 @@
 
 #include "backends/cpu/cpu_backend.h"
 
-#define PARALLEL_MIN 32768
-
 dt_status cpu_demo_momentum(dt_device *dev, const dt_tensor *d, const dt_tensor *g, int64_t n,
                             float beta, float lr) {
     (void)dev;
     float *pd = cpu_f32(d);
     const float *pg = cpu_f32(g);
-#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (n >= CPU_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) pd[i] = beta * pd[i] + lr * pg[i];
     return DT_OK;
 }
@@ -213,7 +211,7 @@ dt_status cpu_demo_topk(dt_device *dev, const dt_tensor *coeffs, int64_t n_tiles
     const float *pc = cpu_f32(coeffs);
     int32_t *pi = cpu_i32(idx);
     float *pv = cpu_f32(vals);
-#pragma omp parallel for schedule(static) if (n_tiles * tile_size >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (n_tiles * tile_size >= CPU_PARALLEL_MIN)
     for (int64_t t = 0; t < n_tiles; t++)
         topk_tile(pc + t * tile_size, tile_size, k, scratch + thread_id() * tile_size, pi + t * k,
                   pv + t * k);

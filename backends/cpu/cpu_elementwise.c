@@ -9,8 +9,6 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/cpu_vec_math.h"
 
-/* Below this many elements an op runs on the calling thread. */
-#define PARALLEL_MIN 32768
 /* Reductions: this many chunks, whatever n and the thread count. */
 #define REDUCE_CHUNKS 64
 
@@ -19,7 +17,7 @@ dt_status cpu_add(dt_device *dev, const dt_tensor *a, const dt_tensor *b, const 
     (void)dev;
     const float *pa = cpu_f32(a), *pb = cpu_f32(b);
     float *py = cpu_f32(y); /* may alias a or b: each element is read before it is written */
-#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (n >= CPU_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) py[i] = pa[i] + pb[i];
     return DT_OK;
 }
@@ -29,7 +27,7 @@ dt_status cpu_scale(dt_device *dev, const dt_tensor *x, float alpha, const dt_te
     (void)dev;
     const float *px = cpu_f32(x);
     float *py = cpu_f32(y);
-#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (n >= CPU_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) py[i] = alpha * px[i];
     return DT_OK;
 }
@@ -37,7 +35,7 @@ dt_status cpu_scale(dt_device *dev, const dt_tensor *x, float alpha, const dt_te
 dt_status cpu_fill(dt_device *dev, const dt_tensor *y, float value, int64_t n) {
     (void)dev;
     float *py = cpu_f32(y);
-#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (n >= CPU_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) py[i] = value;
     return DT_OK;
 }
@@ -53,7 +51,7 @@ dt_status cpu_sum_squares(dt_device *dev, const dt_tensor *x, const dt_tensor *o
     double part[REDUCE_CHUNKS];
     /* Squares are summed in double: gradient norms over millions of elements
      * lose several digits in float. Eight lanes are one AVX-512 register. */
-#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (n >= CPU_PARALLEL_MIN)
     for (int64_t c = 0; c < REDUCE_CHUNKS; c++) {
         int64_t lo, hi;
         chunk_range(n, c, &lo, &hi);
@@ -76,7 +74,7 @@ dt_status cpu_check_finite(dt_device *dev, const dt_tensor *x, const dt_tensor *
     uint32_t bad = 0;
     /* A float is inf or NaN exactly when its exponent bits are all ones; the
      * integer test vectorises where isfinite() would not. */
-#pragma omp parallel for schedule(static) reduction(| : bad) if (n >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) reduction(| : bad) if (n >= CPU_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) bad |= (bits[i] & 0x7f800000u) == 0x7f800000u;
     *cpu_f32(out) = bad ? 0.0f : 1.0f;
     return DT_OK;
@@ -93,7 +91,7 @@ dt_status cpu_adamw(dt_device *dev, const dt_tensor *p, const dt_tensor *g, cons
     const float bias1 = hp->bias1, bias2 = hp->bias2, gs = hp->grad_scale;
     /* The order of ops.h, one rounding per operation (no contraction in this
      * file): every backend can reproduce these bits if it wants to. */
-#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (n >= CPU_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) {
         float gi = gs * pg[i];
         float mi = b1 * pm[i] + one_b1 * gi;

@@ -13,8 +13,6 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/cpu_vec_math.h"
 
-/* Below this many elements an op runs on the calling thread. */
-#define PARALLEL_MIN 32768
 /* Weight gradients split over columns do so in whole cache lines. */
 #define COL_CHUNK 16
 /* RMSNorm backward works through rows in blocks of this many bytes of x and
@@ -42,7 +40,7 @@ dt_status cpu_embedding_fwd(dt_device *dev, const dt_tensor *tokens, const dt_te
     const float *tab = cpu_f32(table);
     float *o = cpu_f32(out);
     const int64_t n = dt_tensor_numel(tokens), vocab = table->shape[0], dim = table->shape[1];
-#pragma omp parallel for schedule(static) if (n * dim >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (n * dim >= CPU_PARALLEL_MIN)
     for (int64_t t = 0; t < n; t++) {
         const int32_t id = tok[t];
         if (id >= 0 && id < vocab)
@@ -62,7 +60,7 @@ dt_status cpu_embedding_bwd(dt_device *dev, const dt_tensor *tokens, const dt_te
     const int64_t n = dt_tensor_numel(tokens), vocab = dtable->shape[0], dim = dtable->shape[1];
     /* A token may repeat: splitting over tokens would race on its row. Each
      * thread owns a stripe of columns and goes through the tokens in order. */
-#pragma omp parallel if (n * dim >= PARALLEL_MIN)
+#pragma omp parallel if (n * dim >= CPU_PARALLEL_MIN)
     {
         int64_t c_lo, c_hi;
         column_stripe(dim, &c_lo, &c_hi);
@@ -85,7 +83,7 @@ dt_status cpu_rmsnorm_fwd(dt_device *dev, const dt_tensor *x, const dt_tensor *w
     (void)dev;
     const float *px = cpu_f32(x), *pw = cpu_f32(w);
     float *py = cpu_f32(y), *pr = cpu_f32(rstd);
-#pragma omp parallel for schedule(static) if (rows * cols >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (rows * cols >= CPU_PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = px + r * cols;
         float *yr = py + r * cols; /* may alias xr: the sum is taken before any write */
@@ -133,7 +131,7 @@ dt_status cpu_rmsnorm_bwd(dt_device *dev, const dt_tensor *x, const dt_tensor *w
     /* Blocks of about RMS_BLOCK_BYTES of x and dy: few barriers, and a block
      * still in L2 when the dx pass reads it again. */
     const int64_t block = cols * 8 >= RMS_BLOCK_BYTES ? 1 : RMS_BLOCK_BYTES / (cols * 8);
-#pragma omp parallel if (rows * cols >= PARALLEL_MIN)
+#pragma omp parallel if (rows * cols >= CPU_PARALLEL_MIN)
     {
         int64_t c_lo, c_hi;
         column_stripe(cols, &c_lo, &c_hi);
@@ -166,7 +164,7 @@ dt_status cpu_rope(dt_device *dev, const dt_tensor *x, const dt_tensor *table, i
     const int64_t half = head_dim / 2, heads = rot_cols / head_dim;
     /* The inverse rotation is the forward one with the sine negated. */
     const float sign = inverse ? -1.0f : 1.0f;
-#pragma omp parallel for schedule(static) if (rows * rot_cols >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (rows * rot_cols >= CPU_PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++) {
         const float *cs = tab + (r % seq_len) * half * 2;
         for (int64_t h = 0; h < heads; h++) {
@@ -189,7 +187,7 @@ dt_status cpu_swiglu_fwd(dt_device *dev, const dt_tensor *h, const dt_tensor *ou
     (void)dev;
     const float *ph = cpu_f32(h);
     float *po = cpu_f32(out);
-#pragma omp parallel for schedule(static) if (n * f >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (n * f >= CPU_PARALLEL_MIN)
     for (int64_t r = 0; r < n; r++) {
         const float *g = ph + r * 2 * f, *u = g + f;
         float *o = po + r * f;
@@ -204,7 +202,7 @@ dt_status cpu_swiglu_bwd(dt_device *dev, const dt_tensor *h, const dt_tensor *do
     (void)dev;
     const float *ph = cpu_f32(h), *pd = cpu_f32(dout);
     float *pdh = cpu_f32(dh);
-#pragma omp parallel for schedule(static) if (n * f >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (n * f >= CPU_PARALLEL_MIN)
     for (int64_t r = 0; r < n; r++) {
         const float *g = ph + r * 2 * f, *u = g + f, *d = pd + r * f;
         float *dg = pdh + r * 2 * f, *du = dg + f;
@@ -269,7 +267,7 @@ dt_status cpu_softmax_xent(dt_device *dev, const dt_tensor *logits, const dt_ten
     /* May alias logits: each element is read before it is written, and the
      * target's logit before any. */
     float *pd = dlogits ? cpu_f32(dlogits) : NULL;
-#pragma omp parallel for schedule(static) if (n * vocab >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (n * vocab >= CPU_PARALLEL_MIN)
     for (int64_t r = 0; r < n; r++) {
         const float *l = pl + r * vocab;
         float *d = pd ? pd + r * vocab : NULL;

@@ -9,10 +9,10 @@
  *   NNf             machine code for the family: same major, minor >= N.
  * Machine code moves across minor revisions on desktop GPUs only: on Tegra
  * (Jetson, integrated) it runs on exactly its own capability. (CUDA C++
- * Programming Guide, "Binary Compatibility" and "PTX Compatibility".) CUDA 13 no longer compiles
- * for compute capabilities below 7.5, while current drivers still list such GPUs (Pascal and Volta
- * cards): without this check `auto` would pick one and fail at its first
- * kernel. */
+ * Programming Guide, "Binary Compatibility" and "PTX Compatibility".)
+ * CUDA 13 no longer compiles for compute capabilities below 7.5, while
+ * current drivers still list such GPUs (Pascal and Volta cards): without
+ * this check `auto` would pick one and fail at its first kernel. */
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdlib.h>

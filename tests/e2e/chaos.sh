@@ -149,10 +149,7 @@ AUTH=(--open)
 PEER_AUTH=()
 if "$CLI" keygen --out "$WORK/coordinator.keys" >"$WORK/keygen.txt" 2>&1; then
     AUTH=(--keys "$WORK/coordinator.keys")
-    for name in "${NAMES[@]}"; do
-        pub=$(keygen "$WORK/$name.keys")
-        echo "peer $pub $name" >>"$WORK/coordinator.keys"
-    done
+    admit_keys "${NAMES[@]}"
     note "CURVE: the coordinator admits the four peer keys"
 elif grep -qi curve "$WORK/keygen.txt"; then
     note "no CURVE in this build: the run is open ($(cat "$WORK/keygen.txt"))"

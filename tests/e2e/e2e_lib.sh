@@ -209,15 +209,21 @@ keygen() {
     "$CLI" keygen --out "$1" 2>/dev/null || fail "distro-cli keygen --out $1 failed"
 }
 
-# admitted_keys NAME...: a coordinator keypair in $WORK/coordinator.keys
-# that admits one fresh keypair per NAME ($WORK/NAME.keys, under NAME).
-admitted_keys() {
-    keygen "$WORK/coordinator.keys" >/dev/null || exit 1
+# admit_keys NAME...: one fresh keypair per NAME ($WORK/NAME.keys), each
+# admitted under NAME by the coordinator keys file $WORK/coordinator.keys.
+admit_keys() {
     local name pub
     for name in "$@"; do
         pub=$(keygen "$WORK/$name.keys") || exit 1
         printf 'peer %s %s\n' "$pub" "$name" >>"$WORK/coordinator.keys"
     done
+}
+
+# admitted_keys NAME...: a coordinator keypair in $WORK/coordinator.keys
+# that admits one fresh keypair per NAME ($WORK/NAME.keys, under NAME).
+admitted_keys() {
+    keygen "$WORK/coordinator.keys" >/dev/null || exit 1
+    admit_keys "$@"
 }
 
 # Skips the test when this libzmq has no CURVE (distro-cli keygen says so):

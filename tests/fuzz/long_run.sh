@@ -8,7 +8,9 @@
 #   run `ctest --test-dir BUILD_DIR -L fuzz` first: it builds the seed corpora.
 # Results stay in BUILD_DIR/tests/fuzz/long/NAME (log, corpus, artifacts).
 set -u
-build="$1" seconds="$2"
+seconds="$2"
+# Absolute: each session runs inside its own work folder.
+build=$(cd "$1" 2>/dev/null && pwd) || { echo "long_run.sh: no build folder '$1'" >&2; exit 1; }
 shift 2
 for name in "$@"; do
     fuzzer="$build/tests/fuzz/fuzz_$name"

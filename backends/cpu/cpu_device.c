@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -12,6 +13,18 @@
 
 /* Every buffer is 64-byte aligned (a cache line, an AVX-512 vector). */
 #define CPU_ALIGN 64
+
+/* Buffers of CPU_HUGE_PAGE bytes or more start on such a boundary and are
+ * advised to the kernel as transparent huge pages (MADV_HUGEPAGE). Debian's
+ * and Ubuntu's default THP mode, "madvise", backs only advised memory with
+ * 2 MiB pages, and a training step streams through every weight, gradient
+ * and AdamW moment, touching hundreds of thousands of 4 KiB pages a step at
+ * the GPT-2 shape. Measured on a 2-core Zen 4 (3 interleaved pairs each):
+ * the GPT-2 124M shape (B=4, T=64) 3-7% more tokens/s, the small preset
+ * (batch 8) 3-5%, and the GPT-2 run's page faults fell from 659k to 125k.
+ * Only advice: where THP is off or madvise refuses, the buffer is used as
+ * it is. Results do not depend on it. */
+#define CPU_HUGE_PAGE ((size_t)2 << 20)
 
 static dt_status cpu_probe(int *count, char *why, size_t why_len) {
     (void)why;
@@ -136,7 +149,12 @@ static dt_status cpu_sync(dt_device *dev) {
 static dt_status cpu_buffer_alloc(dt_device *dev, size_t bytes, dt_buffer **out) {
     cpu_buffer *b = calloc(1, sizeof *b);
     size_t rounded = (bytes + CPU_ALIGN - 1) / CPU_ALIGN * CPU_ALIGN;
-    if (b) b->data = aligned_alloc(CPU_ALIGN, rounded);
+    const int huge = rounded >= CPU_HUGE_PAGE;
+    if (b && posix_memalign(&b->data, huge ? CPU_HUGE_PAGE : CPU_ALIGN, rounded) != 0)
+        b->data = NULL;
+#ifdef MADV_HUGEPAGE
+    if (b && b->data && huge) (void)madvise(b->data, rounded, MADV_HUGEPAGE);
+#endif
     if (!b || !b->data) {
         free(b);
         return dt_error(DT_ERR_OOM, "buffer_alloc: cannot allocate %zu bytes of host memory on %s",

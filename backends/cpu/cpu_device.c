@@ -20,8 +20,9 @@
  * 2 MiB pages, and a training step streams through every weight, gradient
  * and AdamW moment, touching hundreds of thousands of 4 KiB pages a step at
  * the GPT-2 shape. Measured on a 2-core Zen 4 (3 interleaved pairs each):
- * the GPT-2 124M shape (B=4, T=64) 3-7% more tokens/s, the small preset
- * (batch 8) 3-5%, and the GPT-2 run's page faults fell from 659k to 125k.
+ * the GPT-2 124M shape (B=4, T=64) 1-7% more tokens/s (5 back-to-back
+ * pairs), the small preset (batch 8) 3-5% (3 pairs), and the GPT-2 run's
+ * page faults fell from 659k to 127k.
  * Only advice: where THP is off or madvise refuses, the buffer is used as
  * it is. Results do not depend on it. */
 #define CPU_HUGE_PAGE ((size_t)2 << 20)

@@ -19,10 +19,10 @@
  * and Ubuntu's default THP mode, "madvise", backs only advised memory with
  * 2 MiB pages, and a training step streams through every weight, gradient
  * and AdamW moment, touching hundreds of thousands of 4 KiB pages a step at
- * the GPT-2 shape. Measured on a 2-core Zen 4, one binary with and without:
- * the GPT-2 124M shape (B=4, T=64) 1-7% more tokens/s (5 back-to-back
- * pairs), the small preset (batch 8) 3-5% (3 pairs), and the GPT-2 run's
- * page faults fell from 659k to 127k.
+ * the GPT-2 shape. Measured on a 2-core Zen 4, one binary with and without,
+ * back-to-back pairs: the GPT-2 124M shape (B=4, T=64) faster in 8 of 9
+ * (median +5%), the small preset (batch 8) in 5 of 6 (median +4%); the
+ * GPT-2 run's page faults fell from 659k to 127k.
  * Only advice: where THP is off or madvise refuses, the buffer is used as
  * it is. Results do not depend on it. */
 #define CPU_HUGE_PAGE ((size_t)2 << 20)

@@ -95,6 +95,24 @@ llmc_run() {
 median() { printf '%s\n' "$@" | grep -v '^$' | sort -g |
   awk '{ a[NR] = $1 } END { if (NR) print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "-" }'; }
+# Each round's own ratio, then their median: the programs of one round run
+# within minutes of each other, so a machine whose speed drifts between
+# rounds (other jobs come and go) moves both sides of a round's ratio, while
+# a ratio of medians can pair one program's fast round with another's slow.
+round_ratios() { # "A1 A2 ..." "B1 B2 ..." (0: no figure): "A1/B1x ... (median Mx)" or "-"
+  local -a a=($1) b=($2) r=()
+  local i out=""
+  for i in "${!a[@]}"; do
+    r+=("$(awk -v x="${a[$i]}" -v y="${b[$i]:-0}" 'BEGIN { if (x > 0 && y > 0) printf "%.2f", x / y }')")
+    out+="${r[-1]:--}${r[-1]:+x} "
+  done
+  local m
+  m=$(median "${r[@]}")
+  if [ -n "$m" ]; then echo "${out}(median ${m}x)"; else echo "-"; fi
+}
+# The words of an array with 0 for a run that printed no figure, so rounds
+# stay aligned when a list goes through round_ratios.
+figures() { local x out=(); for x in "$@"; do out+=("${x:-0}"); done; echo "${out[*]}"; }
 
 cpu=$(lscpu | sed -n 's/^Model name: *//p')
 echo "CPU: $cpu; $(nproc) cores online; $threads threads per program; OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
@@ -129,6 +147,8 @@ best=$(printf '%s\n' "$mo" "$mb" | sort -g | tail -n 1)
 echo "median: distro default $md, own kernel $mo, OpenBLAS $mb, torch eager $me, torch.compile ${mc:--}"
 echo "ratios: default/best path $(ratio "$md" "$best"), distro/eager $(ratio "$md" "$me")," \
      "distro/compile $(ratio "$md" "$mc")"
+echo "round ratios: distro/eager $(round_ratios "$(figures "${d[@]}")" "$(figures "${e[@]}")");" \
+     "distro/compile $(round_ratios "$(figures "${d[@]}")" "$(figures "${c[@]:-}")")"
 
 # ---- GPT-2 124M shape, B=4, T=64 ----------------------------------------------
 cat >"$tmp/gpt2.json" <<'EOF'
@@ -150,3 +170,5 @@ done
 md=$(median "${d[@]}") ml=$(median "${l[@]:-}") me=$(median "${e[@]}")
 echo "median: distro $md, llm.c ${ml:--}, torch eager $me"
 echo "ratios: distro/llm.c $(ratio "$md" "$ml"), distro/eager $(ratio "$md" "$me")"
+echo "round ratios: distro/llm.c $(round_ratios "$(figures "${d[@]}")" "$(figures "${l[@]:-}")");" \
+     "distro/eager $(round_ratios "$(figures "${d[@]}")" "$(figures "${e[@]}")")"

@@ -23,8 +23,8 @@ packages=(
   # Vulkan backend: loader headers, shader compiler; lavapipe runs it on the CPU
   libvulkan-dev glslc mesa-vulkan-drivers
   # tests: independent checkpoint reader, fuzzing with clang's libFuzzer,
-  # a real browser for the dashboard and report
-  python3 python3-venv clang clang-format chromium
+  # a real browser for the dashboard and report, Vulkan's validation layer
+  python3 python3-venv clang clang-format chromium vulkan-validationlayers
 )
 
 missing=()

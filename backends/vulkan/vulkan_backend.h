@@ -111,12 +111,16 @@ typedef struct vk_instance {
     vk_fns fn;
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
-    bool validation; /* the Khronos validation layer is on */
+    bool validation;       /* the Khronos validation layer is on */
+    int validation_errors; /* error messages it sent; any fails the device's next op */
+    char validation_first[384];
 } vk_instance;
 
 /* Open the loader and create an instance; `validation` asks for the Khronos
- * layer (the device option validation=on). Without loader, driver or a usable
- * device the reason goes to `why` and the status is DT_ERR_UNAVAILABLE. */
+ * layer with synchronization validation (the device option validation=on).
+ * Without loader, driver, usable device or (when asked for) the layer, the
+ * reason goes to `why` and the status is DT_ERR_UNAVAILABLE. The instance
+ * must not move while it exists: the layer reports into it. */
 dt_status vk_instance_create(vk_instance *vi, bool validation, char *why, size_t why_len);
 void vk_instance_destroy(vk_instance *vi);
 

@@ -76,10 +76,25 @@ dt_status vk_fail(vk_device *d, const char *op, const char *call, VkResult r) {
     return st;
 }
 
-dt_status vk_check_alive(vk_device *d, const char *op) {
+static dt_status lost_status(vk_device *d, const char *op) {
     if (!d->lost) return DT_OK;
     return dt_error(DT_ERR_DEVICE, "%s: %s (%s) is unusable: %s; close and reopen it", op,
                     d->base.info.spec, d->base.info.name, d->lost_reason);
+}
+
+/* Under validation=on, any error the layer reported fails every later op.
+ * Waits still wait first (vk_wait): freeing a buffer must not skip the wait
+ * for the work still using it. */
+static dt_status validation_status(vk_device *d, const char *op) {
+    if (!d->vi.validation_errors) return DT_OK;
+    return dt_error(DT_ERR_DEVICE,
+                    "%s: %s: the Khronos validation layer reported %d error(s); the first: %s", op,
+                    d->base.info.spec, d->vi.validation_errors, d->vi.validation_first);
+}
+
+dt_status vk_check_alive(vk_device *d, const char *op) {
+    dt_status st = lost_status(d, op);
+    return st != DT_OK ? st : validation_status(d, op);
 }
 
 dt_status vk_batches_create(vk_device *d) {
@@ -269,8 +284,8 @@ void vk_poll(vk_device *d) {
 }
 
 dt_status vk_wait(vk_device *d, uint64_t serial, const char *op) {
-    if (serial <= d->completed) return DT_OK;
-    dt_status st = vk_check_alive(d, op);
+    if (serial <= d->completed) return validation_status(d, op);
+    dt_status st = lost_status(d, op);
     if (st != DT_OK) return st;
     vk_batch *cur = &d->batches[d->current];
     if (cur->recording && cur->serial <= serial) {
@@ -285,7 +300,7 @@ dt_status vk_wait(vk_device *d, uint64_t serial, const char *op) {
         }
     }
     if (serial > d->completed) d->completed = serial;
-    return DT_OK;
+    return validation_status(d, op);
 }
 
 dt_status vk_op_sync(dt_device *dev) {

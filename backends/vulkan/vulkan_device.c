@@ -145,7 +145,8 @@ static const dt_option_spec vk_options[] = {
                      "off: the fp32 variants of the shaders that have a double-precision one, as "
                      "on GPUs without shaderFloat64"},
     [VK_OPT_VALIDATION] = {"validation", "off|on", 0, 0,
-                           "on: the Khronos validation layer (if installed) checks every call"},
+                           "on: the Khronos validation layer checks every call, synchronization "
+                           "included; an error fails the next op"},
     [VK_OPT_PROFILE] = {"profile", "off|on", 0, 0,
                         "on: ops run one at a time, timed; a table on stderr at close"},
     {NULL, NULL, 0, 0, NULL},

@@ -32,18 +32,58 @@ static bool has_instance_extension(vk_fns *fn, const char *layer, const char *na
     return false;
 }
 
-/* Validation messages go to stderr: this path exists for a developer
- * debugging a shader or a barrier, who asked for it by environment. */
+/* An error message of the validation layer fails the device's next op with
+ * the first message (vk_check_alive), so a test under validation=on fails on
+ * any misuse. Warnings go to stderr: validation=on is a developer's option,
+ * like profile=on's table. */
 static VKAPI_ATTR VkBool32 VKAPI_CALL validation_message(
     VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT type,
     const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
     (void)type;
-    (void)user;
-    const char *level = severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT     ? "error"
-                        : severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT ? "warning"
-                                                                                      : "info";
-    fprintf(stderr, "distro vulkan validation %s: %s\n", level, data->pMessage);
+    vk_instance *vi = user;
+    if (severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) {
+        if (vi->validation_errors++ == 0)
+            snprintf(vi->validation_first, sizeof vi->validation_first, "%s", data->pMessage);
+    } else {
+        fprintf(stderr, "distro vulkan validation warning: %s\n", data->pMessage);
+    }
     return VK_FALSE;
+}
+
+/* The layer, its extensions and synchronization validation, which also
+ * reports hazards (a missing barrier) that a CPU device forgives and a GPU
+ * does not. Without the messenger extension errors could not fail ops, so
+ * both are required. */
+static dt_status validation_layer(vk_fns *fn, const char **layers, uint32_t *n_layers,
+                                  const char **exts, uint32_t *n_exts, const void **next, char *why,
+                                  size_t why_len) {
+    static const VkValidationFeatureEnableEXT enables[] = {
+        VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+    static const VkValidationFeaturesEXT features = {
+        .sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
+        .enabledValidationFeatureCount = 1,
+        .pEnabledValidationFeatures = enables,
+    };
+    if (!has_layer(fn, VALIDATION_LAYER)) {
+        snprintf(why, why_len,
+                 "validation=on: the Khronos validation layer (%s) is not installed "
+                 "(apt-get install vulkan-validationlayers)",
+                 VALIDATION_LAYER);
+        return DT_ERR_UNAVAILABLE;
+    }
+    if (!has_instance_extension(fn, NULL, VK_EXT_DEBUG_UTILS_EXTENSION_NAME) &&
+        !has_instance_extension(fn, VALIDATION_LAYER, VK_EXT_DEBUG_UTILS_EXTENSION_NAME)) {
+        snprintf(why, why_len, "validation=on: the layer %s offers no %s to report through",
+                 VALIDATION_LAYER, VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+        return DT_ERR_UNAVAILABLE;
+    }
+    layers[(*n_layers)++] = VALIDATION_LAYER;
+    exts[(*n_exts)++] = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+    if (has_instance_extension(fn, VALIDATION_LAYER, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME)) {
+        exts[(*n_exts)++] = VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME;
+        *next = &features;
+    }
+    return DT_OK;
 }
 
 dt_status vk_instance_create(vk_instance *vi, bool validation, char *why, size_t why_len) {
@@ -63,20 +103,16 @@ dt_status vk_instance_create(vk_instance *vi, bool validation, char *why, size_t
     }
 
     const char *layers[1];
-    const char *exts[2];
+    const char *exts[3];
     uint32_t n_layers = 0, n_exts = 0;
     VkInstanceCreateFlags flags = 0;
+    const void *next = NULL;
     if (validation) {
-        if (has_layer(fn, VALIDATION_LAYER)) {
-            layers[n_layers++] = VALIDATION_LAYER;
-            if (has_instance_extension(fn, NULL, VK_EXT_DEBUG_UTILS_EXTENSION_NAME) ||
-                has_instance_extension(fn, VALIDATION_LAYER, VK_EXT_DEBUG_UTILS_EXTENSION_NAME))
-                exts[n_exts++] = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
-        } else {
-            fprintf(stderr,
-                    "distro vulkan: DISTRO_VULKAN_VALIDATION is set but the layer %s is "
-                    "not installed (apt-get install vulkan-validationlayers)\n",
-                    VALIDATION_LAYER);
+        st = validation_layer(fn, layers, &n_layers, exts, &n_exts, &next, why, why_len);
+        if (st != DT_OK) {
+            vk_loader_close(vi->lib);
+            vi->lib = NULL;
+            return st;
         }
     }
     /* MoltenVK and other non-conformant drivers are only listed when asked. */
@@ -93,6 +129,7 @@ dt_status vk_instance_create(vk_instance *vi, bool validation, char *why, size_t
     };
     VkInstanceCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+        .pNext = next,
         .flags = flags,
         .pApplicationInfo = &app,
         .enabledLayerCount = n_layers,
@@ -119,7 +156,7 @@ dt_status vk_instance_create(vk_instance *vi, bool validation, char *why, size_t
         return st;
     }
     vi->validation = n_layers > 0;
-    if (vi->validation && n_exts && fn->CreateDebugUtilsMessengerEXT) {
+    if (vi->validation) {
         VkDebugUtilsMessengerCreateInfoEXT mi = {
             .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
             .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
@@ -128,8 +165,17 @@ dt_status vk_instance_create(vk_instance *vi, bool validation, char *why, size_t
                            VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
                            VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
             .pfnUserCallback = validation_message,
+            .pUserData = vi,
         };
-        fn->CreateDebugUtilsMessengerEXT(vi->instance, &mi, NULL, &vi->messenger);
+        r = fn->CreateDebugUtilsMessengerEXT
+                ? fn->CreateDebugUtilsMessengerEXT(vi->instance, &mi, NULL, &vi->messenger)
+                : VK_ERROR_EXTENSION_NOT_PRESENT;
+        if (r != VK_SUCCESS) {
+            snprintf(why, why_len, "validation=on: vkCreateDebugUtilsMessengerEXT failed: %s",
+                     vk_result_name(r));
+            vk_instance_destroy(vi);
+            return DT_ERR_UNAVAILABLE;
+        }
     }
     return DT_OK;
 }

@@ -152,7 +152,7 @@ template <typename F> void drain(emu_stream *s, F until) {
         s->queue.pop_front();
         if (o.event)
             o.event->done = true;
-        else
+        else if (o.bytes) // a cancelled record is a copy of no bytes, from null
             memmove(o.dst, o.src, o.bytes);
         if (until(o)) return;
     }

@@ -18,6 +18,7 @@ extern "C" {
 }
 
 static dt_device *cpu;
+static std::vector<dt_tensor> made; // every tensor mk() allocated, freed at exit
 static std::mt19937 rng(42);
 static int fails = 0;
 static float rnd() {
@@ -35,6 +36,7 @@ static dt_tensor mk(const void *data, dt_dtype t, std::vector<int64_t> shape) {
         exit(1);
     }
     if (data) dt_buffer_upload(r.buf, r.offset, data, dt_tensor_bytes(&r));
+    made.push_back(r);
     return r;
 }
 static std::vector<float> down(dt_tensor t) {
@@ -331,5 +333,7 @@ int main() {
     test_elementwise();
     printf("%s: %d checks failed (CUDA kernels under CPU emulation, not on a GPU)\n",
            fails ? "FAIL" : "PASS", fails);
+    for (dt_tensor &t : made) dt_tensor_free(&t);
+    dt_device_close(cpu);
     return fails != 0;
 }

@@ -123,5 +123,6 @@ int main(void) {
                     }
     printf("%s: cu_gemm's mapping onto column-major GEMM, %d cases, %d failed\n",
            fails ? "FAIL" : "PASS", cases, fails);
+    dt_device_close(cpu);
     return fails != 0;
 }

@@ -4,7 +4,8 @@
  * - when both replicas apply the same payloads (the CPU's), their parameter
  *   hashes are equal after every DeMo step: the canonical update is bit-exact
  *   across backends even though forward and backward differ in rounding.
- * DISTRO_TEST_DEVICES (comma list of specs) restricts the devices. */
+ * DISTRO_TEST_DEVICES (comma list of specs) restricts the devices; specs given
+ * as arguments (with any options, e.g. vulkan:0:validation=on) name them. */
 #include <math.h>
 #include <string.h>
 
@@ -123,7 +124,7 @@ static void compare(dt_device *cpu, dt_device *dev, const model_dataset *ds, int
     replica_close(&b);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     dt_device *cpu = NULL;
     MUST(dt_device_open("cpu", &cpu));
     model_dataset *ds = NULL;
@@ -131,7 +132,8 @@ int main(void) {
     /* The shared device list (tests/test_util.h): a device that
      * DISTRO_TEST_DEVICES names but this machine lacks fails the test. */
     test_dev devs[16];
-    int n = test_devices(0, devs, 16), tested = 0;
+    int n = argc > 1 ? test_devices_named(argc - 1, argv + 1, devs, 16) : test_devices(0, devs, 16);
+    int tested = 0;
     for (int i = 0; i < n; i++) {
         dt_device *dev = NULL;
         MUST(dt_device_open(devs[i].spec, &dev));

@@ -10,7 +10,7 @@
 # build-sanitize -R e2e).
 #
 # Set-up as in scripts/setup.sh (which it calls, with the sanitizer flags),
-# then about 15 minutes on 2 cores. Passes when every test passes or skips,
+# then 12 to 15 minutes on 2 cores. Passes when every test passes or skips,
 # no sanitizer reported an error, and no leak came from code of ours.
 #
 # Leaks: a leak allocated from a library unloaded before exit is reported

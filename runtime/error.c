@@ -7,6 +7,12 @@
 #include "distro/error.h"
 #include "runtime/text.h"
 
+#ifdef __clang_analyzer__ /* the definitions below, not the analyzer's macros */
+#undef dt_error
+#undef dt_error_wrap
+#undef dt_error_v
+#endif
+
 #define DT_ERROR_MAX 1024
 
 static _Thread_local char last_message[DT_ERROR_MAX];

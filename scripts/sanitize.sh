@@ -16,12 +16,11 @@
 # Leaks: a leak allocated from a library unloaded before exit is reported
 # with "<unknown module>" (or a bare address) as its allocating frame, where
 # code of ours, linked statically with -g, is named. So such a leak is never
-# ours: the Vulkan
-# loader unloads its driver at vkDestroyInstance, and lavapipe (Mesa 22.3)
-# leaks 128 bytes in its one-time set-up at each load. Those are counted and
-# shown, not failed; any other leak fails. Keep ASan's default (fast)
-# unwinder: with fast_unwind_on_malloc=0, lavapipe's first fence wait never
-# returned here.
+# ours: the Vulkan loader unloads its driver at vkDestroyInstance, and
+# lavapipe (Mesa 22.3) leaks 128 bytes in its one-time set-up at each load.
+# Those are counted, not failed; any other leak fails. Keep ASan's default
+# (fast) unwinder: with fast_unwind_on_malloc=0, lavapipe's first fence wait
+# never returned here.
 #
 # cli_install is left out: it builds a program against the installed library
 # with pkg-config's flags, which carry no sanitizer runtime, so it cannot link.

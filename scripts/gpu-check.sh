@@ -101,8 +101,10 @@ if compgen -G "$debs/*.deb" >/dev/null; then
   rm -rf "$deps" && mkdir -p "$deps"
   n=0
   for f in "$debs"/*.deb; do dpkg -x "$f" "$deps" && n=$((n + 1)); done
-  # The .pc files say prefix=/usr; point them at the unpacked tree.
+  # The .pc files say prefix=/usr, and CMake package files name /usr paths
+  # (CLBlast's links /usr/lib/.../libOpenCL.so): point them at the unpacked tree.
   find "$deps" -name '*.pc' -exec sed -i "s|=/usr|=$deps/usr|g" {} +
+  find "$deps" -name '*.cmake' -exec sed -i "s|\([\";]\)/usr\([/\"]\)|\1$deps/usr\2|g" {} +
   multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
   export PKG_CONFIG_PATH="$deps/usr/lib/$multiarch/pkgconfig:$deps/usr/lib/pkgconfig:$deps/usr/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
   export LD_LIBRARY_PATH="$deps/usr/lib/$multiarch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -116,7 +118,8 @@ else
 fi
 
 # ---- build -------------------------------------------------------------------
-mkdir -p "$work"
+# A fresh folder: no log of an earlier check may pass for this one's.
+rm -rf "$work" && mkdir -p "$work"
 [ -d /usr/local/cuda/bin ] && export PATH="$PATH:/usr/local/cuda/bin"
 if [ $do_build = 1 ]; then
   archs=()

@@ -14,7 +14,7 @@
 #   --budget S       wall-clock budget for the whole check (default 470 s);
 #                    a step that cannot start in time is skipped, named
 #   --skip LIST      leave steps out: parity, grad, train, e2e, bench, models,
-#                    torch
+#                    torch, sanitize
 #   --device SPEC    the device checked in place of cuda:0 (e.g. cpu, to try
 #                    the script itself on a machine without a GPU; such a run
 #                    checks no GPU and says so)
@@ -25,7 +25,9 @@
 # step; `distro-cli bench` on every GPU device; a few AdamW steps of the
 # gpt2-small-like and llama-1b presets at batch 1 on cuda:0 (tokens/s and
 # memory); the same models in PyTorch eager fp32 on the same GPU when torch
-# imports, as a tokens/s ratio. Exit status 0 when no step failed, 1 when
+# imports, as a tokens/s ratio; last, with the time left, the parity and
+# gradient tests on cuda:0 under compute-sanitizer (memcheck with leaks,
+# racecheck, synccheck, initcheck). Exit status 0 when no step failed, 1 when
 # one did, 77 when there was no GPU device to check.
 set -uo pipefail
 
@@ -55,7 +57,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 for s in ${skip//,/ }; do
-  case "$s" in parity | grad | train | e2e | bench | models | torch) ;;
+  case "$s" in parity | grad | train | e2e | bench | models | torch | sanitize) ;;
     *) echo "gpu-check: --skip: unknown step '$s'" >&2; exit 2 ;; esac
 done
 
@@ -68,18 +70,26 @@ failed=0
 note() { summary+=("$1|$2|$3"); [ "$1" = FAIL ] && failed=1; printf '[%4ss] %-4s %-28s %s\n' "$(elapsed)" "$1" "$2" "$3"; }
 skipped() { case "$skip" in *",$1,"*) return 0 ;; esac; return 1; }
 
-# run_step NAME SECONDS CMD...: runs CMD with a timeout (never past the
-# budget), its output in $work/NAME.log; PASS, FAIL or SKIP (exit 77).
-run_step() {
-  local name=$1 limit=$2
+# run_logged NAME SECONDS CMD...: runs CMD with a timeout (never past the
+# budget), its output in $work/NAME.log; sets step_rc, step_log and
+# step_limit. Returns 1 without running it when the budget is spent.
+run_logged() {
+  local name=$1 l
+  step_limit=$2
   shift 2
-  local l
   l=$(left)
   if [ "$l" -lt 15 ]; then note SKIP "$name" "out of time (budget ${budget}s)"; return 1; fi
-  [ "$limit" -gt "$l" ] && limit=$l
-  local log="$work/${name//[:\/ ]/_}.log" rc
-  timeout --kill-after=5 "$limit" "$@" >"$log" 2>&1
-  rc=$?
+  [ "$step_limit" -gt "$l" ] && step_limit=$l
+  step_log="$work/${name//[:\/ ]/_}.log"
+  timeout --kill-after=5 "$step_limit" "$@" >"$step_log" 2>&1
+  step_rc=$?
+}
+
+# run_step NAME SECONDS CMD...: run_logged, then PASS, FAIL or SKIP (exit 77).
+run_step() {
+  local name=$1
+  run_logged "$@" || return 1
+  local log=$step_log rc=$step_rc limit=$step_limit
   case $rc in
     0) note PASS "$name" "$(tail -1 "$log" | cut -c1-90)" ;;
     77) note SKIP "$name" "$(grep -m1 -i skip "$log" | cut -c1-90)" ;;
@@ -93,6 +103,28 @@ run_step() {
     *) note FAIL "$name" "exit $rc: $({ grep -m1 -iE 'fail|error' "$log" || tail -1 "$log"; } | cut -c1-80) (log: $log)" ;;
   esac
   return $rc
+}
+
+# sanitize_step NAME SECONDS compute-sanitizer ARGS...: run_logged, then PASS
+# (no error reported), FAIL (errors: exit 86, or the test failed under it) or
+# SKIP (too slow for the time left, or the tool cannot run on this machine).
+sanitize_step() {
+  local name=$1
+  run_logged "$@" || return 0
+  case $step_rc in
+    0) note PASS "$name" "$(grep -m1 'ERROR SUMMARY' "$step_log" | sed 's/^=* *//' | cut -c1-80)" ;;
+    86) note FAIL "$name" "$({ grep -iE '^=+ +(invalid|program hit|race|barrier|uninitiali[sz]ed|leaked|error)' \
+          "$step_log" | grep -v 'ERROR SUMMARY'; grep 'ERROR SUMMARY' "$step_log"; } |
+          head -n 1 | sed 's/^=* *//' | cut -c1-80) (log: $step_log)" ;;
+    124 | 137) note SKIP "$name" "did not finish in ${step_limit}s under the sanitizer (no finding)" ;;
+    *) if grep -qiE 'not supported|unable to (load|initialize)' "$step_log"; then
+         note SKIP "$name" "compute-sanitizer cannot run here: $(grep -m1 -iE 'not supported|unable to' \
+           "$step_log" | sed 's/^=* *//' | cut -c1-70)"
+         return 1
+       else
+         note FAIL "$name" "exit $step_rc: $(tail -1 "$step_log" | cut -c1-70) (log: $step_log)"
+       fi ;;
+  esac
 }
 
 # ---- dependencies: the .debs unpacked into the checkout ----------------------
@@ -261,6 +293,29 @@ print(int(s.get("steps", -1)), int(s.get("steps_hash_checked", -2)), int(s.get("
       note INFO "$preset distro" "$t tokens/s, peak GPU memory ${peak:-?} MiB"
     fi
   done
+
+  # ---- compute-sanitizer: what parity cannot see ---------------------------------
+  # Out-of-bounds and misaligned accesses, leaks, shared-memory races, barrier
+  # misuse and reads of uninitialised device memory, in the tests' own kernels
+  # and launches. Last, as each run is many times slower than the plain one:
+  # a run that does not finish in time is no finding and is a SKIP.
+  if ! skipped sanitize; then
+    sanitizer=$(command -v compute-sanitizer)
+    if [ $has_main = 0 ] || [[ $main != cuda:* ]]; then
+      note SKIP "sanitize" "no CUDA device"
+    elif [ -z "$sanitizer" ]; then
+      note SKIP "sanitize" "compute-sanitizer not found (it comes with the CUDA toolkit)"
+    else
+      for check in "memcheck parity" "memcheck grad" "racecheck parity" "synccheck parity" \
+        "initcheck parity"; do
+        set -- $check
+        extra=()
+        [ "$1" = memcheck ] && extra=(--leak-check full)
+        DISTRO_TEST_DEVICES=$main sanitize_step "$1 $2 $main" 90 "$sanitizer" --tool "$1" \
+          --error-exitcode 86 "${extra[@]}" "$build/bin/test_$2" || break
+      done
+    fi
+  fi
 
   if ! skipped torch && ! skipped models; then
     if [ $has_main = 0 ] || [ "$main" != cuda:0 ]; then

@@ -129,6 +129,11 @@ sanitize_step() {
 
 # ---- dependencies: the .debs unpacked into the checkout ----------------------
 cmake_extra=()
+# The system's own tools (python3 with torch, nvidia-smi) keep the system's
+# libraries: the .debs' may be older builds of the same ones (a Debian 12
+# libgnutls30 on a newer Ubuntu), which only the build and distro need.
+if [ -n "${LD_LIBRARY_PATH+x}" ]; then sys_env=(env "LD_LIBRARY_PATH=$LD_LIBRARY_PATH")
+else sys_env=(env -u LD_LIBRARY_PATH); fi
 if compgen -G "$debs/*.deb" >/dev/null; then
   rm -rf "$deps" && mkdir -p "$deps"
   n=0
@@ -156,7 +161,7 @@ rm -rf "$work" && mkdir -p "$work"
 if [ $do_build = 1 ]; then
   archs=()
   # Only this machine's GPU: a fraction of the default architectures' time.
-  command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 && archs=(-DDISTRO_CUDA_ARCHS=native)
+  command -v nvidia-smi >/dev/null && "${sys_env[@]}" nvidia-smi -L >/dev/null 2>&1 && archs=(-DDISTRO_CUDA_ARCHS=native)
   run_step configure 120 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DDISTRO_CUDA=ON \
     "${archs[@]}" "${cmake_extra[@]}"
   if [ $configure_only = 1 ]; then
@@ -196,7 +201,7 @@ else
   # NVIDIA's Vulkan and OpenCL devices (lavapipe and PoCL are not GPUs).
   if command -v python3 >/dev/null; then
     while read -r spec; do [ -n "$spec" ] && gpus+=("$spec"); done < <("$cli" devices --json 2>/dev/null |
-      python3 -c 'import json,sys
+      "${sys_env[@]}" python3 -c 'import json,sys
 for d in json.load(sys.stdin).get("devices", []):
     if d["backend"] in ("vulkan", "opencl") and "NVIDIA" in (d.get("vendor", "") + d.get("name", "")).upper():
         print(d["spec"])')
@@ -238,7 +243,7 @@ EOF
       if run_step "e2e $main+cpu" 120 "$cli" run --no-baseline --keep "$work/e2e" \
         --summary "$work/e2e-summary.json" "$work/e2e.json"; then
         # The summary's text sample may hold any bytes: decode leniently.
-        agree=$(python3 -c 'import json,sys
+        agree=$("${sys_env[@]}" python3 -c 'import json,sys
 s = json.loads(open(sys.argv[1], "rb").read().decode("utf-8", "replace"))
 print(int(s.get("steps", -1)), int(s.get("steps_hash_checked", -2)), int(s.get("steps_hash_agreeing", -3)))' \
           "$work/e2e-summary.json" 2>/dev/null)
@@ -277,7 +282,7 @@ print(int(s.get("steps", -1)), int(s.get("steps_hash_checked", -2)), int(s.get("
       continue
     fi
     mem_log="$work/$preset.mem"
-    (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0; done) \
+    (while sleep 0.5; do "${sys_env[@]}" nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0; done) \
       >"$mem_log" 2>/dev/null &
     sampler=$!
     run_step "$preset $main" 120 "$cli" train --preset "$preset" --optimizer adamw --batch 1 \
@@ -320,14 +325,14 @@ print(int(s.get("steps", -1)), int(s.get("steps_hash_checked", -2)), int(s.get("
   if ! skipped torch && ! skipped models; then
     if [ $has_main = 0 ] || [ "$main" != cuda:0 ]; then
       note SKIP "pytorch" "no CUDA device"
-    elif ! python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    elif ! "${sys_env[@]}" python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
       note SKIP "pytorch" "torch with CUDA does not import here"
     else
       for preset in gpt2-small-like llama-1b; do
         [ -n "${tps[$preset]:-}" ] || continue
-        if run_step "$preset pytorch" 120 python3 "$root/scripts/gpu_check_torch.py" "$preset"; then
+        if run_step "$preset pytorch" 120 "${sys_env[@]}" python3 "$root/scripts/gpu_check_torch.py" "$preset"; then
           pt=$(grep -o 'tokens_per_s=[0-9.]*' "$work/${preset}_pytorch.log" | cut -d= -f2)
-          ratio=$(python3 -c "print(f'{${tps[$preset]}/$pt:.2f}')" 2>/dev/null)
+          ratio=$("${sys_env[@]}" python3 -c "print(f'{${tps[$preset]}/$pt:.2f}')" 2>/dev/null)
           note INFO "$preset ratio" "distro ${tps[$preset]} / PyTorch eager fp32 $pt tokens/s = ${ratio}x"
         fi
       done
@@ -337,7 +342,7 @@ fi
 
 # ---- summary --------------------------------------------------------------------
 echo
-gpu=$(nvidia-smi -L 2>/dev/null | head -1)
+gpu=$("${sys_env[@]}" nvidia-smi -L 2>/dev/null | head -1)
 echo "==== gpu-check summary: $(elapsed) s of ${budget} s on ${gpu:-a machine without nvidia-smi} ===="
 echo "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), build $build"
 for line in "${summary[@]}"; do

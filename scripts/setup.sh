@@ -22,9 +22,10 @@ packages=(
   ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd
   # Vulkan backend: loader headers, shader compiler; lavapipe runs it on the CPU
   libvulkan-dev glslc mesa-vulkan-drivers
-  # tests: independent checkpoint reader, fuzzing with clang's libFuzzer,
-  # a real browser for the dashboard and report, Vulkan's validation layer
-  python3 python3-venv clang clang-format chromium vulkan-validationlayers
+  # tests: independent checkpoint reader, fuzzing with clang's libFuzzer (its
+  # runtime is only a recommendation of clang's), a real browser for the
+  # dashboard and report, Vulkan's validation layer
+  python3 python3-venv clang libclang-rt-dev clang-format chromium vulkan-validationlayers
 )
 
 missing=()

@@ -48,17 +48,27 @@ if [ $gpu_apis = 1 ]; then
 fi
 
 # A stock machine: one that can build C and C++ at all (nvcc needs the host
-# compiler), so the dependency closure of build-essential and every Essential
-# package are there. (Debian 12 marks even libc6 Priority: optional, so
-# priorities cannot tell.) Python and Perl are pulled in only by helper
-# scripts of some -dev packages, never by the build, and are left out too.
+# compiler). What it is sure to have, in a form every later release of any
+# glibc distribution keeps compatible, is glibc, the compiler's own runtime
+# libraries and the tools themselves: those are left out, with the Essential
+# packages (programs, never libraries we load). Every other library comes
+# along, even one this release's build-essential happens to pull in: Ubuntu
+# 24.04 has libunistring.so.5 where Debian 12's libidn2 needs .so.2, and it
+# was missing there. Python and Perl are pulled in only by helper scripts of
+# some -dev packages, never by the build, and are left out too.
 deps_of() {
   apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
     --no-replaces --no-enhances "$@" 2>/dev/null | grep -v '^ ' | grep -v '^<' | sed 's/:any$//' |
     sort -u
 }
-stock=$( { deps_of build-essential; dpkg-query -W -f='${Essential} ${Package}\n' 2>/dev/null |
-           awk '$1 == "yes" { print $2 }'; } | sort -u)
+toolchain='^(libc6|libc6-dev|libc-dev-bin|linux-libc-dev|libcrypt1|libcrypt-dev|libnsl2|libnsl-dev|'
+toolchain+='libtirpc[0-9]*|libtirpc-common|libtirpc-dev|rpcsvc-proto|libgcc-s1|libgcc-[0-9]+-dev|'
+toolchain+='gcc-[0-9]+-base|libstdc\+\+6|libstdc\+\+-[0-9]+-dev|libgomp1|libatomic1|libquadmath0|'
+toolchain+='libitm1|libasan[0-9]+|liblsan0|libtsan[0-9]+|libubsan1|libhwasan0|libcc1-0|'
+toolchain+='gcc(-[0-9]+)?|g\+\+(-[0-9]+)?|cpp(-[0-9]+)?|binutils.*|libbinutils|libctf.*|libgprofng0|'
+toolchain+='libsframe1|build-essential|make|dpkg|dpkg-dev|libdpkg-perl|patch|tar|xz-utils|bzip2)$'
+stock=$( { deps_of build-essential | grep -E "$toolchain"; dpkg-query -W -f='${Essential} ${Package}\n' \
+           2>/dev/null | awk '$1 == "yes" { print $2 }'; } | sort -u)
 
 # The dependency closure (Depends and Pre-Depends) of what we want, real
 # packages only (apt-cache prints virtual ones in <angle brackets>).

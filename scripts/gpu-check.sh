@@ -81,7 +81,7 @@ run_logged() {
   if [ "$l" -lt 15 ]; then note SKIP "$name" "out of time (budget ${budget}s)"; return 1; fi
   [ "$step_limit" -gt "$l" ] && step_limit=$l
   step_log="$work/${name//[:\/ ]/_}.log"
-  timeout --kill-after=5 "$step_limit" "$@" >"$step_log" 2>&1
+  timeout --kill-after=5 "$step_limit" "${deps_env[@]}" "$@" >"$step_log" 2>&1
   step_rc=$?
 }
 
@@ -129,9 +129,12 @@ sanitize_step() {
 
 # ---- dependencies: the .debs unpacked into the checkout ----------------------
 cmake_extra=()
-# The system's own tools (python3 with torch, nvidia-smi) keep the system's
-# libraries: the .debs' may be older builds of the same ones (a Debian 12
-# libgnutls30 on a newer Ubuntu), which only the build and distro need.
+# The .debs' libraries are for distro's own programs and the .debs' own tools
+# alone (deps_env; run_logged runs every step under it): the system's tools
+# (cmake, python3 with torch, nvidia-smi) keep the system's libraries
+# (sys_env), as the .debs' may be other builds of the same sonames. On
+# Ubuntu 24.04 its cmake, given Debian 12's libidn2, failed to start.
+deps_env=(env)
 if [ -n "${LD_LIBRARY_PATH+x}" ]; then sys_env=(env "LD_LIBRARY_PATH=$LD_LIBRARY_PATH")
 else sys_env=(env -u LD_LIBRARY_PATH); fi
 if compgen -G "$debs/*.deb" >/dev/null; then
@@ -144,9 +147,21 @@ if compgen -G "$debs/*.deb" >/dev/null; then
   find "$deps" -name '*.cmake' -exec sed -i "s|\([\";]\)/usr\([/\"]\)|\1$deps/usr\2|g" {} +
   multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
   export PKG_CONFIG_PATH="$deps/usr/lib/$multiarch/pkgconfig:$deps/usr/lib/pkgconfig:$deps/usr/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-  export LD_LIBRARY_PATH="$deps/usr/lib/$multiarch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  export PATH="$PATH:$deps/usr/bin"
+  deps_lib="$deps/usr/lib/$multiarch:$deps/usr/lib"
+  deps_env=(env "LD_LIBRARY_PATH=$deps_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+  # The build runs the .debs' pkg-config and glslc: wrappers give them their
+  # libraries, and CMake is told to use the wrappers.
+  mkdir -p "$deps/bin"
+  for exe in "$deps"/usr/bin/*; do
+    [ -f "$exe" ] && [ -x "$exe" ] || continue
+    printf '#!/bin/sh\nLD_LIBRARY_PATH="%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s" "$@"\n' \
+      "$deps_lib" "$exe" >"$deps/bin/${exe##*/}"
+    chmod +x "$deps/bin/${exe##*/}"
+  done
+  export PATH="$PATH:$deps/bin"
   cmake_extra+=("-DCMAKE_PREFIX_PATH=$deps/usr")
+  [ -x "$deps/bin/pkgconf" ] && cmake_extra+=("-DPKG_CONFIG_EXECUTABLE=$deps/bin/pkgconf")
+  [ -x "$deps/bin/glslc" ] && cmake_extra+=("-DDISTRO_GLSLC=$deps/bin/glslc")
   chart=$(find "$deps/usr/share" -iname 'chart*.min.js' 2>/dev/null | head -1)
   [ -n "$chart" ] && cmake_extra+=("-DDISTRO_CHARTJS=$chart")
   note PASS "deps" "$n .deb files unpacked into ${deps#"$root"/}"
@@ -162,7 +177,7 @@ if [ $do_build = 1 ]; then
   archs=()
   # Only this machine's GPU: a fraction of the default architectures' time.
   command -v nvidia-smi >/dev/null && "${sys_env[@]}" nvidia-smi -L >/dev/null 2>&1 && archs=(-DDISTRO_CUDA_ARCHS=native)
-  run_step configure 120 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DDISTRO_CUDA=ON \
+  run_step configure 120 "${sys_env[@]}" cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DDISTRO_CUDA=ON \
     "${archs[@]}" "${cmake_extra[@]}"
   if [ $configure_only = 1 ]; then
     grep -E '^(pkgcfg_lib_[A-Z]+_[a-z0-9]+:FILEPATH|DISTRO_CHARTJS[A-Z_]*:)' \
@@ -170,7 +185,7 @@ if [ $do_build = 1 ]; then
     exit $failed
   fi
   if [ $failed = 0 ]; then
-    run_step build 300 cmake --build "$build" -j "$(nproc)" --target distro-cli test_parity \
+    run_step build 300 "${sys_env[@]}" cmake --build "$build" -j "$(nproc)" --target distro-cli test_parity \
       test_grad test_overfit test_grad_mode
   fi
 fi
@@ -180,7 +195,7 @@ if [ ! -x "$cli" ]; then
   note FAIL "build" "no $cli"
 else
   # ---- which GPU devices ------------------------------------------------------
-  "$cli" devices >"$work/devices.txt" 2>&1
+  "${deps_env[@]}" "$cli" devices >"$work/devices.txt" 2>&1
   cuda_line=$(grep -E '^cuda' "$work/devices.txt" | head -1)
   if [ "$main" = cuda:0 ]; then
     case "$cuda_line" in
@@ -191,7 +206,7 @@ else
     esac
   # (Read from a file: with pipefail, grep -q leaving early would make the
   # pipeline fail on distro-cli's SIGPIPE.)
-  elif "$cli" devices --json >"$work/devices.json" 2>/dev/null &&
+  elif "${deps_env[@]}" "$cli" devices --json >"$work/devices.json" 2>/dev/null &&
     grep -q "\"spec\":[[:space:]]*\"$main\"" "$work/devices.json"; then
     gpus+=("$main")
     note INFO "device" "checking $main in place of cuda:0 (--device): no GPU is checked"
@@ -200,7 +215,7 @@ else
   fi
   # NVIDIA's Vulkan and OpenCL devices (lavapipe and PoCL are not GPUs).
   if command -v python3 >/dev/null; then
-    while read -r spec; do [ -n "$spec" ] && gpus+=("$spec"); done < <("$cli" devices --json 2>/dev/null |
+    while read -r spec; do [ -n "$spec" ] && gpus+=("$spec"); done < <("${deps_env[@]}" "$cli" devices --json 2>/dev/null |
       "${sys_env[@]}" python3 -c 'import json,sys
 for d in json.load(sys.stdin).get("devices", []):
     if d["backend"] in ("vulkan", "opencl") and "NVIDIA" in (d.get("vendor", "") + d.get("name", "")).upper():

@@ -150,6 +150,7 @@ static void encode_indices(int bits, const int32_t *idx, int64_t n, uint8_t *out
 }
 
 static void encode_values(demo_values v, const float *vals, int64_t n, uint8_t *out) {
+    if (n <= 0) return; /* never, but GCC 13 otherwise warns of a negative memset size */
     if (v == DEMO_VALUES_1BIT) {
         memset(out, 0, (size_t)((n + 7) / 8));
         for (int64_t i = 0; i < n; i++)

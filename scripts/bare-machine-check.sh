@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# bare-machine-check.sh: gpu-check.sh's dry run on a bare Debian 12 without a
-# network, the way a GPU machine without a package registry will meet it.
+# bare-machine-check.sh: gpu-check.sh's dry run on a bare Debian 12 or Ubuntu
+# 24.04 without a network, the way a GPU machine without a package registry
+# will meet it.
 #
-#   scripts/bare-machine-check.sh [--root DIR] [--cmake DIR] [GPU-CHECK ARGS...]
+#   scripts/bare-machine-check.sh [--release R] [--root DIR] [--cmake DIR]
+#                                 [GPU-CHECK ARGS...]
 #
-#   --root DIR   the bare system (default build-bare/root in the checkout);
+#   --release R  bookworm (Debian 12, the default) or noble (Ubuntu 24.04, a
+#                newer system than the .debs', as GPU machines often run)
+#   --root DIR   the bare system (default build-bare/RELEASE in the checkout);
 #                made once with debootstrap (variant minbase) plus
 #                build-essential, cmake, git and python3, nothing more
 #   --cmake DIR  a CMake tree (with bin/cmake) to put first on PATH there, e.g.
@@ -22,10 +26,13 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-root="$here/build-bare/root"
+root=""
+release=bookworm
 cmake_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
+    --release) [ $# -ge 2 ] || { echo "bare-machine-check: --release needs bookworm or noble" >&2; exit 2; }
+      release=$2; shift 2 ;;
     --root) [ $# -ge 2 ] || { echo "bare-machine-check: --root needs a folder" >&2; exit 2; }
       root=$(realpath -m "$2"); shift 2 ;;
     --cmake) [ $# -ge 2 ] || { echo "bare-machine-check: --cmake needs a folder" >&2; exit 2; }
@@ -34,6 +41,15 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
+case "$release" in
+  bookworm) mirror=http://deb.debian.org/debian components=main script=() ;;
+  # debootstrap of Debian 12 has no script of its own for noble: gutsy's is
+  # the one every later Ubuntu release links to.
+  noble) mirror=http://archive.ubuntu.com/ubuntu components=main,universe
+    script=(/usr/share/debootstrap/scripts/gutsy) ;;
+  *) echo "bare-machine-check: --release: bookworm or noble, not '$release'" >&2; exit 2 ;;
+esac
+root=${root:-$here/build-bare/$release}
 [ "$(id -u)" = 0 ] || { echo "bare-machine-check: run as root (chroot, mounts, namespaces)" >&2; exit 2; }
 command -v debootstrap >/dev/null ||
   { echo "bare-machine-check: needs debootstrap (apt-get install debootstrap)" >&2; exit 2; }
@@ -42,10 +58,17 @@ command -v ip >/dev/null || { echo "bare-machine-check: needs ip (apt-get instal
   { echo "bare-machine-check: --cmake: no $cmake_dir/bin/cmake" >&2; exit 2; }
 
 if [ ! -x "$root/usr/bin/cmake" ]; then
-  echo "bare-machine-check: making a bare Debian 12 in $root"
+  echo "bare-machine-check: making a bare $release in $root"
   rm -rf "$root"
   mkdir -p "$(dirname "$root")"
-  debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >"$root.log" 2>&1 ||
+  keyring=()
+  if [ "$release" = noble ]; then
+    keyring=(--no-check-gpg)
+    [ -f /usr/share/keyrings/ubuntu-archive-keyring.gpg ] &&
+      keyring=(--keyring /usr/share/keyrings/ubuntu-archive-keyring.gpg)
+  fi
+  debootstrap --variant=minbase --components="$components" "${keyring[@]}" "$release" "$root" \
+    "$mirror" "${script[@]}" >"$root.log" 2>&1 ||
     { echo "bare-machine-check: debootstrap failed (log: $root.log)" >&2; exit 2; }
   cp /etc/resolv.conf "$root/etc/"
   chroot "$root" /bin/sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install \

@@ -314,6 +314,10 @@ format)
   # Every C source and header is formatted with the checked-in .clang-format.
   src=$3
   command -v clang-format >/dev/null || { echo "SKIP: clang-format not installed"; exit 77; }
+  # The style is what Debian 12's clang-format 14 makes of .clang-format;
+  # other versions may lay out the same code differently.
+  major=$(clang-format --version | sed -n 's/.*version \([0-9][0-9]*\)\..*/\1/p')
+  [ "$major" = 14 ] || { echo "SKIP: the style is clang-format 14's (Debian 12), this is ${major:-an unknown version}"; exit 77; }
   files=$(git -C "$src" ls-files '*.c' '*.h' 2>/dev/null) || { echo "SKIP: not a git checkout"; exit 77; }
   bad=0
   for f in $files; do

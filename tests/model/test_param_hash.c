@@ -8,6 +8,7 @@
  * usage: test_param_hash PYTHON SCRIPT
  * The known answers below (from hashlib) are checked first, always; the
  * cross-check skips (exit 77) when PYTHON cannot be run. */
+#include <errno.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,8 +28,9 @@ static int run(char *const argv[]) {
     pid_t pid;
     if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0) return -1;
     int status;
-    while (waitpid(pid, &status, 0) < 0)
-        ;
+    pid_t done;
+    while ((done = waitpid(pid, &status, 0)) < 0 && errno == EINTR) continue;
+    if (done < 0) return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

@@ -5,6 +5,7 @@
  * usage: test_safetensors_python PYTHON SCRIPT
  * Skips (exit 77) when PYTHON is missing or cannot import safetensors and
  * numpy; scripts/setup.sh creates that venv. */
+#include <errno.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,8 +25,9 @@ static int run(char *const argv[]) {
     pid_t pid;
     if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) != 0) return -1;
     int status;
-    while (waitpid(pid, &status, 0) < 0)
-        ;
+    pid_t done;
+    while ((done = waitpid(pid, &status, 0)) < 0 && errno == EINTR) continue;
+    if (done < 0) return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

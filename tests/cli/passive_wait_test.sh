@@ -17,7 +17,8 @@ spin_count() {
   shift
   env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "${envs[@]}" OMP_DISPLAY_ENV=verbose "$cli" "$@" \
     >"$tmp/out" 2>"$tmp/err"
-  sed -n "s/^ *GOMP_SPINCOUNT = '\([0-9]*\)'.*/\1/p" "$tmp/err" | tail -n 1
+  # GCC 13's libgomp puts "[host] " before each setting, GCC 12's does not.
+  sed -n "s/^ *\(\[host\] \)\{0,1\}GOMP_SPINCOUNT = '\([0-9]*\)'.*/\2/p" "$tmp/err" | tail -n 1
 }
 
 count=$(spin_count -- --version)

@@ -125,8 +125,8 @@ static int hello_flood(int n, double hold_s) {
 static const char *const bad_texts[] = {
     "\x1b[2J\x1b[31mred", /* clear the screen, red */
     "\x1b]0;pwned\x07",   /* set the terminal's title */
-    "a\xc2\x9b"
-    "31mb",         /* C1 CSI */
+    ("a\xc2\x9b"
+     "31mb"),       /* C1 CSI (split so that \x9b does not swallow the digits) */
     "bell\x07",     /* BEL */
     "\xff\xfe",     /* not UTF-8 */
     "cut\xe2\x82",  /* a truncated character */

@@ -177,7 +177,7 @@ static void vendor_short(const char *raw, char *out, size_t len) {
 }
 
 /* Major and minor of "OpenCL 1.2 ..." version strings. */
-static int cl_version(const char *s, int *major, int *minor) {
+static int parse_cl_version(const char *s, int *major, int *minor) {
     return sscanf(s, "OpenCL %d.%d", major, minor) == 2;
 }
 
@@ -191,7 +191,7 @@ dt_status ocl_describe_device(int index, cl_platform_id platform, cl_device_id d
     ocl_device_string(device, CL_DEVICE_VERSION, version, sizeof version);
     ocl_device_string(device, CL_DRIVER_VERSION, raw, sizeof raw);
     int major = 0, minor = 0;
-    if (cl_version(version, &major, &minor))
+    if (parse_cl_version(version, &major, &minor))
         snprintf(info->driver, sizeof info->driver, "%s (OpenCL %d.%d)", raw, major, minor);
     else
         dt_strlcpy(info->driver, raw, sizeof info->driver);

@@ -119,9 +119,10 @@ sanitize_step() {
     124 | 137) note SKIP "$name" "did not finish in ${step_limit}s under the sanitizer (no finding)" ;;
     # (A shared library it cannot load is the tool's problem here, not the
     # code's: the plain runs of the same tests have passed or failed already.)
-    *) if grep -qiE 'not supported|unable to (load|initialize)|error while loading shared' "$step_log"; then
-         note SKIP "$name" "compute-sanitizer cannot run here: $(grep -m1 -iE 'not supported|unable to|error while' \
-           "$step_log" | sed 's/^=* *//' | cut -c1-70)"
+    *) local cannot='not supported|unable to (load|initialize)|error while loading shared'
+       if grep -qiE "$cannot" "$step_log"; then
+         note SKIP "$name" "compute-sanitizer cannot run here: $(grep -m1 -iE "$cannot" "$step_log" |
+           sed 's/^=* *//' | cut -c1-70)"
          return 1
        else
          # The test failed under the tool (its last line is the tool's summary).

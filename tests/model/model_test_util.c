@@ -1,12 +1,17 @@
 /* Helpers for the model-layer tests; see model_test_util.h. */
 #include <dirent.h>
+#include <errno.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "model_test_util.h"
+
+extern char **environ;
 
 int mt_failures = 0;
 
@@ -93,4 +98,14 @@ int mt_finish(const char *test_name) {
     }
     printf("%s: all checks passed\n", test_name);
     return 0;
+}
+
+int mt_run(char *const argv[]) {
+    pid_t pid;
+    if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0) return -1;
+    int status;
+    pid_t done;
+    while ((done = waitpid(pid, &status, 0)) < 0 && errno == EINTR) continue;
+    if (done < 0) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

@@ -41,6 +41,10 @@ int mt_write_file(const char *path, const void *data, size_t len);
 /* Reads up to cap bytes of path into buf; returns the count or -1. */
 long mt_read_file(const char *path, void *buf, size_t cap);
 
+/* Runs argv[0] (searched in PATH when it has no slash) with argv; returns its
+ * exit status, or -1 when it could not run or did not exit. */
+int mt_run(char *const argv[]);
+
 /* Prints the summary and returns the process exit code (0 or 1). */
 int mt_finish(const char *test_name);
 

@@ -8,31 +8,15 @@
  * usage: test_param_hash PYTHON SCRIPT
  * The known answers below (from hashlib) are checked first, always; the
  * cross-check skips (exit 77) when PYTHON cannot be run. */
-#include <errno.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "model/checkpoint.h"
 #include "model/hash.h"
 #include "model_test_util.h"
-
-extern char **environ;
-
-/* Exit status of argv[0] (searched in PATH), or -1 when it could not run. */
-static int run(char *const argv[]) {
-    pid_t pid;
-    if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0) return -1;
-    int status;
-    pid_t done;
-    while ((done = waitpid(pid, &status, 0)) < 0 && errno == EINTR) continue;
-    if (done < 0) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 /* hashlib.blake2b(struct.pack('<...f', ...), digest_size=32).hexdigest() */
 static void known_answers(void) {
@@ -108,7 +92,7 @@ int main(int argc, char **argv) {
     if (mt_failures) return mt_finish("test_param_hash");
     char *python = argc > 2 ? argv[1] : "", *script = argc > 2 ? argv[2] : "";
     char *probe[] = {python, "-c", "import hashlib; hashlib.blake2b(digest_size=32)", NULL};
-    if (!*python || run(probe) != 0) {
+    if (!*python || mt_run(probe) != 0) {
         printf("SKIP: no python3 with hashlib (\"%s\") to cross-check BLAKE2b against; the "
                "known answers passed\n",
                python);
@@ -134,13 +118,13 @@ int main(int argc, char **argv) {
           (unsigned long long)hash, (unsigned long long)host);
     snprintf(prefix, sizeof prefix, "%016llx", (unsigned long long)hash);
     char *raw[] = {python, script, "raw", weights, hex, prefix, NULL};
-    CHECK(run(raw) == 0, "hashlib disagrees with the parameter hash (see above)");
+    CHECK(mt_run(raw) == 0, "hashlib disagrees with the parameter hash (see above)");
 
     dt_buffer *m1 = state_group(m, 1.0f), *m2 = state_group(m, -3.0f);
     model_state_group groups[] = {{"adamw.m", m1}, {"worker1.adamw.m", m2}};
     if (m1 && m2 && CHECK_OK(model_checkpoint_save(ck, m, "adamw", 7, groups, 2, NULL, 0))) {
         char *cp[] = {python, script, "checkpoint", ck, NULL};
-        CHECK(run(cp) == 0, "hashlib disagrees with the checkpoint's hashes (see above)");
+        CHECK(mt_run(cp) == 0, "hashlib disagrees with the checkpoint's hashes (see above)");
     }
     dt_buffer_free(m1);
     dt_buffer_free(m2);

@@ -5,31 +5,15 @@
  * usage: test_safetensors_python PYTHON SCRIPT
  * Skips (exit 77) when PYTHON is missing or cannot import safetensors and
  * numpy; scripts/setup.sh creates that venv. */
-#include <errno.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "model/safetensors.h"
 #include "model_test_util.h"
 
-extern char **environ;
-
 #define SKIP 77
-
-/* Runs argv[0] with argv; returns its exit status, or -1 if it did not exit. */
-static int run(char *const argv[]) {
-    pid_t pid;
-    if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) != 0) return -1;
-    int status;
-    pid_t done;
-    while ((done = waitpid(pid, &status, 0)) < 0 && errno == EINTR) continue;
-    if (done < 0) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static uint32_t lcg(uint32_t *x) {
     *x = *x * 1664525u + 1013904223u;
@@ -101,7 +85,7 @@ int main(int argc, char **argv) {
         return SKIP;
     }
     char *probe[] = {python, "-c", "import safetensors.numpy, numpy", NULL};
-    if (run(probe) != 0) {
+    if (mt_run(probe) != 0) {
         printf("SKIP: %s cannot import safetensors and numpy (pip install safetensors numpy)\n",
                python);
         return SKIP;
@@ -117,10 +101,10 @@ int main(int argc, char **argv) {
 
     if (CHECK_OK(write_known_file(ours))) {
         char *check[] = {python, script, "check", ours, NULL};
-        CHECK(run(check) == 0, "the Python safetensors package disagrees with %s", ours);
+        CHECK(mt_run(check) == 0, "the Python safetensors package disagrees with %s", ours);
     }
     char *write[] = {python, script, "write", theirs, NULL};
-    if (run(write) == 0)
+    if (mt_run(write) == 0)
         check_python_file(theirs);
     else
         CHECK(0, "%s write %s failed", script, theirs);

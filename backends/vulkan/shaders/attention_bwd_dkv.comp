@@ -1,12 +1,22 @@
 #version 450
-// Causal attention backward, key side: one invocation per key row u sums
-// over the queries t >= u, streamed through shared memory:
+// Causal attention backward, key side, for GPUs:
 //   dv_u = sum_t p_tu dout_t,   dk_u = scale * sum_t p_tu (dout_t.v_u - Dt) q_t
 // with p recomputed exactly as in the query-side pass and Dt from scratch.
+//
+// A workgroup owns BR key rows, TPR threads per row (attention_tile.glsl);
+// queries stream through shared memory BC rows at a time. Per block, each
+// thread first forms p and ds for BC / TPR (key, query) pairs of its row
+// into shared memory, then adds the block into its HD / TPR columns of dk
+// and dv. So a thread keeps 2 HD / TPR accumulators in registers, where one
+// thread per key row kept 4 HD (k, v, dk, dv): at HD 64 AMD's compiler gave
+// that 256 VGPRs and spilled 119 of them to scratch.
+#extension GL_EXT_control_flow_attributes : require
 layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint BQ = 64; // key rows per workgroup
+layout(constant_id = 0) const uint NT = 256; // threads: TPR per key row
 layout(constant_id = 1) const uint HD = 64;
-layout(constant_id = 2) const uint BKV = 16; // query rows per shared block
+layout(constant_id = 2) const uint BR = 32; // key rows per workgroup
+layout(constant_id = 3) const uint BC = 32; // query rows per shared block
+#include "attention_tile.glsl"
 
 layout(set = 0, binding = 0) readonly buffer Qkv { float qkv[]; };
 layout(set = 0, binding = 1) readonly buffer Dout { float dout[]; };
@@ -19,66 +29,85 @@ layout(push_constant) uniform Params {
     float scale;
 } p;
 
-shared float Qs[BKV * HD];
-shared float Gs[BKV * HD];
-shared float Ls[BKV];
-shared float Ds[BKV];
+shared float Ks[BR * HS], Vs[BR * HS]; // this workgroup's keys and values
+shared float Qs[BC * HS], Gs[BC * HS]; // a block of queries and output gradients
+shared float Ps[BR * BC], Ss[BR * BC]; // p_tu and ds_tu of the block
+shared float Ls[BC], Ds[BC];
 
 void main() {
-    const uint lid = gl_LocalInvocationID.x;
+    const uint tid = gl_LocalInvocationID.x, r = tid / TPR, l = tid % TPR;
     const uint h = gl_WorkGroupID.y, bt = gl_WorkGroupID.z;
-    const uint u0 = gl_WorkGroupID.x * BQ, u = u0 + lid;
-    const bool valid = u < p.T;
+    const uint u0 = gl_WorkGroupID.x * BR, u = u0 + r;
     const uint row = 3 * p.D, base = p.off_qkv + bt * p.T * row + h * HD;
     const uint stats = (bt * p.H + h) * p.T;
 
-    float k[HD], v[HD], dk[HD], dv[HD];
-    for (uint d = 0; d < HD; d++) {
-        k[d] = valid ? qkv[base + u * row + p.D + d] : 0.0;
-        v[d] = valid ? qkv[base + u * row + 2 * p.D + d] : 0.0;
-        dk[d] = 0.0;
-        dv[d] = 0.0;
+    for (uint e = tid; e < BR * HD; e += NT) {
+        const uint i = e / HD, d = e % HD;
+        const bool in_range = u0 + i < p.T;
+        Ks[i * HS + d] = in_range ? qkv[base + (u0 + i) * row + p.D + d] : 0.0;
+        Vs[i * HS + d] = in_range ? qkv[base + (u0 + i) * row + 2 * p.D + d] : 0.0;
+    }
+    float dk[ND], dv[ND];
+    [[unroll]] for (uint i = 0; i < ND; i++) {
+        dk[i] = 0.0;
+        dv[i] = 0.0;
     }
     // Queries before u0 see none of this workgroup's keys.
-    for (uint t0 = u0; t0 < p.T; t0 += BKV) {
-        for (uint e = lid; e < BKV * HD; e += BQ) {
-            uint t = t0 + e / HD, d = e % HD;
-            bool in_range = t < p.T;
-            Qs[e] = in_range ? qkv[base + t * row + d] : 0.0;
-            Gs[e] = in_range ? dout[p.off_dout + (bt * p.T + t) * p.D + h * HD + d] : 0.0;
+    for (uint t0 = u0; t0 < p.T; t0 += BC) {
+        for (uint e = tid; e < BC * HD; e += NT) {
+            const uint j = e / HD, d = e % HD, t = t0 + j;
+            const bool in_range = t < p.T;
+            Qs[j * HS + d] = in_range ? qkv[base + t * row + d] : 0.0;
+            Gs[j * HS + d] = in_range ? dout[p.off_dout + (bt * p.T + t) * p.D + h * HD + d] : 0.0;
         }
-        for (uint j = lid; j < BKV; j += BQ) {
-            bool in_range = t0 + j < p.T;
+        for (uint j = tid; j < BC; j += NT) {
+            const bool in_range = t0 + j < p.T;
             Ls[j] = in_range ? lse[p.off_lse + stats + t0 + j] : 0.0;
             Ds[j] = in_range ? scratch[p.off_scratch + stats + t0 + j] : 0.0;
         }
         barrier();
-        if (valid) {
-            const uint n = min(BKV, p.T - t0);
+        [[unroll]] for (uint c = 0; c < NJ; c++) {
+            const uint j = l + TPR * c, t = t0 + j;
+            float s = 0.0;
+            precise float dp = 0.0; // formed exactly like Dt (see the dq pass)
+            for (uint d = 0; d < HD; d++) {
+                s += Qs[j * HS + d] * Ks[r * HS + d];
+                precise float prod = Gs[j * HS + d] * Vs[r * HS + d];
+                dp = dp + prod;
+            }
+            float pj = 0.0, ds = 0.0;
+            if (u < p.T && t < p.T && t >= u) {
+                pj = exp(s * p.scale - Ls[j]);
+                ds = pj * (dp - Ds[j]);
+            }
+            Ps[r * BC + j] = pj;
+            Ss[r * BC + j] = ds;
+        }
+        barrier();
+        if (u < p.T) {
+            const uint n = min(BC, p.T - t0);
             for (uint j = 0; j < n; j++) {
                 if (t0 + j < u) continue;
-                float s = 0.0;
-                precise float dp = 0.0; // formed exactly like Dt (see the dq pass)
-                for (uint d = 0; d < HD; d++) {
-                    s += Qs[j * HD + d] * k[d];
-                    precise float prod = Gs[j * HD + d] * v[d];
-                    dp = dp + prod;
-                }
-                float pj = exp(s * p.scale - Ls[j]);
-                float ds = pj * (dp - Ds[j]);
-                for (uint d = 0; d < HD; d++) {
-                    dv[d] += pj * Gs[j * HD + d];
-                    dk[d] += ds * Qs[j * HD + d];
+                const float pj = Ps[r * BC + j], ds = Ss[r * BC + j];
+                [[unroll]] for (uint i = 0; i < ND; i++) {
+                    const uint d = l + TPR * i;
+                    if (d < HD) {
+                        dv[i] += pj * Gs[j * HS + d];
+                        dk[i] += ds * Qs[j * HS + d];
+                    }
                 }
             }
         }
         barrier();
     }
-    if (valid) {
+    if (u < p.T) {
         const uint db = p.off_dqkv + (bt * p.T + u) * row + h * HD;
-        for (uint d = 0; d < HD; d++) {
-            dqkv[db + p.D + d] = dk[d] * p.scale;
-            dqkv[db + 2 * p.D + d] = dv[d];
+        [[unroll]] for (uint i = 0; i < ND; i++) {
+            const uint d = l + TPR * i;
+            if (d < HD) {
+                dqkv[db + p.D + d] = dk[i] * p.scale;
+                dqkv[db + 2 * p.D + d] = dv[i];
+            }
         }
     }
 }

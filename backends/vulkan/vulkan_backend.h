@@ -361,6 +361,9 @@ void vk_profile_report(const vk_device *d);
 dt_status vk_layouts_create(vk_device *d);
 /* dt_hash64 of a shader's SPIR-V, continuing from h. */
 uint64_t vk_shader_hash(uint64_t h, vk_shader_id shader);
+/* A shader's embedded SPIR-V (no alignment promised), its size in bytes and
+ * the number of storage buffers it binds. */
+const unsigned char *vk_shader_spirv(vk_shader_id shader, size_t *bytes, int *bindings);
 void vk_pipelines_destroy(vk_device *d);
 /* One binding of a dispatch: bytes [offset, offset + bytes) of buf. The
  * shader receives the element offset of `offset` inside its binding as the
@@ -404,5 +407,13 @@ DT_DEVICE_OPS(VK_DECLARE_OP)
  * ascending k, one rounded product at a time (the canonical update). */
 dt_status vk_gemm(vk_device *d, const char *op, const dt_gemm_desc *g, vk_arg a, vk_arg b, vk_arg c,
                   bool precise);
+
+/* vulkan_ops_attention.c */
+/* The GPU attention shaders' tiles for a head size on a device with these
+ * limits: rows per workgroup (8 threads each) and rows per streamed block,
+ * their specialisation constants 8 rows, head_dim, rows, block. False when
+ * even the smallest tiles do not fit the shared memory. */
+bool vk_attention_tiles(const VkPhysicalDeviceLimits *lim, int64_t head_dim, uint32_t *rows,
+                        uint32_t *block);
 
 #endif

@@ -14,18 +14,31 @@ typedef struct attn_shape {
     uint32_t groups; /* workgroups along the sequence */
 } attn_shape;
 
-static dt_status no_room(const vk_device *d, const char *op, int64_t head_dim) {
-    return dt_error(DT_ERR_UNSUPPORTED,
-                    "%s: head_dim %lld needs more shared memory than the %u bytes of %s", op,
-                    (long long)head_dim, d->limits.maxComputeSharedMemorySize, d->base.info.spec);
-}
-
 /* The GPU shaders (attention_tile.glsl): BR rows per workgroup with 8
  * threads each, blocks of BC rows. Shared memory holds at most four padded
  * [rows, head_dim + 1] tiles (BR of its own rows, BC streamed), two
  * [BR, BC] score tiles and two short vectors (the backward key side; the
  * other passes need less); the largest tiles that fit the device's shared
  * memory and workgroup size are taken. */
+bool vk_attention_tiles(const VkPhysicalDeviceLimits *lim, int64_t head_dim, uint32_t *rows,
+                        uint32_t *block) {
+    static const uint32_t tiles[][2] = {{32, 32}, {32, 16}, {16, 16}, {16, 8}, {8, 8}};
+    const int64_t floats = (int64_t)lim->maxComputeSharedMemorySize / 4;
+    const uint32_t max_threads =
+        lim->maxComputeWorkGroupInvocations < lim->maxComputeWorkGroupSize[0]
+            ? lim->maxComputeWorkGroupInvocations
+            : lim->maxComputeWorkGroupSize[0];
+    for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {
+        const int64_t br = tiles[i][0], bc = tiles[i][1];
+        const int64_t need = 2 * (br + bc) * (head_dim + 1) + 2 * br * bc + 2 * (br + bc);
+        if (need > floats || 8 * br > max_threads) continue;
+        *rows = (uint32_t)br;
+        *block = (uint32_t)bc;
+        return true;
+    }
+    return false;
+}
+
 static dt_status attention_shape(const vk_device *d, const char *op, int64_t seq_len,
                                  int64_t head_dim, attn_shape *s) {
     if (d->cpu_kernels && head_dim % d->subgroup_size == 0) {
@@ -33,23 +46,15 @@ static dt_status attention_shape(const vk_device *d, const char *op, int64_t seq
         *s = (attn_shape){true, {sg, (uint32_t)head_dim}, 2, (uint32_t)((seq_len + sg - 1) / sg)};
         return DT_OK;
     }
-    static const uint32_t tiles[][2] = {{32, 32}, {32, 16}, {16, 16}, {16, 8}, {8, 8}};
-    const int64_t floats = (int64_t)d->limits.maxComputeSharedMemorySize / 4;
-    const uint32_t max_threads =
-        d->limits.maxComputeWorkGroupInvocations < d->limits.maxComputeWorkGroupSize[0]
-            ? d->limits.maxComputeWorkGroupInvocations
-            : d->limits.maxComputeWorkGroupSize[0];
-    for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {
-        const int64_t br = tiles[i][0], bc = tiles[i][1];
-        const int64_t need = 2 * (br + bc) * (head_dim + 1) + 2 * br * bc + 2 * (br + bc);
-        if (need > floats || 8 * br > max_threads) continue;
-        *s = (attn_shape){false,
-                          {(uint32_t)(8 * br), (uint32_t)head_dim, (uint32_t)br, (uint32_t)bc},
-                          4,
-                          (uint32_t)((seq_len + br - 1) / br)};
-        return DT_OK;
-    }
-    return no_room(d, op, head_dim);
+    uint32_t br, bc;
+    if (!vk_attention_tiles(&d->limits, head_dim, &br, &bc))
+        return dt_error(DT_ERR_UNSUPPORTED,
+                        "%s: head_dim %lld needs more shared memory than the %u bytes of %s", op,
+                        (long long)head_dim, d->limits.maxComputeSharedMemorySize,
+                        d->base.info.spec);
+    *s = (attn_shape){
+        false, {8 * br, (uint32_t)head_dim, br, bc}, 4, (uint32_t)((seq_len + br - 1) / br)};
+    return DT_OK;
 }
 
 typedef struct attn_params {

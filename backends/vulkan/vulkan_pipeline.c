@@ -35,6 +35,12 @@ uint64_t vk_shader_hash(uint64_t h, vk_shader_id shader) {
     return dt_hash64(h, shaders[shader].spv, (size_t)*shaders[shader].size);
 }
 
+const unsigned char *vk_shader_spirv(vk_shader_id shader, size_t *bytes, int *bindings) {
+    *bytes = (size_t)*shaders[shader].size;
+    *bindings = shaders[shader].bindings;
+    return shaders[shader].spv;
+}
+
 dt_status vk_layouts_create(vk_device *d) {
     VkDescriptorSetLayoutBinding binding[VK_MAX_BINDINGS];
     for (int i = 0; i < VK_MAX_BINDINGS; i++)

@@ -66,19 +66,29 @@ void main() {
             Ds[j] = in_range ? scratch[p.off_scratch + stats + t0 + j] : 0.0;
         }
         barrier();
+        // Each score sums over d in order (dp exactly like Dt, see the dq
+        // pass); the row's k and v are read once per d for all NJ columns.
+        float s[NJ];
+        precise float dp[NJ];
+        [[unroll]] for (uint c = 0; c < NJ; c++) {
+            s[c] = 0.0;
+            dp[c] = 0.0;
+        }
+        for (uint d = 0; d < HD; d++) {
+            const float k = Ks[r * HS + d], v = Vs[r * HS + d];
+            [[unroll]] for (uint c = 0; c < NJ; c++) {
+                const uint j = l + TPR * c;
+                s[c] += Qs[j * HS + d] * k;
+                precise float prod = Gs[j * HS + d] * v;
+                dp[c] = dp[c] + prod;
+            }
+        }
         [[unroll]] for (uint c = 0; c < NJ; c++) {
             const uint j = l + TPR * c, t = t0 + j;
-            float s = 0.0;
-            precise float dp = 0.0; // formed exactly like Dt (see the dq pass)
-            for (uint d = 0; d < HD; d++) {
-                s += Qs[j * HS + d] * Ks[r * HS + d];
-                precise float prod = Gs[j * HS + d] * Vs[r * HS + d];
-                dp = dp + prod;
-            }
             float pj = 0.0, ds = 0.0;
             if (u < p.T && t < p.T && t >= u) {
-                pj = exp(s * p.scale - Ls[j]);
-                ds = pj * (dp - Ds[j]);
+                pj = exp(s[c] * p.scale - Ls[j]);
+                ds = pj * (dp[c] - Ds[j]);
             }
             Ps[r * BC + j] = pj;
             Ss[r * BC + j] = ds;

@@ -54,7 +54,9 @@ void main() {
     if (l == 0 && t < p.T) {
         const uint orow = p.off_out + (bt * p.T + t) * p.D + h * HD;
         precise float dt = 0.0;
-        for (uint d = 0; d < HD; d++) {
+        // Not unrolled: unrolled, the compiler issues all HD loads of out_t
+        // at once and holds them in registers (RADV: 256 VGPRs at HD 128).
+        [[dont_unroll]] for (uint d = 0; d < HD; d++) {
             precise float prod = Gs[r * HS + d] * o[orow + d];
             dt = dt + prod;
         }
@@ -73,17 +75,27 @@ void main() {
             Vs[j * HS + d] = in_range ? qkv[base + u * row + 2 * p.D + d] : 0.0;
         }
         barrier();
+        // Each score sums over d in order; the row's q and dout are read
+        // once per d for all NJ columns.
+        float s[NJ];
+        precise float dp[NJ];
+        [[unroll]] for (uint c = 0; c < NJ; c++) {
+            s[c] = 0.0;
+            dp[c] = 0.0;
+        }
+        for (uint d = 0; d < HD; d++) {
+            const float q = Qs[r * HS + d], g = Gs[r * HS + d];
+            [[unroll]] for (uint c = 0; c < NJ; c++) {
+                const uint j = l + TPR * c;
+                s[c] += q * Ks[j * HS + d];
+                precise float prod = g * Vs[j * HS + d];
+                dp[c] = dp[c] + prod;
+            }
+        }
         [[unroll]] for (uint c = 0; c < NJ; c++) {
             const uint j = l + TPR * c, u = k0 + j;
-            float s = 0.0;
-            precise float dp = 0.0;
-            for (uint d = 0; d < HD; d++) {
-                s += Qs[r * HS + d] * Ks[j * HS + d];
-                precise float prod = Gs[r * HS + d] * Vs[j * HS + d];
-                dp = dp + prod;
-            }
             float ds = 0.0;
-            if (t < p.T && u <= t) ds = exp(s * p.scale - Ls[r]) * (dp - Ds[r]);
+            if (t < p.T && u <= t) ds = exp(s[c] * p.scale - Ls[r]) * (dp[c] - Ds[r]);
             Ss[r * BC + j] = ds;
         }
         barrier();

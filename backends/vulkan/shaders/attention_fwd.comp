@@ -54,12 +54,14 @@ void main() {
             Vs[j * HS + d] = in_range ? qkv[base + u * row + 2 * p.D + d] : 0.0;
         }
         barrier();
-        [[unroll]] for (uint c = 0; c < NJ; c++) {
-            const uint j = l + TPR * c;
-            float s = 0.0;
-            for (uint d = 0; d < HD; d++) s += Qs[r * HS + d] * Ks[j * HS + d];
-            Ss[r * BC + j] = s;
+        // Each score sums over d in order; q is read once per d for all NJ.
+        float s[NJ];
+        [[unroll]] for (uint c = 0; c < NJ; c++) s[c] = 0.0;
+        for (uint d = 0; d < HD; d++) {
+            const float q = Qs[r * HS + d];
+            [[unroll]] for (uint c = 0; c < NJ; c++) s[c] += q * Ks[(l + TPR * c) * HS + d];
         }
+        [[unroll]] for (uint c = 0; c < NJ; c++) Ss[r * BC + l + TPR * c] = s[c];
         barrier();
         if (t < p.T && k0 <= t) {
             const uint n = min(BC, t - k0 + 1);

@@ -25,6 +25,7 @@
     X(OCL_PROG_ELEMENTWISE, "elementwise", ocl_src_elementwise)                                    \
     X(OCL_PROG_NN, "nn", ocl_src_nn)                                                               \
     X(OCL_PROG_ATTENTION, "attention", ocl_src_attention)                                          \
+    X(OCL_PROG_ATTENTION_TILED, "attention_tiled", ocl_src_attention_tiled)                        \
     X(OCL_PROG_DEMO, "demo", ocl_src_demo)                                                         \
     X(OCL_PROG_DEMO_APPLY, "demo_apply", ocl_src_demo_apply)
 
@@ -52,6 +53,9 @@
     X(OCL_K_ATTENTION_BWD_DELTA, OCL_PROG_ATTENTION, "attention_bwd_delta")                        \
     X(OCL_K_ATTENTION_BWD_DQ, OCL_PROG_ATTENTION, "attention_bwd_dq")                              \
     X(OCL_K_ATTENTION_BWD_DKDV, OCL_PROG_ATTENTION, "attention_bwd_dkdv")                          \
+    X(OCL_K_ATTENTION_FWD_TILED, OCL_PROG_ATTENTION_TILED, "attention_fwd_tiled")                  \
+    X(OCL_K_ATTENTION_BWD_DQ_TILED, OCL_PROG_ATTENTION_TILED, "attention_bwd_dq_tiled")            \
+    X(OCL_K_ATTENTION_BWD_DKDV_TILED, OCL_PROG_ATTENTION_TILED, "attention_bwd_dkdv_tiled")        \
     X(OCL_K_DEMO_ENCODE, OCL_PROG_DEMO, "demo_encode")                                             \
     X(OCL_K_DEMO_TOPK, OCL_PROG_DEMO, "demo_topk")                                                 \
     X(OCL_K_DEMO_DECODE_SUB, OCL_PROG_DEMO, "demo_decode_sub")                                     \

@@ -80,7 +80,8 @@ static dt_status create_context(ocl_device *d) {
 const dt_option_spec ocl_options[] = {
     [OCL_OPT_KERNELS] = {"kernels", "auto|cpu|gpu", 0, 0,
                          "code paths: auto (those written for the device's type), cpu (PoCL-"
-                         "tuned CLBlast, few embedding buckets) or gpu (what a GPU takes)"},
+                         "tuned CLBlast, few embedding buckets, a row per work-item attention) "
+                         "or gpu (what a GPU takes: tiled attention)"},
     {NULL, NULL, 0, 0, NULL},
 };
 

@@ -40,6 +40,23 @@ static inline void load_tile(__local float *dst, __global const float *src, long
     }
 }
 
+// s[c] = a . A_j and dp[c] = b . B_j for this work-item's columns j = l + TPR c
+// of the block, each summed over d ascending, dp with fma (as delta is).
+static inline void pair_dots(__local const float *a, __local const float *b,
+                             __local const float *A, __local const float *B, int l, int hd,
+                             float *s, float *dp) {
+    const int hs = hd + 1;
+#pragma unroll
+    for (int c = 0; c < NJ; c++) s[c] = dp[c] = 0.0f;
+    for (int d = 0; d < hd; d++) {
+#pragma unroll
+        for (int c = 0; c < NJ; c++) {
+            s[c] += a[d] * A[(l + TPR * c) * hs + d];
+            dp[c] = fma(b[d], B[(l + TPR * c) * hs + d], dp[c]);
+        }
+    }
+}
+
 __kernel __attribute__((reqd_work_group_size(WG_TILED, 1, 1))) void
 attention_fwd_tiled(__global const float *qkv, ulong qkv_off, __global float *out, ulong out_off,
                     __global float *lse, ulong lse_off, int T, int H, int hd, float scale,
@@ -131,16 +148,7 @@ attention_bwd_dq_tiled(__global const float *qkv, ulong qkv_off, __global const 
         load_tile(Vs, base + 2 * D, 3 * D, k0, BC, T, hd);
         barrier(CLK_LOCAL_MEM_FENCE);
         float s[NJ], dp[NJ];
-#pragma unroll
-        for (int c = 0; c < NJ; c++) s[c] = dp[c] = 0.0f;
-        for (int d = 0; d < hd; d++) {
-            const float q = Qs[r * hs + d], g = Gs[r * hs + d];
-#pragma unroll
-            for (int c = 0; c < NJ; c++) {
-                s[c] += q * Ks[(l + TPR * c) * hs + d];
-                dp[c] = fma(g, Vs[(l + TPR * c) * hs + d], dp[c]);
-            }
-        }
+        pair_dots(Qs + r * hs, Gs + r * hs, Ks, Vs, l, hd, s, dp);
 #pragma unroll
         for (int c = 0; c < NJ; c++) {
             const int u = k0 + l + TPR * c;
@@ -195,16 +203,7 @@ attention_bwd_dkdv_tiled(__global const float *qkv, ulong qkv_off, __global cons
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         float s[NJ], dp[NJ];
-#pragma unroll
-        for (int c = 0; c < NJ; c++) s[c] = dp[c] = 0.0f;
-        for (int d = 0; d < hd; d++) {
-            const float k = Ks[r * hs + d], v = Vs[r * hs + d];
-#pragma unroll
-            for (int c = 0; c < NJ; c++) {
-                s[c] += Qs[(l + TPR * c) * hs + d] * k;
-                dp[c] = fma(Gs[(l + TPR * c) * hs + d], v, dp[c]);
-            }
-        }
+        pair_dots(Ks + r * hs, Vs + r * hs, Qs, Gs, l, hd, s, dp);
 #pragma unroll
         for (int c = 0; c < NJ; c++) {
             const int j = l + TPR * c, t = t0 + j;

@@ -134,7 +134,7 @@ static int check_shader(radv *r, vk_shader_id id, const char *name, int64_t head
     VkShaderModule module;
     vkCreateShaderModule(r->device, &mi, NULL, &module);
     free(code);
-    const uint32_t spec[4] = {8 * rows, (uint32_t)head_dim, rows, block};
+    const uint32_t spec[4] = {VK_ATTN_TPR * rows, (uint32_t)head_dim, rows, block};
     VkSpecializationMapEntry map[4];
     for (uint32_t i = 0; i < 4; i++) map[i] = (VkSpecializationMapEntry){i, 4 * i, 4};
     VkSpecializationInfo si = {4, map, sizeof spec, spec};

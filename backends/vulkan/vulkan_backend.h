@@ -409,10 +409,13 @@ dt_status vk_gemm(vk_device *d, const char *op, const dt_gemm_desc *g, vk_arg a,
                   bool precise);
 
 /* vulkan_ops_attention.c */
+/* Threads per row in the GPU attention shaders (attention_tile.glsl's TPR). */
+#define VK_ATTN_TPR 8
 /* The GPU attention shaders' tiles for a head size on a device with these
- * limits: rows per workgroup (8 threads each) and rows per streamed block,
- * their specialisation constants 8 rows, head_dim, rows, block. False when
- * even the smallest tiles do not fit the shared memory. */
+ * limits: rows per workgroup (VK_ATTN_TPR threads each) and rows per
+ * streamed block, their specialisation constants VK_ATTN_TPR * rows,
+ * head_dim, rows, block. False when even the smallest tiles do not fit the
+ * shared memory or the workgroup size. */
 bool vk_attention_tiles(const VkPhysicalDeviceLimits *lim, int64_t head_dim, uint32_t *rows,
                         uint32_t *block);
 

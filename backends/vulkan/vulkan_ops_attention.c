@@ -3,8 +3,9 @@
  * pass for dk and dv), so no value is ever summed by two invocations at
  * once and the results are the same on every run.
  *
- * The head dimension is a specialisation constant (it sizes the per-row
- * arrays), so each head size gets its own pipeline, built on first use. */
+ * The head dimension is a specialisation constant (it sizes the shared tiles
+ * and per-thread accumulators), so each head size gets its own pipeline,
+ * built on first use. */
 #include "backends/vulkan/vulkan_backend.h"
 
 typedef struct attn_shape {
@@ -14,8 +15,8 @@ typedef struct attn_shape {
     uint32_t groups; /* workgroups along the sequence */
 } attn_shape;
 
-/* The GPU shaders (attention_tile.glsl): BR rows per workgroup with 8
- * threads each, blocks of BC rows. Shared memory holds at most four padded
+/* The GPU shaders (attention_tile.glsl): BR rows per workgroup with
+ * VK_ATTN_TPR threads each, blocks of BC rows. Shared memory holds at most four padded
  * [rows, head_dim + 1] tiles (BR of its own rows, BC streamed), two
  * [BR, BC] score tiles and two short vectors (the backward key side; the
  * other passes need less); the largest tiles that fit the device's shared
@@ -31,7 +32,7 @@ bool vk_attention_tiles(const VkPhysicalDeviceLimits *lim, int64_t head_dim, uin
     for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {
         const int64_t br = tiles[i][0], bc = tiles[i][1];
         const int64_t need = 2 * (br + bc) * (head_dim + 1) + 2 * br * bc + 2 * (br + bc);
-        if (need > floats || 8 * br > max_threads) continue;
+        if (need > floats || VK_ATTN_TPR * br > max_threads) continue;
         *rows = (uint32_t)br;
         *block = (uint32_t)bc;
         return true;
@@ -52,8 +53,10 @@ static dt_status attention_shape(const vk_device *d, const char *op, int64_t seq
                         "%s: head_dim %lld needs more shared memory than the %u bytes of %s", op,
                         (long long)head_dim, d->limits.maxComputeSharedMemorySize,
                         d->base.info.spec);
-    *s = (attn_shape){
-        false, {8 * br, (uint32_t)head_dim, br, bc}, 4, (uint32_t)((seq_len + br - 1) / br)};
+    *s = (attn_shape){false,
+                      {VK_ATTN_TPR * br, (uint32_t)head_dim, br, bc},
+                      4,
+                      (uint32_t)((seq_len + br - 1) / br)};
     return DT_OK;
 }
 

@@ -8,7 +8,7 @@
 // Shared rows are HS = HD + 1 floats apart: with HD a multiple of the bank
 // count, the threads of one wave reading element d of different rows would
 // all hit one bank.
-const uint TPR = 8;
+const uint TPR = 8; // VK_ATTN_TPR in vulkan_backend.h
 const uint HS = HD + 1;
 const uint NJ = BC / TPR;             // score-phase columns per thread
 const uint ND = (HD + TPR - 1) / TPR; // head columns per thread

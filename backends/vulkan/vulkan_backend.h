@@ -124,8 +124,9 @@ typedef struct vk_instance {
 dt_status vk_instance_create(vk_instance *vi, bool validation, char *why, size_t why_len);
 void vk_instance_destroy(vk_instance *vi);
 
-/* Physical devices this backend can use (Vulkan 1.1, a compute queue), in
- * the loader's order; index N of this list is "vulkan:N". */
+/* Physical devices this backend can use (Vulkan 1.1, a compute queue,
+ * host-visible coherent memory), in the loader's order; index N of this list
+ * is "vulkan:N". */
 #define VK_MAX_PHYSICAL 16
 dt_status vk_usable_devices(vk_instance *vi, VkPhysicalDevice *out, int *count, char *why,
                             size_t why_len);

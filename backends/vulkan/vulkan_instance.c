@@ -199,6 +199,22 @@ static bool has_compute_queue(vk_fns *fn, VkPhysicalDevice pd) {
     return false;
 }
 
+/* Whether the device has memory the host can map without flushes, which
+ * every buffer upload and download needs (vk_select_memory_types). RADV's
+ * device without hardware (RADV_FORCE_FAMILY) has none: it can compile
+ * shaders but never run one, and its driver crashed when we closed it. */
+static bool has_host_memory(vk_fns *fn, VkPhysicalDevice pd) {
+    const VkMemoryPropertyFlags want =
+        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    VkPhysicalDeviceMemoryProperties mem;
+    fn->GetPhysicalDeviceMemoryProperties(pd, &mem);
+    for (uint32_t i = 0; i < mem.memoryTypeCount; i++)
+        if ((mem.memoryTypes[i].propertyFlags & want) == want &&
+            mem.memoryHeaps[mem.memoryTypes[i].heapIndex].size > 0)
+            return true;
+    return false;
+}
+
 dt_status vk_usable_devices(vk_instance *vi, VkPhysicalDevice *out, int *count, char *why,
                             size_t why_len) {
     *count = 0;
@@ -224,14 +240,17 @@ dt_status vk_usable_devices(vk_instance *vi, VkPhysicalDevice *out, int *count, 
     for (uint32_t i = 0; i < n; i++) {
         VkPhysicalDeviceProperties p;
         vi->fn.GetPhysicalDeviceProperties(all[i], &p);
-        if (p.apiVersion < VK_API_VERSION_1_1 || !has_compute_queue(&vi->fn, all[i])) {
+        if (p.apiVersion < VK_API_VERSION_1_1 || !has_compute_queue(&vi->fn, all[i]) ||
+            !has_host_memory(&vi->fn, all[i])) {
             skipped++;
             continue;
         }
         out[(*count)++] = all[i];
     }
     if (*count == 0)
-        snprintf(why, why_len, "%d Vulkan device%s found, but none supports Vulkan 1.1 compute",
+        snprintf(why, why_len,
+                 "%d Vulkan device%s found, but none supports Vulkan 1.1 compute "
+                 "with host-visible memory",
                  skipped, skipped == 1 ? "" : "s");
     return DT_OK;
 }

@@ -6,21 +6,21 @@
  * per-thread memory. The stand-ins are the GPUs' own intrinsics, so what is
  * measured is the kernels' code; the results are not used. */
 #if defined(__AMDGCN__)
-#define WI_ID_X()    __builtin_amdgcn_workitem_id_x()
-#define WG_ID_X()    __builtin_amdgcn_workgroup_id_x()
-#define WG_ID_Y()    __builtin_amdgcn_workgroup_id_y()
-#define WG_SIZE_X()  __builtin_amdgcn_workgroup_size_x()
-#define barrier(fl)  __builtin_amdgcn_s_barrier()
-#define exp(x)       __builtin_expf(x)
-#define log(x)       __builtin_logf(x)
+#define WI_ID_X()   __builtin_amdgcn_workitem_id_x()
+#define WG_ID_X()   __builtin_amdgcn_workgroup_id_x()
+#define WG_ID_Y()   __builtin_amdgcn_workgroup_id_y()
+#define WG_SIZE_X() __builtin_amdgcn_workgroup_size_x()
+#define barrier(fl) __builtin_amdgcn_s_barrier()
+#define exp(x)      __builtin_expf(x)
+#define log(x)      __builtin_logf(x)
 #elif defined(__NVPTX__)
-#define WI_ID_X()    __nvvm_read_ptx_sreg_tid_x()
-#define WG_ID_X()    __nvvm_read_ptx_sreg_ctaid_x()
-#define WG_ID_Y()    __nvvm_read_ptx_sreg_ctaid_y()
-#define WG_SIZE_X()  __nvvm_read_ptx_sreg_ntid_x()
-#define barrier(fl)  __nvvm_bar_sync(0)
-#define exp(x)       __nvvm_ex2_approx_f((x)*1.442695f)
-#define log(x)       (__nvvm_lg2_approx_f(x) * 0.6931472f)
+#define WI_ID_X()   __nvvm_read_ptx_sreg_tid_x()
+#define WG_ID_X()   __nvvm_read_ptx_sreg_ctaid_x()
+#define WG_ID_Y()   __nvvm_read_ptx_sreg_ctaid_y()
+#define WG_SIZE_X() __nvvm_read_ptx_sreg_ntid_x()
+#define barrier(fl) __nvvm_bar_sync(0)
+#define exp(x)      __nvvm_ex2_approx_f((x)*1.442695f)
+#define log(x)      (__nvvm_lg2_approx_f(x) * 0.6931472f)
 #endif
 /* The kernels launch 2-D grids with one work-item per group along y. */
 #define get_local_id(i)  ((i) == 0 ? WI_ID_X() : 0)
@@ -30,7 +30,7 @@
 #define max(a, b)        ((a) > (b) ? (a) : (b))
 #define fma(a, b, c)     __builtin_fmaf(a, b, c)
 #define vload8(o, p)                                                                               \
-    ((float8)((p)[8 * (o)], (p)[8 * (o) + 1], (p)[8 * (o) + 2], (p)[8 * (o) + 3],                 \
+    ((float8)((p)[8 * (o)], (p)[8 * (o) + 1], (p)[8 * (o) + 2], (p)[8 * (o) + 3],                  \
               (p)[8 * (o) + 4], (p)[8 * (o) + 5], (p)[8 * (o) + 6], (p)[8 * (o) + 7]))
 #define vstore8(v, o, p)                                                                           \
     do {                                                                                           \

@@ -1,15 +1,16 @@
-/* test_vk_gpu_registers: the GPU attention shaders compiled by a real GPU
- * compiler keep their working set in registers. Mesa's RADV driver offers a
- * device without hardware (RADV_FORCE_FAMILY, here an RDNA2 "navi21") whose
+/* test_vk_gpu_registers: the GPU shaders compiled by a real GPU compiler
+ * keep their working set in registers. Mesa's RADV driver offers a device
+ * without hardware (RADV_FORCE_FAMILY, here an RDNA2 "navi21") whose
  * pipelines are compiled by ACO, AMD's shader compiler in Mesa, and report
  * VK_KHR_pipeline_executable_properties statistics. Each attention shader
  * (forward, query side and key side of the backward) is built at head sizes
  * 32, 64 and 128 with the tiles the backend picks for that device's limits
- * (vk_attention_tiles), and must use no scratch memory and spill no
- * registers: scratch is per-thread memory in VRAM, tens of times slower than
- * registers. The earlier one-row-per-thread shaders failed this (256 VGPRs
- * and 119 spilled in the key side at head size 64; scratch in all three at
- * 128).
+ * (vk_attention_tiles); every other shader GPUs take (not the *_sg and
+ * gemm_cpu* variants written for CPU devices) at its default
+ * specialisation. None may use scratch memory or spill registers: scratch
+ * is per-thread memory in VRAM, tens of times slower than registers. The
+ * earlier one-row-per-thread attention failed this (256 VGPRs and 119
+ * spilled in the key side at head size 64; scratch in all three at 128).
  *
  * That device has no memory the host can map, so it can never run anything:
  * the backend must not list it as a vulkan:N device (it did, and `auto`
@@ -122,15 +123,15 @@ static int64_t stat_named(const VkPipelineExecutableStatisticKHR *s, uint32_t n,
     return -1;
 }
 
-/* Builds one shader as the backend would for this head size; 1 when it
- * keeps everything in registers, else prints why and returns 0. */
-static int check_shader(radv *r, vk_shader_id id, const char *name, int64_t head_dim) {
-    uint32_t rows, block;
-    if (!vk_attention_tiles(&r->limits, head_dim, &rows, &block)) {
-        printf("FAIL %s head_dim %lld: no tiles fit %u bytes of shared memory\n", name,
-               (long long)head_dim, r->limits.maxComputeSharedMemorySize);
-        return 0;
-    }
+typedef struct build_stats {
+    int64_t vgprs, spilled, scratch; /* -1: not reported */
+} build_stats;
+
+/* Builds one shader with these specialisation constants (none: the
+ * shader's defaults) and reads RADV's statistics of it; 0 when the build
+ * fails. */
+static int build(radv *r, vk_shader_id id, const uint32_t *spec, uint32_t n_spec,
+                 build_stats *out) {
     size_t bytes;
     int bindings;
     const unsigned char *spv = vk_shader_spirv(id, &bytes, &bindings);
@@ -141,10 +142,9 @@ static int check_shader(radv *r, vk_shader_id id, const char *name, int64_t head
     VkShaderModule module;
     vkCreateShaderModule(r->device, &mi, NULL, &module);
     free(code);
-    const uint32_t spec[4] = {VK_ATTN_TPR * rows, (uint32_t)head_dim, rows, block};
-    VkSpecializationMapEntry map[4];
-    for (uint32_t i = 0; i < 4; i++) map[i] = (VkSpecializationMapEntry){i, 4 * i, 4};
-    VkSpecializationInfo si = {4, map, sizeof spec, spec};
+    VkSpecializationMapEntry map[VK_MAX_SPEC];
+    for (uint32_t i = 0; i < n_spec; i++) map[i] = (VkSpecializationMapEntry){i, 4 * i, 4};
+    VkSpecializationInfo si = {n_spec, map, 4 * n_spec, spec};
     VkComputePipelineCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
         .flags = VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR,
@@ -152,16 +152,12 @@ static int check_shader(radv *r, vk_shader_id id, const char *name, int64_t head
                   .stage = VK_SHADER_STAGE_COMPUTE_BIT,
                   .module = module,
                   .pName = "main",
-                  .pSpecializationInfo = &si},
+                  .pSpecializationInfo = n_spec ? &si : NULL},
         .layout = r->layouts[bindings]};
     VkPipeline pipe;
     VkResult res = vkCreateComputePipelines(r->device, VK_NULL_HANDLE, 1, &ci, NULL, &pipe);
     vkDestroyShaderModule(r->device, module, NULL);
-    if (res != VK_SUCCESS) {
-        printf("FAIL %s head_dim %lld: vkCreateComputePipelines failed (%d)\n", name,
-               (long long)head_dim, (int)res);
-        return 0;
-    }
+    if (res != VK_SUCCESS) return 0;
     VkPipelineExecutableInfoKHR ei = {.sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR,
                                       .pipeline = pipe};
     VkPipelineExecutableStatisticKHR st[64];
@@ -171,22 +167,52 @@ static int check_shader(radv *r, vk_shader_id id, const char *name, int64_t head
             .sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR};
     r->statistics(r->device, &ei, &n, st);
     vkDestroyPipeline(r->device, pipe, NULL);
-    const int64_t vgprs = stat_named(st, n, "VGPRs"), spilled = stat_named(st, n, "Spilled VGPRs");
-    const int64_t scratch = stat_named(st, n, "Scratch size");
-    printf(
-        "  %-18s head_dim %3lld, tiles %2u x %2u: %3lld VGPRs, %lld spilled, scratch %lld bytes\n",
-        name, (long long)head_dim, rows, block, (long long)vgprs, (long long)spilled,
-        (long long)scratch);
-    if (vgprs < 0 || spilled < 0 || scratch < 0) {
-        printf("FAIL %s: the driver reports no VGPRs, Spilled VGPRs or Scratch size\n", name);
+    *out = (build_stats){stat_named(st, n, "VGPRs"), stat_named(st, n, "Spilled VGPRs"),
+                         stat_named(st, n, "Scratch size")};
+    return 1;
+}
+
+/* Prints one build's figures; 1 when it kept to registers. */
+static int judge(const char *what, int built, const build_stats *s) {
+    if (!built) {
+        printf("FAIL %s: vkCreateComputePipelines failed\n", what);
         return 0;
     }
-    if (spilled > 0 || scratch > 0) {
-        printf("FAIL %s head_dim %lld: %lld VGPRs spilled, %lld bytes of scratch memory\n", name,
-               (long long)head_dim, (long long)spilled, (long long)scratch);
+    printf("  %-52s %3lld VGPRs, %lld spilled, scratch %lld bytes\n", what, (long long)s->vgprs,
+           (long long)s->spilled, (long long)s->scratch);
+    if (s->vgprs < 0 || s->spilled < 0 || s->scratch < 0) {
+        printf("FAIL %s: the driver reports no VGPRs, Spilled VGPRs or Scratch size\n", what);
+        return 0;
+    }
+    if (s->spilled > 0 || s->scratch > 0) {
+        printf("FAIL %s: %lld VGPRs spilled, %lld bytes of scratch memory\n", what,
+               (long long)s->spilled, (long long)s->scratch);
         return 0;
     }
     return 1;
+}
+
+/* An attention shader as the backend builds it for this head size. */
+static int check_attention(radv *r, vk_shader_id id, int64_t head_dim) {
+    char what[96];
+    uint32_t rows, block;
+    if (!vk_attention_tiles(&r->limits, head_dim, &rows, &block)) {
+        printf("FAIL %s head_dim %lld: no tiles fit %u bytes of shared memory\n",
+               vk_shader_name(id), (long long)head_dim, r->limits.maxComputeSharedMemorySize);
+        return 0;
+    }
+    snprintf(what, sizeof what, "%s head_dim %lld, tiles %u x %u", vk_shader_name(id),
+             (long long)head_dim, rows, block);
+    const uint32_t spec[4] = {VK_ATTN_TPR * rows, (uint32_t)head_dim, rows, block};
+    build_stats s;
+    const int built = build(r, id, spec, 4, &s);
+    return judge(what, built, &s);
+}
+
+/* The shaders written for CPU devices (lavapipe): *_sg and gemm_cpu*. */
+static bool cpu_variant(const char *name) {
+    const size_t n = strlen(name);
+    return strncmp(name, "gemm_cpu", 8) == 0 || (n > 3 && strcmp(name + n - 3, "_sg") == 0);
 }
 
 /* 1 when the backend's device list leaves out the device named `name`. */
@@ -222,20 +248,27 @@ int main(void) {
         radv_close(&r);
         return TEST_SKIP;
     }
-    static const struct {
-        vk_shader_id id;
-        const char *name;
-    } shaders[] = {{VK_SH_attention_fwd, "attention_fwd"},
-                   {VK_SH_attention_bwd_dq, "attention_bwd_dq"},
-                   {VK_SH_attention_bwd_dkv, "attention_bwd_dkv"}};
+    /* The attention shaders at the tiles the backend picks; every other
+     * GPU shader at its default specialisation (the tile sizes, workgroup
+     * sizes and modes the backend uses on GPUs). */
+    static const vk_shader_id attention[] = {VK_SH_attention_fwd, VK_SH_attention_bwd_dq,
+                                             VK_SH_attention_bwd_dkv};
     static const int64_t head_dims[] = {32, 64, 128};
     int checked = 0, passed = 0;
-    for (size_t s = 0; s < sizeof shaders / sizeof shaders[0]; s++)
+    for (size_t s = 0; s < sizeof attention / sizeof attention[0]; s++)
         for (size_t h = 0; h < sizeof head_dims / sizeof head_dims[0]; h++, checked++)
-            passed += check_shader(&r, shaders[s].id, shaders[s].name, head_dims[h]);
+            passed += check_attention(&r, attention[s], head_dims[h]);
+    for (int id = 0; id < VK_SH_COUNT; id++) {
+        const char *name = vk_shader_name((vk_shader_id)id);
+        if (cpu_variant(name) || strncmp(name, "attention_", 10) == 0) continue;
+        build_stats st;
+        const int built = build(&r, (vk_shader_id)id, NULL, 0, &st);
+        passed += judge(name, built, &st);
+        checked++;
+    }
     radv_close(&r);
-    printf("%s: %d of %d shader builds keep to registers\n", passed == checked ? "PASS" : "FAIL",
-           passed, checked);
+    printf("%s: %d of %d GPU shader builds keep to registers\n",
+           passed == checked ? "PASS" : "FAIL", passed, checked);
     const int unlisted = not_listed(r.name);
     if (unlisted) printf("PASS: the backend does not list %s\n", r.name);
     return passed == checked && unlisted ? 0 : 1;

@@ -365,6 +365,8 @@ uint64_t vk_shader_hash(uint64_t h, vk_shader_id shader);
 /* A shader's embedded SPIR-V (no alignment promised), its size in bytes and
  * the number of storage buffers it binds. */
 const unsigned char *vk_shader_spirv(vk_shader_id shader, size_t *bytes, int *bindings);
+/* Its name in VK_SHADERS ("gemm", "attention_fwd_sg", ...). */
+const char *vk_shader_name(vk_shader_id shader);
 void vk_pipelines_destroy(vk_device *d);
 /* One binding of a dispatch: bytes [offset, offset + bytes) of buf. The
  * shader receives the element offset of `offset` inside its binding as the

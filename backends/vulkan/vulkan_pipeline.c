@@ -35,6 +35,10 @@ uint64_t vk_shader_hash(uint64_t h, vk_shader_id shader) {
     return dt_hash64(h, shaders[shader].spv, (size_t)*shaders[shader].size);
 }
 
+const char *vk_shader_name(vk_shader_id shader) {
+    return shaders[shader].name;
+}
+
 const unsigned char *vk_shader_spirv(vk_shader_id shader, size_t *bytes, int *bindings) {
     *bytes = (size_t)*shaders[shader].size;
     *bindings = shaders[shader].bindings;

@@ -29,6 +29,10 @@
 #define min(a, b)        ((a) < (b) ? (a) : (b))
 #define max(a, b)        ((a) > (b) ? (a) : (b))
 #define fma(a, b, c)     __builtin_fmaf(a, b, c)
+#define fmin(a, b)       __builtin_fminf(a, b)
+#define fmax(a, b)       __builtin_fmaxf(a, b)
+#define sqrt(x)          __builtin_sqrtf(x)
+#define isfinite(x)      __builtin_isfinite(x)
 #define vload8(o, p)                                                                               \
     ((float8)((p)[8 * (o)], (p)[8 * (o) + 1], (p)[8 * (o) + 2], (p)[8 * (o) + 3],                  \
               (p)[8 * (o) + 4], (p)[8 * (o) + 5], (p)[8 * (o) + 6], (p)[8 * (o) + 7]))
@@ -38,4 +42,10 @@
         (p)[8 * (o)] = v8_.s0, (p)[8 * (o) + 1] = v8_.s1, (p)[8 * (o) + 2] = v8_.s2;               \
         (p)[8 * (o) + 3] = v8_.s3, (p)[8 * (o) + 4] = v8_.s4, (p)[8 * (o) + 5] = v8_.s5;           \
         (p)[8 * (o) + 6] = v8_.s6, (p)[8 * (o) + 7] = v8_.s7;                                      \
+    } while (0)
+/* vstore16 into private memory, for any element type. */
+#define vstore16(v, o, p)                                                                          \
+    do {                                                                                           \
+        __typeof__(v) v16_ = (v);                                                                  \
+        for (int i_ = 0; i_ < 16; i_++) (p)[16 * (o) + i_] = ((__typeof__((p)[0]) *)&v16_)[i_];    \
     } while (0)

@@ -5,7 +5,8 @@
 // attention.cl gives each work-item a query (or key) and its rows, up to 4
 // x HEAD_DIM_MAX floats in private arrays. Indexed by a loop over the
 // run-time head size, those live in per-thread memory in VRAM on a GPU:
-// clang's AMDGPU backend (gfx1030) puts 1 to 2 KiB of each of them there.
+// 0.5 to 2 KiB per work-item and kernel with clang's AMDGPU backend
+// (gfx1030) and with ptxas (sm_86); see tests/ocl_gpu_registers.sh.
 //
 // Here a work-group owns BR rows with TPR work-items each; the other side's
 // rows stream through local memory BC at a time. Per block, each work-item

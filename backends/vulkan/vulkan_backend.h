@@ -225,7 +225,14 @@ typedef struct vk_pipeline {
 /* ---- the device --------------------------------------------------------------- */
 
 /* Device options (vulkan:N:kernels=gpu:staging=on...), by position. */
-enum { VK_OPT_KERNELS = 0, VK_OPT_STAGING, VK_OPT_FP64, VK_OPT_VALIDATION, VK_OPT_PROFILE };
+enum {
+    VK_OPT_KERNELS = 0,
+    VK_OPT_STAGING,
+    VK_OPT_FP64,
+    VK_OPT_VALIDATION,
+    VK_OPT_PROFILE,
+    VK_OPT_SHARED
+};
 enum { VK_KERNELS_AUTO = 0, VK_KERNELS_CPU = 1, VK_KERNELS_GPU = 2 };
 
 #define VK_PROFILE_OPS 48

@@ -149,6 +149,9 @@ static const dt_option_spec vk_options[] = {
                            "included; an error fails the next op"},
     [VK_OPT_PROFILE] = {"profile", "off|on", 0, 0,
                         "on: ops run one at a time, timed; a table on stderr at close"},
+    [VK_OPT_SHARED] = {"shared_kib", NULL, 16, 1024,
+                       "use at most this much shared memory per workgroup (16: Vulkan's minimum, "
+                       "as on a Raspberry Pi), so the attention shaders take smaller tiles"},
     {NULL, NULL, 0, 0, NULL},
 };
 
@@ -169,6 +172,10 @@ static dt_status vk_open(int index, const dt_device_options *opts, dt_device **o
     VkPhysicalDeviceProperties props;
     d->fn->GetPhysicalDeviceProperties(d->physical, &props);
     d->limits = props.limits;
+    /* shared_kib: the tile choices of a device with less shared memory. */
+    const uint32_t shared_cap = (uint32_t)dt_option_value(opts, VK_OPT_SHARED, 0) * 1024u;
+    if (shared_cap && shared_cap < d->limits.maxComputeSharedMemorySize)
+        d->limits.maxComputeSharedMemorySize = shared_cap;
     d->fn->GetPhysicalDeviceMemoryProperties(d->physical, &d->mem_props);
     /* Float controls: core in 1.2, an extension before. */
     bool has_fc_ext =

@@ -23,7 +23,9 @@ typedef struct attn_shape {
  * memory and workgroup size are taken. */
 bool vk_attention_tiles(const VkPhysicalDeviceLimits *lim, int64_t head_dim, uint32_t *rows,
                         uint32_t *block) {
-    static const uint32_t tiles[][2] = {{32, 32}, {32, 16}, {16, 16}, {16, 8}, {8, 8}};
+    /* The last fits Vulkan's minimum of 16 KiB at head_dim 128 (V3DV, the
+     * Raspberry Pi's driver, offers no more). */
+    static const uint32_t tiles[][2] = {{32, 32}, {32, 16}, {16, 16}, {16, 8}, {8, 8}, {4, 8}};
     const int64_t floats = (int64_t)lim->maxComputeSharedMemorySize / 4;
     const uint32_t max_threads =
         lim->maxComputeWorkGroupInvocations < lim->maxComputeWorkGroupSize[0]

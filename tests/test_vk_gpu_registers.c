@@ -27,8 +27,11 @@
 #include "backends/vulkan/vulkan_backend.h"
 #include "tests/test_util.h"
 
+/* The device, through the backend's own loader (vulkan_loader.c: dlopen),
+ * so that the loader and its drivers are gone at exit, as in distro. */
 typedef struct radv {
-    VkInstance instance;
+    vk_instance vi;
+    bool have_instance;
     VkPhysicalDevice physical;
     VkPhysicalDeviceLimits limits;
     char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
@@ -38,22 +41,17 @@ typedef struct radv {
     PFN_vkGetPipelineExecutableStatisticsKHR statistics;
 } radv;
 
-/* The first device whose name says RADV; 0 when there is none. */
-static int radv_open(radv *r, char *why, size_t why_len) {
-    VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
-                             .apiVersion = VK_API_VERSION_1_1};
-    VkInstanceCreateInfo ici = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
-                                .pApplicationInfo = &app};
-    if (vkCreateInstance(&ici, NULL, &r->instance) != VK_SUCCESS) {
-        snprintf(why, why_len, "no Vulkan instance");
-        return 0;
-    }
-    VkPhysicalDevice pds[16];
-    uint32_t n = 16;
-    vkEnumeratePhysicalDevices(r->instance, &n, pds);
+/* The first physical device whose name says RADV (the backend's own list
+ * leaves it out: it has no memory). */
+static bool find_radv(radv *r, char *why, size_t why_len) {
+    if (vk_instance_create(&r->vi, false, why, why_len) != DT_OK) return false;
+    r->have_instance = true;
+    VkPhysicalDevice pds[VK_MAX_PHYSICAL];
+    uint32_t n = VK_MAX_PHYSICAL;
+    r->vi.fn.EnumeratePhysicalDevices(r->vi.instance, &n, pds);
     for (uint32_t i = 0; i < n && !r->physical; i++) {
         VkPhysicalDeviceProperties p;
-        vkGetPhysicalDeviceProperties(pds[i], &p);
+        r->vi.fn.GetPhysicalDeviceProperties(pds[i], &p);
         if (strstr(p.deviceName, "RADV")) {
             r->physical = pds[i];
             r->limits = p.limits;
@@ -61,11 +59,39 @@ static int radv_open(radv *r, char *why, size_t why_len) {
             printf("device: %s\n", p.deviceName);
         }
     }
-    if (!r->physical) {
+    if (!r->physical)
         snprintf(why, why_len,
                  "no RADV device (Mesa's RADV, in mesa-vulkan-drivers, not installed)");
-        return 0;
+    return r->physical != VK_NULL_HANDLE;
+}
+
+/* One pipeline layout per binding count, as the backend makes them. */
+static void create_layouts(radv *r) {
+    vk_fns *fn = &r->vi.fn;
+    VkDescriptorSetLayoutBinding b[VK_MAX_BINDINGS];
+    for (int i = 0; i < VK_MAX_BINDINGS; i++)
+        b[i] = (VkDescriptorSetLayoutBinding){(uint32_t)i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
+                                              VK_SHADER_STAGE_COMPUTE_BIT, NULL};
+    VkPushConstantRange push = {VK_SHADER_STAGE_COMPUTE_BIT, 0, VK_PUSH_BYTES};
+    for (int n_b = 1; n_b <= VK_MAX_BINDINGS; n_b++) {
+        VkDescriptorSetLayoutCreateInfo li = {
+            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+            .bindingCount = (uint32_t)n_b,
+            .pBindings = b};
+        fn->CreateDescriptorSetLayout(r->device, &li, NULL, &r->sets[n_b]);
+        VkPipelineLayoutCreateInfo pli = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+                                          .setLayoutCount = 1,
+                                          .pSetLayouts = &r->sets[n_b],
+                                          .pushConstantRangeCount = 1,
+                                          .pPushConstantRanges = &push};
+        fn->CreatePipelineLayout(r->device, &pli, NULL, &r->layouts[n_b]);
     }
+}
+
+/* RADV's device without hardware, with pipeline statistics; false (and
+ * why) when there is none. */
+static bool radv_open(radv *r, char *why, size_t why_len) {
+    if (!find_radv(r, why, why_len)) return false;
     VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR exe = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR,
         .pipelineExecutableInfo = VK_TRUE};
@@ -80,40 +106,25 @@ static int radv_open(radv *r, char *why, size_t why_len) {
                               .pQueueCreateInfos = &queue,
                               .enabledExtensionCount = 1,
                               .ppEnabledExtensionNames = &ext};
-    if (vkCreateDevice(r->physical, &dci, NULL, &r->device) != VK_SUCCESS) {
+    if (r->vi.fn.CreateDevice(r->physical, &dci, NULL, &r->device) != VK_SUCCESS ||
+        vk_loader_device_funcs(&r->vi.fn, r->device) != DT_OK) {
         snprintf(why, why_len, "RADV has no %s", ext);
-        return 0;
+        return false;
     }
-    r->statistics = (PFN_vkGetPipelineExecutableStatisticsKHR)vkGetDeviceProcAddr(
+    r->statistics = (PFN_vkGetPipelineExecutableStatisticsKHR)r->vi.fn.GetDeviceProcAddr(
         r->device, "vkGetPipelineExecutableStatisticsKHR");
-    VkDescriptorSetLayoutBinding b[VK_MAX_BINDINGS];
-    for (int i = 0; i < VK_MAX_BINDINGS; i++)
-        b[i] = (VkDescriptorSetLayoutBinding){(uint32_t)i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
-                                              VK_SHADER_STAGE_COMPUTE_BIT, NULL};
-    VkPushConstantRange push = {VK_SHADER_STAGE_COMPUTE_BIT, 0, VK_PUSH_BYTES};
-    for (int n_b = 1; n_b <= VK_MAX_BINDINGS; n_b++) {
-        VkDescriptorSetLayoutCreateInfo li = {
-            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-            .bindingCount = (uint32_t)n_b,
-            .pBindings = b};
-        vkCreateDescriptorSetLayout(r->device, &li, NULL, &r->sets[n_b]);
-        VkPipelineLayoutCreateInfo pli = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
-                                          .setLayoutCount = 1,
-                                          .pSetLayouts = &r->sets[n_b],
-                                          .pushConstantRangeCount = 1,
-                                          .pPushConstantRanges = &push};
-        vkCreatePipelineLayout(r->device, &pli, NULL, &r->layouts[n_b]);
-    }
+    create_layouts(r);
     return r->statistics != NULL;
 }
 
 static void radv_close(radv *r) {
-    for (int n = 1; n <= VK_MAX_BINDINGS; n++) {
-        if (r->layouts[n]) vkDestroyPipelineLayout(r->device, r->layouts[n], NULL);
-        if (r->sets[n]) vkDestroyDescriptorSetLayout(r->device, r->sets[n], NULL);
+    vk_fns *fn = &r->vi.fn;
+    for (int n = 1; r->device && n <= VK_MAX_BINDINGS; n++) {
+        if (r->layouts[n]) fn->DestroyPipelineLayout(r->device, r->layouts[n], NULL);
+        if (r->sets[n]) fn->DestroyDescriptorSetLayout(r->device, r->sets[n], NULL);
     }
-    if (r->device) vkDestroyDevice(r->device, NULL);
-    if (r->instance) vkDestroyInstance(r->instance, NULL);
+    if (r->device) fn->DestroyDevice(r->device, NULL);
+    if (r->have_instance) vk_instance_destroy(&r->vi);
 }
 
 /* One statistic by name (RADV's names), or -1. */
@@ -140,7 +151,7 @@ static int build(radv *r, vk_shader_id id, const uint32_t *spec, uint32_t n_spec
     VkShaderModuleCreateInfo mi = {
         .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, .codeSize = bytes, .pCode = code};
     VkShaderModule module;
-    vkCreateShaderModule(r->device, &mi, NULL, &module);
+    r->vi.fn.CreateShaderModule(r->device, &mi, NULL, &module);
     free(code);
     VkSpecializationMapEntry map[VK_MAX_SPEC];
     for (uint32_t i = 0; i < n_spec; i++) map[i] = (VkSpecializationMapEntry){i, 4 * i, 4};
@@ -155,8 +166,8 @@ static int build(radv *r, vk_shader_id id, const uint32_t *spec, uint32_t n_spec
                   .pSpecializationInfo = n_spec ? &si : NULL},
         .layout = r->layouts[bindings]};
     VkPipeline pipe;
-    VkResult res = vkCreateComputePipelines(r->device, VK_NULL_HANDLE, 1, &ci, NULL, &pipe);
-    vkDestroyShaderModule(r->device, module, NULL);
+    VkResult res = r->vi.fn.CreateComputePipelines(r->device, VK_NULL_HANDLE, 1, &ci, NULL, &pipe);
+    r->vi.fn.DestroyShaderModule(r->device, module, NULL);
     if (res != VK_SUCCESS) return 0;
     VkPipelineExecutableInfoKHR ei = {.sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR,
                                       .pipeline = pipe};
@@ -166,7 +177,7 @@ static int build(radv *r, vk_shader_id id, const uint32_t *spec, uint32_t n_spec
         st[i] = (VkPipelineExecutableStatisticKHR){
             .sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR};
     r->statistics(r->device, &ei, &n, st);
-    vkDestroyPipeline(r->device, pipe, NULL);
+    r->vi.fn.DestroyPipeline(r->device, pipe, NULL);
     *out = (build_stats){stat_named(st, n, "VGPRs"), stat_named(st, n, "Spilled VGPRs"),
                          stat_named(st, n, "Scratch size")};
     return 1;

@@ -146,13 +146,15 @@ static int build(radv *r, vk_shader_id id, const uint32_t *spec, uint32_t n_spec
     size_t bytes;
     int bindings;
     const unsigned char *spv = vk_shader_spirv(id, &bytes, &bindings);
-    uint32_t *code = malloc(bytes);
+    uint32_t *code = malloc(bytes); /* SPIR-V is read as words: aligned */
+    if (!code) return 0;
     memcpy(code, spv, bytes);
     VkShaderModuleCreateInfo mi = {
         .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, .codeSize = bytes, .pCode = code};
     VkShaderModule module;
-    r->vi.fn.CreateShaderModule(r->device, &mi, NULL, &module);
+    const VkResult made = r->vi.fn.CreateShaderModule(r->device, &mi, NULL, &module);
     free(code);
+    if (made != VK_SUCCESS) return 0;
     VkSpecializationMapEntry map[VK_MAX_SPEC];
     for (uint32_t i = 0; i < n_spec; i++) map[i] = (VkSpecializationMapEntry){i, 4 * i, 4};
     VkSpecializationInfo si = {n_spec, map, 4 * n_spec, spec};

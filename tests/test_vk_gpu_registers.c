@@ -36,8 +36,9 @@ typedef struct radv {
     VkPhysicalDeviceLimits limits;
     char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
     VkDevice device;
-    VkDescriptorSetLayout sets[VK_MAX_BINDINGS + 1];
-    VkPipelineLayout layouts[VK_MAX_BINDINGS + 1];
+    /* What the backend's pipeline code needs of a device: its functions,
+     * handle and layouts (vk_layouts_create, vk_pipeline_create). */
+    vk_device dev;
     PFN_vkGetPipelineExecutableStatisticsKHR statistics;
 } radv;
 
@@ -65,29 +66,6 @@ static bool find_radv(radv *r, char *why, size_t why_len) {
     return r->physical != VK_NULL_HANDLE;
 }
 
-/* One pipeline layout per binding count, as the backend makes them. */
-static void create_layouts(radv *r) {
-    vk_fns *fn = &r->vi.fn;
-    VkDescriptorSetLayoutBinding b[VK_MAX_BINDINGS];
-    for (int i = 0; i < VK_MAX_BINDINGS; i++)
-        b[i] = (VkDescriptorSetLayoutBinding){(uint32_t)i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
-                                              VK_SHADER_STAGE_COMPUTE_BIT, NULL};
-    VkPushConstantRange push = {VK_SHADER_STAGE_COMPUTE_BIT, 0, VK_PUSH_BYTES};
-    for (int n_b = 1; n_b <= VK_MAX_BINDINGS; n_b++) {
-        VkDescriptorSetLayoutCreateInfo li = {
-            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-            .bindingCount = (uint32_t)n_b,
-            .pBindings = b};
-        fn->CreateDescriptorSetLayout(r->device, &li, NULL, &r->sets[n_b]);
-        VkPipelineLayoutCreateInfo pli = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
-                                          .setLayoutCount = 1,
-                                          .pSetLayouts = &r->sets[n_b],
-                                          .pushConstantRangeCount = 1,
-                                          .pPushConstantRanges = &push};
-        fn->CreatePipelineLayout(r->device, &pli, NULL, &r->layouts[n_b]);
-    }
-}
-
 /* RADV's device without hardware, with pipeline statistics; false (and
  * why) when there is none. */
 static bool radv_open(radv *r, char *why, size_t why_len) {
@@ -113,17 +91,22 @@ static bool radv_open(radv *r, char *why, size_t why_len) {
     }
     r->statistics = (PFN_vkGetPipelineExecutableStatisticsKHR)r->vi.fn.GetDeviceProcAddr(
         r->device, "vkGetPipelineExecutableStatisticsKHR");
-    create_layouts(r);
+    r->dev.fn = &r->vi.fn;
+    r->dev.device = r->device;
+    snprintf(r->dev.base.info.spec, sizeof r->dev.base.info.spec, "radv");
+    dt_strlcpy(r->dev.base.info.name, r->name, sizeof r->dev.base.info.name);
+    if (vk_layouts_create(&r->dev) != DT_OK) {
+        snprintf(why, why_len, "RADV: %s", dt_last_error());
+        return false;
+    }
     return r->statistics != NULL;
 }
 
 static void radv_close(radv *r) {
-    vk_fns *fn = &r->vi.fn;
-    for (int n = 1; r->device && n <= VK_MAX_BINDINGS; n++) {
-        if (r->layouts[n]) fn->DestroyPipelineLayout(r->device, r->layouts[n], NULL);
-        if (r->sets[n]) fn->DestroyDescriptorSetLayout(r->device, r->sets[n], NULL);
+    if (r->device) {
+        vk_pipelines_destroy(&r->dev); /* the layouts; it made no cached pipelines */
+        r->vi.fn.DestroyDevice(r->device, NULL);
     }
-    if (r->device) fn->DestroyDevice(r->device, NULL);
     if (r->have_instance) vk_instance_destroy(&r->vi);
 }
 
@@ -141,36 +124,11 @@ typedef struct build_stats {
 /* Builds one shader with these specialisation constants (none: the
  * shader's defaults) and reads RADV's statistics of it; 0 when the build
  * fails. */
-static int build(radv *r, vk_shader_id id, const uint32_t *spec, uint32_t n_spec,
-                 build_stats *out) {
-    size_t bytes;
-    int bindings;
-    const unsigned char *spv = vk_shader_spirv(id, &bytes, &bindings);
-    uint32_t *code = malloc(bytes); /* SPIR-V is read as words: aligned */
-    if (!code) return 0;
-    memcpy(code, spv, bytes);
-    VkShaderModuleCreateInfo mi = {
-        .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, .codeSize = bytes, .pCode = code};
-    VkShaderModule module;
-    const VkResult made = r->vi.fn.CreateShaderModule(r->device, &mi, NULL, &module);
-    free(code);
-    if (made != VK_SUCCESS) return 0;
-    VkSpecializationMapEntry map[VK_MAX_SPEC];
-    for (uint32_t i = 0; i < n_spec; i++) map[i] = (VkSpecializationMapEntry){i, 4 * i, 4};
-    VkSpecializationInfo si = {n_spec, map, 4 * n_spec, spec};
-    VkComputePipelineCreateInfo ci = {
-        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
-        .flags = VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR,
-        .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
-                  .stage = VK_SHADER_STAGE_COMPUTE_BIT,
-                  .module = module,
-                  .pName = "main",
-                  .pSpecializationInfo = n_spec ? &si : NULL},
-        .layout = r->layouts[bindings]};
+static int build(radv *r, vk_shader_id id, const uint32_t *spec, int n_spec, build_stats *out) {
     VkPipeline pipe;
-    VkResult res = r->vi.fn.CreateComputePipelines(r->device, VK_NULL_HANDLE, 1, &ci, NULL, &pipe);
-    r->vi.fn.DestroyShaderModule(r->device, module, NULL);
-    if (res != VK_SUCCESS) return 0;
+    if (vk_pipeline_create(&r->dev, "vk_gpu_registers", id, spec, n_spec,
+                           VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR, &pipe) != DT_OK)
+        return 0;
     VkPipelineExecutableInfoKHR ei = {.sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR,
                                       .pipeline = pipe};
     VkPipelineExecutableStatisticKHR st[64];
@@ -188,7 +146,7 @@ static int build(radv *r, vk_shader_id id, const uint32_t *spec, uint32_t n_spec
 /* Prints one build's figures; 1 when it kept to registers. */
 static int judge(const char *what, int built, const build_stats *s) {
     if (!built) {
-        printf("FAIL %s: vkCreateComputePipelines failed\n", what);
+        printf("FAIL %s: %s\n", what, dt_last_error());
         return 0;
     }
     printf("  %-52s %3lld VGPRs, %lld spilled, scratch %lld bytes\n", what, (long long)s->vgprs,

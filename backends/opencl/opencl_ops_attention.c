@@ -63,6 +63,21 @@ static dt_status run(ocl_args *k, const attn_launch *a) {
     return ocl_run(k, a->op, 2, global, local);
 }
 
+/* A gradient kernel with the arguments both paths' dq and dk/dv kernels
+ * begin with: qkv, dout, lse, delta (scratch), dqkv, the shape and scale. */
+static ocl_args grad_args(const attn_launch *a, ocl_kernel_id id, const dt_tensor *qkv,
+                          const dt_tensor *dout, const dt_tensor *lse, const dt_tensor *scratch,
+                          const dt_tensor *dqkv) {
+    ocl_args k = ocl_args_begin(a->d, id);
+    ocl_arg_view(&k, qkv);
+    ocl_arg_view(&k, dout);
+    ocl_arg_view(&k, lse);
+    ocl_arg_view(&k, scratch);
+    ocl_arg_view(&k, dqkv);
+    arg_shape(&k, a, true);
+    return k;
+}
+
 /* dq (with delta) and dk/dv, the tiled way. */
 static dt_status attention_bwd_tiled(const attn_launch *a, const dt_tensor *qkv,
                                      const dt_tensor *out, const dt_tensor *dout,
@@ -84,13 +99,7 @@ static dt_status attention_bwd_tiled(const attn_launch *a, const dt_tensor *qkv,
     ocl_arg_local(&k, 2 * OCL_ATTN_TILE_ROWS * sizeof(float)); /* lse and delta per row */
     OCL_TRY(run(&k, a));
 
-    k = ocl_args_begin(a->d, OCL_K_ATTENTION_BWD_DKDV_TILED);
-    ocl_arg_view(&k, qkv);
-    ocl_arg_view(&k, dout);
-    ocl_arg_view(&k, lse);
-    ocl_arg_view(&k, scratch);
-    ocl_arg_view(&k, dqkv);
-    arg_shape(&k, a, true);
+    k = grad_args(a, OCL_K_ATTENTION_BWD_DKDV_TILED, qkv, dout, lse, scratch, dqkv);
     arg_tile(&k, a, OCL_ATTN_TILE_ROWS);                        /* keys */
     arg_tile(&k, a, OCL_ATTN_TILE_ROWS);                        /* values */
     arg_tile(&k, a, OCL_ATTN_TILE_BLOCK);                       /* queries */
@@ -136,13 +145,7 @@ dt_status ocl_attention_bwd(dt_device *dev, const dt_tensor *qkv, const dt_tenso
     OCL_TRY(run(&k, &a));
     const ocl_kernel_id grads[2] = {OCL_K_ATTENTION_BWD_DQ, OCL_K_ATTENTION_BWD_DKDV};
     for (int i = 0; i < 2; i++) {
-        k = ocl_args_begin(a.d, grads[i]);
-        ocl_arg_view(&k, qkv);
-        ocl_arg_view(&k, dout);
-        ocl_arg_view(&k, lse);
-        ocl_arg_view(&k, scratch);
-        ocl_arg_view(&k, dqkv);
-        arg_shape(&k, &a, true);
+        k = grad_args(&a, grads[i], qkv, dout, lse, scratch, dqkv);
         OCL_TRY(run(&k, &a));
     }
     return DT_OK;

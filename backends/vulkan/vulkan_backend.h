@@ -313,6 +313,10 @@ dt_status vk_fail(vk_device *d, const char *op, const char *call, VkResult r);
 const char *vk_result_name(VkResult r);
 
 /* vulkan_memory.c */
+/* The first memory type among `allowed` (a bit per type) with every flag of
+ * `need` and none of `avoid`, or -1. */
+int vk_memory_type(const VkPhysicalDeviceMemoryProperties *mp, uint32_t allowed,
+                   VkMemoryPropertyFlags need, VkMemoryPropertyFlags avoid);
 /* Memory types for device buffers and staging; with `staging`, device
  * buffers live in device memory reached through staging copies even where
  * the device shares the host's memory (how a discrete GPU works). */
@@ -369,11 +373,13 @@ void vk_profile_report(const vk_device *d);
 dt_status vk_layouts_create(vk_device *d);
 /* dt_hash64 of a shader's SPIR-V, continuing from h. */
 uint64_t vk_shader_hash(uint64_t h, vk_shader_id shader);
-/* A shader's embedded SPIR-V (no alignment promised), its size in bytes and
- * the number of storage buffers it binds. */
-const unsigned char *vk_shader_spirv(vk_shader_id shader, size_t *bytes, int *bindings);
-/* Its name in VK_SHADERS ("gemm", "attention_fwd_sg", ...). */
+/* A shader's name in VK_SHADERS ("gemm", "attention_fwd_sg", ...). */
 const char *vk_shader_name(vk_shader_id shader);
+/* A new compute pipeline of the shader with these specialisation constants
+ * (constant_id i = spec[i]) and creation flags, on vk_layouts_create's
+ * layouts; dispatches get theirs from a per-device cache instead. */
+dt_status vk_pipeline_create(vk_device *d, const char *op, vk_shader_id id, const uint32_t *spec,
+                             int n_spec, VkPipelineCreateFlags flags, VkPipeline *out);
 void vk_pipelines_destroy(vk_device *d);
 /* One binding of a dispatch: bytes [offset, offset + bytes) of buf. The
  * shader receives the element offset of `offset` inside its binding as the

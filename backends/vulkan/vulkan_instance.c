@@ -200,19 +200,16 @@ static bool has_compute_queue(vk_fns *fn, VkPhysicalDevice pd) {
 }
 
 /* Whether the device has memory the host can map without flushes, which
- * every buffer upload and download needs (vk_select_memory_types). RADV's
- * device without hardware (RADV_FORCE_FAMILY) has none: it can compile
- * shaders but never run one, and its driver crashed when we closed it. */
+ * every buffer upload and download needs (vk_select_memory_types asks the
+ * same). RADV's device without hardware (RADV_FORCE_FAMILY) has none: it
+ * can compile shaders but never run one, and its driver crashed when we
+ * closed it. */
 static bool has_host_memory(vk_fns *fn, VkPhysicalDevice pd) {
-    const VkMemoryPropertyFlags want =
-        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
     VkPhysicalDeviceMemoryProperties mem;
     fn->GetPhysicalDeviceMemoryProperties(pd, &mem);
-    for (uint32_t i = 0; i < mem.memoryTypeCount; i++)
-        if ((mem.memoryTypes[i].propertyFlags & want) == want &&
-            mem.memoryHeaps[mem.memoryTypes[i].heapIndex].size > 0)
-            return true;
-    return false;
+    return vk_memory_type(
+               &mem, ~0u,
+               VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, 0) >= 0;
 }
 
 dt_status vk_usable_devices(vk_instance *vi, VkPhysicalDevice *out, int *count, char *why,

@@ -18,13 +18,18 @@
 /* Smallest staging piece worth recording rather than starting a new batch. */
 #define VK_MIN_STAGING_PIECE ((size_t)64 << 10)
 
-static int find_type(const vk_device *d, uint32_t allowed, VkMemoryPropertyFlags need,
-                     VkMemoryPropertyFlags avoid) {
-    for (uint32_t i = 0; i < d->mem_props.memoryTypeCount; i++) {
-        VkMemoryPropertyFlags f = d->mem_props.memoryTypes[i].propertyFlags;
+int vk_memory_type(const VkPhysicalDeviceMemoryProperties *mp, uint32_t allowed,
+                   VkMemoryPropertyFlags need, VkMemoryPropertyFlags avoid) {
+    for (uint32_t i = 0; i < mp->memoryTypeCount; i++) {
+        VkMemoryPropertyFlags f = mp->memoryTypes[i].propertyFlags;
         if ((allowed & (1u << i)) && (f & need) == need && !(f & avoid)) return (int)i;
     }
     return -1;
+}
+
+static int find_type(const vk_device *d, uint32_t allowed, VkMemoryPropertyFlags need,
+                     VkMemoryPropertyFlags avoid) {
+    return vk_memory_type(&d->mem_props, allowed, need, avoid);
 }
 
 dt_status vk_select_memory_types(vk_device *d, bool staging) {

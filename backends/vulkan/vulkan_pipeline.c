@@ -39,12 +39,6 @@ const char *vk_shader_name(vk_shader_id shader) {
     return shaders[shader].name;
 }
 
-const unsigned char *vk_shader_spirv(vk_shader_id shader, size_t *bytes, int *bindings) {
-    *bytes = (size_t)*shaders[shader].size;
-    *bindings = shaders[shader].bindings;
-    return shaders[shader].spv;
-}
-
 dt_status vk_layouts_create(vk_device *d) {
     VkDescriptorSetLayoutBinding binding[VK_MAX_BINDINGS];
     for (int i = 0; i < VK_MAX_BINDINGS; i++)
@@ -87,8 +81,8 @@ void vk_pipelines_destroy(vk_device *d) {
     }
 }
 
-static dt_status create_pipeline(vk_device *d, const char *op, vk_shader_id id,
-                                 const uint32_t *spec, int n_spec, VkPipeline *out) {
+dt_status vk_pipeline_create(vk_device *d, const char *op, vk_shader_id id, const uint32_t *spec,
+                             int n_spec, VkPipelineCreateFlags flags, VkPipeline *out) {
     const shader_desc *sd = &shaders[id];
     /* The embedded bytes carry no alignment guarantee; SPIR-V is read as
      * uint32 words, so copy it once into an aligned block. */
@@ -117,6 +111,7 @@ static dt_status create_pipeline(vk_device *d, const char *op, vk_shader_id id,
     };
     VkComputePipelineCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .flags = flags,
         .stage =
             {
                 .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
@@ -151,7 +146,7 @@ static dt_status get_pipeline(vk_device *d, const char *op, vk_shader_id id, con
     if (d->n_pipelines == VK_MAX_PIPELINES)
         return dt_error(DT_ERR_UNSUPPORTED, "%s: more than %d pipeline variants on %s", op,
                         VK_MAX_PIPELINES, d->base.info.spec);
-    dt_status st = create_pipeline(d, op, id, spec, n_spec, out);
+    dt_status st = vk_pipeline_create(d, op, id, spec, n_spec, 0, out);
     if (st != DT_OK) return st;
     vk_pipeline *p = &d->pipelines[d->n_pipelines++];
     p->shader = id;

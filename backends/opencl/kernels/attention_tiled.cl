@@ -31,13 +31,14 @@
 
 #define QKV_AT(b, t) (((long)(b) * T + (t)) * 3 * D)
 
-// rows [r0, r0 + n) of a [T, stride] matrix, columns [col, col + hd), into
-// dst with rows hd + 1 apart; rows past T read as 0.
+// The first hd columns of rows [r0, r0 + n) of a matrix with rows `stride`
+// apart, times `scale`, into dst with rows hd + 1 apart; rows past T read
+// as 0.
 static inline void load_tile(__local float *dst, __global const float *src, long stride, int r0,
-                             int n, int T, int hd) {
+                             int n, int T, int hd, float scale) {
     for (int e = get_local_id(0); e < n * hd; e += WG_TILED) {
         int i = e / hd, d = e % hd;
-        dst[i * (hd + 1) + d] = r0 + i < T ? src[(long)(r0 + i) * stride + d] : 0.0f;
+        dst[i * (hd + 1) + d] = r0 + i < T ? src[(long)(r0 + i) * stride + d] * scale : 0.0f;
     }
 }
 
@@ -66,21 +67,21 @@ attention_fwd_tiled(__global const float *qkv, ulong qkv_off, __global float *ou
     const int q0 = get_group_id(0) * BR, t = q0 + r, bh = get_global_id(1);
     const int b = bh / H, h = bh % H, D = H * hd;
     __global const float *base = qkv + qkv_off + QKV_AT(b, 0) + h * hd;
-    load_tile(Qs, base, 3 * D, q0, BR, T, hd);
+    load_tile(Qs, base, 3 * D, q0, BR, T, hd, scale);
     float acc[ND];
 #pragma unroll
     for (int i = 0; i < ND; i++) acc[i] = 0.0f;
     float m = -3.0e38f, sum = 0.0f;
     const int kv_end = min(T, q0 + BR);
     for (int k0 = 0; k0 < kv_end; k0 += BC) {
-        load_tile(Ks, base + D, 3 * D, k0, BC, T, hd);
-        load_tile(Vs, base + 2 * D, 3 * D, k0, BC, T, hd);
+        load_tile(Ks, base + D, 3 * D, k0, BC, T, hd, 1.0f);
+        load_tile(Vs, base + 2 * D, 3 * D, k0, BC, T, hd, 1.0f);
         barrier(CLK_LOCAL_MEM_FENCE);
         float s[NJ];
 #pragma unroll
         for (int c = 0; c < NJ; c++) s[c] = 0.0f;
         for (int d = 0; d < hd; d++) {
-            const float q = Qs[r * hs + d] * scale;
+            const float q = Qs[r * hs + d];
 #pragma unroll
             for (int c = 0; c < NJ; c++) s[c] += q * Ks[(l + TPR * c) * hs + d];
         }
@@ -129,8 +130,8 @@ attention_bwd_dq_tiled(__global const float *qkv, ulong qkv_off, __global const 
     const int b = bh / H, h = bh % H, D = H * hd;
     __global const float *base = qkv + qkv_off + QKV_AT(b, 0) + h * hd;
     __global const float *g0 = dout + dout_off + (long)b * T * D + h * hd;
-    load_tile(Qs, base, 3 * D, q0, BR, T, hd);
-    load_tile(Gs, g0, D, q0, BR, T, hd);
+    load_tile(Qs, base, 3 * D, q0, BR, T, hd, 1.0f);
+    load_tile(Gs, g0, D, q0, BR, T, hd, 1.0f);
     barrier(CLK_LOCAL_MEM_FENCE);
     if (l == 0 && t < T) {
         __global const float *o = out + out_off + ((long)b * T + t) * D + h * hd;
@@ -145,8 +146,8 @@ attention_bwd_dq_tiled(__global const float *qkv, ulong qkv_off, __global const 
     for (int i = 0; i < ND; i++) dq[i] = 0.0f;
     const int kv_end = min(T, q0 + BR);
     for (int k0 = 0; k0 < kv_end; k0 += BC) {
-        load_tile(Ks, base + D, 3 * D, k0, BC, T, hd);
-        load_tile(Vs, base + 2 * D, 3 * D, k0, BC, T, hd);
+        load_tile(Ks, base + D, 3 * D, k0, BC, T, hd, 1.0f);
+        load_tile(Vs, base + 2 * D, 3 * D, k0, BC, T, hd, 1.0f);
         barrier(CLK_LOCAL_MEM_FENCE);
         float s[NJ], dp[NJ];
         pair_dots(Qs + r * hs, Gs + r * hs, Ks, Vs, l, hd, s, dp);
@@ -189,15 +190,15 @@ attention_bwd_dkdv_tiled(__global const float *qkv, ulong qkv_off, __global cons
     const int b = bh / H, h = bh % H, D = H * hd;
     __global const float *base = qkv + qkv_off + QKV_AT(b, 0) + h * hd;
     __global const float *g0 = dout + dout_off + (long)b * T * D + h * hd;
-    load_tile(Ks, base + D, 3 * D, u0, BR, T, hd);
-    load_tile(Vs, base + 2 * D, 3 * D, u0, BR, T, hd);
+    load_tile(Ks, base + D, 3 * D, u0, BR, T, hd, 1.0f);
+    load_tile(Vs, base + 2 * D, 3 * D, u0, BR, T, hd, 1.0f);
     float dk[ND], dv[ND];
 #pragma unroll
     for (int i = 0; i < ND; i++) dk[i] = dv[i] = 0.0f;
     // Queries before u0 see none of this work-group's keys.
     for (int t0 = u0; t0 < T; t0 += BC) {
-        load_tile(Qs, base, 3 * D, t0, BC, T, hd);
-        load_tile(Gs, g0, D, t0, BC, T, hd);
+        load_tile(Qs, base, 3 * D, t0, BC, T, hd, 1.0f);
+        load_tile(Gs, g0, D, t0, BC, T, hd, 1.0f);
         for (int j = tid; j < BC; j += WG_TILED) {
             LD[j] = t0 + j < T ? lse[lse_off + (long)bh * T + t0 + j] : 0.0f;
             LD[BC + j] = t0 + j < T ? delta[delta_off + (long)bh * T + t0 + j] : 0.0f;

@@ -7,6 +7,7 @@
 
 #include "cli/train_setup.h"
 #include "model/checkpoint.h"
+#include "model/json_number.h"
 
 static bool fail_model(const cli_args *a, const char *what) {
     cli_fail(a->cmd, "%s: %s", what, dt_last_error());
@@ -79,7 +80,7 @@ static bool parse_options(const cli_args *a, int default_opt, train_setup *s) {
         !cli_get_int(a, "topk", 1, 65536, 32, &topk) ||
         !cli_get_int(a, "chunk", 1, 256, 64, &chunk) ||
         !cli_get_double(a, "beta", 0.0, 0.999999, (double)o->demo.beta, &beta) ||
-        !cli_get_int(a, "seed", 0, INT64_MAX, 1, &seed) ||
+        !cli_get_int(a, "seed", 0, MODEL_SEED_MAX, 1, &seed) ||
         !cli_get_int(a, "workers", 1, 256, 1, &workers) ||
         !cli_get_int(a, "inner-steps", 1, 1000000, o->inner_steps > 1 ? o->inner_steps : 32,
                      &inner) ||
@@ -145,8 +146,21 @@ static cJSON *options_json(const train_setup *s) {
     return j;
 }
 
+/* Written with every number exact: cJSON's own printing keeps 15 digits
+ * wherever they read back within a relative DBL_EPSILON, which moved a seed
+ * of 8999999999999999 to 9e15 on its way through a checkpoint. */
 char *train_setup_to_json(const train_setup *s) {
     cJSON *j = options_json(s);
+    for (cJSON *it = j ? j->child : NULL, *next; it; it = next) {
+        next = it->next;
+        if (!cJSON_IsNumber(it)) continue;
+        cJSON *exact = json_number_exact(it->valuedouble);
+        if (!exact || !cJSON_ReplaceItemInObjectCaseSensitive(j, it->string, exact)) {
+            cJSON_Delete(exact);
+            cJSON_Delete(j);
+            return NULL;
+        }
+    }
     char *text = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     return text;
@@ -173,15 +187,15 @@ static bool options_from_json(const cJSON *j, train_setup *s) {
     double chunk = (double)o->demo.chunk, beta = o->demo.beta, workers = (double)o->workers;
     double seed = (double)o->data_seed, batch = (double)s->batch, accum = (double)o->accum;
     double inner = (double)o->inner_steps, outer_lr = o->outer_lr;
-    bool ok = meta_num(j, "steps", 1, 1e9, &steps) && meta_num(j, "lr", 0, 10, &lr) &&
-              meta_num(j, "warmup", 0, 1e9, &warmup) && meta_num(j, "final-lr-frac", 0, 1, &frac) &&
-              meta_num(j, "weight-decay", 0, 10, &wd) && meta_num(j, "clip", 0, 1e9, &clip) &&
-              meta_num(j, "topk", 1, 65536, &topk) && meta_num(j, "chunk", 1, 256, &chunk) &&
-              meta_num(j, "beta", 0, 0.999999, &beta) && meta_num(j, "workers", 1, 256, &workers) &&
-              meta_num(j, "seed", 0, 9e18, &seed) && meta_num(j, "batch", 1, 1 << 20, &batch) &&
-              meta_num(j, "accum", 1, 1 << 20, &accum) &&
-              meta_num(j, "inner-steps", 1, 1e6, &inner) &&
-              meta_num(j, "outer-lr", 0, 100, &outer_lr);
+    bool ok =
+        meta_num(j, "steps", 1, 1e9, &steps) && meta_num(j, "lr", 0, 10, &lr) &&
+        meta_num(j, "warmup", 0, 1e9, &warmup) && meta_num(j, "final-lr-frac", 0, 1, &frac) &&
+        meta_num(j, "weight-decay", 0, 10, &wd) && meta_num(j, "clip", 0, 1e9, &clip) &&
+        meta_num(j, "topk", 1, 65536, &topk) && meta_num(j, "chunk", 1, 256, &chunk) &&
+        meta_num(j, "beta", 0, 0.999999, &beta) && meta_num(j, "workers", 1, 256, &workers) &&
+        meta_num(j, "seed", 0, (double)MODEL_SEED_MAX, &seed) &&
+        meta_num(j, "batch", 1, 1 << 20, &batch) && meta_num(j, "accum", 1, 1 << 20, &accum) &&
+        meta_num(j, "inner-steps", 1, 1e6, &inner) && meta_num(j, "outer-lr", 0, 100, &outer_lr);
     const cJSON *values = cJSON_GetObjectItemCaseSensitive(j, "values");
     const cJSON *aggregate = cJSON_GetObjectItemCaseSensitive(j, "aggregate");
     const cJSON *outer = cJSON_GetObjectItemCaseSensitive(j, "outer");

@@ -13,6 +13,10 @@
 #include "model/safetensors.h"
 #include "model/worker.h"
 
+/* The largest data seed: below 2^53, so that a seed written as a JSON number
+ * (a checkpoint's training options, a run config) reads back exactly. */
+#define MODEL_SEED_MAX 9000000000000000LL
+
 typedef struct model_train_options {
     model_optimizer optimizer;
     model_schedule schedule;  /* schedule.total is the run's step count */

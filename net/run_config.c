@@ -265,7 +265,7 @@ dt_status net_run_config_parse(const char *text, net_run_config *out) {
     if (st == DT_OK) st = num_field(root, "", "steps", 1, 1e9, 1, &steps);
     if (st == DT_OK) st = num_field(root, "", "micro_batch", 1, 65536, 1, &mb);
     if (st == DT_OK) st = num_field(root, "", "tokens_per_round", 1, 1e12, 1, &tpr);
-    if (st == DT_OK) st = num_field(root, "", "seed", 0, 9e15, 1, &seed);
+    if (st == DT_OK) st = num_field(root, "", "seed", 0, (double)MODEL_SEED_MAX, 1, &seed);
     if (st == DT_OK) st = num_field(root, "", "round_deadline_s", 0.1, 86400, 0, &deadline);
     if (st == DT_OK) st = num_field(root, "", "join_timeout_s", 0.5, 86400, 0, &join_timeout);
     if (st == DT_OK) st = num_field(root, "", "min_peers", 1, 256, 1, &minp);

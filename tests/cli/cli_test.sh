@@ -220,9 +220,10 @@ resume)
   # --resume takes the model, the optimizer, its settings and the schedule
   # from the checkpoint: none of the first run's options is repeated, and
   # 4 + 4 steps land on the bits of 8 straight (a constant lr after warmup,
-  # final-lr-frac 1, so extending --steps moves no learning rate).
+  # final-lr-frac 1, so extending --steps moves no learning rate). The seed
+  # is the largest there is, which a float would not keep.
   opts="--preset tiny --batch 2 --workers 2 --topk 8 --chunk 32 --values bf16 --beta 0.99
-        --lr 2e-3 --warmup 2 --final-lr-frac 1 --seed 5 --weight-decay 0.05 --clip 0.5"
+        --lr 2e-3 --warmup 2 --final-lr-frac 1 --seed 8999999999999999 --weight-decay 0.05 --clip 0.5"
   # shellcheck disable=SC2086
   "$cli" train $opts --device cpu --steps 8 >"$tmp/straight" 2>&1 || { cat "$tmp/straight"; fail "straight run"; }
   # shellcheck disable=SC2086
@@ -235,6 +236,11 @@ resume)
   grep -q "optimizer demo (top-k 8, bf16 values, chunk 32, beta 0.99); 2 workers; resuming at step 4" \
     "$tmp/resumed" || fail "the resumed run did not take the checkpoint's optimizer settings"
   ! grep -q "warning" "$tmp/resumed" || fail "a warning for a schedule whose lr does not move"
+  # A seed that a JSON number cannot hold exactly is refused up front, not
+  # changed on resume.
+  "$cli" train --preset tiny --steps 1 --seed 9007199254740993 >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q -- "--seed '9007199254740993' is not an integer in \[0, 9000000000000000\]" \
+    "$tmp/out" || { cat "$tmp/out"; fail "--seed above 2^53: rc $rc"; }
   # An option that disagrees is refused, named; one that agrees is fine.
   for bad in "--optimizer adamw:--optimizer adamw disagrees" "--topk 16:--topk 16 disagrees" \
              "--lr 1e-3:--lr 1e-3 disagrees with the checkpoint .* trained with --lr 0.002" \

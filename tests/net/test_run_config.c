@@ -3,9 +3,11 @@
  * and strict JSON (a repeated key or trailing text is refused, naming it;
  * cJSON alone would take the first "steps" of two, silently). */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/json_strict.h"
 #include "net/run_config.h"
 #include "net_test_util.h"
 
@@ -118,7 +120,42 @@ static void refusals(void) {
     CHECK_OK(net_run_config_parse("{\"model\": \"tiny\"}\n  \n", &c));
 }
 
+/* Repeated keys are found in objects of any size and at any depth, each
+ * object's keys sorted rather than compared pairwise: with 100,000 keys the
+ * pairwise check took tens of seconds, long enough to stall a coordinator,
+ * `sample` or `join --state` on a crafted file. */
+static void many_keys(void) {
+    const int n = 100000;
+    char *text = malloc((size_t)n * 24 + 64); /* ", \"k99999\": 99999" is 17 */
+    if (!text) {
+        CHECK(0, "out of memory");
+        return;
+    }
+    for (int dup = 0; dup < 2; dup++) {
+        char *p = text + sprintf(text, "{\"a\": [1, {\"x\": {");
+        for (int i = 0; i < n; i++) p += sprintf(p, "%s\"k%d\": %d", i ? ", " : "", i, i);
+        if (dup) p += sprintf(p, ", \"k77777\": 0");
+        sprintf(p, "}}]}");
+        cJSON *root = NULL;
+        if (dup)
+            CHECK_STATUS(json_parse_strict(text, "big", &root), DT_ERR_FORMAT, "big",
+                         "'k77777' appears twice");
+        else
+            CHECK_OK(json_parse_strict(text, "big", &root));
+        cJSON_Delete(root);
+    }
+    free(text);
+    cJSON *root = NULL;
+    CHECK_STATUS(json_parse_strict("{\"a\": [{\"b\": 1}, {\"c\": {\"d\": 1, \"e\": 2, \"d\": 3}}]}",
+                                   "nested", &root),
+                 DT_ERR_FORMAT, "'d' appears twice");
+    CHECK_OK(json_parse_strict("{\"d\": {\"d\": {\"d\": 1}}, \"e\": [{\"d\": 1}, {\"d\": 2}]}",
+                               "same key in different objects", &root));
+    cJSON_Delete(root);
+}
+
 int main(void) {
+    many_keys();
     local_defaults();
     eval_every();
     short_floats();

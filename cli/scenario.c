@@ -7,6 +7,7 @@
 
 #include "cli/scenario.h"
 #include "model/json_strict.h"
+#include "runtime/file_io.h"
 #include "runtime/text.h"
 
 extern const unsigned char distro_default_scenario[];
@@ -155,14 +156,10 @@ static dt_status parse(const char *text, scenario *s) {
 
 dt_status scenario_load(const char *path, scenario *out) {
     if (!path) return parse((const char *)distro_default_scenario, out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return dt_error(DT_ERR_IO, "scenario %s: cannot open", path);
-    char *text = malloc(1 << 20);
-    size_t n = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
-    fclose(f);
-    if (!text) return dt_error(DT_ERR_OOM, "scenario: cannot allocate");
-    text[n] = '\0';
-    dt_status st = parse(text, out);
+    char *text = NULL;
+    dt_status st = dt_read_text(path, "scenario", SCENARIO_MAX_BYTES, &text);
+    if (st != DT_OK) return st;
+    st = parse(text, out);
     free(text);
     return st == DT_OK ? st : dt_error_wrap(st, "%s: ", path);
 }

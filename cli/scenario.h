@@ -24,6 +24,7 @@
 #include "net/run_config.h"
 
 #define SCENARIO_MAX_PEERS 32
+#define SCENARIO_MAX_BYTES (1 << 20) /* a scenario file is refused above this */
 
 typedef struct scenario_peer {
     char name[64];

@@ -1,6 +1,7 @@
 /* Model checkpoints as safetensors files, verified on load: the weights
  * against param_hash, every optimizer state group against its own
  * sum.<prefix>, every value finite (model/checkpoint.h). */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -196,9 +197,12 @@ dt_status model_checkpoint_open(const char *path, model_checkpoint *out) {
         if (st != DT_OK) dt_error_wrap(st, "checkpoint %s: ", path);
     }
     if (st == DT_OK) {
+        /* Digits only: strtoll alone takes " +3" and clamps an overflow to
+         * LLONG_MAX without a word, and the step is covered by no hash. */
         char *end = NULL;
+        errno = 0;
         long long v = strtoll(step, &end, 10);
-        if (!*step || *end || v < 0)
+        if (*step < '0' || *step > '9' || *end || errno == ERANGE)
             st = dt_error(DT_ERR_FORMAT, "checkpoint %s: step '%s' is not a count", path, step);
         out->step = v;
         snprintf(out->optimizer, sizeof out->optimizer, "%s", opt);

@@ -8,6 +8,7 @@
 #include "model/config.h"
 #include "model/json_number.h"
 #include "model/json_strict.h"
+#include "runtime/file_io.h"
 
 typedef struct preset {
     const char *name;
@@ -152,24 +153,10 @@ dt_status model_config_from_json(const char *text, model_config *out) {
 }
 
 dt_status model_config_load(const char *path, model_config *out) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return dt_error(DT_ERR_IO, "model config %s: cannot open", path);
     char *text = NULL;
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
-    if (len >= 0 && len < (1 << 20) && fseek(f, 0, SEEK_SET) == 0) {
-        text = malloc((size_t)len + 1);
-        if (text && fread(text, 1, (size_t)len, f) == (size_t)len)
-            text[len] = '\0';
-        else {
-            free(text);
-            text = NULL;
-        }
-    }
-    fclose(f);
-    if (!text)
-        return dt_error(DT_ERR_IO, "model config %s: cannot read (or larger than 1 MiB)", path);
-    dt_status st = model_config_from_json(text, out);
+    dt_status st = dt_read_text(path, "model config", 1 << 20, &text);
+    if (st != DT_OK) return st;
+    st = model_config_from_json(text, out);
     free(text);
     if (st != DT_OK) dt_error_wrap(st, "%s: ", path);
     return st;

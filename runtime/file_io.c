@@ -8,6 +8,36 @@
 
 #include "runtime/file_io.h"
 
+dt_status dt_read_text(const char *path, const char *what, size_t limit, char **out) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return dt_error(DT_ERR_IO, "%s %s: cannot open (%s)", what, path, strerror(errno));
+    char *text = malloc(limit + 1);
+    if (!text) {
+        fclose(f);
+        return dt_error(DT_ERR_OOM, "%s %s: cannot allocate %zu bytes", what, path, limit + 1);
+    }
+    /* One byte more than the limit tells a file that fits from one that
+     * does not. */
+    size_t n = fread(text, 1, limit + 1, f);
+    int failed = ferror(f);
+    fclose(f);
+    dt_status st = DT_OK;
+    if (failed)
+        st = dt_error(DT_ERR_IO, "%s %s: cannot read", what, path);
+    else if (n > limit)
+        st = dt_error(DT_ERR_FORMAT, "%s %s: larger than %zu KiB", what, path, limit >> 10);
+    else if (memchr(text, '\0', n))
+        st = dt_error(DT_ERR_FORMAT, "%s %s: holds a NUL byte (not a text file)", what, path);
+    if (st != DT_OK) {
+        free(text);
+        return st;
+    }
+    text[n] = '\0';
+    *out = text;
+    return DT_OK;
+}
+
 int dt_write_all(int fd, const void *data, size_t len) {
     const unsigned char *p = data;
     while (len > 0) {

@@ -77,6 +77,21 @@ errors)
   [ $rc -eq 2 ] && grep -q "an empty device spec" "$tmp/out" || fail "bench --device cpu,: rc $rc"
   "$cli" frobnicate >"$tmp/out" 2>&1; rc=$?
   [ $rc -eq 2 ] && grep -q "unknown command 'frobnicate'" "$tmp/out" || fail "unknown command"
+  # A scenario or model config past its size, or holding a NUL byte, is
+  # refused as such, not cut and then parsed (the cut once hid the rest).
+  scen='{"run": {"model": "tiny", "steps": 2}, "peers": [{"name": "a", "device": "cpu"}]}'
+  { printf '%s' "$scen"; head -c 1048576 /dev/zero | tr '\0' ' '; printf 'GARBAGE'; } >"$tmp/big.json"
+  "$cli" run "$tmp/big.json" >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 1 ] && grep -q "scenario .*big.json: larger than 1024 KiB" "$tmp/out" ||
+    { cat "$tmp/out"; fail "run with a scenario over 1 MiB: rc $rc"; }
+  { printf '%s' "$scen"; printf '\0GARBAGE'; } >"$tmp/nul.json"
+  "$cli" run "$tmp/nul.json" >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 1 ] && grep -q "nul.json: holds a NUL byte" "$tmp/out" ||
+    { cat "$tmp/out"; fail "run with a NUL byte in the scenario: rc $rc"; }
+  { printf '{"vocab_size": 256}'; head -c 1048576 /dev/zero | tr '\0' ' '; } >"$tmp/big_config.json"
+  "$cli" train --config "$tmp/big_config.json" --dry-run >"$tmp/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q "model config .*big_config.json: larger than 1024 KiB" "$tmp/out" ||
+    { cat "$tmp/out"; fail "train --config over 1 MiB: rc $rc"; }
   ;;
 devices)
   "$cli" devices >"$tmp/out" 2>&1 || fail "devices exited $?"

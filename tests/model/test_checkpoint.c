@@ -137,6 +137,30 @@ static void test_metadata(fixture *f) {
                      "knows only blake2b-256/64");
 }
 
+/* The step is covered by no hash, so its text is checked: digits only, in
+ * range. A file saved at step 10^18 gets its step text replaced by another
+ * of the same length. */
+static void test_step_text(fixture *f) {
+    static const char *const bad[] = {"9999999999999999999", " +10000000000000000",
+                                      "-100000000000000000", "100000000000000000 "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (!CHECK_OK(model_checkpoint_save(f->bad, f->m, "adamw", 1000000000000000000LL, NULL, 0,
+                                            NULL, 0)))
+            return;
+        long len = mt_read_file(f->bad, file, CAP), at = -1;
+        const char *was = "\"1000000000000000000\"";
+        for (long k = 0; at < 0 && k + (long)strlen(was) <= len; k++)
+            if (memcmp(file + k, was, strlen(was)) == 0) at = k + 1;
+        CHECK(at >= 0 && strlen(bad[i]) == strlen(was) - 2, "no step text in %s", f->bad);
+        if (at < 0 || strlen(bad[i]) != strlen(was) - 2) return;
+        memcpy(file + at, bad[i], strlen(bad[i]));
+        model_checkpoint c;
+        if (mt_write_file(f->bad, file, (size_t)len) == 0)
+            CHECK_STATUS(model_checkpoint_open(f->bad, &c), DT_ERR_FORMAT, "step", bad[i],
+                         "is not a count");
+    }
+}
+
 static void test_caller_param_hash(fixture *f) {
     uint64_t h = 0;
     char text[24];
@@ -169,6 +193,7 @@ int main(void) {
         test_round_trip(&f);
         test_flipped_bytes(&f);
         test_metadata(&f);
+        test_step_text(&f);
     }
     test_caller_param_hash(&f);
     for (int g = 0; g < 2; g++) dt_buffer_free(f.state[g]);

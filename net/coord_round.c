@@ -49,12 +49,19 @@ static void sort_by_id(coord_peer **ps, int n) {
  * round at about the same time). A peer whose throughput is only claimed,
  * not yet measured from its own submissions, gets at most a fair share: a
  * claim of 1e300 tokens/s must not buy the whole round. */
-static void assign_micro(coord *c, coord_peer **active, int n) {
+/* Returns how many of the n peers (ascending id) take part in the round. */
+static int assign_micro(coord *c, coord_peer **active, int n) {
     int64_t total = net_run_micro_batches(c->cfg);
     if (c->cfg->even_split) { /* the same share each, the rest to the lowest ids */
+        /* More peers than micro-batches: the lowest ids get one each and
+         * the others sit the round out (synced, applying its result). A
+         * peer with none would train nothing (loss 0/0) and its payload,
+         * pure momentum, would still weigh in the aggregate; the round
+         * stays tokens_per_round, as even mode promises. */
+        if (n > total) n = (int)total;
         for (int i = 0; i < n; i++)
             active[i]->n_micro = (uint32_t)(total / n + (i < total % n ? 1 : 0));
-        return;
+        return n;
     }
     uint32_t fair = (uint32_t)((total + n - 1) / n);
     for (int i = 0; i < n; i++) active[i]->n_micro = 1;
@@ -69,6 +76,7 @@ static void assign_micro(coord *c, coord_peer **active, int n) {
         }
         active[best]->n_micro++; /* n * fair >= total: someone is always below the cap */
     }
+    return n;
 }
 
 dt_status coord_maybe_start_round(coord *c) {
@@ -91,7 +99,7 @@ dt_status coord_maybe_start_round(coord *c) {
                   (long long)c->version);
     }
     sort_by_id(active, n); /* the canonical contribution order */
-    assign_micro(c, active, n);
+    n = assign_micro(c, active, n);
     c->round_step = c->version;
     net_run_round_lr(c->cfg, c->version, &c->round_lr, &c->round_decay);
     c->round_started = coord_now();

@@ -223,7 +223,7 @@ void coord_reap(coord *c, bool closes) {
                      c->cfg->join_timeout_s);
             coord_strike(c, p);
             coord_drop_peer(c, p, why);
-        } else if (coord_live(p) && p->blocked_since > 0 &&
+        } else if (p->state == PEER_SYNCED && p->blocked_since > 0 && /* behind on RESULTs */
                    now - p->blocked_since > COORD_STALL_S) {
             coord_strike(c, p);
             coord_drop_peer(c, p, "it has not read what it was sent for 30 s");

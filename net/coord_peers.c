@@ -113,6 +113,9 @@ dt_status coord_send_resync(coord *c, coord_peer *p, const char *why) {
     p->state_needed = c->snapshot_bytes;
     p->state_served = 0;
     p->last_heard = coord_now(); /* a new pull: the joiner's clock starts again */
+    /* A full queue of RESULTs is the past now: only what the RESYNC starts
+     * counts, and the join's own timeout judges it. */
+    p->blocked_since = 0;
     net_msg m = {.h = {NET_RESYNC, c->run_id, c->snapshot_version}};
     m.u.resync = (net_resync){c->snapshot_bytes, c->snapshot_hash};
     st = coord_send(c, p, &m);

@@ -170,6 +170,33 @@ static dt_status check_hash_algorithm(const char *path, const st_file *f) {
     return DT_OK;
 }
 
+/* Every weight tensor the config implies is in the file with its shape, so
+ * that the model built from the config (weights, gradients, optimizer
+ * state, zeroed before the load) is never larger than what the file holds:
+ * a few hundred bytes of metadata naming a 4096-wide model made `sample`
+ * and `train --resume` allocate gigabytes before the first missing tensor
+ * was noticed. */
+static dt_status check_weight_tensors(const char *path, const st_file *f, const model_config *c) {
+    model_layout l;
+    dt_status st = model_layout_build(c, &l);
+    if (st != DT_OK) return dt_error_wrap(st, "checkpoint %s: ", path);
+    for (int i = 0; i < l.n_params && st == DT_OK; i++) {
+        const model_param *p = &l.params[i];
+        int ndim = 0;
+        int64_t shape[ST_MAX_DIMS] = {0};
+        if (st_tensor_info(f, p->name, &ndim, shape) != DT_OK)
+            st = dt_error(DT_ERR_FORMAT, "checkpoint %s: no tensor \"%s\" that its config implies",
+                          path, p->name);
+        else if (ndim != p->ndim || shape[0] != p->shape[0] ||
+                 (ndim == 2 && shape[1] != p->shape[1]))
+            st = dt_error(DT_ERR_FORMAT,
+                          "checkpoint %s: tensor \"%s\" is not of the shape its config implies",
+                          path, p->name);
+    }
+    model_layout_free(&l);
+    return st;
+}
+
 dt_status model_checkpoint_open(const char *path, model_checkpoint *out) {
     memset(out, 0, sizeof *out);
     dt_status st = st_open(path, &out->file);
@@ -207,6 +234,7 @@ dt_status model_checkpoint_open(const char *path, model_checkpoint *out) {
         out->step = v;
         snprintf(out->optimizer, sizeof out->optimizer, "%s", opt);
     }
+    if (st == DT_OK) st = check_weight_tensors(path, out->file, &out->config);
     if (st != DT_OK) model_checkpoint_close(out);
     return st;
 }

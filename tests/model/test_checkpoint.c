@@ -135,6 +135,14 @@ static void test_metadata(fixture *f) {
     if (damaged_copy(f, NULL, "\"blake2b-256/64\"", "\"blake2b-256/32\"") == 0)
         CHECK_STATUS(model_checkpoint_open(f->bad, &c), DT_ERR_FORMAT, "blake2b-256/32",
                      "knows only blake2b-256/64");
+    /* A config naming a larger model than the tensors hold is refused when
+     * the file opens, before anything the size of that model is allocated. */
+    if (damaged_copy(f, NULL, "\\\"n_layers\\\":2", "\\\"n_layers\\\":9") == 0)
+        CHECK_STATUS(model_checkpoint_open(f->bad, &c), DT_ERR_FORMAT, f->bad,
+                     "no tensor \"layers.2.", "that its config implies");
+    if (damaged_copy(f, NULL, "\\\"dim\\\":64", "\\\"dim\\\":96") == 0)
+        CHECK_STATUS(model_checkpoint_open(f->bad, &c), DT_ERR_FORMAT, f->bad,
+                     "tensor \"tok_emb\" is not of the shape its config implies");
 }
 
 /* The step is covered by no hash, so its text is checked: digits only, in

@@ -50,8 +50,13 @@ static inline int32_t *cu_i32(const dt_tensor *t) {
 }
 
 /* A CUDA error as a dt_status: the op, the call, the device and
- * cudaGetErrorString. cudaErrorMemoryAllocation is DT_ERR_OOM. */
+ * cudaGetErrorString. cudaErrorMemoryAllocation is DT_ERR_OOM. A fault that
+ * poisons the context (cu_error_sticky) is said to be one. */
 dt_status cu_fail(const cu_device *d, const char *op, const char *call, cudaError_t err);
+/* Whether err is a kernel fault after which the context is unusable: every
+ * later call returns it, so the op reporting it need not be the one at
+ * fault. */
+int cu_error_sticky(cudaError_t err);
 /* Make the device current on the calling thread (ops may come from any one
  * thread at a time). */
 dt_status cu_enter(cu_device *d, const char *op);

@@ -16,11 +16,33 @@
 #include "backends/cuda/cuda_arch.h"
 #include "backends/cuda/cuda_backend.h"
 
+int cu_error_sticky(cudaError_t err) {
+    switch (err) {
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchTimeout:
+    case cudaErrorAssert:
+    case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorLaunchFailure:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 dt_status cu_fail(const cu_device *d, const char *op, const char *call, cudaError_t err) {
     const dt_device_info *info = &d->base.info;
     return dt_error(err == cudaErrorMemoryAllocation ? DT_ERR_OOM : DT_ERR_DEVICE,
-                    "%s: %s failed on %s (%s): %s (%s)", op, call, info->spec, info->name,
-                    cudaGetErrorString(err), cudaGetErrorName(err));
+                    "%s: %s failed on %s (%s): %s (%s)%s", op, call, info->spec, info->name,
+                    cudaGetErrorString(err), cudaGetErrorName(err),
+                    cu_error_sticky(err)
+                        ? "; a kernel faulted, in this op or an earlier one, and the device "
+                          "stays unusable in this process (CUDA_LAUNCH_BLOCKING=1 names the op "
+                          "at fault)"
+                        : "");
 }
 
 /* Every op starts here. A failed runtime call leaves its error pending on
@@ -261,7 +283,11 @@ dt_status cu_sync(dt_device *dev) {
 
 void cu_close(dt_device *dev) {
     cu_device *d = cu_dev(dev);
-    if (cu_enter(d, "close") == DT_OK && d->stream) cudaStreamSynchronize(d->stream);
+    /* Only a device that got as far as its stream is entered: since CUDA 12
+     * cudaSetDevice makes the device's context, hundreds of MiB of GPU
+     * memory held to the end of the process, and a device refused in
+     * describe() never needed one. Nothing below exists without a stream. */
+    if (d->stream && cu_enter(d, "close") == DT_OK) cudaStreamSynchronize(d->stream);
     cu_blas_close(d);
     if (d->reduce_scratch) cudaFree(d->reduce_scratch);
     for (int i = 0; i < 2; i++) {
@@ -303,6 +329,16 @@ static dt_status kernels_run_here(cu_device *d) {
     cudaError_t e = cuk_kernel_image();
     if (e == cudaSuccess) return DT_OK;
     (void)cudaGetLastError();
+    /* A GPU newer than the build's machine code runs its PTX, compiled by
+     * the driver: one older than the nvcc that wrote it cannot. */
+    if (e == cudaErrorUnsupportedPtxVersion || e == cudaErrorInvalidPtx ||
+        e == cudaErrorJitCompilerNotFound || e == cudaErrorJitCompilationDisabled)
+        return dt_error(DT_ERR_UNSUPPORTED,
+                        "%s: %s has no machine code in this build (compiled for %s) and its "
+                        "driver cannot compile the build's PTX: %s (%s); update the NVIDIA driver, "
+                        "or build with -DDISTRO_CUDA_ARCHS naming this GPU",
+                        d->base.info.spec, d->base.info.name, DISTRO_CUDA_ARCH_LIST,
+                        cudaGetErrorString(e), cudaGetErrorName(e));
     /* Anything else (a busy exclusive-process GPU, no memory for the
      * context) is the device's failure, not the build's. */
     if (e != cudaErrorNoKernelImageForDevice && e != cudaErrorInvalidDeviceFunction)

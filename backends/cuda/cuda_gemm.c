@@ -55,6 +55,10 @@ struct cu_blas {
 #define CUBLAS_SONAME "libcublas.so." STR(CUBLAS_VER_MAJOR)
 
 static dt_status blas_fail(const cu_device *d, const char *op, const char *call, cublasStatus_t s) {
+    /* cuBLAS reports a kernel fault only as a failed execution: the stream
+     * tells which, and the CUDA error says more than the status does. */
+    cudaError_t e = d->stream ? cudaStreamQuery(d->stream) : cudaSuccess;
+    if (cu_error_sticky(e)) return cu_fail(d, op, call, e);
     const char *what = d->blas && d->blas->status_string ? d->blas->status_string(s) : "";
     return dt_error(s == CUBLAS_STATUS_ALLOC_FAILED ? DT_ERR_OOM : DT_ERR_DEVICE,
                     "%s: %s failed on %s (%s): cuBLAS status %d %s", op, call, d->base.info.spec,

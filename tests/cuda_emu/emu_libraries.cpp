@@ -67,6 +67,8 @@ cublasStatus_t blas_sgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperatio
         !at_least(ldc, m))
         return CUBLAS_STATUS_INVALID_VALUE;
     if (h->stream) flush(h->stream);
+    // A faulted context runs nothing more; cuBLAS says only that it failed.
+    if (faulted()) return CUBLAS_STATUS_EXECUTION_FAILED;
     if (m == 0 || n == 0 || batch == 0) return CUBLAS_STATUS_SUCCESS;
     if ((k && (!operand_inside(A, a_rows, ta == CUBLAS_OP_N ? k : m, lda, sa, batch) ||
                !operand_inside(B, b_rows, tb == CUBLAS_OP_N ? n : k, ldb, sb, batch))) ||

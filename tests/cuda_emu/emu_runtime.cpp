@@ -23,7 +23,9 @@
 //    explain, volta a device of capability 7.0 (which CUDA 13 builds have no
 //    code for) and noimage a 9.0 device that nonetheless finds no kernel
 //    image (what cudaFuncGetAttributes says for a build the check by
-//    capability cannot judge, such as CUDA_ARCHITECTURES=native).
+//    capability cannot judge, such as CUDA_ARCHITECTURES=native); oldptx a
+//    9.0 device whose driver cannot compile the build's PTX (a GPU newer
+//    than the build's machine code, with a driver older than its nvcc).
 // The driver's and cuBLAS's few functions are in emu_libraries.cpp.
 #include <cstdio>
 #include <cstdlib>
@@ -65,8 +67,10 @@ machine played() {
     if (!strcmp(v, "nodevice")) return NO_DEVICE;
     if (!strcmp(v, "volta")) return VOLTA;
     if (!strcmp(v, "noimage")) return NO_IMAGE;
+    if (!strcmp(v, "oldptx")) return OLD_PTX;
     fprintf(stderr,
-            "cuda emulation: DISTRO_CUDA_EMU_DRIVER=%s: none, old, nodevice, volta or noimage\n",
+            "cuda emulation: DISTRO_CUDA_EMU_DRIVER=%s: none, old, nodevice, volta, noimage or "
+            "oldptx\n",
             v);
     abort();
 }
@@ -175,7 +179,13 @@ cudaError_t fault_status() {
     return fault.empty() ? cudaSuccess : cudaErrorIllegalAddress;
 }
 
+unsigned long set_device_calls;
+
 } // namespace
+
+bool emu::faulted() {
+    return fault_status() != cudaSuccess;
+}
 
 extern "C" {
 
@@ -197,6 +207,8 @@ static const struct {
     {cudaErrorInvalidResourceHandle, "cudaErrorInvalidResourceHandle", "invalid resource handle"},
     {cudaErrorIllegalAddress, "cudaErrorIllegalAddress",
      "an illegal memory access was encountered"},
+    {cudaErrorUnsupportedPtxVersion, "cudaErrorUnsupportedPtxVersion",
+     "the provided PTX was compiled with an unsupported toolchain."},
 };
 
 const char *emu_cudaGetErrorString(cudaError_t e) {
@@ -218,6 +230,7 @@ cudaError_t emu_cudaGetLastError(void) {
 }
 
 cudaError_t emu_cudaSetDevice(int device) {
+    set_device_calls++; // since CUDA 12 each makes the device's context
     return device == 0 ? cudaSuccess : cudaErrorInvalidValue;
 }
 cudaError_t emu_cudaRuntimeGetVersion(int *v) {
@@ -239,6 +252,7 @@ cudaError_t emu_cudaGetDeviceCount(int *count) {
     case ONE_DEVICE:
     case VOLTA:
     case NO_IMAGE:
+    case OLD_PTX:
         break;
     }
     *count = 1;
@@ -261,6 +275,7 @@ cudaError_t emu_cudaGetDeviceProperties(struct cudaDeviceProp *p, int device) {
 extern "C" cudaError_t emu_kernel_image(void) {
     if (emu::played() == emu::NO_IMAGE || emu::played() == emu::VOLTA)
         return last_error = cudaErrorNoKernelImageForDevice;
+    if (emu::played() == emu::OLD_PTX) return last_error = cudaErrorUnsupportedPtxVersion;
     return cudaSuccess;
 }
 
@@ -351,6 +366,14 @@ cudaError_t emu_cudaStreamSynchronize(cudaStream_t s) {
     return fault_status();
 }
 
+// The emulation runs a stream's work when something waits for it, so a
+// query finds it done; a fault shows as on a GPU.
+cudaError_t emu_cudaStreamQuery(cudaStream_t s) {
+    if (!streams.count(s)) return cudaErrorInvalidResourceHandle;
+    flush(s);
+    return fault_status();
+}
+
 cudaError_t emu_cudaEventCreateWithFlags(cudaEvent_t *e, unsigned) {
     *e = new emu_event;
     events.insert(*e);
@@ -423,5 +446,14 @@ void emu_check_pointer(const void *p, cudaStream_t s) {
 
 unsigned long emu_cuda_deferred_copies(void) {
     return deferred_copies;
+}
+
+unsigned long emu_cuda_set_device_calls(void) {
+    return set_device_calls;
+}
+
+// A fault as a kernel's out-of-bounds write would leave (tests only).
+void emu_cuda_inject_fault(const char *what) {
+    set_fault(what);
 }
 } // extern "C"

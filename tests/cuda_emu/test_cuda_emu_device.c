@@ -14,8 +14,12 @@
  *    processes, as the probe runs once per process);
  *  - an error left pending by an earlier failed runtime call is not blamed
  *    on the next op (cu_enter clears it);
- *  - a GPU the build cannot run (capability 7.0, or no kernel image) is
- *    refused with the reason and `auto` opens another device;
+ *  - a GPU the build cannot run (capability 7.0, no kernel image, or PTX
+ *    its driver cannot compile) is refused with the reason and `auto` opens
+ *    another device; one refused by capability gets no context (no
+ *    cudaSetDevice: since CUDA 12 that makes one, for the whole process);
+ *  - a kernel fault, sticky as on a GPU, is named as one by the next ops,
+ *    kernels and cuBLAS alike, not blamed on them alone;
  *  - the registry refuses a backend name taken or an incomplete backend.
  * Run without arguments; "probe" prints the backend's device count and
  * reason (the children). */
@@ -28,6 +32,8 @@
 #include "tests/test_util.h"
 
 unsigned long emu_cuda_deferred_copies(void);
+unsigned long emu_cuda_set_device_calls(void);
+void emu_cuda_inject_fault(const char *what);
 int emu_cudaMalloc(void **p, size_t bytes); /* cudaError_t is int there */
 extern const dt_backend dt_backend_cuda_emu;
 
@@ -147,6 +153,32 @@ static void test_pending_error(dt_device *dev) {
     dt_buffer_free(buf);
 }
 
+/* After a kernel fault (injected: what an out-of-bounds write leaves) every
+ * later op fails; each must say that a kernel faulted and that it may not be
+ * the one, a GEMM too, where cuBLAS itself reports only a failed execution.
+ * The device is unusable afterwards, so this runs last. */
+static void test_fault(dt_device *dev) {
+    dt_buffer *buf = NULL;
+    if (dt_buffer_alloc(dev, 4096, &buf) != DT_OK) {
+        CHECK(0, "cannot allocate 4 KiB: %s", dt_last_error());
+        return;
+    }
+    emu_cuda_inject_fault("a write outside a device allocation (injected by the test)");
+    dt_tensor t = dt_tensor_2d(buf, 0, DT_F32, 16, 16);
+    const char *said = "a kernel faulted, in this op or an earlier one";
+    dt_status st = dt_fill(dev, dt_tensor_1d(buf, 0, DT_F32, 256), 1.0f);
+    CHECK(st == DT_ERR_DEVICE && strstr(dt_last_error(), said) &&
+              strstr(dt_last_error(), "cudaErrorIllegalAddress"),
+          "a fill after a fault: %s", dt_last_error());
+    printf("%-4s fill after a fault: %s\n", st == DT_ERR_DEVICE ? "ok" : "FAIL", dt_last_error());
+    st = dt_matmul(dev, 0, 0, 1.0f, t, t, 0.0f, t);
+    CHECK(st == DT_ERR_DEVICE && strstr(dt_last_error(), said) &&
+              strstr(dt_last_error(), "cudaErrorIllegalAddress"),
+          "a GEMM after a fault: %s", dt_last_error());
+    printf("%-4s GEMM after a fault: %s\n", st == DT_ERR_DEVICE ? "ok" : "FAIL", dt_last_error());
+    dt_buffer_free(buf);
+}
+
 /* The first line this program prints as a child run with `mode` on the
  * machine played. */
 static void child_line(const char *self, const char *machine, const char *mode, char *line,
@@ -174,7 +206,7 @@ static void test_probe(const char *self, const char *machine, const char *expect
  * otherwise depends on this machine's other devices: cudaemu:0 on one
  * without GPUs.) */
 static void test_open(const char *self, const char *machine, const char *expect, int usable) {
-    char line[512];
+    char line[768];
     child_line(self, machine, "open", line, sizeof line);
     const int ok = strstr(line, expect) != NULL && strstr(line, "auto opens nothing") == NULL &&
                    (usable || strstr(line, "auto opens cudaemu:0") == NULL);
@@ -198,10 +230,11 @@ int main(int argc, char **argv) {
         if (dev) dt_device_close(dev);
         dev = NULL;
         dt_status st = dt_device_open("cudaemu:0", &dev);
-        printf("cudaemu:0: %s\n", st == DT_OK                ? "opened"
-                                  : st == DT_ERR_UNSUPPORTED ? dt_last_error()
-                                                             : "failed with another status");
+        printf("cudaemu:0: %s", st == DT_OK                ? "opened"
+                                : st == DT_ERR_UNSUPPORTED ? dt_last_error()
+                                                           : "failed with another status");
         if (dev) dt_device_close(dev);
+        printf("; cudaSetDevice calls: %lu\n", emu_cuda_set_device_calls());
         return 0;
     }
     if (argc > 1 && !strcmp(argv[1], "probe")) {
@@ -221,7 +254,9 @@ int main(int argc, char **argv) {
     test_probe(argv[0], "old", "supports CUDA 12.2, older than the CUDA 13.0 runtime");
     test_probe(argv[0], "nodevice", "no CUDA device (NVIDIA driver for CUDA 13.0 found)");
     test_open(argv[0], "volta", "(compute capability 7.0) cannot run this build", 0);
+    test_open(argv[0], "volta", "; cudaSetDevice calls: 0", 0);
     test_open(argv[0], "noimage", "has no kernel image in this build", 0);
+    test_open(argv[0], "oldptx", "its driver cannot compile the build's PTX", 0);
     test_open(argv[0], "", "cudaemu:0: opened", 1);
     dt_device *dev = NULL;
     if (dt_device_open("cudaemu:0", &dev) != DT_OK) {
@@ -231,6 +266,7 @@ int main(int argc, char **argv) {
     test_staging(dev);
     test_oom(dev);
     test_pending_error(dev);
+    test_fault(dev);
     dt_device_close(dev);
     printf("%s: %d failures (the CUDA backend's host code on the emulated device)\n",
            failures ? "FAIL" : "PASS", failures);

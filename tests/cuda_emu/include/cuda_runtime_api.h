@@ -19,7 +19,19 @@ enum {
     cudaErrorInsufficientDriver = 35,
     cudaErrorNoDevice = 100,
     cudaErrorInvalidResourceHandle = 400,
+    cudaErrorInvalidPtx = 218,
+    cudaErrorJitCompilerNotFound = 221,
+    cudaErrorUnsupportedPtxVersion = 222,
+    cudaErrorJitCompilationDisabled = 223,
     cudaErrorIllegalAddress = 700,
+    cudaErrorLaunchTimeout = 702,
+    cudaErrorAssert = 710,
+    cudaErrorHardwareStackError = 714,
+    cudaErrorIllegalInstruction = 715,
+    cudaErrorMisalignedAddress = 716,
+    cudaErrorInvalidAddressSpace = 717,
+    cudaErrorInvalidPc = 718,
+    cudaErrorLaunchFailure = 719,
 };
 typedef struct emu_stream *cudaStream_t;
 typedef struct emu_event *cudaEvent_t;
@@ -60,6 +72,7 @@ struct cudaDeviceProp {
 #define cudaStreamCreateWithFlags emu_cudaStreamCreateWithFlags
 #define cudaStreamDestroy         emu_cudaStreamDestroy
 #define cudaStreamSynchronize     emu_cudaStreamSynchronize
+#define cudaStreamQuery           emu_cudaStreamQuery
 #define cudaEventCreateWithFlags  emu_cudaEventCreateWithFlags
 #define cudaEventDestroy          emu_cudaEventDestroy
 #define cudaEventRecord           emu_cudaEventRecord
@@ -86,6 +99,7 @@ cudaError_t emu_cudaMemcpyAsync(void *dst, const void *src, size_t bytes, enum c
 cudaError_t emu_cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags);
 cudaError_t emu_cudaStreamDestroy(cudaStream_t s);
 cudaError_t emu_cudaStreamSynchronize(cudaStream_t s);
+cudaError_t emu_cudaStreamQuery(cudaStream_t s);
 cudaError_t emu_cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags);
 cudaError_t emu_cudaEventDestroy(cudaEvent_t e);
 cudaError_t emu_cudaEventRecord(cudaEvent_t e, cudaStream_t s);

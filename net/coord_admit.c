@@ -160,11 +160,28 @@ static dt_status send_welcome(coord *c, coord_peer *p, bool keep, uint64_t keep_
                                 .config = config,
                                 .config_len = (uint16_t)len};
     p->offered = w.u.welcome.state_step;
+    p->offered_hash = w.u.welcome.state_hash;
     p->state_needed = w.u.welcome.state_bytes;
     p->state_served = 0;
     dt_status st = coord_send(c, p, &w);
     free(config);
     return st == DT_OK ? DT_OK : coord_send_failed(c, p, st, "WELCOME");
+}
+
+/* The hash of the replica's current version, computed once per version
+ * (HELLOs claiming it must not cost a hash each). */
+static dt_status current_hash(coord *c, uint64_t *out) {
+    if (c->snapshot && c->snapshot_version == c->version) {
+        *out = c->snapshot_hash;
+        return DT_OK;
+    }
+    if (c->current_hash_version != c->version || !c->current_hash) {
+        dt_status st = model_param_hash(c->m, &c->current_hash);
+        if (st != DT_OK) return st;
+        c->current_hash_version = c->version;
+    }
+    *out = c->current_hash;
+    return DT_OK;
 }
 
 dt_status coord_on_hello(coord *c, const net_frame *f, const net_msg *m) {
@@ -181,18 +198,21 @@ dt_status coord_on_hello(coord *c, const net_frame *f, const net_msg *m) {
     if (!p) return reject(c, f, NET_REJECT_FULL, 0, "the run is full");
 
     /* A peer that already holds this run's current weights (it reconnected,
-     * or the coordinator resumed from the step it has) keeps them. */
+     * or the coordinator resumed from the step it has) keeps them. The
+     * replica's hash decides, not a new snapshot: the snapshot others may
+     * be pulling stays as it is. */
     dt_status st = DT_OK;
+    uint64_t hash = 0;
     bool keep = h->have_run_id == c->run_id && h->have_step == c->version;
     if (keep) {
-        st = coord_take_snapshot(c);
-        keep = st == DT_OK && h->have_hash == c->snapshot_hash;
+        st = current_hash(c, &hash);
+        keep = st == DT_OK && h->have_hash == hash;
     }
     /* Reuse the current snapshot if the history still reaches back to it
      * (the joiner then replays results), else take a fresh one. */
     int64_t oldest = c->history_len ? c->history[0].step : c->version;
     if (st == DT_OK && !keep && !(c->snapshot && c->snapshot_version >= oldest))
-        st = coord_take_snapshot(c);
+        st = coord_take_snapshot(c, NULL);
     if (st != DT_OK) return st;
     const net_event_field facts[] = {{"device", NET_FIELD_STR, 0, p->device},
                                      {"backend", NET_FIELD_STR, 0, p->backend},
@@ -201,7 +221,7 @@ dt_status coord_on_hello(coord *c, const net_frame *f, const net_msg *m) {
         c, NET_EVENT_JOINED, p->id, -1, facts, 3, "peer %u '%s' joined from %s: %s (%s)%s%s; %s",
         p->id, p->name, p->address[0] ? p->address : "?", p->device, p->backend,
         p->key[0] ? ", key " : "", p->key, keep ? "keeps its weights" : "pulls the weights");
-    return send_welcome(c, p, keep, c->snapshot_hash);
+    return send_welcome(c, p, keep, hash);
 }
 
 void coord_reap(coord *c, bool closes) {

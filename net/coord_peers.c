@@ -85,13 +85,39 @@ void coord_on_leave(coord *c, coord_peer *p, const char *why) {
     retire(c, p, why);
 }
 
-/* The weights as little-endian bytes in layout order, and their hash. */
-dt_status coord_take_snapshot(coord *c) {
+/* Whether a joiner other than `except` is still pulling the snapshot of
+ * version v. */
+static bool snapshot_in_use(const coord *c, int64_t v, const coord_peer *except) {
+    for (int i = 0; i < NET_MAX_PEERS; i++) {
+        const coord_peer *q = &c->peers[i];
+        if (q != except && q->state == PEER_JOINING && q->offered == v &&
+            q->state_served < q->state_needed)
+            return true;
+    }
+    return false;
+}
+
+/* The weights as little-endian bytes in layout order, and their hash.
+ * Joiners still pulling the snapshot being replaced keep it: it becomes
+ * the previous one, still served by version, so they finish it and catch
+ * up through the history. Reloading in place sent them all back to byte
+ * 0, and a peer that got itself resynced every 0.5 s starved them for
+ * good. Only when the previous one is in use too is it given up (its
+ * pullers are resynced at their next request). */
+dt_status coord_take_snapshot(coord *c, const coord_peer *except) {
     if (c->snapshot && c->snapshot_version == c->version) return DT_OK;
     const model_layout *l = model_get_layout(c->m);
     size_t bytes = (size_t)l->total * 4;
+    if (c->snapshot && snapshot_in_use(c, c->snapshot_version, except)) {
+        uint8_t *older = c->prev_snapshot;
+        c->prev_snapshot = c->snapshot;
+        c->prev_version = c->snapshot_version;
+        c->prev_hash = c->snapshot_hash;
+        c->snapshot = older;
+    }
     if (!c->snapshot && !(c->snapshot = malloc(bytes)))
         return dt_error(DT_ERR_OOM, "coordinator: cannot allocate a %zu-byte snapshot", bytes);
+    c->snapshot_version = -1; /* until the download is complete */
     dt_status st = model_download_weights(c->m, (float *)c->snapshot);
     if (st != DT_OK) return st;
     c->snapshot_bytes = bytes;
@@ -101,7 +127,7 @@ dt_status coord_take_snapshot(coord *c) {
 }
 
 dt_status coord_send_resync(coord *c, coord_peer *p, const char *why) {
-    dt_status st = coord_take_snapshot(c);
+    dt_status st = coord_take_snapshot(c, p);
     if (st != DT_OK) return st;
     coord_event(c, NET_EVENT_RESYNC, p->id,
                 "peer %u '%s' resyncs from the weights of step %lld: %s", p->id, p->name,
@@ -110,6 +136,7 @@ dt_status coord_send_resync(coord *c, coord_peer *p, const char *why) {
     p->resyncs++;
     p->in_round = false;
     p->offered = c->snapshot_version;
+    p->offered_hash = c->snapshot_hash;
     p->state_needed = c->snapshot_bytes;
     p->state_served = 0;
     p->last_heard = coord_now(); /* a new pull: the joiner's clock starts again */
@@ -125,8 +152,16 @@ dt_status coord_send_resync(coord *c, coord_peer *p, const char *why) {
 dt_status coord_on_state_req(coord *c, coord_peer *p, const net_msg *m) {
     const net_state_req *r = &m->u.state_req;
     if (p->state != PEER_JOINING) return DT_OK;
-    if (!c->snapshot || m->h.step != c->snapshot_version)
-        return coord_send_resync(c, p, "the snapshot it asked for was replaced");
+    const uint8_t *data = NULL;
+    uint64_t hash = 0;
+    if (c->snapshot && m->h.step == c->snapshot_version) {
+        data = c->snapshot;
+        hash = c->snapshot_hash;
+    } else if (c->prev_snapshot && m->h.step == c->prev_version) {
+        data = c->prev_snapshot;
+        hash = c->prev_hash;
+    }
+    if (!data) return coord_send_resync(c, p, "the snapshot it asked for was replaced");
     if (r->offset > c->snapshot_bytes || r->length > c->snapshot_bytes - r->offset) {
         coord_strike(c, p);
         coord_drop_peer(c, p, "asked for bytes outside the weights");
@@ -137,9 +172,9 @@ dt_status coord_on_state_req(coord *c, coord_peer *p, const net_msg *m) {
         coord_drop_peer(c, p, "asked for the weights over and over");
         return DT_OK;
     }
-    net_msg s = {.h = {NET_STATE, c->run_id, c->snapshot_version}};
-    s.u.state.hash = c->snapshot_hash;
-    s.u.state.chunk = (net_chunk){r->offset, c->snapshot_bytes, r->length, c->snapshot + r->offset};
+    net_msg s = {.h = {NET_STATE, c->run_id, m->h.step}};
+    s.u.state.hash = hash;
+    s.u.state.chunk = (net_chunk){r->offset, c->snapshot_bytes, r->length, data + r->offset};
     p->state_served += r->length;
     dt_status st = coord_send(c, p, &s);
     return st == DT_OK ? DT_OK : coord_send_failed(c, p, st, "a chunk of the weights");

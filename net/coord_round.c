@@ -271,21 +271,14 @@ dt_status coord_catch_up(coord *c, coord_peer *p) {
 
 /* ---- the hash check ------------------------------------------------------ */
 
-/* The coordinator's own hash of version v, if it computed one. */
-static uint64_t own_hash(const coord *c, int64_t v) {
-    if (v == c->snapshot_version && c->snapshot) return c->snapshot_hash;
-    if (v >= 1 && v <= c->cfg->steps && c->records[v - 1].step == v - 1)
-        return c->records[v - 1].hash;
-    return 0;
-}
-
 /* A joiner's first HASH says whether the weights it loaded are the ones
- * offered; it then replays the rounds since. */
+ * offered (the hash WELCOME or RESYNC named, kept with the offer: the
+ * snapshot may have moved on since); it then replays the rounds since. */
 static dt_status joiner_hash(coord *c, coord_peer *p, int64_t v, uint64_t h) {
     /* An ack from before the RESYNC (or for another version) is stale, not
      * a verdict on the weights being pulled. */
     if (p->state_served < p->state_needed || v != p->offered) return DT_OK;
-    uint64_t want = own_hash(c, v);
+    uint64_t want = p->offered_hash;
     if (v > c->version || !want || h != want)
         return coord_send_resync(c, p, "the weights it loaded do not match");
     p->state = PEER_SYNCED;

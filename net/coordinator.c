@@ -145,6 +145,7 @@ static void teardown(coord *c) {
     for (int i = 0; i < c->history_len; i++) free(c->history[i].payloads);
     free(c->history);
     free(c->snapshot);
+    free(c->prev_snapshot);
     free(c->records);
     free(c->frame);
     free(c->msg);

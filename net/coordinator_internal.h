@@ -45,6 +45,7 @@ typedef struct coord_peer {
      * still in flight; they arrive before its first STATE_REQ, so a HASH
      * counts as "ready" only once the whole snapshot has been served. */
     int64_t offered;
+    uint64_t offered_hash; /* the hash of the weights offered: what its HASH must say */
     uint64_t state_needed, state_served;
     /* the current round */
     bool in_round, submitted, refused;
@@ -137,6 +138,12 @@ typedef struct coord {
     size_t snapshot_bytes;
     int64_t snapshot_version;
     uint64_t snapshot_hash;
+    /* the one before, kept while joiners pull it (same size) */
+    uint8_t *prev_snapshot;
+    int64_t prev_version;
+    uint64_t prev_hash;
+    uint64_t current_hash; /* of version current_hash_version (0: none yet) */
+    int64_t current_hash_version;
 
     /* results kept for catch-up, oldest first */
     coord_result *history;
@@ -183,7 +190,9 @@ void coord_drop_peer(coord *c, coord_peer *p, const char *why);
 void coord_eject(coord *c, coord_peer *p, const char *why);
 void coord_send_reject(coord *c, const net_route *to, net_reject_code code, double retry_s,
                        const char *text);
-dt_status coord_take_snapshot(coord *c);
+/* A snapshot of the current version (except: a peer being resynced, whose
+ * old offer does not keep the previous snapshot alive). */
+dt_status coord_take_snapshot(coord *c, const coord_peer *except);
 /* After a send to p failed with st: a peer that is gone or does not read
  * is dropped (DT_OK returned); any other status is the coordinator's own
  * failure and is returned. */

@@ -1,96 +1,137 @@
 /* The coordinator's bookkeeping of joining and synced peers, white box: a
- * coord assembled by hand around a real server on loopback and one real
- * client connection (its route), with a snapshot already taken so no model
- * is needed. Each case sets a peer's state, calls the function under test
- * and checks what it decided and what reached the client. */
+ * coord assembled by hand around a real server on loopback, real client
+ * connections (their routes) and the tiny preset's replica on the cpu.
+ * Each case sets peers' states, calls the function under test and checks
+ * what it decided and what reached the clients. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/model.h"
 #include "net/coordinator_internal.h"
 #include "net/transport.h"
 #include "net_test_util.h"
 
-#define WAIT_MS 5000
+#define WAIT_MS  5000
+#define NCLIENTS 3
 
 typedef struct harness {
     coord c;
     net_coordinator_options o;
     net_run_config cfg;
     net_server *server;
-    net_client *client;
-    net_route route;
-    int left; /* LEFT events seen */
+    net_client *client[NCLIENTS];
+    net_route route[NCLIENTS];
+    int left, resyncs; /* LEFT and RESYNC events seen */
 } harness;
 
 static void sink(const net_event *e, void *ctx) {
     harness *h = ctx;
-    if (e->kind == NET_EVENT_LEFT) h->left++;
+    h->left += e->kind == NET_EVENT_LEFT;
+    h->resyncs += e->kind == NET_EVENT_RESYNC;
 }
 
+static bool connect_client(harness *h, int i) {
+    char to[64];
+    snprintf(to, sizeof to, "tcp://127.0.0.1:%d", net_server_port(h->server));
+    net_client_config ccfg = {to, NULL, NULL, {0, 0, 0, 0}, 0};
+    if (!CHECK_OK(net_client_open(&ccfg, &h->client[i]))) return false;
+    CHECK_OK(net_client_send(h->client[i], "w", 1, WAIT_MS));
+    CHECK_OK(net_client_flush(h->client[i], WAIT_MS));
+    net_frame f;
+    bool arrived = false;
+    CHECK_OK(net_server_recv(h->server, WAIT_MS, &f, &arrived));
+    CHECK(arrived, "client %d's first frame did not arrive", i);
+    h->route[i] = f.from;
+    return arrived;
+}
+
+/* Version 5 of a tiny replica, its snapshot taken. */
 static bool setup(harness *h) {
     memset(h, 0, sizeof *h);
     net_server_config scfg = {"tcp://127.0.0.1:*", NULL, 1, 0};
     if (!CHECK_OK(net_server_open(&scfg, &h->server))) return false;
-    char to[64];
-    snprintf(to, sizeof to, "tcp://127.0.0.1:%d", net_server_port(h->server));
-    net_client_config ccfg = {to, NULL, NULL, {0, 0, 0, 0}, 0};
-    if (!CHECK_OK(net_client_open(&ccfg, &h->client))) return false;
-    CHECK_OK(net_client_send(h->client, "w", 1, WAIT_MS));
-    CHECK_OK(net_client_flush(h->client, WAIT_MS));
-    net_frame f;
-    bool arrived = false;
-    CHECK_OK(net_server_recv(h->server, WAIT_MS, &f, &arrived));
-    CHECK(arrived, "the client's first frame did not arrive");
-    if (!arrived) return false;
-    h->route = f.from;
+    for (int i = 0; i < NCLIENTS; i++)
+        if (!connect_client(h, i)) return false;
+    net_run_config_default(&h->cfg);
+    if (!CHECK_OK(model_config_preset("tiny", &h->cfg.model))) return false;
+    h->cfg.micro_batch = 4;
     h->cfg.join_timeout_s = 60;
     h->o.config = &h->cfg;
+    h->o.open = 1;
     h->o.events = (net_event_sink){sink, h};
     coord *c = &h->c;
     c->o = &h->o;
     c->cfg = &h->cfg;
     c->server = h->server;
     c->run_id = 7;
-    c->version = c->snapshot_version = 5;
-    c->snapshot_bytes = 1024;
-    c->snapshot = calloc(1, c->snapshot_bytes);
-    c->snapshot_hash = 0x1234;
+    c->version = 5;
+    c->next_id = 1;
     c->frame = malloc(NET_MAX_FRAME);
     c->msg = malloc(sizeof *c->msg);
+    c->history_cap = 64;
+    c->history = calloc((size_t)c->history_cap, sizeof *c->history);
     c->started_at = coord_now();
-    return c->snapshot && c->frame && c->msg;
+    if (!c->frame || !c->msg || !c->history) return false;
+    if (!CHECK_OK(dt_device_open("cpu", &c->dev))) return false;
+    if (!CHECK_OK(model_create(c->dev, &h->cfg.model, h->cfg.micro_batch, &c->m))) return false;
+    if (!CHECK_OK(model_init_weights(c->m))) return false;
+    return CHECK_OK(coord_take_snapshot(c, NULL));
 }
 
 static void teardown(harness *h) {
-    free(h->c.snapshot);
-    free(h->c.frame);
-    free(h->c.msg);
-    net_client_close(h->client);
+    coord *c = &h->c;
+    for (int i = 0; i < NET_MAX_PEERS; i++) free(c->peers[i].submit);
+    free(c->snapshot);
+    free(c->prev_snapshot);
+
+    free(c->frame);
+    free(c->msg);
+    free(c->history);
+    model_destroy(c->m);
+    dt_device_close(c->dev);
+    for (int i = 0; i < NCLIENTS; i++) net_client_close(h->client[i]);
     net_server_close(h->server);
 }
 
-/* A live peer on the client's route. */
-static coord_peer *add_peer(harness *h, coord_peer_state state) {
-    coord_peer *p = &h->c.peers[0];
+/* A live peer in slot i on client i's route. */
+static coord_peer *add_peer(harness *h, int i, coord_peer_state state) {
+    coord_peer *p = &h->c.peers[i];
     memset(p, 0, sizeof *p);
     p->state = state;
-    p->id = 1;
-    p->route = h->route;
-    snprintf(p->name, sizeof p->name, "p");
+    p->id = h->c.next_id++;
+    p->route = h->route[i];
+    snprintf(p->name, sizeof p->name, "p%d", i);
     snprintf(p->address, sizeof p->address, "127.0.0.1");
     p->version = p->sent = h->c.version;
     p->joined_at = p->last_heard = coord_now();
     return p;
 }
 
-/* The type of the next message the client receives (-1: none). */
-static int client_next(harness *h, net_msg *m) {
+/* The type of the next message client i receives (-1: none in time). */
+static int client_next(harness *h, int i, net_msg *m, int timeout_ms) {
     net_frame f;
     bool arrived = false;
-    if (net_client_recv(h->client, WAIT_MS, &f, &arrived) != DT_OK || !arrived) return -1;
+    if (net_client_recv(h->client[i], timeout_ms, &f, &arrived) != DT_OK || !arrived) return -1;
     if (net_decode(f.data, f.len, m) != DT_OK) return -1;
     return m->h.type;
+}
+
+/* A joiner offered the current snapshot, as WELCOME would. */
+static coord_peer *add_joiner(harness *h, int i) {
+    coord_peer *p = add_peer(h, i, PEER_JOINING);
+    p->offered = h->c.snapshot_version;
+    p->offered_hash = h->c.snapshot_hash;
+    p->state_needed = h->c.snapshot_bytes;
+    p->version = p->sent = -1;
+    return p;
+}
+
+static net_msg state_req(const harness *h, int64_t step, uint64_t offset, uint32_t length) {
+    net_msg m = {.h = {NET_STATE_REQ, h->c.run_id, step}};
+    m.u.state_req.offset = offset;
+    m.u.state_req.length = length;
+    return m;
 }
 
 /* A synced peer whose queue filled (blocked_since set), then resynced: the
@@ -99,14 +140,14 @@ static int client_next(harness *h, net_msg *m) {
 static void test_resync_clears_stall(void) {
     harness h;
     if (!setup(&h)) return;
-    coord_peer *p = add_peer(&h, PEER_SYNCED);
+    coord_peer *p = add_peer(&h, 0, PEER_SYNCED);
     p->blocked_since = coord_now() - 10.0;
     CHECK_OK(coord_send_resync(&h.c, p, "test"));
     CHECK(p->state == PEER_JOINING, "the resynced peer is not joining");
     CHECK(p->blocked_since == 0, "the resync kept blocked_since (%.1f s ago)",
           coord_now() - p->blocked_since);
     net_msg m;
-    CHECK(client_next(&h, &m) == NET_RESYNC, "the client got no RESYNC");
+    CHECK(client_next(&h, 0, &m, WAIT_MS) == NET_RESYNC, "the client got no RESYNC");
 
     /* A joiner carrying an old stall mark, heard just now: it stays. */
     p->blocked_since = coord_now() - 2 * COORD_STALL_S;
@@ -120,7 +161,74 @@ static void test_resync_clears_stall(void) {
     teardown(&h);
 }
 
+/* A joiner pulls the snapshot of version 5 while the run moves to 6 and
+ * 7; resyncs and a "keep" HELLO arrive. Before the fix either one reloaded
+ * the snapshot in place, the joiner's next STATE_REQ named a step no
+ * longer served and it started over from byte 0 (a peer poking every
+ * 0.5 s starved it forever). Now a snapshot being pulled is kept as the
+ * previous one and served by version until its joiners finish (finding C). */
+static void test_snapshot_kept_for_joiners(void) {
+    harness h;
+    if (!setup(&h)) return;
+    coord *c = &h.c;
+    net_msg m = {0};
+    coord_peer *a = add_joiner(&h, 0);
+    uint64_t off = 0;
+    net_msg req = state_req(&h, 5, off, 1024);
+    CHECK_OK(coord_on_state_req(c, a, &req));
+    CHECK(client_next(&h, 0, &m, WAIT_MS) == NET_STATE, "the joiner got no STATE");
+
+    c->version = 6; /* a round was applied */
+    coord_peer *b = add_peer(&h, 1, PEER_SYNCED);
+    CHECK_OK(coord_send_resync(c, b, "test"));
+    CHECK(b->offered == 6, "the resynced peer was offered step %lld, not the current 6",
+          (long long)b->offered);
+    CHECK(client_next(&h, 1, &m, WAIT_MS) == NET_RESYNC && m.h.step == 6,
+          "the resynced peer got no RESYNC for step 6");
+
+    /* A reconnecting peer that holds version 6 keeps it (its hash checked
+     * against the replica's). */
+    uint64_t hash6 = 0;
+    CHECK_OK(model_param_hash(c->m, &hash6));
+    net_msg hello = {.h = {NET_HELLO, 0, -1}};
+    snprintf(hello.u.hello.name, sizeof hello.u.hello.name, "keeper");
+    hello.u.hello.have_run_id = c->run_id;
+    hello.u.hello.have_step = 6;
+    hello.u.hello.have_hash = hash6;
+    net_frame f = {.from = h.route[2]};
+    snprintf(f.address, sizeof f.address, "127.0.0.1");
+    CHECK_OK(coord_on_hello(c, &f, &hello));
+    CHECK(client_next(&h, 2, &m, WAIT_MS) == NET_WELCOME && m.u.welcome.state_bytes == 0 &&
+              m.u.welcome.state_step == 6 && m.u.welcome.state_hash == hash6,
+          "the keeper was not told to keep version 6");
+    coord_peer *k = coord_peer_by_route(c, &h.route[2]);
+    net_msg ack = {.h = {NET_HASH, c->run_id, 6}};
+    ack.u.hash.hash = hash6;
+    CHECK(k != NULL, "the keeper has no slot");
+    if (k) {
+        CHECK_OK(coord_on_hash(c, k, &ack));
+        CHECK(k->state == PEER_SYNCED, "the keeper's hash of step 6 was not accepted");
+    }
+
+    c->version = 7; /* and again, with the first joiner still pulling */
+    CHECK_OK(coord_send_resync(c, b, "test"));
+    CHECK(b->offered == 7, "the second resync was offered step %lld", (long long)b->offered);
+
+    /* The first joiner goes on where it was, to the end of step 5's. */
+    for (off = 1024; off < c->snapshot_bytes; off += 65536) {
+        uint64_t left = c->snapshot_bytes - off;
+        req = state_req(&h, 5, off, left < 65536 ? (uint32_t)left : 65536);
+        CHECK_OK(coord_on_state_req(c, a, &req));
+        if (client_next(&h, 0, &m, WAIT_MS) != NET_STATE || m.h.step != 5) break;
+    }
+    CHECK(off >= c->snapshot_bytes && a->resyncs == 0 && a->state == PEER_JOINING,
+          "the joiner pulling step 5 was sent back to byte 0 (at %llu of %zu bytes)",
+          (unsigned long long)off, c->snapshot_bytes);
+    teardown(&h);
+}
+
 int main(void) {
     test_resync_clears_stall();
+    test_snapshot_kept_for_joiners();
     return nt_finish("test_coord_peers");
 }

@@ -159,10 +159,7 @@ static dt_status send_welcome(coord *c, coord_peer *p, bool keep, uint64_t keep_
                                 .state_hash = keep ? keep_hash : c->snapshot_hash,
                                 .config = config,
                                 .config_len = (uint16_t)len};
-    p->offered = w.u.welcome.state_step;
-    p->offered_hash = w.u.welcome.state_hash;
-    p->state_needed = w.u.welcome.state_bytes;
-    p->state_served = 0;
+    coord_offer(p, w.u.welcome.state_step, w.u.welcome.state_hash, w.u.welcome.state_bytes);
     dt_status st = coord_send(c, p, &w);
     free(config);
     return st == DT_OK ? DT_OK : coord_send_failed(c, p, st, "WELCOME");
@@ -186,7 +183,10 @@ static dt_status current_hash(coord *c, uint64_t *out) {
 
 dt_status coord_on_hello(coord *c, const net_frame *f, const net_msg *m) {
     const net_hello *h = &m->u.hello;
-    coord_peer *old = coord_peer_by_route(c, &f->from);
+    /* A HELLO again on a connection does not start its pulls afresh: the
+     * limit on weights served is per connection, not per HELLO. */
+    coord_peer *old = coord_peer_by_route(c, &f->from), carried = {0};
+    if (old && old->state == PEER_JOINING) coord_carry_pulls(&carried, old);
     if (old) coord_on_leave(c, old, "said HELLO again (reset)");
     if (c->finished) return reject(c, f, NET_REJECT_FINISHED, 0, "the run has finished");
     char why[NET_TEXT_MAX];
@@ -196,6 +196,7 @@ dt_status coord_on_hello(coord *c, const net_frame *f, const net_msg *m) {
         return reject(c, f, code, retry_s, why);
     coord_peer *p = take_slot(c, f, h);
     if (!p) return reject(c, f, NET_REJECT_FULL, 0, "the run is full");
+    coord_carry_pulls(p, &carried);
 
     /* A peer that already holds this run's current weights (it reconnected,
      * or the coordinator resumed from the step it has) keeps them. The

@@ -12,6 +12,11 @@
  * weights again and again is how a connection that never reads would make
  * the coordinator queue copies of them. */
 #define STATE_PULLS_ALLOWED 2
+/* And over one whole join (since the peer was last synced, across resyncs
+ * and a HELLO again on its connection) three snapshots' worth: a resync
+ * mid-join pulls again, but resyncs and HELLOs cannot reset the count. */
+#define JOIN_PULLS_ALLOWED 3
+#define RESYNC_LOG_GAP_S   1.0 /* RESYNC events per peer: at most one a second */
 
 coord_peer *coord_peer_by_route(coord *c, const net_route *r) {
     for (int i = 0; i < NET_MAX_PEERS; i++)
@@ -126,19 +131,57 @@ dt_status coord_take_snapshot(coord *c, const coord_peer *except) {
     return DT_OK;
 }
 
+void coord_offer(coord_peer *p, int64_t step, uint64_t hash, uint64_t bytes) {
+    p->offered = step;
+    p->offered_hash = hash;
+    p->state_needed = bytes;
+    p->state_served = 0;
+    if (p->n_offers == COORD_OFFERS_KEPT) {
+        memmove(p->offers, p->offers + 1, (COORD_OFFERS_KEPT - 1) * sizeof *p->offers);
+        p->n_offers--;
+    }
+    p->offers[p->n_offers++] = step;
+}
+
+void coord_carry_pulls(coord_peer *q, const coord_peer *p) {
+    q->pulled = p->pulled;
+    q->n_offers = p->n_offers;
+    memcpy(q->offers, p->offers, sizeof q->offers);
+}
+
+static bool was_offered(const coord_peer *p, int64_t step) {
+    for (int i = 0; i < p->n_offers; i++)
+        if (p->offers[i] == step) return true;
+    return false;
+}
+
+/* At most one RESYNC event a second per peer, the rest counted into the
+ * next: whatever makes a peer resync, it cannot flood the log. */
+static void log_resync(coord *c, coord_peer *p, const char *why) {
+    double now = coord_now();
+    if (p->resync_logged_at > 0 && now - p->resync_logged_at < RESYNC_LOG_GAP_S) {
+        p->resyncs_unlogged++;
+        return;
+    }
+    char more[64] = "";
+    if (p->resyncs_unlogged > 0)
+        snprintf(more, sizeof more, " (and %d more since the last one logged)",
+                 p->resyncs_unlogged);
+    coord_event(c, NET_EVENT_RESYNC, p->id,
+                "peer %u '%s' resyncs from the weights of step %lld: %s%s", p->id, p->name,
+                (long long)c->snapshot_version, why, more);
+    p->resync_logged_at = now;
+    p->resyncs_unlogged = 0;
+}
+
 dt_status coord_send_resync(coord *c, coord_peer *p, const char *why) {
     dt_status st = coord_take_snapshot(c, p);
     if (st != DT_OK) return st;
-    coord_event(c, NET_EVENT_RESYNC, p->id,
-                "peer %u '%s' resyncs from the weights of step %lld: %s", p->id, p->name,
-                (long long)c->snapshot_version, why);
+    log_resync(c, p, why);
     p->state = PEER_JOINING;
     p->resyncs++;
     p->in_round = false;
-    p->offered = c->snapshot_version;
-    p->offered_hash = c->snapshot_hash;
-    p->state_needed = c->snapshot_bytes;
-    p->state_served = 0;
+    coord_offer(p, c->snapshot_version, c->snapshot_hash, c->snapshot_bytes);
     p->last_heard = coord_now(); /* a new pull: the joiner's clock starts again */
     /* A full queue of RESULTs is the past now: only what the RESYNC starts
      * counts, and the join's own timeout judges it. */
@@ -152,6 +195,15 @@ dt_status coord_send_resync(coord *c, coord_peer *p, const char *why) {
 dt_status coord_on_state_req(coord *c, coord_peer *p, const net_msg *m) {
     const net_state_req *r = &m->u.state_req;
     if (p->state != PEER_JOINING) return DT_OK;
+    if (m->h.step != p->offered) {
+        /* Sent before a later offer reached it: that offer replaces it. */
+        if (was_offered(p, m->h.step)) return DT_OK;
+        /* Before, such a request got a RESYNC, which reset the count of
+         * weights served: a connection pumped 38,625 copies in 10 s. */
+        coord_strike(c, p);
+        coord_drop_peer(c, p, "asked for the weights of a step it was never offered");
+        return DT_OK;
+    }
     const uint8_t *data = NULL;
     uint64_t hash = 0;
     if (c->snapshot && m->h.step == c->snapshot_version) {
@@ -167,7 +219,8 @@ dt_status coord_on_state_req(coord *c, coord_peer *p, const net_msg *m) {
         coord_drop_peer(c, p, "asked for bytes outside the weights");
         return DT_OK;
     }
-    if (p->state_served + r->length > STATE_PULLS_ALLOWED * c->snapshot_bytes) {
+    if (p->state_served + r->length > STATE_PULLS_ALLOWED * c->snapshot_bytes ||
+        p->pulled + r->length > JOIN_PULLS_ALLOWED * c->snapshot_bytes) {
         coord_strike(c, p);
         coord_drop_peer(c, p, "asked for the weights over and over");
         return DT_OK;
@@ -176,6 +229,7 @@ dt_status coord_on_state_req(coord *c, coord_peer *p, const net_msg *m) {
     s.u.state.hash = hash;
     s.u.state.chunk = (net_chunk){r->offset, c->snapshot_bytes, r->length, data + r->offset};
     p->state_served += r->length;
+    p->pulled += r->length;
     dt_status st = coord_send(c, p, &s);
     return st == DT_OK ? DT_OK : coord_send_failed(c, p, st, "a chunk of the weights");
 }

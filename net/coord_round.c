@@ -283,6 +283,8 @@ static dt_status joiner_hash(coord *c, coord_peer *p, int64_t v, uint64_t h) {
         return coord_send_resync(c, p, "the weights it loaded do not match");
     p->state = PEER_SYNCED;
     p->version = p->sent = v;
+    p->pulled = 0; /* a join completed: the next resync may pull again */
+    p->n_offers = 0;
     coord_log(c, "peer %u '%s' holds the weights of step %lld%s", p->id, p->name, (long long)v,
               v < c->version ? "; replaying the rounds since" : "");
     return coord_catch_up(c, p);

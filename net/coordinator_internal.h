@@ -24,6 +24,8 @@ typedef enum coord_peer_state {
     PEER_GONE,    /* left or dropped; kept for the summary */
 } coord_peer_state;
 
+#define COORD_OFFERS_KEPT 4
+
 typedef struct coord_peer {
     coord_peer_state state;
     uint32_t id;
@@ -47,6 +49,15 @@ typedef struct coord_peer {
     int64_t offered;
     uint64_t offered_hash; /* the hash of the weights offered: what its HASH must say */
     uint64_t state_needed, state_served;
+    /* Since it last became synced, across resyncs and a HELLO again on the
+     * same connection: the bytes of weights served, and the steps offered
+     * (the last COORD_OFFERS_KEPT; requests for an earlier one may still be
+     * in flight, a request for any other is abuse). */
+    uint64_t pulled;
+    int64_t offers[COORD_OFFERS_KEPT];
+    int n_offers;
+    double resync_logged_at; /* RESYNC events: at most one a second per peer */
+    int resyncs_unlogged;
     /* the current round */
     bool in_round, submitted, refused;
     uint32_t n_micro;
@@ -184,6 +195,10 @@ void coord_pardon(coord *c, const coord_peer *p);
 coord_peer *coord_peer_by_route(coord *c, const net_route *r);
 dt_status coord_on_state_req(coord *c, coord_peer *p, const net_msg *m);
 dt_status coord_send_resync(coord *c, coord_peer *p, const char *why);
+/* Records an offer of the weights of `step` (WELCOME or RESYNC). */
+void coord_offer(coord_peer *p, int64_t step, uint64_t hash, uint64_t bytes);
+/* A HELLO again on p's connection: the new slot q inherits what p pulled. */
+void coord_carry_pulls(coord_peer *q, const coord_peer *p);
 void coord_on_leave(coord *c, coord_peer *p, const char *why);
 void coord_drop_peer(coord *c, coord_peer *p, const char *why);
 /* REJECT the peer with a reason code and text, then forget it (a strike). */

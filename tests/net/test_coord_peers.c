@@ -227,8 +227,92 @@ static void test_snapshot_kept_for_joiners(void) {
     teardown(&h);
 }
 
+/* Requests the whole of the peer's current offer in 64 KiB chunks;
+ * whether every chunk came back as STATE (the peer is on client i). */
+static bool pull_whole(harness *h, coord_peer *p, int i) {
+    net_msg m;
+    for (uint64_t off = 0; off < h->c.snapshot_bytes; off += 65536) {
+        uint64_t left = h->c.snapshot_bytes - off;
+        net_msg req = state_req(h, p->offered, off, left < 65536 ? (uint32_t)left : 65536);
+        if (coord_on_state_req(&h->c, p, &req) != DT_OK || p->state != PEER_JOINING) return false;
+        if (client_next(h, i, &m, WAIT_MS) != NET_STATE) return false;
+    }
+    return true;
+}
+
+static bool gone_for(const coord_peer *p, const char *why) {
+    return p->state == PEER_GONE && strstr(p->gone, why) != NULL;
+}
+
+/* The limit on weights served holds across resyncs and HELLOs (finding D).
+ * Before the fix a RESYNC, which a wrong-step STATE_REQ got at will, or a
+ * HELLO again reset the count: one connection pumped 38,625 copies of the
+ * snapshot (19 GB) in 10 s. */
+static void test_pulls_bounded(void) {
+    harness h;
+    if (!setup(&h)) return;
+    coord *c = &h.c;
+    net_msg m;
+
+    /* A step it was never offered: dropped with a strike, not resynced. */
+    coord_peer *a = add_joiner(&h, 0);
+    net_msg req = state_req(&h, 12345, 0, 1);
+    CHECK_OK(coord_on_state_req(c, a, &req));
+    CHECK(gone_for(a, "never offered") && h.resyncs == 0,
+          "a STATE_REQ for a step never offered was not dropped (state %d, '%s')", a->state,
+          a->gone);
+    memset(c->offenders, 0, sizeof c->offenders); /* the next cases share the address */
+
+    /* Twice, a resync (a bad HASH, say), once more: then no more. */
+    coord_peer *b = add_joiner(&h, 1);
+    CHECK(pull_whole(&h, b, 1) && pull_whole(&h, b, 1), "two pulls were not served");
+    CHECK_OK(coord_send_resync(c, b, "test"));
+    CHECK(client_next(&h, 1, &m, WAIT_MS) == NET_RESYNC, "no RESYNC");
+    CHECK(pull_whole(&h, b, 1), "the pull after a resync was not served");
+    CHECK(!pull_whole(&h, b, 1) && gone_for(b, "over and over"),
+          "a fourth pull in one join was served (state %d)", b->state);
+    memset(c->offenders, 0, sizeof c->offenders);
+
+    /* Twice, HELLO again on the same connection, once more: then no more. */
+    net_msg hello = {.h = {NET_HELLO, 0, -1}};
+    snprintf(hello.u.hello.name, sizeof hello.u.hello.name, "again");
+    hello.u.hello.have_step = -1;
+    net_frame f = {.from = h.route[2]};
+    snprintf(f.address, sizeof f.address, "127.0.0.1");
+    CHECK_OK(coord_on_hello(c, &f, &hello));
+    coord_peer *d = coord_peer_by_route(c, &h.route[2]);
+    CHECK(d && client_next(&h, 2, &m, WAIT_MS) == NET_WELCOME, "no WELCOME");
+    if (d) CHECK(pull_whole(&h, d, 2) && pull_whole(&h, d, 2), "two pulls were not served");
+    CHECK_OK(coord_on_hello(c, &f, &hello));
+    d = coord_peer_by_route(c, &h.route[2]);
+    CHECK(d && client_next(&h, 2, &m, WAIT_MS) == NET_WELCOME, "no second WELCOME");
+    if (d) {
+        CHECK(pull_whole(&h, d, 2), "the pull after a HELLO again was not served");
+        CHECK(!pull_whole(&h, d, 2) && gone_for(d, "over and over"),
+              "a fourth pull on one connection was served (state %d)", d->state);
+    }
+    teardown(&h);
+}
+
+/* A peer resynced again and again makes at most one RESYNC event a second. */
+static void test_resync_events_limited(void) {
+    harness h;
+    if (!setup(&h)) return;
+    coord_peer *p = add_peer(&h, 0, PEER_SYNCED);
+    net_msg m;
+    for (int i = 0; i < 20; i++) {
+        CHECK_OK(coord_send_resync(&h.c, p, "test"));
+        client_next(&h, 0, &m, WAIT_MS);
+    }
+    CHECK(p->resyncs == 20, "%lld resyncs, not 20", (long long)p->resyncs);
+    CHECK(h.resyncs <= 2, "20 resyncs in a moment made %d RESYNC events", h.resyncs);
+    teardown(&h);
+}
+
 int main(void) {
     test_resync_clears_stall();
     test_snapshot_kept_for_joiners();
+    test_pulls_bounded();
+    test_resync_events_limited();
     return nt_finish("test_coord_peers");
 }

@@ -1,4 +1,5 @@
 /* Buffers and tensor views: bounds checks on every host-visible transfer. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,11 @@ static dt_status check_range(const char *what, const dt_buffer *buf, size_t offs
 dt_status dt_buffer_alloc(dt_device *dev, size_t bytes, dt_buffer **out) {
     *out = NULL;
     if (bytes == 0) return dt_error(DT_ERR_INVALID, "buffer_alloc: 0 bytes on %s", dev->info.spec);
+    /* No address space holds more, and a backend's rounding up (to 64
+     * bytes, to a page) must not wrap to a tiny allocation. */
+    if (bytes > (size_t)PTRDIFF_MAX / 2)
+        return dt_error(DT_ERR_OOM, "buffer_alloc: %zu bytes on %s is more than any device holds",
+                        bytes, dev->info.spec);
     dt_status st = dev->ops->buffer_alloc(dev, bytes, out);
     if (st == DT_OK) {
         (*out)->dev = dev;
@@ -94,21 +100,35 @@ dt_tensor dt_tensor_3d(dt_buffer *buf, size_t offset, dt_dtype t, int64_t n0, in
     return dt_tensor_nd(buf, offset, t, 3, (int64_t[]){n0, n1, n2});
 }
 
+/* The dimensions a view really has: ndim outside 0..DT_MAX_DIMS would read
+ * past shape[]. */
+static int view_dims(const dt_tensor *t) {
+    return t->ndim < 0 ? 0 : t->ndim > DT_MAX_DIMS ? DT_MAX_DIMS : t->ndim;
+}
+
+/* INT64_MAX when the product does not fit (and dt_tensor_bytes SIZE_MAX),
+ * so that a view of absurd dimensions overruns every buffer instead of
+ * wrapping to a small size that passes the bounds checks. */
 int64_t dt_tensor_numel(const dt_tensor *t) {
     int64_t n = 1;
-    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    for (int i = 0; i < view_dims(t); i++)
+        if (__builtin_mul_overflow(n, t->shape[i], &n)) return INT64_MAX;
     return n;
 }
 
 size_t dt_tensor_bytes(const dt_tensor *t) {
-    return (size_t)dt_tensor_numel(t) * dt_dtype_size(t->dtype);
+    const int64_t n = dt_tensor_numel(t);
+    size_t bytes;
+    if (n < 0 || __builtin_mul_overflow((size_t)n, dt_dtype_size(t->dtype), &bytes))
+        return SIZE_MAX;
+    return bytes;
 }
 
 const char *dt_tensor_str(const dt_tensor *t, char *buf, size_t len) {
     size_t used = 0;
     int n = snprintf(buf, len, "[");
     used = n > 0 ? (size_t)n : 0;
-    for (int i = 0; i < t->ndim && used < len; i++) {
+    for (int i = 0; i < view_dims(t) && used < len; i++) {
         n = snprintf(buf + used, len - used, i ? ", %lld" : "%lld", (long long)t->shape[i]);
         used += n > 0 ? (size_t)n : 0;
     }
@@ -121,15 +141,17 @@ dt_status dt_tensor_alloc(dt_device *dev, dt_dtype t, int ndim, const int64_t *s
     memset(out, 0, sizeof *out);
     if (ndim < 1 || ndim > DT_MAX_DIMS)
         return dt_error(DT_ERR_INVALID, "tensor_alloc: %d dimensions (1 to %d)", ndim, DT_MAX_DIMS);
-    int64_t n = 1;
+    size_t bytes = dt_dtype_size(t);
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 1)
             return dt_error(DT_ERR_INVALID, "tensor_alloc: dimension %d is %lld", i,
                             (long long)shape[i]);
-        n *= shape[i];
+        if (__builtin_mul_overflow(bytes, (size_t)shape[i], &bytes))
+            return dt_error(DT_ERR_OOM, "tensor_alloc: %d dimensions whose product overflows",
+                            ndim);
     }
     dt_buffer *buf;
-    dt_status st = dt_buffer_alloc(dev, (size_t)n * dt_dtype_size(t), &buf);
+    dt_status st = dt_buffer_alloc(dev, bytes, &buf);
     if (st != DT_OK) return st;
     *out = dt_tensor_nd(buf, 0, t, ndim, shape);
     return DT_OK;

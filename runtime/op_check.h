@@ -25,6 +25,14 @@ dt_status op_view(const op_ctx *c, const char *name, const dt_tensor *t, dt_dtyp
 dt_status op_view_n(const op_ctx *c, const char *name, const dt_tensor *t, dt_dtype dtype,
                     int64_t numel, const char *expect);
 
+/* a * b for counts (a, b >= 0), INT64_MAX when the product would not fit:
+ * an expected element count that wrapped could let a small view pass for a
+ * large one; a saturated count matches no view. */
+static inline int64_t op_mul(int64_t a, int64_t b) {
+    int64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
 /* Last dimension, and the product of the others. */
 int64_t op_cols(const dt_tensor *t);
 int64_t op_rows(const dt_tensor *t);

@@ -26,17 +26,17 @@ static dt_status check_basis(const op_ctx *c, const dt_tile_plan *p, const dt_te
     char e[96];
     snprintf(e, sizeof e, "[tile_rows, tile_rows] = [%lld, %lld]", (long long)p->tile_rows,
              (long long)p->tile_rows);
-    OP_TRY(op_view_n(c, "f1", f1, DT_F32, p->tile_rows * p->tile_rows, e));
+    OP_TRY(op_view_n(c, "f1", f1, DT_F32, op_mul(p->tile_rows, p->tile_rows), e));
     snprintf(e, sizeof e, "[tile_cols, tile_cols] = [%lld, %lld]", (long long)p->tile_cols,
              (long long)p->tile_cols);
-    return op_view_n(c, "f2", f2, DT_F32, p->tile_cols * p->tile_cols, e);
+    return op_view_n(c, "f2", f2, DT_F32, op_mul(p->tile_cols, p->tile_cols), e);
 }
 
 /* idx (i32) and vals (f32) of `groups` x n_tiles x k entries; returns k. */
 static dt_status check_sparse(const op_ctx *c, const dt_tile_plan *p, const dt_tensor *idx,
                               const dt_tensor *vals, int64_t groups, int64_t *k) {
     OP_TRY(op_view(c, "idx", idx, DT_I32));
-    int64_t n = dt_tensor_numel(idx), per = groups * p->n_tiles;
+    int64_t n = dt_tensor_numel(idx), per = op_mul(groups, p->n_tiles); /* >= 1 */
     if (n % per || n / per < 1 || n / per > p->tile_size) {
         char s[96];
         return op_fail(c, "idx %s must hold %lld x %lld tiles x k entries with 1 <= k <= %lld",
@@ -64,11 +64,11 @@ dt_status dt_demo_encode(dt_device *dev, const dt_tile_plan *plan, dt_tensor x, 
     char e[96];
     snprintf(e, sizeof e, "rows x cols = %lld x %lld", (long long)plan->rows,
              (long long)plan->cols);
-    OP_TRY(op_view_n(&ctx, "x", &x, DT_F32, plan->rows * plan->cols, e));
+    OP_TRY(op_view_n(&ctx, "x", &x, DT_F32, op_mul(plan->rows, plan->cols), e));
     OP_TRY(check_basis(&ctx, plan, &f1, &f2));
     snprintf(e, sizeof e, "[n_tiles, tile_size] = [%lld, %lld]", (long long)plan->n_tiles,
              (long long)plan->tile_size);
-    OP_TRY(op_view_n(&ctx, "coeffs", &coeffs, DT_F32, plan->n_tiles * plan->tile_size, e));
+    OP_TRY(op_view_n(&ctx, "coeffs", &coeffs, DT_F32, op_mul(plan->n_tiles, plan->tile_size), e));
     return OP_DISPATCH(&ctx, demo_encode, (dev, plan, &x, &f1, &f2, &coeffs));
 }
 
@@ -81,8 +81,8 @@ dt_status dt_demo_topk(dt_device *dev, dt_tensor coeffs, int64_t k, dt_tensor id
                        (long long)size);
     char e[96];
     snprintf(e, sizeof e, "[n_tiles, k] = [%lld, %lld]", (long long)n_tiles, (long long)k);
-    OP_TRY(op_view_n(&ctx, "idx", &idx, DT_I32, n_tiles * k, e));
-    OP_TRY(op_view_n(&ctx, "vals", &vals, DT_F32, n_tiles * k, e));
+    OP_TRY(op_view_n(&ctx, "idx", &idx, DT_I32, op_mul(n_tiles, k), e));
+    OP_TRY(op_view_n(&ctx, "vals", &vals, DT_F32, op_mul(n_tiles, k), e));
     return OP_DISPATCH(&ctx, demo_topk, (dev, &coeffs, n_tiles, size, k, &idx, &vals));
 }
 
@@ -93,7 +93,8 @@ dt_status dt_demo_decode_sub(dt_device *dev, const dt_tile_plan *plan, dt_tensor
     int64_t k = 0;
     OP_TRY(check_sparse(&ctx, plan, &idx, &vals, 1, &k));
     OP_TRY(check_basis(&ctx, plan, &f1, &f2));
-    OP_TRY(op_view_n(&ctx, "D", &d, DT_F32, plan->rows * plan->cols, "rows x cols of the plan"));
+    OP_TRY(op_view_n(&ctx, "D", &d, DT_F32, op_mul(plan->rows, plan->cols),
+                     "rows x cols of the plan"));
     return OP_DISPATCH(&ctx, demo_decode_sub, (dev, plan, &idx, &vals, k, &f1, &f2, &d));
 }
 
@@ -133,7 +134,9 @@ dt_status dt_demo_apply(dt_device *dev, const dt_tile_plan *plan, dt_tensor idx,
                         float lr, float decay, dt_demo_update update) {
     op_ctx ctx = {"demo_apply", dev};
     OP_TRY(check_plan(&ctx, plan));
-    if (n_contrib < 1) return op_fail(&ctx, "%lld contributions (need >= 1)", (long long)n_contrib);
+    /* The backends count contributions in 32 bits. */
+    if (n_contrib < 1 || n_contrib > INT32_MAX - 1)
+        return op_fail(&ctx, "%lld contributions (1 to %d)", (long long)n_contrib, INT32_MAX - 1);
     int64_t k = 0;
     OP_TRY(check_sparse(&ctx, plan, &idx, &vals, n_contrib, &k));
     OP_TRY(op_view(&ctx, "recip", &recip, DT_F32));
@@ -142,7 +145,8 @@ dt_status dt_demo_apply(dt_device *dev, const dt_tile_plan *plan, dt_tensor idx,
                        (long long)dt_tensor_numel(&recip), (long long)n_contrib,
                        (long long)n_contrib + 1);
     OP_TRY(check_basis(&ctx, plan, &f1, &f2));
-    OP_TRY(op_view_n(&ctx, "W", &w, DT_F32, plan->rows * plan->cols, "rows x cols of the plan"));
+    OP_TRY(op_view_n(&ctx, "W", &w, DT_F32, op_mul(plan->rows, plan->cols),
+                     "rows x cols of the plan"));
     OP_TRY(op_finite(&ctx, "lr", lr));
     OP_TRY(op_finite(&ctx, "decay", decay));
     if (update != DT_DEMO_UPDATE_SIGN && update != DT_DEMO_UPDATE_SCALED)

@@ -10,7 +10,12 @@
 /* Elements an operand stored as rows x width (row stride ld) spans over
  * `batch` items `stride` apart: the index of its last element plus one. */
 static int64_t gemm_extent(int64_t batch, int64_t stride, int64_t rows, int64_t ld, int64_t width) {
-    return (batch - 1) * stride + (rows - 1) * ld + width;
+    int64_t items, row_span, sum; /* INT64_MAX when it does not fit: no view holds that */
+    if (__builtin_mul_overflow(batch - 1, stride, &items) ||
+        __builtin_mul_overflow(rows - 1, ld, &row_span) ||
+        __builtin_add_overflow(items, row_span, &sum) || __builtin_add_overflow(sum, width, &sum))
+        return INT64_MAX;
+    return sum;
 }
 
 static dt_status gemm_operand(const op_ctx *c, const char *name, const dt_tensor *t, int64_t batch,
@@ -47,11 +52,14 @@ dt_status dt_gemm(dt_device *dev, const dt_gemm_desc *desc, dt_tensor a, dt_tens
     if (d.lda == 0) d.lda = a_width;
     if (d.ldb == 0) d.ldb = b_width;
     if (d.ldc == 0) d.ldc = d.n;
+    if (d.lda < 1 || d.ldb < 1 || d.ldc < 1)
+        return op_fail(&ctx, "row strides lda, ldb, ldc = %lld, %lld, %lld must be >= 1",
+                       (long long)d.lda, (long long)d.ldb, (long long)d.ldc);
     if (d.batch > 1) {
-        if (d.stride_a == 0) d.stride_a = a_rows * d.lda;
-        if (d.stride_b == 0) d.stride_b = b_rows * d.ldb;
-        if (d.stride_c == 0) d.stride_c = d.m * d.ldc;
-        if (d.stride_a < 0 || d.stride_b < 0 || d.stride_c < d.m * d.ldc)
+        if (d.stride_a == 0) d.stride_a = op_mul(a_rows, d.lda);
+        if (d.stride_b == 0) d.stride_b = op_mul(b_rows, d.ldb);
+        if (d.stride_c == 0) d.stride_c = op_mul(d.m, d.ldc);
+        if (d.stride_a < 0 || d.stride_b < 0 || d.stride_c < op_mul(d.m, d.ldc))
             return op_fail(&ctx, "batch strides a=%lld b=%lld c=%lld: C items would overlap",
                            (long long)d.stride_a, (long long)d.stride_b, (long long)d.stride_c);
     } else {
@@ -96,7 +104,7 @@ dt_status dt_embedding_fwd(dt_device *dev, dt_tensor tokens, dt_tensor table, dt
     char e[96];
     int64_t n = dt_tensor_numel(&tokens), dim = table.shape[1];
     snprintf(e, sizeof e, "[tokens, dim] = [%lld, %lld]", (long long)n, (long long)dim);
-    OP_TRY(op_view_n(&ctx, "out", &out, DT_F32, n * dim, e));
+    OP_TRY(op_view_n(&ctx, "out", &out, DT_F32, op_mul(n, dim), e));
     return OP_DISPATCH(&ctx, embedding_fwd, (dev, &tokens, &table, &out));
 }
 
@@ -108,7 +116,7 @@ dt_status dt_embedding_bwd(dt_device *dev, dt_tensor tokens, dt_tensor dout, dt_
     char e[96];
     int64_t n = dt_tensor_numel(&tokens), dim = dtable.shape[1];
     snprintf(e, sizeof e, "[tokens, dim] = [%lld, %lld]", (long long)n, (long long)dim);
-    OP_TRY(op_view_n(&ctx, "dout", &dout, DT_F32, n * dim, e));
+    OP_TRY(op_view_n(&ctx, "dout", &dout, DT_F32, op_mul(n, dim), e));
     return OP_DISPATCH(&ctx, embedding_bwd, (dev, &tokens, &dout, &dtable));
 }
 
@@ -131,7 +139,7 @@ dt_status dt_rmsnorm_fwd(dt_device *dev, dt_tensor x, dt_tensor w, dt_tensor y, 
     op_ctx ctx = {"rmsnorm_fwd", dev};
     int64_t rows = 0, cols = 0;
     OP_TRY(rmsnorm_common(&ctx, &x, &w, &rstd, &rows, &cols));
-    OP_TRY(op_view_n(&ctx, "y", &y, DT_F32, rows * cols, "same as x"));
+    OP_TRY(op_view_n(&ctx, "y", &y, DT_F32, op_mul(rows, cols), "same as x"));
     if (!(eps >= 0.0f) || !isfinite(eps))
         return op_fail(&ctx, "eps %g must be finite and >= 0", (double)eps);
     return OP_DISPATCH(&ctx, rmsnorm_fwd, (dev, &x, &w, &y, &rstd, rows, cols, eps));
@@ -142,8 +150,8 @@ dt_status dt_rmsnorm_bwd(dt_device *dev, dt_tensor x, dt_tensor w, dt_tensor rst
     op_ctx ctx = {"rmsnorm_bwd", dev};
     int64_t rows = 0, cols = 0;
     OP_TRY(rmsnorm_common(&ctx, &x, &w, &rstd, &rows, &cols));
-    OP_TRY(op_view_n(&ctx, "dy", &dy, DT_F32, rows * cols, "same as x"));
-    OP_TRY(op_view_n(&ctx, "dx", &dx, DT_F32, rows * cols, "same as x"));
+    OP_TRY(op_view_n(&ctx, "dy", &dy, DT_F32, op_mul(rows, cols), "same as x"));
+    OP_TRY(op_view_n(&ctx, "dx", &dx, DT_F32, op_mul(rows, cols), "same as x"));
     OP_TRY(op_view_n(&ctx, "dw", &dw, DT_F32, cols, "same as w"));
     return OP_DISPATCH(&ctx, rmsnorm_bwd, (dev, &x, &w, &rstd, &dy, &dx, &dw, rows, cols));
 }
@@ -210,10 +218,10 @@ static dt_status attention_common(const op_ctx *ctx, const dt_tensor *qkv, const
     OP_TRY(op_finite(ctx, "scale", scale));
     snprintf(e, sizeof e, "[B, T, D] = [%lld, %lld, %lld]", (long long)d->batch, (long long)d->seq,
              (long long)d->dim);
-    OP_TRY(op_view_n(ctx, "out", out, DT_F32, d->batch * d->seq * d->dim, e));
+    OP_TRY(op_view_n(ctx, "out", out, DT_F32, op_mul(op_mul(d->batch, d->seq), d->dim), e));
     snprintf(e, sizeof e, "[B, H, T] = [%lld, %lld, %lld]", (long long)d->batch,
              (long long)d->heads, (long long)d->seq);
-    return op_view_n(ctx, "lse", lse, DT_F32, d->batch * d->heads * d->seq, e);
+    return op_view_n(ctx, "lse", lse, DT_F32, op_mul(op_mul(d->batch, d->heads), d->seq), e);
 }
 
 dt_status dt_attention_fwd(dt_device *dev, dt_tensor qkv, dt_tensor out, dt_tensor lse,
@@ -259,7 +267,7 @@ dt_status dt_swiglu_fwd(dt_device *dev, dt_tensor h, dt_tensor out) {
     OP_TRY(swiglu_common(&ctx, &h, &n, &f));
     char e[96];
     snprintf(e, sizeof e, "[n, F] = [%lld, %lld]", (long long)n, (long long)f);
-    OP_TRY(op_view_n(&ctx, "out", &out, DT_F32, n * f, e));
+    OP_TRY(op_view_n(&ctx, "out", &out, DT_F32, op_mul(n, f), e));
     return OP_DISPATCH(&ctx, swiglu_fwd, (dev, &h, &out, n, f));
 }
 
@@ -269,8 +277,8 @@ dt_status dt_swiglu_bwd(dt_device *dev, dt_tensor h, dt_tensor dout, dt_tensor d
     OP_TRY(swiglu_common(&ctx, &h, &n, &f));
     char e[96];
     snprintf(e, sizeof e, "[n, F] = [%lld, %lld]", (long long)n, (long long)f);
-    OP_TRY(op_view_n(&ctx, "dout", &dout, DT_F32, n * f, e));
-    OP_TRY(op_view_n(&ctx, "dh", &dh, DT_F32, n * 2 * f, "same as h"));
+    OP_TRY(op_view_n(&ctx, "dout", &dout, DT_F32, op_mul(n, f), e));
+    OP_TRY(op_view_n(&ctx, "dh", &dh, DT_F32, op_mul(n, op_mul(2, f)), "same as h"));
     return OP_DISPATCH(&ctx, swiglu_bwd, (dev, &h, &dout, &dh, n, f));
 }
 
@@ -326,7 +334,7 @@ dt_status dt_softmax_xent(dt_device *dev, dt_tensor logits, dt_tensor targets, d
     OP_TRY(op_view_n(&ctx, "losses", &losses, DT_F32, n, e));
     const dt_tensor *dl = NULL;
     if (dlogits.buf) {
-        OP_TRY(op_view_n(&ctx, "dlogits", &dlogits, DT_F32, n * vocab, "same as logits"));
+        OP_TRY(op_view_n(&ctx, "dlogits", &dlogits, DT_F32, op_mul(n, vocab), "same as logits"));
         OP_TRY(op_finite(&ctx, "grad_scale", grad_scale));
         dl = &dlogits;
     }

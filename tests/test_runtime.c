@@ -351,6 +351,49 @@ static void test_validation_demo(dt_device *dev) {
               "demo_apply", "update rule 7");
 }
 
+/* Sizes whose products do not fit in 64 bits are refused, never wrapped to
+ * small ones that pass the bounds checks (each of these crashed: a write
+ * far outside the buffer, a division by zero, an allocation rounded to 0). */
+static void test_validation_sizes(dt_device *dev) {
+    const int64_t huge = (int64_t)1 << 62;
+    EXPECT_OP(dt_fill(dev, F(1, huge + 1, 0, 0), 1.0f), "fill", "overruns");
+    EXPECT_OP(dt_fill(dev, F(2, huge, 8, 0), 1.0f), "fill", "overruns");
+    dt_gemm_desc g = {.m = 2, .n = 1, .k = 1, .alpha = 1.0f, .lda = INT64_MAX};
+    dt_tensor a = F(2, 2, 1, 0);
+    EXPECT_OP(dt_gemm(dev, &g, a, a, a), "gemm", "A");
+    g = (dt_gemm_desc){.m = 2, .n = 1, .k = 1, .alpha = 1.0f, .batch = 2, .stride_c = huge};
+    EXPECT_OP(dt_gemm(dev, &g, a, a, a), "gemm", "C");
+    dt_tile_plan plan;
+    dt_demo_tile_plan(2, (int64_t[]){12, 20}, 5, &plan);
+    EXPECT_OP(dt_demo_apply(dev, &plan, I(3, 2, 12, 3), F(3, 2, 12, 3), huge, F(1, 3, 0, 0),
+                            F(2, 4, 4, 0), F(2, 5, 5, 0), F(2, 12, 20, 0), 1e-3f, 0.999f,
+                            DT_DEMO_UPDATE_SIGN),
+              "demo_apply", "contributions");
+    dt_buffer *b = NULL;
+    checks++;
+    if (dt_buffer_alloc(dev, SIZE_MAX - 8, &b) != DT_ERR_OOM || b) {
+        failures++;
+        printf("  FAIL: a buffer of SIZE_MAX - 8 bytes: %s\n", b ? "allocated" : dt_last_error());
+        dt_buffer_free(b);
+    }
+    dt_tensor t;
+    checks++;
+    if (dt_tensor_alloc(dev, DT_F32, 1, (int64_t[]){huge - 1}, &t) == DT_OK) {
+        failures++;
+        printf("  FAIL: a tensor of 2^62 - 1 floats was allocated\n");
+        dt_tensor_free(&t);
+    }
+    /* A view claiming 30 dimensions is described by the four it can have. */
+    dt_tensor odd = F(2, 3, 4, 0);
+    odd.ndim = 30;
+    char text[128];
+    checks++;
+    if (strcmp(dt_tensor_str(&odd, text, sizeof text), "[3, 4, 0, 0] f32") != 0) {
+        failures++;
+        printf("  FAIL: a view of ndim 30 prints as \"%s\"\n", text);
+    }
+}
+
 static void test_validation(dt_device *dev) {
     printf("op argument validation\n");
     g_dev = dev;
@@ -443,6 +486,7 @@ static void test_validation(dt_device *dev) {
     EXPECT_OP(dt_adamw(dev, p8, F(1, 9, 0, 0), p8, p8, &hp), "adamw", "[9]");
     EXPECT_OP(dt_adamw(dev, p8, p8, p8, p8, NULL), "adamw", NULL);
     test_validation_demo(dev);
+    test_validation_sizes(dev);
     dt_buffer_free(g_buf);
     g_buf = NULL;
 }

@@ -109,6 +109,9 @@ dt_status dt_device_check_spec(const char *spec);
  * or "1..1024" for a number) and a line of help. false past the last. */
 bool dt_backend_option(int b, int i, const char **name, char *values, size_t values_len,
                        const char **help);
+/* Closes the device. Free its buffers first: a buffer freed after its
+ * device is closed reaches freed memory (the backends release their
+ * device-side objects with the device). */
 void dt_device_close(dt_device *dev);
 const dt_device_info *dt_device_get_info(const dt_device *dev);
 

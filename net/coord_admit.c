@@ -3,8 +3,9 @@
  * A coordinator on the internet meets connections that say HELLO and
  * vanish, keys that rejoin after every ejection, and floods. The rules:
  *   - a closed connection frees its slot at once (the transport's monitor);
- *   - a joiner that stays silent for join_timeout_s (run config) loses its
- *     slot;
+ *   - a joiner that makes no progress pulling the weights for
+ *     join_timeout_s (run config), or takes longer than they would at
+ *     COORD_JOIN_MIN_RATE, loses its slot: talking alone does not count;
  *   - at most COORD_MAX_JOINING peers join at once, others are told to
  *     retry (BUSY), so the waiting queue is bounded;
  *   - a key holds at most max_per_key slots, and with --open an address at
@@ -129,7 +130,7 @@ static coord_peer *take_slot(coord *c, const net_frame *f, const net_hello *h) {
     p->id = c->next_id++;
     p->route = f->from;
     p->version = p->sent = -1;
-    p->joined_at = p->last_heard = coord_now();
+    p->joined_at = coord_now();
     snprintf(p->name, sizeof p->name, "%s", h->name[0] ? h->name : "peer");
     snprintf(p->device, sizeof p->device, "%s", h->device);
     snprintf(p->backend, sizeof p->backend, "%s", h->backend);
@@ -159,7 +160,7 @@ static dt_status send_welcome(coord *c, coord_peer *p, bool keep, uint64_t keep_
                                 .state_hash = keep ? keep_hash : c->snapshot_hash,
                                 .config = config,
                                 .config_len = (uint16_t)len};
-    coord_offer(p, w.u.welcome.state_step, w.u.welcome.state_hash, w.u.welcome.state_bytes);
+    coord_offer(c, p, w.u.welcome.state_step, w.u.welcome.state_hash, w.u.welcome.state_bytes);
     dt_status st = coord_send(c, p, &w);
     free(config);
     return st == DT_OK ? DT_OK : coord_send_failed(c, p, st, "WELCOME");
@@ -238,10 +239,14 @@ void coord_reap(coord *c, bool closes) {
     double now = coord_now();
     for (int i = 0; i < NET_MAX_PEERS; i++) {
         coord_peer *p = &c->peers[i];
-        if (p->state == PEER_JOINING && now - p->last_heard > c->cfg->join_timeout_s) {
-            char why[96];
-            snprintf(why, sizeof why, "it did not finish joining (silent for %.0f s)",
-                     c->cfg->join_timeout_s);
+        if (p->state == PEER_JOINING && (now > p->join_deadline || now > p->join_limit)) {
+            char why[128];
+            if (now > p->join_limit)
+                snprintf(why, sizeof why, "it did not finish joining within %.0f s",
+                         c->cfg->join_timeout_s + (double)p->state_needed / COORD_JOIN_MIN_RATE);
+            else
+                snprintf(why, sizeof why, "it did not finish joining (no progress for %.0f s)",
+                         c->cfg->join_timeout_s);
             coord_strike(c, p);
             coord_drop_peer(c, p, why);
         } else if (p->state == PEER_SYNCED && p->blocked_since > 0 && /* behind on RESULTs */

@@ -131,11 +131,17 @@ dt_status coord_take_snapshot(coord *c, const coord_peer *except) {
     return DT_OK;
 }
 
-void coord_offer(coord_peer *p, int64_t step, uint64_t hash, uint64_t bytes) {
+void coord_offer(coord *c, coord_peer *p, int64_t step, uint64_t hash, uint64_t bytes) {
     p->offered = step;
     p->offered_hash = hash;
     p->state_needed = bytes;
     p->state_served = 0;
+    /* join_timeout_s to make progress, and overall as long as the weights
+     * take at COORD_JOIN_MIN_RATE on top. */
+    double now = coord_now();
+    p->join_deadline = now + c->cfg->join_timeout_s;
+    p->join_limit = p->join_deadline + (double)bytes / COORD_JOIN_MIN_RATE;
+    p->frontier = p->frontier_refreshed = 0;
     if (p->n_offers == COORD_OFFERS_KEPT) {
         memmove(p->offers, p->offers + 1, (COORD_OFFERS_KEPT - 1) * sizeof *p->offers);
         p->n_offers--;
@@ -153,6 +159,17 @@ static bool was_offered(const coord_peer *p, int64_t step) {
     for (int i = 0; i < p->n_offers; i++)
         if (p->offers[i] == step) return true;
     return false;
+}
+
+/* Bytes further into the snapshot than ever asked for are progress: a
+ * megabyte of them, or the last of them, moves the join's deadline. */
+static void note_progress(coord *c, coord_peer *p, uint64_t end) {
+    if (end <= p->frontier) return;
+    p->frontier = end;
+    if (end >= p->state_needed || end - p->frontier_refreshed >= COORD_PROGRESS_BYTES) {
+        p->frontier_refreshed = end;
+        p->join_deadline = coord_now() + c->cfg->join_timeout_s;
+    }
 }
 
 /* At most one RESYNC event a second per peer, the rest counted into the
@@ -181,8 +198,7 @@ dt_status coord_send_resync(coord *c, coord_peer *p, const char *why) {
     p->state = PEER_JOINING;
     p->resyncs++;
     p->in_round = false;
-    coord_offer(p, c->snapshot_version, c->snapshot_hash, c->snapshot_bytes);
-    p->last_heard = coord_now(); /* a new pull: the joiner's clock starts again */
+    coord_offer(c, p, c->snapshot_version, c->snapshot_hash, c->snapshot_bytes);
     /* A full queue of RESULTs is the past now: only what the RESYNC starts
      * counts, and the join's own timeout judges it. */
     p->blocked_since = 0;
@@ -230,6 +246,7 @@ dt_status coord_on_state_req(coord *c, coord_peer *p, const net_msg *m) {
     s.u.state.chunk = (net_chunk){r->offset, c->snapshot_bytes, r->length, data + r->offset};
     p->state_served += r->length;
     p->pulled += r->length;
+    note_progress(c, p, r->offset + r->length);
     dt_status st = coord_send(c, p, &s);
     return st == DT_OK ? DT_OK : coord_send_failed(c, p, st, "a chunk of the weights");
 }

@@ -181,7 +181,6 @@ static dt_status dispatch(coord *c, const net_frame *f) {
     if (m->h.type == NET_HELLO) return coord_on_hello(c, f, m);
     coord_peer *p = coord_peer_by_route(c, &f->from);
     if (!p) return DT_OK; /* a stale connection (e.g. from before a restart): it will HELLO */
-    p->last_heard = coord_now();
     /* LEAVE is about the connection, whatever the peer knew of the run. */
     if (m->h.type == NET_LEAVE) {
         coord_on_leave(c, p, "left");

@@ -24,7 +24,9 @@ typedef enum coord_peer_state {
     PEER_GONE,    /* left or dropped; kept for the summary */
 } coord_peer_state;
 
-#define COORD_OFFERS_KEPT 4
+#define COORD_OFFERS_KEPT    4
+#define COORD_PROGRESS_BYTES ((uint64_t)1 << 20) /* pulled bytes that move a join's deadline */
+#define COORD_JOIN_MIN_RATE  (32.0 * 1024.0)     /* bytes/s: a join's overall limit */
 
 typedef struct coord_peer {
     coord_peer_state state;
@@ -37,7 +39,6 @@ typedef struct coord_peer {
     char address[NET_ADDRESS_MAX];
     double tokens_per_s;  /* estimate for the run's model, refined every round */
     bool measured;        /* tokens_per_s comes from its own submissions, not its claim */
-    double last_heard;    /* when it last sent anything (joiners expire when silent) */
     double blocked_since; /* its send queue has been full since then (0: not full) */
     int64_t version;      /* last version it acknowledged */
     int64_t sent;         /* version it will hold once it applies what was sent */
@@ -54,6 +55,12 @@ typedef struct coord_peer {
      * (the last COORD_OFFERS_KEPT; requests for an earlier one may still be
      * in flight, a request for any other is abuse). */
     uint64_t pulled;
+    /* A join ends by join_deadline, which only progress moves (the
+     * snapshot's furthest byte requested, advancing by COORD_PROGRESS_BYTES
+     * or to its end), and by join_limit whatever happens: talking alone
+     * (a stale HASH every second) holds no slot. */
+    double join_deadline, join_limit;
+    uint64_t frontier, frontier_refreshed;
     int64_t offers[COORD_OFFERS_KEPT];
     int n_offers;
     double resync_logged_at; /* RESYNC events: at most one a second per peer */
@@ -183,7 +190,7 @@ double coord_now(void);
 
 /* coord_admit.c */
 dt_status coord_on_hello(coord *c, const net_frame *f, const net_msg *m);
-/* Drops joiners that went silent, peers that do not read, and (with
+/* Drops joiners past their deadline, peers that do not read, and (with
  * closes, once every queued frame was read) peers whose connection closed. */
 void coord_reap(coord *c, bool closes);
 /* A strike against the peer's key or address (it is refused for a while). */
@@ -195,8 +202,9 @@ void coord_pardon(coord *c, const coord_peer *p);
 coord_peer *coord_peer_by_route(coord *c, const net_route *r);
 dt_status coord_on_state_req(coord *c, coord_peer *p, const net_msg *m);
 dt_status coord_send_resync(coord *c, coord_peer *p, const char *why);
-/* Records an offer of the weights of `step` (WELCOME or RESYNC). */
-void coord_offer(coord_peer *p, int64_t step, uint64_t hash, uint64_t bytes);
+/* Records an offer of the weights of `step` (WELCOME or RESYNC) and
+ * starts the join's clocks. */
+void coord_offer(coord *c, coord_peer *p, int64_t step, uint64_t hash, uint64_t bytes);
 /* A HELLO again on p's connection: the new slot q inherits what p pulled. */
 void coord_carry_pulls(coord_peer *q, const coord_peer *p);
 void coord_on_leave(coord *c, coord_peer *p, const char *why);

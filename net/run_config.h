@@ -16,7 +16,7 @@
  *                    "weight_decay", "clip", "beta", "chunk", "topk", "values",
  *                    local only: "inner_steps", "outer_lr", "outer": "scaled" | "sign" },
  *     "round_deadline_s": 60, "min_peers": 1, "max_misses": 3,
- *     "join_timeout_s": 30,       a joiner silent this long loses its slot
+ *     "join_timeout_s": 30,       a joiner without progress this long loses its slot
  *     "hash_check_every": 1, "checkpoint_every": 100, "eval_batches": 20,
  *     "eval_every": 0             the coordinator's val loss every N steps (0: at the end only)
  *   }
@@ -43,7 +43,7 @@ typedef struct net_run_config {
     int64_t inner_steps;       /* local: optimizer steps per round (1 for DeMo) */
     float outer_lr;            /* local: lr of the outer step */
     double round_deadline_s;
-    double join_timeout_s; /* a joiner silent this long loses its slot */
+    double join_timeout_s; /* a joiner that pulls nothing this long loses its slot */
     int64_t min_peers;
     int64_t max_misses;
     int64_t hash_check_every;

@@ -12,13 +12,16 @@
  *                        acknowledged), then never submit; each rejoins at
  *                        once when ejected, for S seconds. CLAIM: the
  *                        tokens/s their HELLO claims (default 1000).
+ *   squat N S            N connections say HELLO and, welcomed, never pull the
+ *                        weights but send a stale HASH every second for S
+ *                        seconds: talking without progress
  *   bad-text N           N rounds of HELLOs whose name, device or backend
  *                        carries an escape sequence, a terminal title, a C1
  *                        control, a BEL, or malformed UTF-8, one
  *                        connection each (the encoder refuses such text, so
  *                        the bytes are patched into an encoded frame)
  *
- * HELLO names the peer after the mode: flood, hold, hog or silent (bad-text:
+ * HELLO names the peer after the mode: flood, hold, hog, silent or squat (bad-text:
  * badtext, where the name is not the field under attack).
  * Prints one summary line per mode, "flood_peer: MODE: key=value ...", for
  * the calling script to check; exit 0 unless the tool itself failed (bad
@@ -49,7 +52,7 @@ static const char *endpoint;
 static net_keys keys;
 static const char *server_key; /* NULL: open */
 static uint8_t frame[NET_MAX_FRAME];
-static const char *hello_name = "flood"; /* per mode: flood, hold, hog, silent */
+static const char *hello_name = "flood"; /* per mode: flood, hold, hog, silent, squat */
 
 static void *dial(void) {
     void *s = zmq_socket(ctx, ZMQ_DEALER);
@@ -117,6 +120,39 @@ static int hello_flood(int n, double hold_s) {
         for (int i = 0; i < n; i++) zmq_close(socks[i]);
     printf("flood_peer: hello-%s: connections=%d welcomed=%d rejected=%d\n",
            hold_s > 0 ? "hold" : "flood", n, welcomed, rejected);
+    return 0;
+}
+
+/* Joiners that keep a slot by talking: a HASH every second, never a pull. */
+static int squat(int n, double seconds) {
+    static void *socks[MAX_CONNS];
+    static uint64_t run[MAX_CONNS];
+    for (int i = 0; i < n; i++) {
+        socks[i] = dial();
+        run[i] = 0;
+        send_hello(socks[i], 1000.0);
+    }
+    int welcomed = 0, rejected = 0;
+    double next = 0;
+    for (double until = now_s() + seconds; now_s() < until;) {
+        for (int i = 0; i < n; i++) {
+            net_msg m;
+            while (recv_msg(socks[i], 0, &m)) {
+                if (m.h.type == NET_WELCOME) welcomed++, run[i] = m.h.run_id;
+                rejected += m.h.type == NET_REJECT;
+            }
+        }
+        if (now_s() >= next) {
+            next = now_s() + 1.0;
+            for (int i = 0; i < n; i++) {
+                net_msg h = {.h = {NET_HASH, run[i], 0}};
+                if (run[i]) send_msg(socks[i], &h);
+            }
+        }
+        zmq_poll(NULL, 0, 50);
+    }
+    for (int i = 0; i < n; i++) zmq_close(socks[i]);
+    printf("flood_peer: squat: connections=%d welcomed=%d rejected=%d\n", n, welcomed, rejected);
     return 0;
 }
 
@@ -362,7 +398,7 @@ static int usage(void) {
     fprintf(stderr,
             "usage: flood_peer ADDRESS (--open | --keys FILE --server-key KEY) MODE ARGS\n"
             "  modes: hello-flood N | hello-hold N S | state-hog N S | silent N S [CLAIM] |\n"
-            "         bad-text N\n");
+            "         squat N S | bad-text N\n");
     return 2;
 }
 
@@ -398,6 +434,7 @@ int main(int argc, char **argv) {
     hello_name = strcmp(mode, "hello-hold") == 0  ? "hold"
                  : strcmp(mode, "state-hog") == 0 ? "hog"
                  : strcmp(mode, "silent") == 0    ? "silent"
+                 : strcmp(mode, "squat") == 0     ? "squat"
                                                   : "flood";
     if (strcmp(mode, "hello-flood") == 0)
         rc = hello_flood(n, 0);
@@ -407,6 +444,8 @@ int main(int argc, char **argv) {
         rc = state_hog(n, s);
     else if (strcmp(mode, "silent") == 0 && s > 0)
         rc = silent(n, s, a + 3 < argc ? atof(argv[a + 3]) : 1000.0);
+    else if (strcmp(mode, "squat") == 0 && s > 0)
+        rc = squat(n, s);
     else if (strcmp(mode, "bad-text") == 0)
         rc = bad_text(n);
     else

@@ -49,7 +49,7 @@ expect_all_steps_agree $STEPS
 OUT=$WORK/coordinator.out
 left() { paste -d'|' <(jl "$OUT" '[event=left].name') <(jl "$OUT" '[event=left].text'); }
 expect_grep "silent joiners lost their slots" \
-    "^hold\|peer [0-9]+ 'hold' dropped: it did not finish joining \(silent for 2 s\)" <(left)
+    "^hold\|peer [0-9]+ 'hold' dropped: it did not finish joining \(no progress for 2 s\)" <(left)
 expect_grep "HELLO-and-close connections were dropped at once" \
     "^flood\|.*dropped: its connection closed" <(left)
 expect_grep "the key was held to its limit" "this key already holds 4 peer slots" \

@@ -104,7 +104,7 @@ static coord_peer *add_peer(harness *h, int i, coord_peer_state state) {
     snprintf(p->name, sizeof p->name, "p%d", i);
     snprintf(p->address, sizeof p->address, "127.0.0.1");
     p->version = p->sent = h->c.version;
-    p->joined_at = p->last_heard = coord_now();
+    p->joined_at = coord_now();
     return p;
 }
 
@@ -309,10 +309,49 @@ static void test_resync_events_limited(void) {
     teardown(&h);
 }
 
+/* A join's deadline moves with the weights pulled, not with talk; an
+ * overall limit scaled by the snapshot's size caps it (finding E). */
+static void test_join_deadline(void) {
+    harness h;
+    if (!setup(&h)) return;
+    coord *c = &h.c;
+    net_msg m;
+    coord_peer *p = add_peer(&h, 0, PEER_SYNCED);
+    CHECK_OK(coord_send_resync(c, p, "test"));
+    client_next(&h, 0, &m, WAIT_MS);
+    double now = coord_now(), t = h.cfg.join_timeout_s;
+    CHECK(p->join_deadline > now + t - 5 && p->join_deadline <= now + t,
+          "the deadline is not join_timeout_s from the offer");
+    CHECK(p->join_limit >= p->join_deadline + (double)c->snapshot_bytes / COORD_JOIN_MIN_RATE - 1,
+          "the overall limit does not scale with the snapshot");
+
+    /* The same bytes again, or a HASH, are no progress. */
+    p->join_deadline = now + 0.5;
+    net_msg req = state_req(&h, p->offered, 0, 1024);
+    CHECK_OK(coord_on_state_req(c, p, &req));
+    client_next(&h, 0, &m, WAIT_MS);
+    CHECK_OK(coord_on_state_req(c, p, &req));
+    client_next(&h, 0, &m, WAIT_MS);
+    net_msg hash = {.h = {NET_HASH, c->run_id, 0}};
+    CHECK_OK(coord_on_hash(c, p, &hash));
+    CHECK(p->join_deadline == now + 0.5, "talking moved the join's deadline");
+    /* The rest of the weights is. */
+    req = state_req(&h, p->offered, 1024, (uint32_t)(c->snapshot_bytes - 1024));
+    CHECK_OK(coord_on_state_req(c, p, &req));
+    client_next(&h, 0, &m, WAIT_MS);
+    CHECK(p->join_deadline > now + t - 5, "pulling the weights did not move the deadline");
+
+    p->join_deadline = coord_now() - 0.1;
+    coord_reap(c, false);
+    CHECK(gone_for(p, "no progress"), "a join past its deadline was kept ('%s')", p->gone);
+    teardown(&h);
+}
+
 int main(void) {
     test_resync_clears_stall();
     test_snapshot_kept_for_joiners();
     test_pulls_bounded();
     test_resync_events_limited();
+    test_join_deadline();
     return nt_finish("test_coord_peers");
 }

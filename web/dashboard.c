@@ -23,8 +23,10 @@ struct web_dashboard {
     bool loopback;
     char url[64];
     pthread_mutex_t cache_lock;
-    char *state; /* the last rendered document */
-    size_t state_len;
+    /* The last rendered document as one response that every connection
+     * queues (MHD counts the references): a copy per connection would pin
+     * tens of MB each for as long as a slow client takes to read it. */
+    struct MHD_Response *state;
     double state_at; /* monotonic seconds it was rendered */
 };
 
@@ -58,15 +60,25 @@ static dt_status parse_address(const char *address, struct sockaddr_in *sa) {
     return DT_OK;
 }
 
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
-                               const void *body, size_t len, enum MHD_ResponseMemoryMode mode) {
+static struct MHD_Response *make_response(const char *type, const void *body, size_t len,
+                                          enum MHD_ResponseMemoryMode mode) {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, mode);
-    if (!r) return MHD_NO;
+    if (!r) return NULL;
     MHD_add_response_header(r, "Content-Type", type);
     MHD_add_response_header(r, "Cache-Control", "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     /* The page loads nothing from anywhere else. */
     MHD_add_response_header(r, "Content-Security-Policy", "default-src 'self'");
+    return r;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
+                               const void *body, size_t len, enum MHD_ResponseMemoryMode mode) {
+    struct MHD_Response *r = make_response(type, body, len, mode);
+    if (!r) {
+        if (mode == MHD_RESPMEM_MUST_FREE) free((void *)body);
+        return MHD_NO;
+    }
     enum MHD_Result ok = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ok;
@@ -77,22 +89,25 @@ static enum MHD_Result text(struct MHD_Connection *conn, unsigned status, const 
                    MHD_RESPMEM_PERSISTENT);
 }
 
-/* A copy of the state document, re-rendered when the cached one is old. */
+/* The state document, re-rendered when the cached one is old. */
 static enum MHD_Result serve_state(web_dashboard *d, struct MHD_Connection *conn) {
     pthread_mutex_lock(&d->cache_lock);
     double now = rv_mono_now();
     if (!d->state || now - d->state_at >= WEB_RENDER_EVERY_S) {
         char *fresh = run_view_state_json(d->view);
-        if (fresh) {
-            free(d->state);
-            d->state = fresh;
-            d->state_len = strlen(fresh);
+        struct MHD_Response *r =
+            fresh ? make_response("application/json", fresh, strlen(fresh), MHD_RESPMEM_MUST_FREE)
+                  : NULL;
+        if (r) {
+            if (d->state) MHD_destroy_response(d->state); /* connections keep theirs */
+            d->state = r;
             d->state_at = now;
+        } else {
+            free(fresh);
         }
     }
-    enum MHD_Result ok = d->state ? respond(conn, 200, "application/json", d->state, d->state_len,
-                                            MHD_RESPMEM_MUST_COPY)
-                                  : text(conn, 503, "out of memory\n");
+    enum MHD_Result ok =
+        d->state ? MHD_queue_response(conn, 200, d->state) : text(conn, 503, "out of memory\n");
     pthread_mutex_unlock(&d->cache_lock);
     return ok;
 }
@@ -104,6 +119,22 @@ static enum MHD_Result serve_metrics(web_dashboard *d, struct MHD_Connection *co
                    MHD_RESPMEM_MUST_FREE);
 }
 
+/* Bound to loopback, the dashboard answers only requests addressed to this
+ * machine by name or address: otherwise any web page its user visits could
+ * point a host name of its own at 127.0.0.1 and read the run through the
+ * browser (DNS rebinding). A request without Host (HTTP/1.0) has no name to
+ * rebind. */
+static bool host_allowed(const web_dashboard *d, struct MHD_Connection *conn) {
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (!d->loopback || !host) return true;
+    char bound[80], local[40];
+    /* d->url is "http://ADDRESS:PORT/". */
+    snprintf(bound, sizeof bound, "%s", d->url + strlen("http://"));
+    bound[strcspn(bound, "/")] = '\0';
+    snprintf(local, sizeof local, "localhost:%d", d->port);
+    return strcmp(host, bound) == 0 || strcmp(host, local) == 0;
+}
+
 static enum MHD_Result on_request(void *ctx, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **state) {
@@ -113,6 +144,10 @@ static enum MHD_Result on_request(void *ctx, struct MHD_Connection *conn, const 
     /* Anything but a read is answered at once, before any body is read. */
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return text(conn, 405, "read-only: GET only\n");
+    if (!host_allowed(d, conn))
+        return text(conn, 421,
+                    "this dashboard answers to its own address or localhost only (Host checked "
+                    "against DNS rebinding)\n");
     /* The first call only announces the request (headers read); a body
      * sent with a GET is read and dropped. */
     if (!*state) {
@@ -180,7 +215,7 @@ void web_dashboard_stop(web_dashboard *d) {
     if (!d) return;
     MHD_stop_daemon(d->daemon);
     pthread_mutex_destroy(&d->cache_lock);
-    free(d->state);
+    if (d->state) MHD_destroy_response(d->state);
     free(d);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "runtime/text.h"
 #include "web/run_view_internal.h"
 
 double rv_mono_now(void) {
@@ -123,8 +124,10 @@ static bool flag(const cJSON *o, const char *key) {
     return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
+/* Cut at a whole character: a name or text cut inside one would be invalid
+ * UTF-8 in the JSON document and in /metrics' labels. */
 static void copy(char *dst, size_t n, const char *src) {
-    snprintf(dst, n, "%s", src ? src : "");
+    dt_printable_copy(dst, n, src ? src : "");
 }
 
 /* The peer an event is about: by the coordinator's id, else by name. */

@@ -10,8 +10,9 @@
 #define RV_TIMELINE    30  /* rounds kept for the timeline */
 #define RV_EVENTS      200 /* log events kept */
 #define RV_ROUND_PEERS 64  /* peers drawn per round */
-#define RV_NAME        64
+#define RV_NAME        65  /* a peer name: 64 bytes on the wire (NET_NAME_MAX), and its NUL */
 #define RV_TEXT        256
+#define RV_DOC_POINTS  4000 /* points per series in the state document, at most (+ the last) */
 
 /* Points (x, y) and, for hash agreement, a third column. */
 typedef struct rv_series {

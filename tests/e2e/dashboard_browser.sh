@@ -1,7 +1,8 @@
 # The live dashboard in a real browser (issue 12): a coordinator with
 # --http and two peers on loopback. Headless Chromium loads the page once
 # three steps are done and again later: one row per peer, a loss chart with
-# points, the step counter advancing. /metrics answers in Prometheus syntax.
+# points, the step counter advancing. /metrics answers in Prometheus syntax;
+# a request naming another host is refused (DNS rebinding).
 # Forty connections that never finish their request must not slow the
 # rounds. After the run, `distro-cli report` turns the coordinator's log
 # into report.html (with the val curve of eval_every), which the browser
@@ -53,6 +54,23 @@ expect_grep "/metrics: a peer's throughput" '^distro_peer_tokens_per_second\{pee
 fetch "${URL}api/state.json" >"$WORK/state.json" || fail "GET /api/state.json"
 jv kind "$WORK/state.json" '.runs[0].kind'
 expect_eq "the state document's run" "$kind" coordinator
+# A request naming another host is refused (a page elsewhere that rebinds
+# its name to 127.0.0.1 must not read the run); localhost is this machine.
+host_status() { # URL HOST: the HTTP status of a GET with that Host header
+    python3 - "$1" "$2" <<'EOF'
+import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={"Host": sys.argv[2]}),
+                           timeout=10)
+    print(200)
+except urllib.error.HTTPError as e:
+    print(e.code)
+EOF
+}
+port=${URL%/}
+port=${port##*:}
+expect_eq "GET with Host rebind.example:$port" "$(host_status "${URL}api/state.json" "rebind.example:$port")" 421
+expect_eq "GET with Host localhost:$port" "$(host_status "${URL}api/state.json" "localhost:$port")" 200
 
 # Clients that open a connection and never finish their request: they
 # hold connection slots until the timeout, never the training.

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Hand-written sample state documents (web/STATE.md) for the page test.
 
-    make_sample_state.py                  report mode: 2 finished runs, 3 peers
-                                          each, 200 steps (sample_state.json)
+    make_sample_state.py                  report mode: 2 finished runs, 3 and 5 peers,
+                                          200 steps (sample_state.json)
     make_sample_state.py --live STEP      live mode: 1 coordinator run at STEP
 
 Deterministic (seeded); python3 stdlib only. serve_sample.py imports
@@ -134,14 +134,18 @@ PEERS_A = [
     {"name": "vulkan-0", "device": "vulkan:0", "backend": "vulkan", "tps": 540.0,
      "join_step": 40},
 ]
-# The second run's last peer has a name that is markup: the page must show it
-# as text. (No alert(): a dialog would hang headless Chromium.)
+# The second run has a peer whose name is markup: the page must show it as
+# text (no alert(): a dialog would hang headless Chromium); and peers named
+# like an object's properties, which a name-keyed map must not trip on.
 PEERS_B = [
     {"name": "cpu-a", "device": "cpu", "backend": "cpu", "tps": 380.0},
     {"name": "cpu-b", "device": "cpu", "backend": "cpu", "tps": 395.0,
      "leave_step": 150, "state": "dropped", "misses": 5},
     {"name": "<img src=x id=pwned onerror=document.title=1>", "device": "cuda:0",
      "backend": "cuda", "tps": 900.0, "last_hash": "mismatch"},
+    # Names that are also the names of an object's own properties.
+    {"name": "hasOwnProperty", "device": "cpu", "backend": "cpu", "tps": 300.0},
+    {"name": "__proto__", "device": "cpu", "backend": "cpu", "tps": 310.0},
 ]
 
 
@@ -153,7 +157,7 @@ def make_state(live_step=None):
     runs = [
         make_run(0, "demo k=32 (3 peers)", "demo", 200, 199, True, PEERS_A,
                  baseline=True, seed=1),
-        make_run(1, "demo k=16 (3 peers, one dropped)", "demo", 200, 199, True,
+        make_run(1, "demo k=16 (5 peers, one dropped)", "demo", 200, 199, True,
                  PEERS_B, baseline=False, seed=2),
     ]
     return {"live": False, "generated": "2026-12-06T08:00:00Z", "runs": runs}

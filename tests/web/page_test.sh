@@ -3,11 +3,12 @@
 # Chromium, without the C server (ctest web_page).
 #
 #   report mode: dashboard.html with the CSS, Chart.js, a sample state
-#     (tests/web/sample_state.json: 2 runs, 3 peers each, 200 steps) and
+#     (tests/web/sample_state.json: 2 runs of 3 and 5 peers, 200 steps) and
 #     dashboard.js inlined the way the report writer does it; loaded from a
 #     file:// URL, its DOM checked, a screenshot taken. The same again with
 #     the runs in the other order, so the peer table shows the peer whose name
-#     is markup (it must appear as text).
+#     is markup (it must appear as text) and the peers named hasOwnProperty
+#     and __proto__ (name-keyed maps must not trip on them).
 #   live mode: serve_sample.py serves web/page and an api/state.json whose
 #     step advances at every request (20, 23, 26, ...); two loads must see
 #     ready=1, one row per peer, a loss chart with points and a later step the
@@ -82,8 +83,9 @@ python3 "$here/inline_report.py" "$page" "$chartjs" "$tmp/reversed.json" "$out/r
 browser_dump_dom "file://$out/report_reversed.html" "$out/report_reversed.dom.html" 2000 \
   || fail "chromium could not load report_reversed.html"
 echo -n "report, runs reversed: "
-check "$out/report_reversed.dom.html" ready peers=3 peer=cpu-a \
-  "peer=<img src=x id=pwned onerror=document.title=1>" no-id=pwned no-id=pwned2 min-step=199
+check "$out/report_reversed.dom.html" ready peers=5 peer=cpu-a \
+  "peer=<img src=x id=pwned onerror=document.title=1>" peer=hasOwnProperty peer=__proto__ \
+  no-id=pwned no-id=pwned2 min-step=199
 browser_screenshot "file://$out/report_reversed.html" "$out/report_reversed.png" 2000 1400,2000 \
   || fail "no screenshot of report_reversed.html"
 

@@ -214,7 +214,88 @@ static void check_train_log(run_view *v) {
     free(text);
 }
 
+/* A peer name of the wire's full 64 bytes is kept whole, and a device text
+ * longer than the view keeps is cut before a character, never inside one:
+ * a lone lead byte would be invalid UTF-8 in the JSON and in /metrics. */
+static void check_long_names(void) {
+    run_view *v = NULL;
+    int run = -1;
+    if (run_view_create(false, &v) != DT_OK || run_view_add_run(v, "", &run) != DT_OK) {
+        CHECK(0, "run view: %s", dt_last_error());
+        return;
+    }
+    char name[80], device[400], line[1024];
+    memset(name, 'x', 62);
+    snprintf(name + 62, sizeof name - 62, "\xc3\xa9"); /* 64 bytes, ending in e-acute */
+    memset(device, 'd', 254);
+    device[254] = '\0';
+    for (int i = 0; i < 20; i++) strcat(device, "\xc3\xa9"); /* byte 255 starts a character */
+    snprintf(line, sizeof line,
+             "{\"t\":0.5,\"event\":\"joined\",\"peer\":1,\"text\":\"j\",\"name\":\"%s\","
+             "\"device\":\"%s\",\"backend\":\"cpu\",\"address\":\"127.0.0.1\"}",
+             name, device);
+    CHECK(run_view_add_line(v, run, line) == DT_OK, "joined: %s", dt_last_error());
+    snprintf(line, sizeof line,
+             "{\"t\":1.0,\"event\":\"peer_step\",\"peer\":1,\"step\":0,\"text\":\"p\","
+             "\"name\":\"%s\",\"submitted\":true,\"compute_s\":0.3,\"wait_s\":0.1,"
+             "\"tokens_total\":100,\"tokens_per_s\":333,\"bytes_up\":80,\"bytes_down\":160,"
+             "\"misses\":0}",
+             name);
+    CHECK(run_view_add_line(v, run, line) == DT_OK, "peer_step: %s", dt_last_error());
+    char *doc = run_view_state_json(v), *metrics = run_view_metrics(v);
+    cJSON *j = doc ? cJSON_Parse(doc) : NULL;
+    CHECK(!strcmp(str_at(j, "runs.0.peers.0.name"), name), "the 64-byte name became '%s'",
+          str_at(j, "runs.0.peers.0.name"));
+    const char *dev = str_at(j, "runs.0.peers.0.device");
+    size_t n = strlen(dev);
+    CHECK(n > 200 && n < strlen(device) && (unsigned char)dev[n - 1] != 0xc3,
+          "the device text was cut inside a character (%zu bytes, last %#x)", n,
+          n ? (unsigned char)dev[n - 1] : 0u);
+    CHECK(metrics && strstr(metrics, name), "/metrics lacks the whole name");
+    cJSON_Delete(j);
+    free(doc);
+    free(metrics);
+    run_view_destroy(v);
+}
+
+/* A long run's curves are thinned in the document (it is built under the
+ * lock the coordinator's events take, and sent to every page each second),
+ * keeping the last point. */
+static void check_thinning(void) {
+    run_view *v = NULL;
+    int run = -1;
+    if (run_view_create(false, &v) != DT_OK || run_view_add_run(v, "", &run) != DT_OK) {
+        CHECK(0, "run view: %s", dt_last_error());
+        return;
+    }
+    char line[256];
+    for (int i = 0; i < 10001; i++) {
+        snprintf(line, sizeof line,
+                 "{\"t\":%d,\"event\":\"step\",\"step\":%d,\"peers\":1,\"loss\":%g,"
+                 "\"lr\":0.001,\"seconds\":0.5,\"tokens\":200}",
+                 i, i, 5.0 - i * 1e-4);
+        if (run_view_add_line(v, run, line) != DT_OK) {
+            CHECK(0, "step %d: %s", i, dt_last_error());
+            break;
+        }
+    }
+    char *doc = run_view_state_json(v);
+    cJSON *j = doc ? cJSON_Parse(doc) : NULL;
+    const cJSON *train = at(j, "runs.0.series.train_loss");
+    const int n = cJSON_GetArraySize(train);
+    CHECK(n > 2000 && n <= 4001, "10,001 steps became %d points", n);
+    CHECK(num_at(j, "runs.0.series.train_loss.0.0") == 0, "the first point is not step 0");
+    char last[48];
+    snprintf(last, sizeof last, "runs.0.series.train_loss.%d.0", n - 1);
+    CHECK(num_at(j, last) == 10000, "the last point is step %g, not 10000", num_at(j, last));
+    cJSON_Delete(j);
+    free(doc);
+    run_view_destroy(v);
+}
+
 int main(void) {
+    check_long_names();
+    check_thinning();
     run_view *v = NULL;
     int run = -1;
     if (run_view_create(false, &v) != DT_OK || run_view_add_run(v, "", &run) != DT_OK) {

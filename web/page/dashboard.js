@@ -405,8 +405,10 @@
     syncChart(charts.loss, wanted);
   }
 
+  /* Maps keyed by peer names have no prototype: a peer may call itself
+   * "hasOwnProperty", "constructor" or "__proto__". */
   function peerIndexMap(run) {
-    var m = {};
+    var m = Object.create(null);
     arr(run && run.peers).forEach(function (p, i) { m[str(p && p.name)] = i; });
     return m;
   }
@@ -545,7 +547,7 @@
     });
     if (maxS <= 0) maxS = 1;
 
-    var seen = {};
+    var seen = Object.create(null);
     rounds.forEach(function (r) {
       var row = el('div', 'tl-round');
       var lab = el('div', 'tl-label');
@@ -556,7 +558,7 @@
       arr(r.peers).forEach(function (p) {
         if (!p) return;
         var name = str(p.name);
-        var j = idx.hasOwnProperty(name) ? idx[name] : null;
+        var j = name in idx ? idx[name] : null;
         seen[name] = j;
         var comp = Math.max(0, num(p.compute_s) || 0);
         var wait = Math.max(0, num(p.wait_s) || 0);

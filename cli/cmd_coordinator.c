@@ -52,10 +52,11 @@ static const cli_cmd coordinator_cmd = {
     "Unknown fields are errors; --validate prints the effective config.\n"
     "Ctrl-C writes a checkpoint (with --checkpoint-dir) and stops; --resume continues and\n"
     "peers reconnect by themselves.\n"
-    "Admission: a closed connection frees its slot at once, a joiner silent for 30 s loses\n"
-    "it, at most 16 peers join at once (others are told to retry), and a key or address\n"
-    "that was ejected, abused the protocol or left mid-join is refused for 2 s, 4 s, 8 s,\n"
-    "... up to 10 minutes; one applied payload clears its record.",
+    "Admission: a closed connection frees its slot at once, a joiner whose pull of the\n"
+    "weights makes no progress for join_timeout_s (30 s) loses it, at most 16 peers join at\n"
+    "once (others are told to retry), and a key or address that was ejected, abused the\n"
+    "protocol or left mid-join is refused for 2 s, 4 s, 8 s, ... up to 10 minutes; one\n"
+    "applied payload clears its record.",
     coordinator_opts,
     0,
     0,

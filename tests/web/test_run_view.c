@@ -214,16 +214,24 @@ static void check_train_log(run_view *v) {
     free(text);
 }
 
+/* A fresh view with one run, or NULL (counted as a failure). */
+static run_view *new_view(int *run) {
+    run_view *v = NULL;
+    if (run_view_create(false, &v) != DT_OK || run_view_add_run(v, "", run) != DT_OK) {
+        CHECK(0, "run view: %s", dt_last_error());
+        run_view_destroy(v);
+        return NULL;
+    }
+    return v;
+}
+
 /* A peer name of the wire's full 64 bytes is kept whole, and a device text
  * longer than the view keeps is cut before a character, never inside one:
  * a lone lead byte would be invalid UTF-8 in the JSON and in /metrics. */
 static void check_long_names(void) {
-    run_view *v = NULL;
     int run = -1;
-    if (run_view_create(false, &v) != DT_OK || run_view_add_run(v, "", &run) != DT_OK) {
-        CHECK(0, "run view: %s", dt_last_error());
-        return;
-    }
+    run_view *v = new_view(&run);
+    if (!v) return;
     char name[80], device[400], line[1024];
     memset(name, 'x', 62);
     snprintf(name + 62, sizeof name - 62, "\xc3\xa9"); /* 64 bytes, ending in e-acute */
@@ -262,12 +270,9 @@ static void check_long_names(void) {
  * lock the coordinator's events take, and sent to every page each second),
  * keeping the last point. */
 static void check_thinning(void) {
-    run_view *v = NULL;
     int run = -1;
-    if (run_view_create(false, &v) != DT_OK || run_view_add_run(v, "", &run) != DT_OK) {
-        CHECK(0, "run view: %s", dt_last_error());
-        return;
-    }
+    run_view *v = new_view(&run);
+    if (!v) return;
     char line[256];
     for (int i = 0; i < 10001; i++) {
         snprintf(line, sizeof line,

@@ -3,9 +3,10 @@
  * bytes into a buffer, so it is small, pure and fuzzed on its own
  * (tests/fuzz/fuzz_assembly.c).
  *
- * Chunks of one whole arrive in order. A chunk at offset 0 starts the
- * whole again: a coordinator whose send queue to this peer was full sends
- * the whole result again from the start. Anything else that does not
+ * Chunks of one whole arrive in order, possibly far apart (a coordinator
+ * whose send queue to this peer filled resumes the result later at the
+ * first chunk not sent). A chunk at offset 0 starts a whole again (after a
+ * RESYNC cut one short, say). Anything else that does not
  * continue the whole being assembled (another step, another total, a gap
  * or an overlap) is not copied: net_assembly_add says so and the caller
  * decides whether that is an error (STATE) or a stale leftover (RESULT). */

@@ -231,9 +231,11 @@ static const coord_result *history_add(coord *c, const coord_result *r) {
     return &c->history[c->history_len - 1];
 }
 
-/* The result in chunks. A send that finds the queue full leaves the peer
- * where it was (p->sent unchanged): the whole result goes again later, and
- * a peer restarts its reassembly at a chunk with offset 0. */
+/* The result in chunks, from the first one not queued yet. A send that
+ * finds the queue full keeps the peer where it got to (p->sent unchanged,
+ * p->sent_bytes the bytes queued): the rest goes later, in order, and the
+ * peer goes on assembling. Restarting at offset 0 instead sent a result
+ * larger than the free part of the queue again and again, never whole. */
 static dt_status send_result(coord *c, coord_peer *p, const coord_result *r) {
     net_msg m = {.h = {NET_RESULT, c->run_id, r->step}};
     net_result *res = &m.u.result;
@@ -242,25 +244,32 @@ static dt_status send_result(coord *c, coord_peer *p, const coord_result *r) {
     res->n_applied = r->n_applied;
     memcpy(res->applied, r->applied, r->n_applied * sizeof(uint32_t));
     uint64_t total = (uint64_t)r->n_applied * c->payload_bytes;
-    for (uint64_t off = 0; off < total; off += NET_MAX_CHUNK) {
+    for (uint64_t off = p->sent_bytes; off < total; off += NET_MAX_CHUNK) {
         uint64_t len = total - off < NET_MAX_CHUNK ? total - off : NET_MAX_CHUNK;
         res->chunk = (net_chunk){off, total, (uint32_t)len, r->payloads + off};
         dt_status st = coord_send(c, p, &m);
         if (st != DT_OK) return st;
+        p->sent_bytes = off + len;
     }
     p->sent = r->step + 1;
+    p->sent_bytes = 0;
     return DT_OK;
 }
 
 dt_status coord_catch_up(coord *c, coord_peer *p) {
     /* Everything at once: the peer applies results in order, so the backlog
      * costs its apply time, not a round trip per step. */
+    int64_t sent = p->sent;
+    uint64_t sent_bytes = p->sent_bytes;
     while (p->state == PEER_SYNCED && p->sent < c->version) {
         const coord_result *r = history_find(c, p->sent);
         if (!r) return coord_send_resync(c, p, "the rounds it missed are no longer kept");
         dt_status st = send_result(c, p, r);
-        if (st == DT_ERR_UNAVAILABLE) { /* behind; COORD_STALL_S later it is dropped */
-            if (p->blocked_since == 0) p->blocked_since = coord_now();
+        if (st == DT_ERR_UNAVAILABLE) {
+            /* Behind; dropped once COORD_STALL_S pass without a chunk
+             * queued. A chunk queued means it read: the clock restarts. */
+            if (p->blocked_since == 0 || p->sent != sent || p->sent_bytes != sent_bytes)
+                p->blocked_since = coord_now();
             return DT_OK;
         }
         if (st != DT_OK) return coord_send_failed(c, p, st, "RESULT");
@@ -283,7 +292,8 @@ static dt_status joiner_hash(coord *c, coord_peer *p, int64_t v, uint64_t h) {
         return coord_send_resync(c, p, "the weights it loaded do not match");
     p->state = PEER_SYNCED;
     p->version = p->sent = v;
-    p->pulled = 0; /* a join completed: the next resync may pull again */
+    p->sent_bytes = 0; /* a result cut short before a RESYNC starts again at its offset 0 */
+    p->pulled = 0;     /* a join completed: the next resync may pull again */
     p->n_offers = 0;
     coord_log(c, "peer %u '%s' holds the weights of step %lld%s", p->id, p->name, (long long)v,
               v < c->version ? "; replaying the rounds since" : "");

@@ -42,7 +42,11 @@ typedef struct coord_peer {
     double blocked_since; /* its send queue has been full since then (0: not full) */
     int64_t version;      /* last version it acknowledged */
     int64_t sent;         /* version it will hold once it applies what was sent */
-    int misses;           /* consecutive rounds without an applied payload */
+    /* Bytes of the result for step `sent` already queued: a send queue that
+     * filled mid-result resumes there, so a result larger than the queue
+     * still gets through to a peer that reads slowly. */
+    uint64_t sent_bytes;
+    int misses; /* consecutive rounds without an applied payload */
     /* Joining: the version offered (WELCOME or RESYNC) and how much of its
      * snapshot was served. Acks sent before a RESYNC reached the peer are
      * still in flight; they arrive before its first STATE_REQ, so a HASH

@@ -193,8 +193,8 @@ static dt_status on_result(peer *p, const net_msg *m) {
                         "%zu",
                         (long long)step, (unsigned long long)r->chunk.total, r->n_applied, pb);
     if (r->chunk.offset == 0) p->result_meta = *r; /* who was applied: from the first chunk */
-    /* A chunk that does not continue the result (left over from a result
-     * that was sent again from its start) is skipped. */
+    /* A chunk that does not continue the result (left over from one a
+     * RESYNC cut short) is skipped. */
     net_assembly_result got;
     dt_status st =
         net_assembly_add(&p->result, step, &r->chunk, (uint64_t)NET_MAX_PEERS * pb, &got);

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 #include "model/model.h"
+#include "net/assembly.h"
 #include "net/coordinator_internal.h"
 #include "net/transport.h"
 #include "net_test_util.h"
@@ -347,11 +349,123 @@ static void test_join_deadline(void) {
     teardown(&h);
 }
 
+/* A raw DEALER that holds at most one received frame and a small socket
+ * buffer: what it does not read stays in the coordinator's send queue
+ * (net_client's default receive queue of 1,000 frames would hide it). */
+static void *slow_reader(harness *h, void *ctx, net_route *route) {
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    int one = 1, small = 64 << 10, zero = 0;
+    zmq_setsockopt(d, ZMQ_RCVHWM, &one, sizeof one);
+    zmq_setsockopt(d, ZMQ_RCVBUF, &small, sizeof small);
+    zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
+    char to[64];
+    snprintf(to, sizeof to, "tcp://127.0.0.1:%d", net_server_port(h->server));
+    zmq_connect(d, to);
+    zmq_send(d, "w", 1, 0);
+    net_frame f;
+    bool arrived = false;
+    CHECK_OK(net_server_recv(h->server, WAIT_MS, &f, &arrived));
+    CHECK(arrived, "the slow reader's first frame did not arrive");
+    *route = f.from;
+    return d;
+}
+
+#define FILLERS 50  /* one-chunk results queued ahead of the large one */
+#define BIG_N   135 /* payloads of 1 MiB in the large result: 34 chunks */
+
+/* A peer behind by FILLERS small results and one of 34 chunks (135 MiB),
+ * reading one frame per loop turn (retry_backlogs after each). The queue
+ * (64 frames; its space comes back 32 at a time) fills inside the large
+ * one. Before the fix every turn sent it again from offset 0, 32 chunks
+ * fit, the peer restarted its reassembly each time and it never arrived
+ * whole; now it resumes at the first chunk not queued, and a retry that
+ * queues a chunk restarts the 30 s stall clock (the peer reads). */
+static void test_result_resumes(void) {
+    harness h;
+    if (!setup(&h)) return;
+    coord *c = &h.c;
+    void *ctx = zmq_ctx_new();
+    net_route route;
+    void *d = slow_reader(&h, ctx, &route);
+    c->payload_bytes = (size_t)1 << 20;
+    uint8_t *small = calloc(1, c->payload_bytes), *big = malloc(BIG_N * c->payload_bytes);
+    net_msg *m = malloc(sizeof *m);
+    if (!small || !big || !m) return;
+    for (size_t i = 0; i < BIG_N * c->payload_bytes; i++) big[i] = (uint8_t)(i * 2654435761u >> 13);
+    for (int i = 0; i <= FILLERS; i++) {
+        coord_result *r = &c->history[i];
+        *r = (coord_result){.step = 5 + i,
+                            .n_applied = i < FILLERS ? 1 : BIG_N,
+                            .payloads = i < FILLERS ? small : big};
+        for (uint32_t k = 0; k < r->n_applied; k++) r->applied[k] = k + 1; /* ascending ids */
+    }
+    c->history_len = FILLERS + 1;
+    c->version = 5 + FILLERS + 1;
+    coord_peer *p = add_peer(&h, 0, PEER_SYNCED);
+    p->route = route;
+    p->version = p->sent = 5;
+    CHECK_OK(coord_catch_up(c, p));
+    CHECK(p->blocked_since > 0, "the queue took all %d results at once", FILLERS + 1);
+
+    net_assembly a = {0};
+    int64_t next = 5; /* the step whose result completes next */
+    int starts = 0;   /* chunks at offset 0 of the large result */
+    for (int turn = 0; turn < 400 && next < c->version; turn++) {
+        zmq_msg_t f;
+        zmq_msg_init(&f);
+        zmq_pollitem_t item = {d, 0, ZMQ_POLLIN, 0};
+        bool got = zmq_poll(&item, 1, WAIT_MS) == 1 && zmq_msg_recv(&f, d, 0) >= 0 &&
+                   net_decode(zmq_msg_data(&f), zmq_msg_size(&f), m) == DT_OK &&
+                   m->h.type == NET_RESULT;
+        net_assembly_result r = NET_ASSEMBLY_SKIPPED;
+        if (got) { /* as the peer does (net/peer.c, on_result) */
+            starts += m->h.step == 5 + FILLERS && m->u.result.chunk.offset == 0;
+            CHECK_OK(net_assembly_add(&a, m->h.step, &m->u.result.chunk,
+                                      (uint64_t)BIG_N * c->payload_bytes, &r));
+        }
+        zmq_msg_close(&f);
+        if (!got) break;
+        if (r == NET_ASSEMBLY_COMPLETE) {
+            CHECK(m->h.step == next, "step %lld completed, %lld expected", (long long)m->h.step,
+                  (long long)next);
+            if (m->h.step == 5 + FILLERS)
+                CHECK(memcmp(a.buf, big, BIG_N * c->payload_bytes) == 0,
+                      "the large result arrived with other bytes");
+            next++;
+        }
+        if (p->blocked_since > 0) { /* retry_backlogs, the peer 20 s behind */
+            int64_t sent = p->sent;
+            uint64_t bytes = p->sent_bytes;
+            p->blocked_since = coord_now() - 20.0;
+            CHECK_OK(coord_catch_up(c, p));
+            bool moved = p->sent != sent || p->sent_bytes != bytes;
+            double blocked = p->blocked_since > 0 ? coord_now() - p->blocked_since : 0;
+            CHECK(moved ? blocked < 5 : blocked >= 20,
+                  "the stall clock says %.0f s after a retry that %s", blocked,
+                  moved ? "queued chunks" : "queued nothing");
+        }
+    }
+    CHECK(next == c->version, "the peer assembled results up to step %lld of %lld", (long long)next,
+          (long long)c->version);
+    CHECK(starts == 1, "the large result was started %d times", starts);
+    CHECK(p->state == PEER_SYNCED && p->sent == c->version && p->blocked_since == 0,
+          "the coordinator did not finish (state %d, sent %lld)", p->state, (long long)p->sent);
+    net_assembly_free(&a);
+    free(m);
+    free(small);
+    free(big);
+    c->history_len = 0;
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    teardown(&h);
+}
+
 int main(void) {
     test_resync_clears_stall();
     test_snapshot_kept_for_joiners();
     test_pulls_bounded();
     test_resync_events_limited();
     test_join_deadline();
+    test_result_resumes();
     return nt_finish("test_coord_peers");
 }

@@ -391,9 +391,12 @@ dt_status coord_write_summary(coord *c, float val_loss) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", c->o->summary_file);
     FILE *f = fopen(tmp, "w");
-    dt_status st = DT_OK;
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, c->o->summary_file) != 0)
-        st = dt_error(DT_ERR_IO, "summary %s: cannot write", c->o->summary_file);
+    /* Closed whatever the write did (a full disk fails fputs), and the
+     * temporary file removed when it did not become the summary. */
+    bool ok = f && fputs(text, f) >= 0;
+    if (f && fclose(f) != 0) ok = false;
+    if (ok && rename(tmp, c->o->summary_file) != 0) ok = false;
+    if (!ok && f) remove(tmp);
     free(text);
-    return st;
+    return ok ? DT_OK : dt_error(DT_ERR_IO, "summary %s: cannot write", c->o->summary_file);
 }

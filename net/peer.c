@@ -202,15 +202,30 @@ static dt_status on_result(peer *p, const net_msg *m) {
     return apply_result(p, step);
 }
 
-/* What a REJECT means depends on its code, never on its text. */
+/* What a REJECT means depends on its code, never on its text.
+ *
+ * LIMIT rejects are retried before giving up, PEER_LIMIT_WAIT_S apart. A peer
+ * reconnecting at its key's (or address's) limit can have its HELLO read
+ * in the same batch as its old connection's close, which the coordinator
+ * acts on only after the batch: the old slot still counts, once. A key
+ * really at its limit fails after about ten seconds, naming it. */
+#define PEER_LIMIT_RETRIES 4
+#define PEER_LIMIT_WAIT_S  2.0
+
 static dt_status on_reject(peer *p, const net_reject *r) {
-    switch ((net_reject_code)r->code) {
+    const net_reject_code code = (net_reject_code)r->code;
+    if (code != NET_REJECT_LIMIT) p->limit_rejects = 0;
+    if (code == NET_REJECT_LIMIT && p->limit_rejects++ >= PEER_LIMIT_RETRIES)
+        return dt_error(DT_ERR_UNAVAILABLE, "the coordinator rejected this peer: %s", r->text);
+    switch (code) {
     case NET_REJECT_FINISHED:
         p->finished = true;
         return DT_OK;
     case NET_REJECT_BUSY:
-    case NET_REJECT_BACKOFF: {
+    case NET_REJECT_BACKOFF:
+    case NET_REJECT_LIMIT: {
         double wait = r->retry_ms / 1000.0 < 1.0 ? 1.0 : r->retry_ms / 1000.0;
+        if (code == NET_REJECT_LIMIT) wait = PEER_LIMIT_WAIT_S;
         peer_log(p, "the coordinator asks this peer to wait %.0f s: %s", wait, r->text);
         if (p->pending) model_worker_discard(p->worker);
         p->pending = false;
@@ -233,6 +248,7 @@ static dt_status dispatch(peer *p, const net_frame *f) {
         return DT_OK;
     switch (m->h.type) {
     case NET_WELCOME:
+        p->limit_rejects = 0;
         return peer_on_welcome(p, m);
     case NET_STATE:
         return peer_on_state(p, m);

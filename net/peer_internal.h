@@ -26,6 +26,7 @@ typedef struct peer {
     double tiny_tokens_per_s; /* measured on the `tiny` preset, for HELLO */
     double started_at, hello_sent_at;
     double hello_due;    /* a BUSY or BACKOFF reject: say HELLO again at this time (0: no) */
+    int limit_rejects;   /* LIMIT rejects in a row (a reconnect can beat its old slot's close) */
     uint64_t sends_lost; /* frames dropped for want of a connection */
     bool hello_lost;     /* the last HELLO was one of them */
 

@@ -8,6 +8,7 @@
 #include "model/json_number.h"
 #include "model/json_strict.h"
 #include "net/run_config.h"
+#include "runtime/file_io.h"
 
 void net_run_config_default(net_run_config *c) {
     memset(c, 0, sizeof *c);
@@ -312,19 +313,10 @@ dt_status net_run_config_parse(const char *text, net_run_config *out) {
 }
 
 dt_status net_run_config_load(const char *path, net_run_config *out) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return dt_error(DT_ERR_IO, "run config %s: cannot open", path);
-    char *text = malloc(1 << 20);
-    size_t n = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
-    int too_big = text && n == (1 << 20) - 1 && fgetc(f) != EOF;
-    fclose(f);
-    if (!text) return dt_error(DT_ERR_OOM, "run config %s: cannot allocate", path);
-    if (too_big) {
-        free(text);
-        return dt_error(DT_ERR_FORMAT, "run config %s: larger than 1 MiB", path);
-    }
-    text[n] = '\0';
-    dt_status st = net_run_config_parse(text, out);
+    char *text = NULL;
+    dt_status st = dt_read_text(path, "run config", 1 << 20, &text);
+    if (st != DT_OK) return st;
+    st = net_run_config_parse(text, out);
     free(text);
     return st == DT_OK ? st : dt_error_wrap(st, "%s: ", path);
 }

@@ -8,16 +8,19 @@ source "$(dirname "$0")/e2e_lib.sh"
 DIVERGING=$(dirname "$HOSTILE")/diverging_peer
 [ -x "$DIVERGING" ] || fail "no diverging_peer next to $HOSTILE"
 
-STEPS=14
+STEPS=20
 # min_peers 3: the test peer trains nothing, so without it the run could be
 # over before the two real peers have measured their devices.
 run_config $STEPS '"tokens_per_round": 384' '"round_deadline_s": 20' '"min_peers": 3' >"$WORK/run.json"
 start_coordinator coordinator --config "$WORK/run.json" --open --summary "$WORK/summary.json" --json
-start honest "$CLI" join "$ADDR" --device cpu --name honest --json
+# 50 ms of link latency each way on the real peers: a round takes at least
+# 0.1 s, so the run is still going when the leaver's LEAVE arrives (without
+# it 14 steps took 0.4 s, and once the run ended first: no "left" event).
+start honest "$CLI" join "$ADDR" --device cpu --name honest --json --latency-ms 50
 HONEST=$E2E_PID
 start corrupt "$DIVERGING" "$ADDR" --open --name corrupt --flip-after 4
 CORRUPT=$E2E_PID
-start leaver "$CLI" join "$ADDR" --device cpu --name leaver --json
+start leaver "$CLI" join "$ADDR" --device cpu --name leaver --json --latency-ms 50
 LEAVER=$E2E_PID
 
 wait_for "the run to reach step 7" 120 grep -q '"step":6,' "$WORK/coordinator.out"
